@@ -1,0 +1,2 @@
+echo "hello from bash $BASH_VERSION"
+id -u

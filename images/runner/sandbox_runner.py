@@ -1,0 +1,428 @@
+"""In-container runner: one request in, framed output and one result out.
+
+Stdlib only: this file is copied into every runtime image and started as
+``python3 -I -B /opt/sandbox/sandbox_runner.py`` by the container's init. It is
+the only process of a warm container until a request arrives.
+
+Protocol, version 1
+===================
+
+Host -> runner (container stdin), exactly one message::
+
+    b"SBX1" | u32 big-endian length N | N bytes of UTF-8 JSON
+
+    {"v": 1,
+     "mode": "python" | "exec",      # python: fork this pre-initialised interpreter
+     "argv": ["python3", "main.py", ...],   # exec: program argv; python: argv[1:] -> sys.argv
+     "files": [{"path": "main.py", "data": "<base64>", "mode": 420}],
+     "stdin": "<base64>",
+     "env": {"NAME": "value"},
+     "limits": {"wall_ms": int, "cpu_s": int, "fsize_bytes": int, "nofile": int,
+                "stdout_bytes": int, "stderr_bytes": int}}
+
+Runner -> host (container stdout), a sequence of frames::
+
+    type (1 byte) | u32 big-endian length N | N bytes payload
+
+    b"O"  a chunk of the program's stdout (raw bytes)
+    b"E"  a chunk of the program's stderr (raw bytes)
+    b"R"  final result, JSON, always the last frame:
+          {"exit_code", "signal", "wall_ms", "cpu_ms", "peak_memory_bytes",
+           "stdout_truncated", "stderr_truncated", "timed_out", "output_limit",
+           "cpu_limit_hit", "oom_killed"}
+    b"X"  the runner could not run the request, JSON {"error": message}; last frame
+
+The program runs as the container's (non-root) uid in its own session, with
+rlimits applied, stdin/stdout/stderr on pipes owned by the runner. When it exits,
+times out or overflows a stream cap, every other process in the container is
+SIGKILLed. The runner marks itself non-dumpable so the program cannot ptrace it
+or open its file descriptors; the host still treats every frame as untrusted.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import resource
+import select
+import signal
+import struct
+import sys
+import time
+
+PROTOCOL_VERSION = 1
+MAGIC = b"SBX1"
+MAX_REQUEST_BYTES = 96 << 20
+WORKDIR = os.environ.get("SANDBOX_WORKDIR", "/workspace")
+CHUNK = 64 << 10
+FRAME_HEADER = struct.Struct(">cI")
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": WORKDIR,
+    "LANG": "C.UTF-8",
+    "TMPDIR": "/tmp",
+}
+
+
+# --------------------------------------------------------------------- framing
+def write_frame(kind: bytes, payload: bytes) -> None:
+    data = FRAME_HEADER.pack(kind, len(payload)) + payload
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(1, view)
+        except InterruptedError:
+            continue
+        view = view[n:]
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    parts = []
+    while n:
+        try:
+            chunk = os.read(fd, min(n, 1 << 20))
+        except InterruptedError:
+            continue
+        if not chunk:
+            raise EOFError("stdin closed before the request was complete")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def read_request() -> dict:
+    header = read_exact(0, 8)
+    if header[:4] != MAGIC:
+        raise ValueError("bad magic: not a sandbox protocol v1 request")
+    (length,) = struct.unpack(">I", header[4:])
+    if length > MAX_REQUEST_BYTES:
+        raise ValueError(f"request of {length} bytes exceeds {MAX_REQUEST_BYTES}")
+    request = json.loads(read_exact(0, length))
+    if request.get("v") != PROTOCOL_VERSION:
+        raise ValueError(f"unsupported protocol version {request.get('v')!r}")
+    return request
+
+
+# ------------------------------------------------------------------- workspace
+def safe_relpath(path: str) -> str:
+    if not path or "\x00" in path or path.startswith("/"):
+        raise ValueError(f"invalid file path {path!r}")
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"invalid file path {path!r}")
+    return path
+
+
+def write_files(files: list) -> None:
+    dirfd = os.open(WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for spec in files:
+            rel = safe_relpath(spec["path"])
+            parent = dirfd
+            opened = []
+            try:
+                # Walk directory by directory with O_NOFOLLOW: never follow a link.
+                for part in rel.split("/")[:-1]:
+                    with contextlib.suppress(FileExistsError):
+                        os.mkdir(part, 0o755, dir_fd=parent)
+                    parent = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+                    opened.append(parent)
+                name = rel.rsplit("/", 1)[-1]
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                fd = os.open(name, flags, int(spec.get("mode", 0o644)) & 0o777, dir_fd=parent)
+                try:
+                    data = memoryview(base64.b64decode(spec.get("data", "")))
+                    while data:
+                        data = data[os.write(fd, data) :]
+                finally:
+                    os.close(fd)
+            finally:
+                for fd_ in opened:
+                    os.close(fd_)
+    finally:
+        os.close(dirfd)
+
+
+# ----------------------------------------------------------------------- child
+def set_child_limits(limits: dict) -> None:
+    cpu = int(limits.get("cpu_s", 0))
+    if cpu > 0:
+        # SIGXCPU at the soft limit, SIGKILL one second later at the hard limit.
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    fsize = int(limits.get("fsize_bytes", 0))
+    if fsize > 0:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    nofile = int(limits.get("nofile", 0))
+    if nofile > 0:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        # Make the program, not the runner, the OOM killer's choice.
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
+def child_setup(request: dict, stdin_r: int, stdout_w: int, stderr_w: int) -> dict:
+    os.setsid()
+    os.dup2(stdin_r, 0)
+    os.dup2(stdout_w, 1)
+    os.dup2(stderr_w, 2)
+    os.closerange(3, 1 << 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    os.chdir(WORKDIR)
+    env = dict(BASE_ENV)
+    env.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+    set_child_limits(request.get("limits") or {})
+    return env
+
+
+def run_python_child(request: dict, env: dict) -> None:
+    """Become ``python3 main.py`` without paying for a new interpreter."""
+    import importlib.machinery
+    import io
+    import types
+
+    set_dumpable(True)
+    os.environ.clear()
+    os.environ.update(env)
+    argv = list(request.get("argv") or ["python3", "main.py"])[1:]
+    path = os.path.join(WORKDIR, argv[0])
+    sys.argv = argv
+    sys.path.insert(0, WORKDIR)
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
+    )
+    module = types.ModuleType("__main__")
+    module.__file__ = path
+    module.__cached__ = None
+    module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    sys.modules["__main__"] = module
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        code = compile(source, path, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        tb = exc.__traceback__
+        if isinstance(exc, SyntaxError):
+            tb = None
+        elif tb is not None:
+            tb = tb.tb_next  # drop this frame: the traceback starts in the program
+        sys.excepthook(type(exc), exc, tb)
+        raise SystemExit(1) from None
+    raise SystemExit(0)
+
+
+def spawn(request: dict):
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    stderr_r, stderr_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            env = child_setup(request, stdin_r, stdout_w, stderr_w)
+            if request.get("mode") == "python":
+                run_python_child(request, env)
+            argv = [str(a) for a in request["argv"]]
+            os.execvpe(argv[0], argv, env)
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            os.write(2, f"sandbox runner: cannot start program: {exc}\n".encode())
+            os._exit(127)
+    os.close(stdin_r)
+    os.close(stdout_w)
+    os.close(stderr_w)
+    return pid, stdin_w, stdout_r, stderr_r
+
+
+# ---------------------------------------------------------------- supervision
+def set_dumpable(flag: bool) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 1 if flag else 0, 0, 0, 0)  # PR_SET_DUMPABLE
+    except Exception:
+        pass
+
+
+def kill_everything_else() -> None:
+    """SIGKILL every process in the container but init and ourselves."""
+    me = os.getpid()
+    for _ in range(3):
+        found = False
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in (1, me):
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                    found = True
+                except OSError:
+                    pass
+        if not found:
+            return
+        time.sleep(0.002)
+
+
+def read_oom_kills() -> int:
+    for path, key in (
+        ("/sys/fs/cgroup/memory.events", "oom_kill"),
+        ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"),
+    ):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
+def supervise(request: dict) -> dict:
+    limits = request.get("limits") or {}
+    wall_s = int(limits.get("wall_ms", 10_000)) / 1000
+    caps = {"O": int(limits.get("stdout_bytes", 1 << 20)), "E": int(limits.get("stderr_bytes", 1 << 20))}
+    stdin_data = memoryview(base64.b64decode(request.get("stdin") or ""))
+    oom_before = read_oom_kills()
+
+    start = time.monotonic()
+    pid, stdin_w, stdout_r, stderr_r = spawn(request)
+    deadline = start + wall_s
+    streams = {stdout_r: "O", stderr_r: "E"}
+    sent = {"O": 0, "E": 0}
+    truncated = {"O": False, "E": False}
+    output_limit = None
+    timed_out = False
+    status = None
+    rusage = None
+
+    poller = select.poll()
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
+    if stdin_data:
+        os.set_blocking(stdin_w, False)
+        poller.register(stdin_w, select.POLLOUT)
+    else:
+        os.close(stdin_w)
+        stdin_w = -1
+    try:
+        pidfd = os.pidfd_open(pid)
+        poller.register(pidfd, select.POLLIN)
+    except (AttributeError, OSError):
+        pidfd = -1
+
+    def finish_stdin() -> None:
+        nonlocal stdin_w
+        if stdin_w >= 0:
+            poller.unregister(stdin_w)
+            os.close(stdin_w)
+            stdin_w = -1
+
+    def take(fd: int) -> bool:
+        """Forward one chunk; False at EOF."""
+        nonlocal output_limit
+        try:
+            data = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return True
+        if not data:
+            poller.unregister(fd)
+            del streams[fd]
+            os.close(fd)
+            return False
+        kind = streams[fd]
+        room = caps[kind] - sent[kind]
+        if len(data) > room:
+            data = data[: max(room, 0)]
+            truncated[kind] = True
+            output_limit = output_limit or ("stdout" if kind == "O" else "stderr")
+        if data:
+            write_frame(kind.encode(), data)
+            sent[kind] += len(data)
+        return True
+
+    while status is None:
+        if output_limit or timed_out:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            _, status, rusage = os.wait4(pid, 0)
+            break
+        timeout_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        if timeout_ms == 0:
+            timed_out = True
+            continue
+        events = poller.poll(min(timeout_ms, 1000 if pidfd >= 0 else 10))
+        for fd, _ev in events:
+            if fd == stdin_w:
+                try:
+                    n = os.write(stdin_w, stdin_data[:CHUNK])
+                    stdin_data = stdin_data[n:]
+                    if not stdin_data:
+                        finish_stdin()
+                except BlockingIOError:
+                    pass
+                except OSError:  # the program closed its stdin: EPIPE
+                    finish_stdin()
+            elif fd in streams:
+                take(fd)
+        waited_pid, st, ru = os.wait4(pid, os.WNOHANG)
+        if waited_pid == pid:
+            status, rusage = st, ru
+
+    # The program is gone: keep what it already wrote, then clear the container.
+    for fd in list(streams):
+        os.set_blocking(fd, False)
+        while fd in streams and not output_limit and take(fd):
+            if not select.select([fd], [], [], 0)[0]:
+                break
+    finish_stdin()
+    kill_everything_else()
+    wall_ms = int((time.monotonic() - start) * 1000)
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = children.ru_utime + children.ru_stime
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    cpu_limit = int(limits.get("cpu_s", 0))
+    return {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": sig,
+        "wall_ms": wall_ms,
+        "cpu_ms": int(cpu_s * 1000),
+        "peak_memory_bytes": max(children.ru_maxrss, rusage.ru_maxrss if rusage else 0) * 1024,
+        "stdout_truncated": truncated["O"],
+        "stderr_truncated": truncated["E"],
+        "timed_out": timed_out,
+        "output_limit": output_limit,
+        "cpu_limit_hit": sig == signal.SIGXCPU or (cpu_limit > 0 and sig == signal.SIGKILL and cpu_s >= cpu_limit),
+        "oom_killed": read_oom_kills() > oom_before,
+    }
+
+
+def main() -> int:
+    set_dumpable(False)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        request = read_request()
+        write_files(request.get("files") or [])
+    except Exception as exc:
+        write_frame(b"X", json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        return 2
+    result = supervise(request)
+    write_frame(b"R", json.dumps(result).encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

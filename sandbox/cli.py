@@ -1,0 +1,192 @@
+"""The ``sandbox`` command line: a thin door over ``ExecutionService``.
+
+Settings are loaded once per command; every ``SandboxError`` is caught in one
+place (``_door``) and printed as ``status: message`` with its exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from sandbox.config import Settings
+from sandbox.errors import SandboxError
+from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
+
+app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True)
+images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_help=True)
+app.add_typer(images_app, name="images")
+err = Console(stderr=True, highlight=False)
+T = TypeVar("T")
+
+#: `sandbox run` exit codes when the program did not simply exit (see README).
+STATUS_EXIT_CODES = {
+    Status.TIMEOUT: 124,
+    Status.OUTPUT_LIMIT_EXCEEDED: 125,
+    Status.MEMORY_EXCEEDED: 137,
+    Status.CPU_TIME_EXCEEDED: 152,
+    Status.VALIDATION_REJECTED: 2,
+    Status.SYNTAX_ERROR: 2,
+    Status.REJECTED: 2,
+    Status.CAPACITY_UNAVAILABLE: 75,
+    Status.INTERNAL_ERROR: 70,
+}
+EXTENSIONS = {".py": "python", ".sh": "bash", ".bash": "bash"}
+
+
+def exit_code_for(result: ExecutionResult) -> int:
+    """The program's own exit code when it exited; otherwise the status's code."""
+    if result.status in (Status.OK, Status.RUNTIME_ERROR) and result.exit_code is not None:
+        return result.exit_code
+    if result.status is Status.KILLED and result.signal:
+        return 128 + result.signal
+    return STATUS_EXIT_CODES.get(result.status, 70)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err.print(f"[red]invalid settings:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _door(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run one command's coroutine; translate our errors once."""
+    try:
+        return asyncio.run(coro_fn())
+    except SandboxError as exc:
+        err.print(f"[red]{exc.status.value}[/]: {exc.message}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Program to run.")],
+    language: Annotated[str | None, typer.Option("--language", "-l", help="Language; default from extension.")] = None,
+    stdin: Annotated[Path | None, typer.Option(help="File fed to the program's stdin.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Wall-clock limit, seconds.")] = None,
+    memory: Annotated[int | None, typer.Option(help="Memory limit, MiB.")] = None,
+    cpu: Annotated[int | None, typer.Option(help="CPU-time limit, seconds.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result model as JSON.")] = False,
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the program.")] = None,
+) -> None:
+    """Run one program in a fresh container and report how it ended."""
+    from sandbox.service import build_service
+
+    lang = language or EXTENSIONS.get(file.suffix)
+    if lang is None:
+        err.print(f"[red]rejected[/]: cannot tell the language of {file.name}; pass --language")
+        raise typer.Exit(2)
+    try:
+        request = ExecutionRequest(
+            language=lang,
+            code=file.read_text(),
+            stdin=stdin.read_text() if stdin else "",
+            args=args or [],
+            limits=Limits(wall_time_s=timeout, memory_mb=memory, cpu_time_s=cpu),
+        )
+    except (ValidationError, UnicodeDecodeError) as exc:
+        err.print(f"[red]rejected[/]: {exc}")
+        raise typer.Exit(2) from None
+    settings = _settings()
+
+    def stream(kind: str, chunk: bytes) -> None:
+        target = sys.stdout.buffer if kind == "stdout" else sys.stderr.buffer
+        target.write(chunk)
+        target.flush()
+
+    async def go() -> ExecutionResult:
+        async with build_service(settings, warm=False) as service:
+            return await service.execute(request, on_output=None if as_json else stream)
+
+    result = _door(go)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        colour = "green" if result.status is Status.OK else "red"
+        flags = " (stdout truncated)" if result.stdout_truncated else ""
+        flags += " (stderr truncated)" if result.stderr_truncated else ""
+        detail = f" - {result.message}" if result.message else ""
+        err.print(
+            f"[{colour}]{result.status.value}[/] exit={result.exit_code} wall={result.wall_ms}ms "
+            f"cpu={result.cpu_ms}ms mem={result.peak_memory_bytes >> 20}MiB{flags}{detail}"
+        )
+    raise typer.Exit(exit_code_for(result))
+
+
+@images_app.command("build")
+def images_build(
+    language: Annotated[list[str] | None, typer.Option("--language", "-l", help="Only these languages.")] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even when the tag exists.")] = False,
+) -> None:
+    """Build the base and runtime images that are missing or out of date."""
+    from sandbox.engine.imagebuild import ImageBuilder
+    from sandbox.engine.images import ImageCatalog
+
+    settings = _settings()
+    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+
+    async def go() -> dict[str, str]:
+        def progress(line: str) -> None:
+            err.print(f"[cyan]==>[/] {line}")
+
+        builder = await asyncio.to_thread(ImageBuilder, catalog, settings.state_dir, settings.base_source, progress)
+        return await asyncio.to_thread(builder.build_all, language, force)
+
+    built = _door(go)
+    for name, tag in built.items():
+        typer.echo(f"{name}\t{tag}")
+
+
+@images_app.command("list")
+def images_list() -> None:
+    """Show each language, its expected tag and whether it is built."""
+    import docker
+
+    from sandbox.engine.images import ImageCatalog
+
+    settings = _settings()
+    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+    table = Table("language", "image", "built", "size", "description")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        err.print(f"[red]capacity_unavailable[/]: the Docker engine does not answer ({exc})")
+        raise typer.Exit(75) from None
+    for name, spec in sorted(catalog.languages.items()):
+        tag = catalog.image_tag(name)
+        try:
+            image = client.images.get(tag)
+            built, size = "yes", f"{image.attrs['Size'] >> 20} MiB"
+        except docker.errors.ImageNotFound:
+            built, size = "no", "-"
+        table.add_row(name, tag, built, size, spec.description)
+    Console().print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the engine, runtime, cgroup limits and images; say what to fix."""
+    from sandbox.engine.doctor import run_checks
+
+    settings = _settings()
+    ok = True
+    for check in run_checks(settings):
+        mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
+        err.print(f"{mark:>14}  {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            err.print(f"                fix: {check.fix}")
+        ok &= check.ok
+    raise typer.Exit(0 if ok else 1)

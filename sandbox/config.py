@@ -1,0 +1,85 @@
+"""Settings: every default and server maximum, declared once (env prefix ``SANDBOX_``).
+
+Loaded once at an entry point (CLI command, server start) and passed down; no
+other module reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "sandbox"
+
+
+class Settings(BaseSettings):
+    """Service settings. A request may lower a limit, never raise it past its ``max_``."""
+
+    model_config = SettingsConfigDict(env_prefix="SANDBOX_", extra="forbid")
+
+    state_dir: Path = Field(default_factory=_default_state_dir, description="Logs, database, build cache.")
+    images_dir: Path = Field(PROJECT_ROOT / "images", description="Runtime image definitions.")
+    image_prefix: str = Field("sandbox", description="Runtime images are tagged <prefix>-<language>:<hash>.")
+    base_source: str = Field(
+        "auto", pattern="^(auto|registry|debootstrap)$", description="Where runtime images start from."
+    )
+
+    # Limits: defaults and server maxima (DESIGN.md).
+    wall_time_s: float = Field(10.0, gt=0, description="Default wall-clock limit, seconds.")
+    max_wall_time_s: float = Field(60.0, gt=0, description="Server maximum wall-clock limit, seconds.")
+    cpu_time_s: int = Field(5, gt=0, description="Default CPU-time limit, seconds.")
+    max_cpu_time_s: int = Field(30, gt=0, description="Server maximum CPU-time limit, seconds.")
+    memory_mb: int = Field(256, gt=0, description="Default memory limit, MiB.")
+    max_memory_mb: int = Field(2048, gt=0, description="Server maximum memory limit, MiB.")
+    processes: int = Field(64, gt=0, description="Default process/thread limit.")
+    max_processes: int = Field(256, gt=0, description="Server maximum process/thread limit.")
+    workdir_mb: int = Field(64, gt=0, description="Default workdir and /tmp tmpfs size, MiB.")
+    max_workdir_mb: int = Field(1024, gt=0, description="Server maximum tmpfs size, MiB.")
+    stdout_bytes: int = Field(1 << 20, gt=0, description="Default stdout byte cap.")
+    max_stdout_bytes: int = Field(16 << 20, gt=0, description="Server maximum stdout byte cap.")
+    stderr_bytes: int = Field(1 << 20, gt=0, description="Default stderr byte cap.")
+    max_stderr_bytes: int = Field(16 << 20, gt=0, description="Server maximum stderr byte cap.")
+    request_bytes: int = Field(2 << 20, gt=0, description="Cap on code + files + stdin of one request.")
+    max_request_bytes: int = Field(32 << 20, gt=0, description="Hard ceiling for request_bytes.")
+    nofile: int = Field(256, gt=0, description="Open-file limit of the program (RLIMIT_NOFILE).")
+    cpus: float = Field(1.0, gt=0, description="CPU quota of one container, in CPUs.")
+
+    # Engine.
+    user: str = Field("65534:65534", description="uid:gid the container and program run as; never root.")
+    runtime: str | None = Field(None, description="OCI runtime (e.g. runsc for gVisor); engine default if unset.")
+    seccomp_profile: Path | None = Field(None, description="Custom seccomp JSON; Docker's default if unset.")
+    pool_size: int = Field(4, ge=0, description="Warm containers kept per language (default limits profile).")
+    pool_languages: list[str] = Field(["python"], description="Languages whose pools are kept warm.")
+    pool_max_idle_s: float = Field(300.0, gt=0, description="A warm container older than this is replaced.")
+    refill_concurrency: int = Field(2, ge=1, description="Containers created in parallel to refill pools.")
+    max_concurrency: int = Field(16, ge=1, description="Executions running at once; more wait in a queue.")
+    queue_timeout_s: float = Field(30.0, ge=0, description="Longest wait for an execution slot.")
+    kill_grace_s: float = Field(1.0, ge=0, description="Host deadline = wall limit + this; then SIGKILL.")
+    janitor_interval_s: float = Field(60.0, gt=0, description="How often leftover containers are reaped.")
+
+    @model_validator(mode="after")
+    def _defaults_within_maxima(self) -> Settings:
+        for name in (
+            "wall_time_s",
+            "cpu_time_s",
+            "memory_mb",
+            "processes",
+            "workdir_mb",
+            "stdout_bytes",
+            "stderr_bytes",
+            "request_bytes",
+        ):
+            if getattr(self, name) > getattr(self, f"max_{name}"):
+                raise ValueError(
+                    f"SANDBOX_{name.upper()}={getattr(self, name)} exceeds "
+                    f"SANDBOX_MAX_{name.upper()}={getattr(self, f'max_{name}')}"
+                )
+        if self.user.split(":")[0] in ("0", "root"):
+            raise ValueError(f"SANDBOX_USER={self.user!r}: sandboxes never run as root")
+        return self

@@ -1,0 +1,99 @@
+"""Limits -> container options: the hardening every sandbox container gets.
+
+There is no way to switch any of this off through a request: the only inputs
+are the effective limits (already capped by the server maxima) and settings.
+Values are plain data so they can be unit-tested without Docker;
+``engine/docker.py`` turns the ulimit dicts into ``docker.types.Ulimit``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.config import Settings
+
+LABEL_MANAGED = "io.sandbox.managed"
+LABEL_OWNER = "io.sandbox.owner"
+LABEL_KIND = "io.sandbox.kind"
+LABEL_EXPIRES = "io.sandbox.expires"
+WORKSPACE = "/workspace"
+RUNNER_COMMAND = ["python3", "-I", "-B", "/opt/sandbox/sandbox_runner.py"]
+
+
+@dataclass(frozen=True)
+class ContainerOptions:
+    """``create``: container-level arguments; ``host``: host-config arguments."""
+
+    create: dict[str, Any]
+    host: dict[str, Any]
+
+
+def container_options(
+    profile: tuple[str, int, int, int, float],
+    settings: Settings,
+    *,
+    owner: str,
+    kind: str,
+    lifetime_s: float,
+) -> ContainerOptions:
+    """Arguments for ``create_container``/``create_host_config`` of one container.
+
+    ``profile`` is ``(image, memory_mb, processes, workdir_mb, cpus)``; the
+    container is labelled as ours with an expiry after which any janitor may
+    remove it, whichever process created it.
+    """
+    image, memory_mb, processes, workdir_mb, cpus = profile
+    uid, _, gid = settings.user.partition(":")
+    gid = gid or uid
+    tmpfs_opts = f"rw,noexec,nosuid,nodev,size={workdir_mb}m,nr_inodes=16384"
+    security_opt = ["no-new-privileges:true"]
+    if settings.seccomp_profile is not None:
+        security_opt.append(f"seccomp={settings.seccomp_profile.read_text()}")
+    create: dict[str, Any] = {
+        "image": image,
+        "command": RUNNER_COMMAND,
+        "user": f"{uid}:{gid}",
+        "working_dir": WORKSPACE,
+        "hostname": "sandbox",
+        "environment": {"HOME": WORKSPACE, "LANG": "C.UTF-8"},
+        "network_disabled": True,
+        "stdin_open": True,
+        "tty": False,
+        "detach": True,
+        "labels": {
+            LABEL_MANAGED: "1",
+            LABEL_OWNER: owner,
+            LABEL_KIND: kind,
+            LABEL_EXPIRES: str(int(time.time() + lifetime_s)),
+        },
+    }
+    host: dict[str, Any] = {
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {
+            WORKSPACE: f"{tmpfs_opts},uid={uid},gid={gid},mode=0700",
+            "/tmp": f"{tmpfs_opts},mode=1777",
+        },
+        "cap_drop": ["ALL"],
+        "security_opt": security_opt,
+        "pids_limit": processes,
+        "mem_limit": f"{memory_mb}m",
+        "memswap_limit": f"{memory_mb}m",
+        "oom_kill_disable": False,
+        "oom_score_adj": 500,
+        "nano_cpus": int(cpus * 1e9),
+        "ulimits": [
+            {"name": "nofile", "soft": settings.nofile, "hard": settings.nofile},
+            {"name": "fsize", "soft": workdir_mb << 20, "hard": workdir_mb << 20},
+            {"name": "core", "soft": 0, "hard": 0},
+        ],
+        "ipc_mode": "private",
+        "shm_size": "16m",
+        "init": True,
+        "log_config": {"type": "none", "config": {}},
+    }
+    if settings.runtime:
+        host["runtime"] = settings.runtime
+    return ContainerOptions(create=create, host=host)

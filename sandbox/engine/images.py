@@ -1,0 +1,92 @@
+"""The runtime-image catalog: which languages exist and which image tag runs each.
+
+Read from ``images/<language>/image.toml``. A tag is a content hash of the
+language folder, the runner and the base definition, so an image is rebuilt
+exactly when something that goes into it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.errors import RequestRejected
+
+RUNNER_DIR = "runner"
+BASE_DIR = "base"
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """How to run one language: its image folder, main file and command."""
+
+    name: str
+    aliases: tuple[str, ...]
+    main_file: str
+    mode: str
+    argv: tuple[str, ...]
+    version_command: tuple[str, ...]
+    description: str
+    folder: Path
+
+
+def folder_digest(*folders: Path) -> str:
+    """sha256 over every file's relative path and bytes, in a stable order."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class ImageCatalog:
+    """Languages and their image tags, from the ``images/`` folder."""
+
+    def __init__(self, images_dir: Path, prefix: str = "sandbox") -> None:
+        self.images_dir = images_dir
+        self.prefix = prefix
+        self.languages: dict[str, LanguageSpec] = {}
+        self._aliases: dict[str, str] = {}
+        for meta in sorted(images_dir.glob("*/image.toml")):
+            data = tomllib.loads(meta.read_text())
+            spec = LanguageSpec(
+                name=data["language"],
+                aliases=tuple(data.get("aliases", ())),
+                main_file=data["main_file"],
+                mode=data.get("mode", "exec"),
+                argv=tuple(data["argv"]),
+                version_command=tuple(data.get("version_command", ())),
+                description=data.get("description", ""),
+                folder=meta.parent,
+            )
+            self.languages[spec.name] = spec
+            for alias in (spec.name, *spec.aliases):
+                self._aliases[alias] = spec.name
+        self._tags: dict[str, str] = {}
+
+    def language(self, name: str) -> LanguageSpec:
+        """The spec for ``name`` or an alias; ``RequestRejected`` names the choices."""
+        canonical = self._aliases.get(name.lower())
+        if canonical is None:
+            known = ", ".join(sorted(self.languages))
+            raise RequestRejected(f"unknown language {name!r}; available: {known}", language=name)
+        return self.languages[canonical]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.images_dir / BASE_DIR
+
+    def base_tag(self) -> str:
+        return f"{self.prefix}-base:{folder_digest(self.base_dir)[:12]}"
+
+    def image_tag(self, language: str) -> str:
+        """``<prefix>-<language>:<hash>`` of everything that goes into the image."""
+        spec = self.language(language)
+        if spec.name not in self._tags:
+            digest = folder_digest(self.base_dir, self.images_dir / RUNNER_DIR, spec.folder)
+            self._tags[spec.name] = f"{self.prefix}-{spec.name}:{digest[:12]}"
+        return self._tags[spec.name]

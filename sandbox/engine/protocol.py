@@ -1,0 +1,188 @@
+"""Host side of the runner protocol (version 1); the runner side is ``images/runner/sandbox_runner.py``.
+
+Both directions are documented in the runner's module docstring. Everything read
+here comes from a container the user's program shares, so it is parsed as
+untrusted input: frame sizes are capped, unknown frame types and malformed JSON
+are protocol errors, and numeric fields are type-checked before use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sandbox.engine.base import RunSpec
+from sandbox.errors import EngineError
+
+PROTOCOL_VERSION = 1
+MAGIC = b"SBX1"
+FRAME_HEADER = struct.Struct(">cI")
+DOCKER_HEADER = struct.Struct(">BxxxI")
+MAX_OUTPUT_FRAME = 1 << 20
+MAX_RESULT_FRAME = 64 << 10
+FRAME_TYPES = {b"O": "stdout", b"E": "stderr", b"R": "result", b"X": "error"}
+WORKSPACE = "/workspace"
+
+
+class ProtocolError(EngineError):
+    """The runner sent something that is not protocol v1."""
+
+
+def encode_request(spec: RunSpec) -> bytes:
+    """The single message that starts a run: magic, length, JSON."""
+    limits = spec.limits
+    body = {
+        "v": PROTOCOL_VERSION,
+        "mode": spec.mode,
+        "argv": list(spec.argv),
+        "files": [{"path": f.path, "data": base64.b64encode(f.data).decode(), "mode": f.mode} for f in spec.files],
+        "stdin": base64.b64encode(spec.stdin).decode(),
+        "env": spec.env,
+        "limits": {
+            "wall_ms": int(limits.wall_time_s * 1000),
+            "cpu_s": limits.cpu_time_s,
+            "fsize_bytes": limits.workdir_mb << 20,
+            "nofile": spec.nofile,
+            "stdout_bytes": limits.stdout_bytes,
+            "stderr_bytes": limits.stderr_bytes,
+        },
+    }
+    # ensure_ascii keeps control bytes out of the stream: Docker's attach would
+    # treat a raw ctrl-p ctrl-q as its detach sequence.
+    payload = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
+    return MAGIC + struct.pack(">I", len(payload)) + payload
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One runner frame: ``kind`` is a value of ``FRAME_TYPES``."""
+
+    kind: str
+    payload: bytes
+
+
+class DockerStreamDemuxer:
+    """Splits Docker's multiplexed attach stream (tty off) into (stream id, bytes)."""
+
+    def __init__(self) -> None:
+        self._header = bytearray()
+        self._stream = 0
+        self._remaining = 0
+
+    def feed(self, data: bytes) -> Iterator[tuple[int, bytes]]:
+        view = memoryview(data)
+        while view:
+            if self._remaining == 0:
+                need = DOCKER_HEADER.size - len(self._header)
+                self._header += view[:need]
+                view = view[need:]
+                if len(self._header) < DOCKER_HEADER.size:
+                    return
+                self._stream, self._remaining = DOCKER_HEADER.unpack(self._header)
+                self._header.clear()
+                if self._stream not in (0, 1, 2):
+                    raise ProtocolError(f"unknown Docker stream id {self._stream}")
+                continue
+            chunk = view[: self._remaining]
+            view = view[len(chunk) :]
+            self._remaining -= len(chunk)
+            yield self._stream, bytes(chunk)
+
+
+class FrameParser:
+    """Incremental parser of runner frames with per-type size caps."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> Iterator[Frame]:
+        self._buf += data
+        while len(self._buf) >= FRAME_HEADER.size:
+            kind_byte, size = FRAME_HEADER.unpack_from(self._buf)
+            kind = FRAME_TYPES.get(kind_byte)
+            if kind is None:
+                raise ProtocolError(f"unknown frame type {kind_byte!r}")
+            cap = MAX_OUTPUT_FRAME if kind in ("stdout", "stderr") else MAX_RESULT_FRAME
+            if size > cap:
+                raise ProtocolError(f"{kind} frame of {size} bytes exceeds {cap}")
+            end = FRAME_HEADER.size + size
+            if len(self._buf) < end:
+                return
+            payload = bytes(self._buf[FRAME_HEADER.size : end])
+            del self._buf[:end]
+            yield Frame(kind, payload)
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+
+@dataclass(frozen=True)
+class RunnerReport:
+    """The runner's final result frame, checked field by field."""
+
+    exit_code: int | None
+    signal: int | None
+    wall_ms: int
+    cpu_ms: int
+    peak_memory_bytes: int
+    stdout_truncated: bool
+    stderr_truncated: bool
+    timed_out: bool
+    output_limit: str | None
+    cpu_limit_hit: bool
+    oom_killed: bool
+
+    @classmethod
+    def parse(cls, payload: bytes) -> RunnerReport:
+        try:
+            data = json.loads(payload)
+        except ValueError as exc:
+            raise ProtocolError(f"result frame is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ProtocolError("result frame is not a JSON object")
+
+        def opt_int(name: str) -> int | None:
+            value = data.get(name)
+            if value is None:
+                return None
+            if type(value) is not int or not -(2**31) <= value < 2**31:
+                raise ProtocolError(f"result field {name!r} is not a small integer")
+            return value
+
+        def count(name: str) -> int:
+            value = opt_int(name)
+            return max(value or 0, 0)
+
+        def flag(name: str) -> bool:
+            value = data.get(name, False)
+            if type(value) is not bool:
+                raise ProtocolError(f"result field {name!r} is not a boolean")
+            return value
+
+        output_limit = data.get("output_limit")
+        if output_limit not in (None, "stdout", "stderr"):
+            raise ProtocolError("result field 'output_limit' is invalid")
+        return cls(
+            exit_code=opt_int("exit_code"),
+            signal=opt_int("signal"),
+            wall_ms=count("wall_ms"),
+            cpu_ms=count("cpu_ms"),
+            peak_memory_bytes=_bounded_count(data.get("peak_memory_bytes")),
+            stdout_truncated=flag("stdout_truncated"),
+            stderr_truncated=flag("stderr_truncated"),
+            timed_out=flag("timed_out"),
+            output_limit=output_limit,
+            cpu_limit_hit=flag("cpu_limit_hit"),
+            oom_killed=flag("oom_killed"),
+        )
+
+
+def _bounded_count(value: object) -> int:
+    """A non-negative integer below 2**63, or 0 for anything else."""
+    if type(value) is int and 0 <= value < 2**63:
+        return value
+    return 0

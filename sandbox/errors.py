@@ -1,0 +1,126 @@
+"""The one error tree of the service, and the one mapping to statuses and codes.
+
+Failures of the *program* (timeouts, OOM, non-zero exit) are results, not
+exceptions. These classes are for requests we refuse or could not carry out::
+
+    SandboxError                      internal_error        500  exit 70
+    ├── RequestRejected               rejected              400  exit 2
+    │   ├── Unauthenticated           rejected              401
+    │   ├── RateLimited               rejected              429
+    │   ├── PayloadTooLarge           rejected              413
+    │   └── NotFound                  rejected              404
+    ├── ValidationRejected            validation_rejected   422  exit 2
+    │   └── SyntaxRejected            syntax_error          422
+    ├── CapacityUnavailable           capacity_unavailable  503  exit 75
+    │   ├── PoolExhausted
+    │   ├── CircuitOpen
+    │   └── DockerUnavailable
+    ├── EngineError                   internal_error        500  exit 70
+    ├── SecretError                   internal_error        500
+    └── StoreError                    internal_error        500
+
+Each door translates a ``SandboxError`` in exactly one place using the class
+attributes below; anything else is wrapped as ``internal_error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sandbox.models import Status
+
+
+class SandboxError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    status: ClassVar[Status] = Status.INTERNAL_ERROR
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 70
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class RequestRejected(SandboxError):
+    """The request is malformed or asks for more than the server allows."""
+
+    status = Status.REJECTED
+    http_status = 400
+    exit_code = 2
+
+
+class Unauthenticated(RequestRejected):
+    """Missing or unknown credentials."""
+
+    http_status = 401
+
+
+class RateLimited(RequestRejected):
+    """Too many requests or concurrent executions for this caller."""
+
+    http_status = 429
+
+
+class PayloadTooLarge(RequestRejected):
+    """The request body or its code and files exceed the size cap."""
+
+    http_status = 413
+
+
+class NotFound(RequestRejected):
+    """An execution or session lookup found nothing visible to the caller."""
+
+    http_status = 404
+
+
+class ValidationRejected(SandboxError):
+    """The validation pipeline denied the code; ``findings`` says why."""
+
+    status = Status.VALIDATION_REJECTED
+    http_status = 422
+    exit_code = 2
+
+    def __init__(self, message: str, findings: list[Any] | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.findings = findings or []
+
+
+class SyntaxRejected(ValidationRejected):
+    """The code does not parse."""
+
+    status = Status.SYNTAX_ERROR
+
+
+class CapacityUnavailable(SandboxError):
+    """No container can be had right now; the caller may retry later."""
+
+    status = Status.CAPACITY_UNAVAILABLE
+    http_status = 503
+    exit_code = 75
+    retry_after_s: ClassVar[int] = 1
+
+
+class PoolExhausted(CapacityUnavailable):
+    """Every execution slot is busy and the wait for one timed out."""
+
+
+class CircuitOpen(CapacityUnavailable):
+    """The engine failed repeatedly; calls are refused until it recovers."""
+
+
+class DockerUnavailable(CapacityUnavailable):
+    """The Docker engine does not answer."""
+
+
+class EngineError(SandboxError):
+    """A container could not be created, started or spoken to."""
+
+
+class SecretError(SandboxError):
+    """A secret could not be stored or revealed; the message never holds a value."""
+
+
+class StoreError(SandboxError):
+    """Persistence failed."""

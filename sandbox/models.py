@@ -1,0 +1,127 @@
+"""Request, limits and result types shared by every door (CLI, REST, MCP).
+
+Requests forbid unknown fields on purpose: there is no ``network`` knob, and a
+caller who sends one is told so instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import posixpath
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Status(enum.StrEnum):
+    """The one status vocabulary across languages and doors."""
+
+    OK = "ok"  # exit code 0
+    RUNTIME_ERROR = "runtime_error"  # non-zero exit code
+    TIMEOUT = "timeout"  # wall-clock limit reached; killed
+    CPU_TIME_EXCEEDED = "cpu_time_exceeded"  # RLIMIT_CPU reached
+    MEMORY_EXCEEDED = "memory_exceeded"  # OOM-killed at the memory limit
+    OUTPUT_LIMIT_EXCEEDED = "output_limit_exceeded"  # a stream hit its byte cap; killed
+    KILLED = "killed"  # ended by another signal
+    VALIDATION_REJECTED = "validation_rejected"  # the validation pipeline denied the code
+    SYNTAX_ERROR = "syntax_error"  # the code does not parse
+    REJECTED = "rejected"  # bad request, or limits over the server maximum
+    CAPACITY_UNAVAILABLE = "capacity_unavailable"  # no container, breaker open, queue full
+    INTERNAL_ERROR = "internal_error"  # our failure, not the program's
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(_Strict):
+    """Limits a request may ask for; each one may lower, never exceed, the server maximum."""
+
+    wall_time_s: float | None = Field(None, gt=0, description="Wall-clock limit in seconds.")
+    cpu_time_s: int | None = Field(None, gt=0, description="CPU-time limit in seconds (RLIMIT_CPU).")
+    memory_mb: int | None = Field(None, gt=0, description="Memory limit in MiB; no swap.")
+    processes: int | None = Field(None, gt=0, description="Maximum processes and threads.")
+    workdir_mb: int | None = Field(None, gt=0, description="Size of the writable workdir and /tmp, MiB.")
+    stdout_bytes: int | None = Field(None, gt=0, description="Byte cap on stdout; the program is killed past it.")
+    stderr_bytes: int | None = Field(None, gt=0, description="Byte cap on stderr; the program is killed past it.")
+
+
+class EffectiveLimits(_Strict):
+    """Limits after defaults are filled in and maxima checked: what a run gets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    wall_time_s: float
+    cpu_time_s: int
+    memory_mb: int
+    processes: int
+    workdir_mb: int
+    stdout_bytes: int
+    stderr_bytes: int
+
+
+class FileInput(_Strict):
+    """An extra file written into the workdir before the program starts."""
+
+    path: str = Field(..., min_length=1, max_length=255, description="Relative path inside the workdir.")
+    content: str = Field("", description="File content, encoded as `encoding` says.")
+    encoding: Literal["utf8", "base64"] = "utf8"
+
+    @field_validator("path")
+    @classmethod
+    def _relative_and_plain(cls, path: str) -> str:
+        parts = path.split("/")
+        if (
+            "\x00" in path
+            or path.startswith("/")
+            or any(part in ("", ".", "..") for part in parts)
+            or posixpath.normpath(path) != path
+        ):
+            raise ValueError(f"file path {path!r} must be relative, without '.', '..' or empty parts")
+        if len(parts) > 8:
+            raise ValueError(f"file path {path!r} is nested deeper than 8 directories")
+        return path
+
+    @model_validator(mode="after")
+    def _content_decodes(self) -> FileInput:
+        if self.encoding == "base64":
+            try:
+                base64.b64decode(self.content, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(f"content of {self.path!r} is not valid base64") from exc
+        return self
+
+    def data(self) -> bytes:
+        """The file's bytes."""
+        if self.encoding == "base64":
+            return base64.b64decode(self.content)
+        return self.content.encode()
+
+
+class ExecutionRequest(_Strict):
+    """One program to run once."""
+
+    language: str = Field("python", min_length=1, max_length=32)
+    code: str = Field(..., description="Source of the main file.")
+    files: list[FileInput] = Field(default_factory=list, max_length=256)
+    stdin: str = Field("", description="Bytes fed to the program's stdin (UTF-8).")
+    args: list[str] = Field(default_factory=list, max_length=256, description="Extra command-line arguments.")
+    limits: Limits = Field(default_factory=Limits)
+
+
+class ExecutionResult(BaseModel):
+    """What happened when the program ran, or why it did not."""
+
+    status: Status
+    exit_code: int | None = None
+    signal: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    wall_ms: int = 0
+    cpu_ms: int = 0
+    peak_memory_bytes: int = 0
+    message: str = Field("", description="Why the status is what it is, in one line.")

@@ -1,0 +1,130 @@
+"""The one orchestration path every door calls: admit -> prepare -> run -> result.
+
+Doors (CLI, REST, MCP) build an ``ExecutionRequest`` and call
+``ExecutionService.execute``; nothing below this module knows which door asked.
+Program failures come back as ``ExecutionResult`` statuses; refusals and our own
+failures are ``SandboxError`` exceptions, which each door turns into a response
+in one place (``error_result`` gives the result-shaped form).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from types import TracebackType
+
+from sandbox.config import Settings
+from sandbox.engine import Backend, DockerBackend, ImageCatalog, OutputCallback, RunFile, RunOutcome, RunSpec
+from sandbox.errors import PayloadTooLarge, RequestRejected, SandboxError
+from sandbox.limits import resolve_limits
+from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
+
+log = logging.getLogger(__name__)
+
+
+class ExecutionService:
+    """Admits, prepares and runs executions on a backend."""
+
+    def __init__(self, settings: Settings, backend: Backend, catalog: ImageCatalog, *, warm: bool = True) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.catalog = catalog
+        self._warm = warm
+
+    async def __aenter__(self) -> ExecutionService:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Start the backend and, if asked, warm a pool per configured language."""
+        await self.backend.start()
+        if self._warm and isinstance(self.backend, DockerBackend) and self.settings.pool_size > 0:
+            for language in self.settings.pool_languages:
+                self.backend.warm(self.default_profile(language))
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+    def default_profile(self, language: str) -> tuple[str, int, int, int, float]:
+        """The warm-pool key of a request for ``language`` with default limits."""
+        limits = resolve_limits(Limits(), self.settings)
+        return (
+            self.catalog.image_tag(language),
+            limits.memory_mb,
+            limits.processes,
+            limits.workdir_mb,
+            self.settings.cpus,
+        )
+
+    def prepare(self, request: ExecutionRequest) -> RunSpec:
+        """Check a request against the server's caps and turn it into a ``RunSpec``."""
+        language = self.catalog.language(request.language)
+        limits = resolve_limits(request.limits, self.settings)
+        main = request.code.encode()
+        stdin = request.stdin.encode()
+        files = [RunFile(language.main_file, main)]
+        seen = {language.main_file}
+        for extra in request.files:
+            if extra.path in seen:
+                raise RequestRejected(f"file {extra.path!r} given twice (the code is {language.main_file})")
+            seen.add(extra.path)
+            files.append(RunFile(extra.path, extra.data()))
+        size = sum(len(f.data) for f in files) + len(stdin)
+        if size > self.settings.request_bytes:
+            raise PayloadTooLarge(
+                f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
+            )
+        return RunSpec(
+            image=self.catalog.image_tag(language.name),
+            mode=language.mode,
+            argv=(*language.argv, *request.args),
+            files=tuple(files),
+            limits=limits,
+            stdin=stdin,
+            nofile=self.settings.nofile,
+            cpus=self.settings.cpus,
+        )
+
+    async def execute(self, request: ExecutionRequest, on_output: OutputCallback | None = None) -> ExecutionResult:
+        """Run ``request`` once; raises ``SandboxError`` only when it could not run."""
+        execution_id = uuid.uuid4().hex[:12]
+        spec = self.prepare(request)
+        log.info("execution %s: running %s in %s", execution_id, request.language, spec.image)
+        outcome = await self.backend.run(spec, on_output)
+        log.info("execution %s: %s in %d ms", execution_id, outcome.status.value, outcome.wall_ms)
+        return to_result(outcome)
+
+
+def to_result(outcome: RunOutcome) -> ExecutionResult:
+    """The public result of a run; output is decoded as UTF-8 with replacement."""
+    return ExecutionResult(
+        status=outcome.status,
+        exit_code=outcome.exit_code,
+        signal=outcome.signal,
+        stdout=outcome.stdout.decode("utf-8", errors="replace"),
+        stderr=outcome.stderr.decode("utf-8", errors="replace"),
+        stdout_truncated=outcome.stdout_truncated,
+        stderr_truncated=outcome.stderr_truncated,
+        wall_ms=outcome.wall_ms,
+        cpu_ms=outcome.cpu_ms,
+        peak_memory_bytes=outcome.peak_memory_bytes,
+        message=outcome.message,
+    )
+
+
+def error_result(exc: BaseException) -> ExecutionResult:
+    """A result-shaped answer for a refusal or an internal failure."""
+    if isinstance(exc, SandboxError):
+        return ExecutionResult(status=exc.status, message=exc.message)
+    return ExecutionResult(status=Status.INTERNAL_ERROR, message="internal error")
+
+
+def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
+    """Compose the service on the real Docker backend."""
+    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+    return ExecutionService(settings, DockerBackend(settings), catalog, warm=warm)
