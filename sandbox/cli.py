@@ -24,7 +24,7 @@ from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
 app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True)
 images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 #: `sandbox run` exit codes when the program did not simply exit (see README).
@@ -190,3 +190,7 @@ def doctor() -> None:
             err.print(f"                fix: {check.fix}")
         ok &= check.ok
     raise typer.Exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass
 
 import docker
 import docker.errors
 
 from sandbox.config import Settings
+from sandbox.engine.base import RunFile, RunSpec
+from sandbox.engine.docker import DockerBackend
 from sandbox.engine.images import ImageCatalog
+from sandbox.errors import SandboxError
+from sandbox.limits import resolve_limits
+from sandbox.models import Limits, Status
+
+# Runs inside a sandbox and reports the limits the kernel actually applies to it.
+PROBE = """
+import json, os, resource
+def read(*paths):
+    for p in paths:
+        try:
+            return open(p).read().split()[0]
+        except OSError:
+            pass
+print(json.dumps({
+    "memory": read("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+    "swap": read("/sys/fs/cgroup/memory.swap.max", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
+    "pids": read("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"),
+    "uid": os.getuid(),
+    "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+}))
+"""
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,53 @@ def run_checks(settings: Settings) -> list[Check]:
             checks.append(Check(f"image {name}", True, tag))
         except docker.errors.ImageNotFound:
             checks.append(Check(f"image {name}", False, f"{tag} is not built", "sandbox images build"))
+    checks.append(_probe_limits(settings, catalog))
     leftovers = client.api.containers(all=True, filters={"label": "io.sandbox.managed=1"})
     checks.append(Check("sandbox containers", True, f"{len(leftovers)} labelled container(s) on the engine"))
     client.close()
     return checks
+
+
+def _probe_limits(settings: Settings, catalog: ImageCatalog) -> Check:
+    """Run a probe in a real sandbox and compare what it sees with the settings."""
+    limits = resolve_limits(Limits(), settings)
+    try:
+        image = catalog.image_tag("python")
+    except SandboxError as exc:
+        return Check("limits in a sandbox", False, exc.message)
+    spec = RunSpec(
+        image=image,
+        mode="python",
+        argv=("python3", "main.py"),
+        files=(RunFile("main.py", PROBE.encode()),),
+        limits=limits,
+        nofile=settings.nofile,
+        cpus=settings.cpus,
+    )
+
+    async def probe() -> dict[str, object]:
+        async with DockerBackend(settings.model_copy(update={"pool_size": 0})) as backend:
+            outcome = await backend.run(spec)
+        if outcome.status is not Status.OK:
+            raise SandboxError(f"probe ended with {outcome.status.value}: {outcome.message}")
+        return json.loads(outcome.stdout)
+
+    try:
+        seen = asyncio.run(probe())
+    except SandboxError as exc:
+        return Check("limits in a sandbox", False, exc.message, "sandbox images build; see the engine log")
+    memory = limits.memory_mb << 20
+    ok = (
+        seen["memory"] == str(memory)
+        and seen["swap"] in (str(memory), "0")
+        and seen["pids"] == str(limits.processes)
+        and seen["uid"] != 0
+        and seen["nofile"] == settings.nofile
+    )
+    return Check(
+        "limits in a sandbox",
+        ok,
+        f"memory={seen['memory']} memory+swap={seen['swap']} pids={seen['pids']} uid={seen['uid']} "
+        f"nofile={seen['nofile']} (expected memory={memory}, pids={limits.processes})",
+        "the kernel does not apply the cgroup limits: enable memory/pids/swap accounting",
+    )

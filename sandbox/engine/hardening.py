@@ -90,6 +90,7 @@ def container_options(
             {"name": "core", "soft": 0, "hard": 0},
         ],
         "ipc_mode": "private",
+        "cgroupns": "private",
         "shm_size": "16m",
         "init": True,
         "log_config": {"type": "none", "config": {}},

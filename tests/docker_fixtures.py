@@ -1,0 +1,94 @@
+"""Fixtures for tests against the real Docker engine (marker ``docker``).
+
+Every test gets its own ``ExecutionService`` on a ``DockerBackend`` whose
+containers carry a per-test owner label; teardown closes it and fails the test
+if any container with that label is left. A session-end check fails the run if
+any sandbox container at all is left on the engine.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from sandbox.config import Settings
+from sandbox.engine import DockerBackend, ImageCatalog
+from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER
+from sandbox.models import ExecutionRequest, ExecutionResult, Limits
+from sandbox.service import ExecutionService
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"Docker engine not reachable ({exc}); run scripts/ensure-docker.sh")
+    catalog = ImageCatalog(Settings().images_dir)
+    for name in catalog.languages:
+        try:
+            client.images.get(catalog.image_tag(name))
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"image {catalog.image_tag(name)} not built; run `sandbox images build`")
+    yield client
+    deadline = time.monotonic() + 10
+    while (left := client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"})) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.2)
+    client.close()
+    assert not left, f"sandbox containers left after the test session: {[c['Id'][:12] for c in left]}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(state_dir=tmp_path / "state", pool_size=0, kill_grace_s=1.0)
+
+
+@pytest.fixture
+def service_factory(
+    docker_client: docker.DockerClient, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., ExecutionService]]:
+    """Build services whose containers are labelled with this test's owner id."""
+    owners: list[str] = []
+
+    def make(settings: Settings, *, warm: bool = False) -> ExecutionService:
+        owner = f"test-{uuid.uuid4().hex[:8]}"
+        owners.append(owner)
+        backend = DockerBackend(settings, owner=owner)
+        return ExecutionService(settings, backend, ImageCatalog(settings.images_dir), warm=warm)
+
+    yield make
+    for owner in owners:
+        left = docker_client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})
+        if left:
+            for c in left:
+                docker_client.api.remove_container(c["Id"], force=True)
+            pytest.fail(f"{request.node.nodeid} leaked containers {[c['Id'][:12] for c in left]}")
+
+
+@pytest.fixture
+async def service(
+    settings: Settings, service_factory: Callable[..., ExecutionService]
+) -> AsyncIterator[ExecutionService]:
+    async with service_factory(settings) as svc:
+        yield svc
+
+
+@pytest.fixture
+def run_code(service: ExecutionService) -> Callable[..., object]:
+    """``await run_code(code, language=..., **limits)`` -> ExecutionResult."""
+
+    async def run(code: str, language: str = "python", stdin: str = "", files=(), **limits) -> ExecutionResult:
+        request = ExecutionRequest(
+            language=language, code=code, stdin=stdin, files=list(files), limits=Limits(**limits)
+        )
+        return await service.execute(request)
+
+    return run

@@ -1,0 +1,111 @@
+"""Engine behaviour against the real Docker engine: pool, isolation, concurrency, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER, container_options
+from sandbox.models import ExecutionRequest, Limits, Status
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_warm_pool_serves_runs_without_creating_on_the_request_path(settings, service_factory) -> None:
+    svc = service_factory(settings.model_copy(update={"pool_size": 2}), warm=True)
+    async with svc:
+        pool = next(iter(svc.backend.pools.values()))
+        assert await pool.wait_ready(timeout=60)
+        started = time.monotonic()
+        result = await svc.execute(ExecutionRequest(code="print('warm')"))
+        warm_s = time.monotonic() - started
+        assert result.status is Status.OK and result.stdout == "warm\n"
+        assert pool.stats.hits == 1 and pool.stats.misses == 0
+        # The pool refills in the background back to its size.
+        assert await pool.wait_ready(timeout=60)
+        # A run with a non-default container profile goes cold and still works.
+        cold = await svc.execute(ExecutionRequest(code="print('cold')", limits=Limits(memory_mb=128)))
+        assert cold.status is Status.OK and pool.stats.hits == 1
+    assert warm_s < 1.0, f"warm run took {warm_s:.3f} s"
+
+
+async def test_each_run_gets_a_fresh_container(run_code) -> None:
+    first = await run_code(
+        "import os\nopen('/tmp/state','w').write('x')\nopen('mine','w').write('y')\nprint(os.uname().nodename)"
+    )
+    second = await run_code("import os\nprint(os.path.exists('/tmp/state'), os.path.exists('mine'), os.listdir('.'))")
+    assert first.status is Status.OK
+    assert second.stdout == "False False ['main.py']\n"
+
+
+async def test_sixteen_concurrent_runs_all_succeed(settings, service_factory) -> None:
+    svc = service_factory(settings.model_copy(update={"pool_size": 4, "max_concurrency": 16}), warm=True)
+    async with svc:
+        requests = [ExecutionRequest(code=f"import time; time.sleep(0.2); print({i})") for i in range(16)]
+        results = await asyncio.gather(*(svc.execute(r) for r in requests))
+    assert [r.status for r in results] == [Status.OK] * 16
+    assert [r.stdout for r in results] == [f"{i}\n" for i in range(16)]
+
+
+async def test_output_streams_while_the_program_runs(service) -> None:
+    seen: list[tuple[float, str, bytes]] = []
+    started = time.monotonic()
+    code = "import time, sys\nprint('one', flush=True)\ntime.sleep(1)\nprint('two', file=sys.stderr, flush=True)"
+    result = await service.execute(
+        ExecutionRequest(code=code),
+        on_output=lambda kind, chunk: seen.append((time.monotonic() - started, kind, chunk)),
+    )
+    assert result.status is Status.OK
+    assert [(k, c) for _, k, c in seen] == [("stdout", b"one\n"), ("stderr", b"two\n")]
+    assert seen[1][0] - seen[0][0] > 0.8, "stdout chunk arrived only at the end"
+
+
+async def test_host_memory_stays_flat_under_an_output_flood(run_code) -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = await run_code(
+        "import sys\nwhile True: sys.stdout.write('A' * 65536)", stdout_bytes=2 << 20, wall_time_s=5
+    )
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert result.status is Status.OUTPUT_LIMIT_EXCEEDED and len(result.stdout) == 2 << 20
+    assert (after - before) * 1024 < 64 << 20
+
+
+async def test_janitor_removes_expired_labelled_containers(settings, service_factory, docker_client) -> None:
+    svc = service_factory(settings)
+    async with svc:
+        backend = svc.backend
+        profile = svc.default_profile("python")
+        options = container_options(profile, settings, owner=backend.owner, kind="leak", lifetime_s=-1)
+        host = backend.api.create_host_config(
+            **{k: v for k, v in options.host.items() if k not in ("ulimits", "log_config")}
+        )
+        leaked = backend.api.create_container(**options.create, host_config=host)["Id"]
+        assert await backend.sweep() >= 1
+        assert not docker_client.api.containers(all=True, filters={"id": leaked})
+
+
+def test_cli_run_leaves_no_container(docker_client, tmp_path) -> None:
+    program = tmp_path / "p.py"
+    program.write_text("import sys; print('cli'); sys.exit(4)")
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", "run", str(program), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 4, done.stderr
+    assert '"stdout": "cli\\n"' in done.stdout
+    time.sleep(0.5)
+    left = docker_client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"})
+    mine = [c for c in left if not c["Labels"].get(LABEL_OWNER, "").startswith("test-")]
+    assert not mine
