@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     cpus: float = Field(1.0, gt=0, description="CPU quota of one container, in CPUs.")
 
     # Engine.
+    owner: str | None = Field(
+        None, max_length=63, description="Owner label of this process's containers; random per process if unset."
+    )
     user: str = Field("65534:65534", description="uid:gid the container and program run as; never root.")
     runtime: str | None = Field(None, description="OCI runtime (e.g. runsc for gVisor); engine default if unset.")
     seccomp_profile: Path | None = Field(None, description="Custom seccomp JSON; Docker's default if unset.")
@@ -60,6 +63,7 @@ class Settings(BaseSettings):
     refill_concurrency: int = Field(2, ge=1, description="Containers created in parallel to refill pools.")
     max_concurrency: int = Field(16, ge=1, description="Executions running at once; more wait in a queue.")
     queue_timeout_s: float = Field(30.0, ge=0, description="Longest wait for an execution slot.")
+    start_timeout_s: float = Field(10.0, gt=0, description="Longest wait for a container's runner to greet.")
     kill_grace_s: float = Field(1.0, ge=0, description="Host deadline = wall limit + this; then SIGKILL.")
     janitor_interval_s: float = Field(60.0, gt=0, description="How often leftover containers are reaped.")
 

@@ -8,6 +8,7 @@ any sandbox container at all is left on the engine.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -21,6 +22,14 @@ from sandbox.engine import DockerBackend, ImageCatalog
 from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER
 from sandbox.models import ExecutionRequest, ExecutionResult, Limits
 from sandbox.service import ExecutionService
+
+#: Owner labels of this test session's containers start with this.
+SESSION_OWNER = f"test-{uuid.uuid4().hex[:6]}"
+
+
+def _ours(container: dict) -> bool:
+    """This session's containers; under CI (nothing else runs there) every sandbox container."""
+    return bool(os.environ.get("CI")) or container["Labels"].get(LABEL_OWNER, "").startswith(SESSION_OWNER)
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +47,10 @@ def docker_client() -> Iterator[docker.DockerClient]:
             pytest.fail(f"image {catalog.image_tag(name)} not built; run `sandbox images build`")
     yield client
     deadline = time.monotonic() + 10
-    while (left := client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"})) and (
-        time.monotonic() < deadline
-    ):
+    while True:
+        left = [c for c in client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"}) if _ours(c)]
+        if not left or time.monotonic() > deadline:
+            break
         time.sleep(0.2)
     client.close()
     assert not left, f"sandbox containers left after the test session: {[c['Id'][:12] for c in left]}"
@@ -59,7 +69,7 @@ def service_factory(
     owners: list[str] = []
 
     def make(settings: Settings, *, warm: bool = False) -> ExecutionService:
-        owner = f"test-{uuid.uuid4().hex[:8]}"
+        owner = f"{SESSION_OWNER}-{uuid.uuid4().hex[:8]}"
         owners.append(owner)
         backend = DockerBackend(settings, owner=owner)
         return ExecutionService(settings, backend, ImageCatalog(settings.images_dir), warm=warm)

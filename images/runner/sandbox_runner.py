@@ -24,6 +24,9 @@ Runner -> host (container stdout), a sequence of frames::
 
     type (1 byte) | u32 big-endian length N | N bytes payload
 
+    b"H"  hello, JSON {"v": 1}: sent once at start-up, before the request is read;
+          the host waits for it before sending, so a dead container is detected
+          before any program runs
     b"O"  a chunk of the program's stdout (raw bytes)
     b"E"  a chunk of the program's stderr (raw bytes)
     b"R"  final result, JSON, always the last frame:
@@ -217,7 +220,7 @@ def run_python_child(request: dict, env: dict) -> None:
             tb = None
         elif tb is not None:
             tb = tb.tb_next  # drop this frame: the traceback starts in the program
-        sys.excepthook(type(exc), exc, tb)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         raise SystemExit(1) from None
     raise SystemExit(0)
 
@@ -413,6 +416,7 @@ def supervise(request: dict) -> dict:
 def main() -> int:
     set_dumpable(False)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    write_frame(b"H", json.dumps({"v": PROTOCOL_VERSION}).encode())
     try:
         request = read_request()
         write_files(request.get("files") or [])

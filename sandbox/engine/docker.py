@@ -38,14 +38,12 @@ from sandbox.engine.base import Backend, OutputCallback, RunOutcome, RunSpec, de
 from sandbox.engine.hardening import LABEL_EXPIRES, LABEL_MANAGED, container_options
 from sandbox.engine.outcome import HostView, classify
 from sandbox.engine.pool import WarmPool
-from sandbox.engine.protocol import DockerStreamDemuxer, FrameParser, ProtocolError, RunnerReport, encode_request
+from sandbox.engine.protocol import FrameReader, ProtocolError, RunnerReport, encode_request
 from sandbox.errors import DockerUnavailable, EngineError, PoolExhausted, SandboxError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Profile = tuple[str, int, int, int, float]
-RECV_CHUNK = 256 << 10
-DIAG_TAIL = 4096
 
 
 @contextlib.contextmanager
@@ -71,6 +69,10 @@ def map_docker_errors(action: str) -> Iterator[None]:
         raise EngineError(f"{action}: {exc}") from exc
 
 
+class StaleContainer(EngineError):
+    """The container died before its runner greeted us: no program ran in it."""
+
+
 @dataclass(eq=False)
 class Sandbox:
     """A started container with its runner waiting on the attach socket."""
@@ -92,7 +94,7 @@ class DockerBackend(Backend):
 
     def __init__(self, settings: Settings, *, owner: str | None = None) -> None:
         self.settings = settings
-        self.owner = owner or uuid.uuid4().hex[:12]
+        self.owner = owner or settings.owner or uuid.uuid4().hex[:12]
         workers = settings.max_concurrency * 2 + settings.refill_concurrency + 2
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
         self._max_pool = workers
@@ -173,97 +175,87 @@ class DockerBackend(Backend):
             if box is not None:
                 try:
                     return await self._run_in(box, spec, on_output)
-                except (ConnectionError, OSError) as exc:
-                    # A warm container died while parked (janitor, daemon restart): go cold once.
-                    log.warning("warm container %s unusable (%s); retrying cold", box.id[:12], exc)
+                except StaleContainer as exc:
+                    # Died while parked (daemon restart, external kill); no program ran: go cold.
+                    log.warning("warm container %s unusable (%s); going cold", box.id[:12], exc.message)
             box = await self._create(spec.profile, "cold", self._lifetime(pool=False))
-            try:
-                return await self._run_in(box, spec, on_output)
-            except (ConnectionError, OSError) as exc:
-                raise EngineError(f"lost the connection to container {box.id[:12]}: {exc}") from exc
+            return await self._run_in(box, spec, on_output)
         finally:
             self._slots.release()
 
     async def _run_in(self, box: Sandbox, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
         try:
             return await self._exchange(box, spec, on_output)
+        except OSError as exc:
+            raise EngineError(f"lost the connection to container {box.id[:12]}: {exc}") from exc
         finally:
             self._spawn(self._destroy(box))
 
     async def _exchange(self, box: Sandbox, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
         loop = asyncio.get_running_loop()
         limits = spec.limits
-        sock = box.sock
-        started = time.monotonic()
-        await loop.sock_sendall(sock, encode_request(spec))
+        reader = FrameReader(box.sock)
+        reader.deadline = time.monotonic() + self.settings.start_timeout_s
+        try:
+            hello = await reader.next()
+        except TimeoutError:
+            raise StaleContainer(f"the runner did not greet within {self.settings.start_timeout_s:g} s") from None
+        if hello is None:
+            raise StaleContainer("the container ended before its runner greeted")
+        if hello.kind != "hello":
+            raise ProtocolError(f"expected a hello frame, got {hello.kind}")
 
-        deadline = started + limits.wall_time_s + self.settings.kill_grace_s
-        demux, parser = DockerStreamDemuxer(), FrameParser()
+        started = time.monotonic()
+        await loop.sock_sendall(box.sock, encode_request(spec))
+        reader.deadline = started + limits.wall_time_s + self.settings.kill_grace_s
         out = {"stdout": bytearray(), "stderr": bytearray()}
         caps = {"stdout": limits.stdout_bytes, "stderr": limits.stderr_bytes}
-        truncated = {"stdout": False, "stderr": False}
-        diag = bytearray()
         report: RunnerReport | None = None
         host = HostView()
         error: str | None = None
-
         while report is None and error is None and not host.output_limit:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                host = HostView(timed_out=True)
-                break
             try:
-                data = await asyncio.wait_for(loop.sock_recv(sock, RECV_CHUNK), remaining)
+                frame = await reader.next()
             except TimeoutError:
                 host = HostView(timed_out=True)
                 break
-            if not data:
-                host = HostView(runner_lost=True)
+            except ProtocolError as exc:
+                error = f"runner protocol error: {exc.message}"
                 break
-            for stream, chunk in demux.feed(data):
-                if stream != 1:
-                    diag = (diag + chunk)[-DIAG_TAIL:]
-                    continue
+            if frame is None:
+                host = HostView(runner_lost=True)
+            elif frame.kind in out:
+                room = caps[frame.kind] - len(out[frame.kind])
+                piece = frame.payload[: max(room, 0)]
+                out[frame.kind] += piece
+                if piece:
+                    await deliver(on_output, frame.kind, piece)
+                if len(frame.payload) > room:
+                    host = HostView(output_limit=frame.kind)
+            elif frame.kind == "result":
                 try:
-                    frames = list(parser.feed(chunk))
+                    report = RunnerReport.parse(frame.payload)
                 except ProtocolError as exc:
-                    error = f"runner protocol error: {exc.message}"
-                    break
-                for frame in frames:
-                    if frame.kind in out:
-                        room = caps[frame.kind] - len(out[frame.kind])
-                        piece = frame.payload[: max(room, 0)]
-                        out[frame.kind] += piece
-                        if piece:
-                            await deliver(on_output, frame.kind, piece)
-                        if len(frame.payload) > room:
-                            truncated[frame.kind] = True
-                            host = HostView(output_limit=frame.kind)
-                            break
-                    elif frame.kind == "result":
-                        try:
-                            report = RunnerReport.parse(frame.payload)
-                        except ProtocolError as exc:
-                            error = exc.message
-                        break
-                    else:  # "error": the runner refused the request
-                        error = f"runner: {frame.payload[:500].decode(errors='replace')}"
-                        break
-                if report is not None or error is not None or host.output_limit:
-                    break
+                    error = exc.message
+            elif frame.kind == "error":
+                error = f"runner: {frame.payload[:500].decode(errors='replace')}"
+            else:
+                error = f"runner protocol error: unexpected {frame.kind} frame"
+            if host.runner_lost:
+                break
 
         wall_ms = int((time.monotonic() - started) * 1000)
         if host.timed_out or host.output_limit:
-            # Kill now; removal follows in the background.
-            await self._quiet(self._kill, box.id)
+            await self._quiet(self._kill, box.id)  # kill now; removal follows in the background
+        diag = reader.diag.decode(errors="replace")[-300:]
         if error is not None:
-            raise EngineError(error + (f"; runner stderr: {diag.decode(errors='replace')[-300:]}" if diag else ""))
+            raise EngineError(error + (f"; runner stderr: {diag}" if diag else ""))
         killed_plainly = report is not None and report.signal == signals.SIGKILL and not report.timed_out
         if (host.runner_lost or killed_plainly) and await self._oom_killed(box.id):
             host = HostView(oom_killed=True, runner_lost=host.runner_lost)
         status, message = classify(report, host, limits.wall_time_s, limits.cpu_time_s)
         if host.runner_lost and not host.oom_killed and diag:
-            message += f"; runner stderr: {diag.decode(errors='replace')[-300:]}"
+            message += f"; runner stderr: {diag}"
         if report is not None and not host.timed_out:
             wall_ms = report.wall_ms
         return RunOutcome(
@@ -272,8 +264,8 @@ class DockerBackend(Backend):
             signal=report.signal if report else (signals.SIGKILL if host.timed_out else None),
             stdout=bytes(out["stdout"]),
             stderr=bytes(out["stderr"]),
-            stdout_truncated=truncated["stdout"] or bool(report and report.stdout_truncated),
-            stderr_truncated=truncated["stderr"] or bool(report and report.stderr_truncated),
+            stdout_truncated=host.output_limit == "stdout" or bool(report and report.stdout_truncated),
+            stderr_truncated=host.output_limit == "stderr" or bool(report and report.stderr_truncated),
             wall_ms=wall_ms,
             cpu_ms=report.cpu_ms if report else 0,
             peak_memory_bytes=report.peak_memory_bytes if report else 0,

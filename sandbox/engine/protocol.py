@@ -8,9 +8,13 @@ are protocol errors, and numeric fields are type-checked before use.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import socket
 import struct
+import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,7 +27,7 @@ FRAME_HEADER = struct.Struct(">cI")
 DOCKER_HEADER = struct.Struct(">BxxxI")
 MAX_OUTPUT_FRAME = 1 << 20
 MAX_RESULT_FRAME = 64 << 10
-FRAME_TYPES = {b"O": "stdout", b"E": "stderr", b"R": "result", b"X": "error"}
+FRAME_TYPES = {b"H": "hello", b"O": "stdout", b"E": "stderr", b"R": "result", b"X": "error"}
 WORKSPACE = "/workspace"
 
 
@@ -118,6 +122,45 @@ class FrameParser:
     @property
     def pending(self) -> int:
         return len(self._buf)
+
+
+class FrameReader:
+    """Reads runner frames from a container's raw (non-blocking) attach socket.
+
+    ``next()`` returns the next frame, ``None`` at end of stream, and raises
+    ``TimeoutError`` once ``deadline`` (a ``time.monotonic()`` value the caller
+    may move) has passed. Docker's stderr stream (the runner's own diagnostics)
+    is kept as a short tail in ``diag``.
+    """
+
+    DIAG_TAIL = 4096
+    RECV_CHUNK = 256 << 10
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.deadline = float("inf")
+        self.diag = b""
+        self.received = 0
+        self._demux = DockerStreamDemuxer()
+        self._parser = FrameParser()
+        self._pending: deque[Frame] = deque()
+
+    async def next(self) -> Frame | None:
+        loop = asyncio.get_running_loop()
+        while not self._pending:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            data = await asyncio.wait_for(loop.sock_recv(self.sock, self.RECV_CHUNK), remaining)
+            if not data:
+                return None
+            self.received += len(data)
+            for stream, chunk in self._demux.feed(data):
+                if stream == 1:
+                    self._pending.extend(self._parser.feed(chunk))
+                else:
+                    self.diag = (self.diag + chunk)[-self.DIAG_TAIL :]
+        return self._pending.popleft()
 
 
 @dataclass(frozen=True)

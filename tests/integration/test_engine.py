@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER, container_options
+from sandbox.engine.hardening import LABEL_OWNER, container_options
 from sandbox.models import ExecutionRequest, Limits, Status
+from tests.docker_fixtures import SESSION_OWNER
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,8 +97,10 @@ async def test_janitor_removes_expired_labelled_containers(settings, service_fac
 def test_cli_run_leaves_no_container(docker_client, tmp_path) -> None:
     program = tmp_path / "p.py"
     program.write_text("import sys; print('cli'); sys.exit(4)")
+    owner = f"{SESSION_OWNER}-cli"
     done = subprocess.run(
         [sys.executable, "-m", "sandbox.cli", "run", str(program), "--json"],
+        env={**os.environ, "SANDBOX_OWNER": owner},
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -105,7 +109,4 @@ def test_cli_run_leaves_no_container(docker_client, tmp_path) -> None:
     )
     assert done.returncode == 4, done.stderr
     assert '"stdout": "cli\\n"' in done.stdout
-    time.sleep(0.5)
-    left = docker_client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"})
-    mine = [c for c in left if not c["Labels"].get(LABEL_OWNER, "").startswith("test-")]
-    assert not mine
+    assert not docker_client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})
