@@ -85,6 +85,8 @@ class ImageBuilder:
         built = {}
         for name in languages or sorted(self.catalog.languages):
             built[name] = self.ensure_language(name, base, force=force)
+        for tag in [base, *built.values()]:
+            self._prune_older(tag)
         return built
 
     def ensure_base(self, force: bool = False) -> str:
@@ -131,6 +133,18 @@ class ImageBuilder:
         return tag
 
     # ------------------------------------------------------------------ private
+    def _prune_older(self, current: str) -> None:
+        """Remove earlier content-hash tags of the same repository (unused ones only)."""
+        repo = current.partition(":")[0]
+        for image in self.client.images.list(name=repo):
+            for tag in image.tags:
+                if tag.startswith(f"{repo}:") and tag not in (current, f"{repo}:latest"):
+                    try:
+                        self.client.images.remove(tag)
+                        self.progress(f"removed outdated image {tag}")
+                    except docker.errors.APIError:
+                        pass  # still used by a container; a later build removes it
+
     def _pull(self, image: str, tag: str) -> bool:
         self.progress(f"base: trying the registry for {image}")
         try:

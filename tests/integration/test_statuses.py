@@ -119,3 +119,24 @@ async def test_limit_above_server_maximum_is_rejected(run_code) -> None:
 async def test_unknown_language_is_rejected(run_code) -> None:
     with pytest.raises(RequestRejected, match="unknown language 'cobol'"):
         await run_code("x", language="cobol")
+
+
+async def test_interpreter_exit_semantics(run_code) -> None:
+    code = (
+        "import atexit, sys, threading, time\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "def late():\n    time.sleep(0.2)\n    print('thread joined')\n"
+        "threading.Thread(target=late).start()\n"
+        "sys.stdout.write('unflushed ')\n"
+        "sys.exit('bye')\n"
+    )
+    result = await run_code(code)
+    assert result.status is Status.RUNTIME_ERROR and result.exit_code == 1
+    assert result.stdout == "unflushed thread joined\natexit ran\n"
+    assert result.stderr == "bye\n"
+
+
+async def test_syntax_error_is_reported_like_python(run_code) -> None:
+    result = await run_code("def f(:\n    pass\n")
+    assert result.status is Status.RUNTIME_ERROR and result.exit_code == 1
+    assert 'File "/workspace/main.py", line 1' in result.stderr and "SyntaxError" in result.stderr
