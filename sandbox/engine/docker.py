@@ -44,6 +44,7 @@ from sandbox.errors import DockerUnavailable, EngineError, PoolExhausted, Sandbo
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Profile = tuple[str, int, int, int, float]
+REFILL_DELAY_S = 0.05
 
 
 @contextlib.contextmanager
@@ -173,11 +174,17 @@ class DockerBackend(Backend):
             pool = self._pools.get(spec.profile)
             box = pool.take() if pool is not None else None
             if box is not None:
+                # Refill when this run ends, or after REFILL_DELAY_S if it runs longer:
+                # a creation started now would compete with the run for CPU.
+                refill = asyncio.get_running_loop().call_later(REFILL_DELAY_S, pool.replenish)
                 try:
                     return await self._run_in(box, spec, on_output)
                 except StaleContainer as exc:
                     # Died while parked (daemon restart, external kill); no program ran: go cold.
                     log.warning("warm container %s unusable (%s); going cold", box.id[:12], exc.message)
+                finally:
+                    refill.cancel()
+                    pool.replenish()
             box = await self._create(spec.profile, "cold", self._lifetime(pool=False))
             return await self._run_in(box, spec, on_output)
         finally:

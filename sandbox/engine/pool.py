@@ -4,6 +4,10 @@ The pool knows nothing about Docker: it is given ``create`` and ``destroy``
 coroutines. ``take`` never waits; an empty pool answers ``None`` and the caller
 takes the cold path. Refills run off the request path, at most
 ``refill_limit`` creations at a time across every pool sharing the semaphore.
+
+``take`` does not start the refill by itself: the caller calls ``replenish``
+when its run ends (or after a short delay), because on a small host a
+container creation competes for CPU with the very run that took the item.
 """
 
 from __future__ import annotations
@@ -79,10 +83,14 @@ class WarmPool(Generic[T]):
             self._discard(candidate)
         if item is None:
             self._counts.misses += 1
+            self._wake.set()
         else:
             self._counts.hits += 1
-        self._wake.set()
         return item
+
+    def replenish(self) -> None:
+        """Start refilling up to ``size`` now (idempotent)."""
+        self._wake.set()
 
     @property
     def stats(self) -> PoolStats:
