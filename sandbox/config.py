@@ -84,6 +84,17 @@ class Settings(BaseSettings):
                     f"SANDBOX_{name.upper()}={getattr(self, name)} exceeds "
                     f"SANDBOX_MAX_{name.upper()}={getattr(self, f'max_{name}')}"
                 )
-        if self.user.split(":")[0] in ("0", "root"):
-            raise ValueError(f"SANDBOX_USER={self.user!r}: sandboxes never run as root")
+        if any(_is_root(part) for part in self.user.split(":")):
+            raise ValueError(f"SANDBOX_USER={self.user!r}: sandboxes never run as root (uid or gid 0)")
         return self
+
+
+def _is_root(name: str) -> bool:
+    """True for 'root' and every integer spelling of 0 ('0', '00', '+0'), as Docker parses them."""
+    name = name.strip()
+    if name == "root":
+        return True
+    try:
+        return int(name) == 0
+    except ValueError:
+        return False

@@ -81,7 +81,7 @@ class FileInput(_Strict):
         ):
             raise ValueError(f"file path {path!r} must be relative, without '.', '..' or empty parts")
         if len(parts) > 8:
-            raise ValueError(f"file path {path!r} is nested deeper than 8 directories")
+            raise ValueError(f"file path {path!r} has more than 8 parts")
         return path
 
     @model_validator(mode="after")

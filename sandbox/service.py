@@ -68,13 +68,9 @@ class ExecutionService:
         main = request.code.encode()
         stdin = request.stdin.encode()
         files = [RunFile(language.main_file, main)]
-        seen = {language.main_file}
-        for extra in request.files:
-            if extra.path in seen:
-                raise RequestRejected(f"file {extra.path!r} given twice (the code is {language.main_file})")
-            seen.add(extra.path)
-            files.append(RunFile(extra.path, extra.data()))
-        size = sum(len(f.data) for f in files) + len(stdin)
+        files.extend(RunFile(extra.path, extra.data()) for extra in request.files)
+        check_file_layout([f.path for f in files], language.main_file)
+        size = sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args)
         if size > self.settings.request_bytes:
             raise PayloadTooLarge(
                 f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
@@ -98,6 +94,21 @@ class ExecutionService:
         outcome = await self.backend.run(spec, on_output)
         log.info("execution %s: %s in %d ms", execution_id, outcome.status.value, outcome.wall_ms)
         return to_result(outcome)
+
+
+def check_file_layout(paths: list[str], main_file: str) -> None:
+    """Reject a path given twice, or used both as a file and as a directory."""
+    seen: set[str] = set()
+    directories: set[str] = set()
+    for path in paths:
+        parents = {"/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)}
+        if path in seen:
+            raise RequestRejected(f"file {path!r} given twice (the code is {main_file})")
+        if path in directories or parents & seen:
+            clash = path if path in directories else sorted(parents & seen)[0]
+            raise RequestRejected(f"{clash!r} is used both as a file and as a directory")
+        seen.add(path)
+        directories |= parents
 
 
 def to_result(outcome: RunOutcome) -> ExecutionResult:

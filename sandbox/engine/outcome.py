@@ -34,7 +34,7 @@ def classify(report: RunnerReport | None, host: HostView, wall_time_s: float, cp
         return Status.MEMORY_EXCEEDED, "memory limit reached; the program was killed by the OOM killer"
     if report is None:
         return Status.INTERNAL_ERROR, "the runner ended without reporting a result"
-    if report.cpu_limit_hit:
+    if report.cpu_limit_hit or report.signal == signals.SIGXCPU:
         return Status.CPU_TIME_EXCEEDED, f"CPU-time limit of {cpu_time_s} s reached"
     if report.signal is not None:
         return Status.KILLED, f"killed by signal {report.signal} ({_signal_name(report.signal)})"

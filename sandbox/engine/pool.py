@@ -50,6 +50,7 @@ class WarmPool(Generic[T]):
         size: int,
         max_idle_s: float,
         refill_limit: asyncio.Semaphore,
+        close_timeout_s: float = 30.0,
     ) -> None:
         self.name = name
         self.size = size
@@ -57,12 +58,14 @@ class WarmPool(Generic[T]):
         self._destroy = destroy
         self._max_idle_s = max_idle_s
         self._refill_limit = refill_limit
+        self._close_timeout_s = close_timeout_s
         self._ready: deque[tuple[float, T]] = deque()
         self._creating = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._background: set[asyncio.Task[None]] = set()
+        self._inflight: set[asyncio.Task[None]] = set()
         self._counts = PoolStats()
 
     def start(self) -> None:
@@ -115,6 +118,13 @@ class WarmPool(Generic[T]):
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        # Creations already under way cannot be interrupted (they run in threads):
+        # let them finish; each sees the pool closed and destroys its item.
+        if self._inflight:
+            _, stuck = await asyncio.wait(set(self._inflight), timeout=self._close_timeout_s)
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*self._inflight, return_exceptions=True)
         while self._ready:
             self._discard(self._ready.popleft()[1])
         if self._background:
@@ -144,13 +154,21 @@ class WarmPool(Generic[T]):
                 continue
             if backoff:
                 await asyncio.sleep(backoff)
-            results = await asyncio.gather(*(self._create_one() for _ in range(missing)), return_exceptions=True)
-            failed = [r for r in results if isinstance(r, BaseException)]
+            # Separate tasks, awaited with asyncio.wait: cancelling this loop does not cancel them.
+            batch = [self._spawn_creation() for _ in range(missing)]
+            await asyncio.wait(batch)
+            failed = [t.exception() for t in batch if not t.cancelled() and t.exception() is not None]
             if failed:
                 backoff = min(max(backoff * 2, 0.25), 5.0)
                 log.warning("pool %s: %d of %d creations failed: %s", self.name, len(failed), missing, failed[0])
             else:
                 backoff = 0.0
+
+    def _spawn_creation(self) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._create_one())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return task
 
     async def _create_one(self) -> None:
         self._creating += 1
@@ -159,7 +177,7 @@ class WarmPool(Generic[T]):
                 if self._closed:
                     return
                 item = await self._create()
-        except BaseException:
+        except Exception:
             self._counts.failures += 1
             raise
         finally:

@@ -183,8 +183,8 @@ class RunnerReport:
     def parse(cls, payload: bytes) -> RunnerReport:
         try:
             data = json.loads(payload)
-        except ValueError as exc:
-            raise ProtocolError(f"result frame is not JSON: {exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise ProtocolError(f"result frame is not JSON: {type(exc).__name__}") from exc
         if not isinstance(data, dict):
             raise ProtocolError("result frame is not a JSON object")
 
