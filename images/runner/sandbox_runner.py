@@ -393,8 +393,10 @@ def supervise(request: dict) -> dict:
 
     while status is None:
         if output_limit or timed_out:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+            # The group, and the child itself in case it has not called setsid() yet.
+            for kill in (os.killpg, os.kill):
+                with contextlib.suppress(ProcessLookupError):
+                    kill(pid, signal.SIGKILL)
             _, status, rusage = os.wait4(pid, 0)
             break
         timeout_ms = max(0, int((deadline - time.monotonic()) * 1000))
