@@ -25,6 +25,9 @@ class Settings(BaseSettings):
 
     state_dir: Path = Field(default_factory=_default_state_dir, description="Logs, database, build cache.")
     images_dir: Path = Field(PROJECT_ROOT / "images", description="Runtime image definitions.")
+    policies_dir: Path = Field(PROJECT_ROOT / "policies", description="Validation policy files, one per tier.")
+    default_policy: str = Field("standard", description="Policy for requests that name none.")
+    validation_timeout_s: float = Field(5.0, gt=0, description="Longest validation; past it the code is rejected.")
     image_prefix: str = Field("sandbox", description="Runtime images are tagged <prefix>-<language>:<hash>.")
     base_source: str = Field(
         "auto", pattern="^(auto|registry|debootstrap)$", description="Where runtime images start from."

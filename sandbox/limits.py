@@ -9,10 +9,16 @@ from sandbox.models import EffectiveLimits, Limits
 LIMIT_NAMES = tuple(EffectiveLimits.model_fields)
 
 
-def resolve_limits(requested: Limits | None, settings: Settings) -> EffectiveLimits:
-    """Fill unset limits from settings; reject any limit above its server maximum.
+def resolve_limits(
+    requested: Limits | None,
+    settings: Settings,
+    policy_defaults: Limits | None = None,
+    policy_maxima: Limits | None = None,
+) -> EffectiveLimits:
+    """Fill unset limits from the policy, then settings; reject any limit above its maximum.
 
-    The message names the limit, the value and the maximum, e.g.
+    The maximum is the server's, lowered by the policy's where it sets one. The
+    message names the limit, the value and the maximum, e.g.
     ``wall_time_s=90 exceeds the server maximum 60``.
     """
     requested = requested or Limits()
@@ -20,14 +26,21 @@ def resolve_limits(requested: Limits | None, settings: Settings) -> EffectiveLim
     for name in LIMIT_NAMES:
         asked = getattr(requested, name)
         maximum = getattr(settings, f"max_{name}")
+        where = "server"
+        policy_max = getattr(policy_maxima, name) if policy_maxima else None
+        if policy_max is not None and policy_max < maximum:
+            maximum, where = policy_max, "policy"
         if asked is not None and asked > maximum:
             raise RequestRejected(
-                f"{name}={_fmt(asked)} exceeds the server maximum {_fmt(maximum)}",
+                f"{name}={_fmt(asked)} exceeds the {where} maximum {_fmt(maximum)}",
                 limit=name,
                 value=asked,
                 maximum=maximum,
             )
-        values[name] = asked if asked is not None else getattr(settings, name)
+        default = getattr(policy_defaults, name) if policy_defaults else None
+        if default is None:
+            default = getattr(settings, name)
+        values[name] = asked if asked is not None else min(default, maximum)
     return EffectiveLimits(**values)
 
 

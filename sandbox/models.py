@@ -100,6 +100,21 @@ class FileInput(_Strict):
         return self.content.encode()
 
 
+class Finding(BaseModel):
+    """One thing the validation pipeline noticed, with where and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str = Field(..., description="Stable id, e.g. 'module.denied' or bandit's 'B602'.")
+    severity: Literal["low", "medium", "high"] = "high"
+    action: Literal["deny", "warn"] = "deny"
+    message: str
+    line: int = 0
+    col: int = 0
+    source: Literal["ast", "bandit", "restricted", "policy"] = "ast"
+    file: str = Field("main.py", description="The file the finding is in.")
+
+
 class ExecutionRequest(_Strict):
     """One program to run once."""
 
@@ -109,6 +124,7 @@ class ExecutionRequest(_Strict):
     stdin: str = Field("", description="Bytes fed to the program's stdin (UTF-8).")
     args: list[str] = Field(default_factory=list, max_length=256, description="Extra command-line arguments.")
     limits: Limits = Field(default_factory=Limits)
+    policy: str | None = Field(None, max_length=64, description="Validation policy tier; the server default if unset.")
 
 
 class ExecutionResult(BaseModel):
@@ -125,3 +141,4 @@ class ExecutionResult(BaseModel):
     cpu_ms: int = 0
     peak_memory_bytes: int = 0
     message: str = Field("", description="Why the status is what it is, in one line.")
+    findings: list[Finding] = Field(default_factory=list, description="Validation findings (warnings on success).")

@@ -1,4 +1,4 @@
-"""The one orchestration path every door calls: admit -> prepare -> run -> result.
+"""The one orchestration path every door calls: admit -> validate -> run -> result.
 
 Doors (CLI, REST, MCP) build an ``ExecutionRequest`` and call
 ``ExecutionService.execute``; nothing below this module knows which door asked.
@@ -9,27 +9,52 @@ in one place (``error_result`` gives the result-shaped form).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 
 from sandbox.config import Settings
-from sandbox.engine import Backend, DockerBackend, ImageCatalog, OutputCallback, RunFile, RunOutcome, RunSpec
-from sandbox.errors import PayloadTooLarge, RequestRejected, SandboxError
+from sandbox.engine import (
+    Backend,
+    DockerBackend,
+    ImageCatalog,
+    LanguageSpec,
+    OutputCallback,
+    RunFile,
+    RunOutcome,
+    RunSpec,
+)
+from sandbox.errors import PayloadTooLarge, RequestRejected, SandboxError, SyntaxRejected, ValidationRejected
 from sandbox.limits import resolve_limits
-from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
+from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
+from sandbox.validation import Policy, PolicySet, SourceFile, Validator, Verdict, warm_up
 
 log = logging.getLogger(__name__)
 
 
 class ExecutionService:
-    """Admits, prepares and runs executions on a backend."""
+    """Admits, validates and runs executions on a backend."""
 
-    def __init__(self, settings: Settings, backend: Backend, catalog: ImageCatalog, *, warm: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        backend: Backend,
+        catalog: ImageCatalog,
+        policies: PolicySet,
+        *,
+        warm: bool = True,
+        validator: Validator | None = None,
+    ) -> None:
         self.settings = settings
         self.backend = backend
         self.catalog = catalog
+        self.policies = policies
+        self.validator = validator or Validator()
         self._warm = warm
+        # Bounded: a flood of pathological sources queues here, never grows threads.
+        self._validation_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="validate")
 
     async def __aenter__(self) -> ExecutionService:
         await self.start()
@@ -41,7 +66,8 @@ class ExecutionService:
         await self.aclose()
 
     async def start(self) -> None:
-        """Start the backend and, if asked, warm a pool per configured language."""
+        """Start the backend, load bandit, and, if asked, warm a pool per configured language."""
+        await asyncio.to_thread(warm_up, self.policies.get(None).bandit)
         await self.backend.start()
         if self._warm and isinstance(self.backend, DockerBackend) and self.settings.pool_size > 0:
             for language in self.settings.pool_languages:
@@ -49,10 +75,12 @@ class ExecutionService:
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+        self._validation_threads.shutdown(wait=False, cancel_futures=True)
 
     def default_profile(self, language: str) -> tuple[str, int, int, int, float]:
-        """The warm-pool key of a request for ``language`` with default limits."""
-        limits = resolve_limits(Limits(), self.settings)
+        """The warm-pool key of a request for ``language`` with default limits and policy."""
+        policy = self.policies.get(None)
+        limits = resolve_limits(Limits(), self.settings, policy.limits.defaults, policy.limits.maxima)
         return (
             self.catalog.image_tag(language),
             limits.memory_mb,
@@ -61,10 +89,11 @@ class ExecutionService:
             self.settings.cpus,
         )
 
-    def prepare(self, request: ExecutionRequest) -> RunSpec:
-        """Check a request against the server's caps and turn it into a ``RunSpec``."""
+    def prepare(self, request: ExecutionRequest, policy: Policy | None = None) -> RunSpec:
+        """Check a request against the server's and the policy's caps; turn it into a ``RunSpec``."""
         language = self.catalog.language(request.language)
-        limits = resolve_limits(request.limits, self.settings)
+        policy = policy or self.policies.get(request.policy)
+        limits = resolve_limits(request.limits, self.settings, policy.limits.defaults, policy.limits.maxima)
         main = request.code.encode()
         stdin = request.stdin.encode()
         files = [RunFile(language.main_file, main)]
@@ -86,14 +115,52 @@ class ExecutionService:
             cpus=self.settings.cpus,
         )
 
+    async def validate(self, request: ExecutionRequest, policy: Policy | None = None) -> Verdict:
+        """Run the validation pipeline on every file of ``request``; fail closed on timeout."""
+        language = self.catalog.language(request.language)
+        policy = policy or self.policies.get(request.policy)
+        files = source_files(request, language)
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._validation_threads, self.validator.validate, files, language.name, policy)
+        try:
+            return await asyncio.wait_for(job, timeout=self.settings.validation_timeout_s)
+        except TimeoutError:
+            finding = Finding(
+                rule_id="validator.timeout",
+                message=f"validation took longer than {self.settings.validation_timeout_s:g} s",
+                source="policy",
+            )
+            return Verdict(False, (finding,), policy.name, policy.version)
+
     async def execute(self, request: ExecutionRequest, on_output: OutputCallback | None = None) -> ExecutionResult:
-        """Run ``request`` once; raises ``SandboxError`` only when it could not run."""
+        """Validate and run ``request`` once; raises ``SandboxError`` only when it did not run.
+
+        Denied code raises ``ValidationRejected`` (``SyntaxRejected`` for code that
+        does not parse) with the findings, before any container is touched.
+        """
         execution_id = uuid.uuid4().hex[:12]
-        spec = self.prepare(request)
+        policy = self.policies.get(request.policy)
+        spec = self.prepare(request, policy)
+        verdict = await self.validate(request, policy)
+        if not verdict.allowed:
+            error = SyntaxRejected if verdict.syntax_error else ValidationRejected
+            log.info("execution %s: rejected by %s: %s", execution_id, policy.name, verdict.summary())
+            raise error(verdict.summary(), findings=list(verdict.findings), policy=policy.name)
         log.info("execution %s: running %s in %s", execution_id, request.language, spec.image)
         outcome = await self.backend.run(spec, on_output)
         log.info("execution %s: %s in %d ms", execution_id, outcome.status.value, outcome.wall_ms)
-        return to_result(outcome)
+        result = to_result(outcome)
+        result.findings = list(verdict.findings)
+        return result
+
+
+def source_files(request: ExecutionRequest, language: LanguageSpec) -> list[SourceFile]:
+    """The request's files as the validator sees them: the main file first."""
+    files = [SourceFile(language.main_file, request.code)]
+    for extra in request.files:
+        text = extra.data().decode("utf-8", errors="surrogateescape")
+        files.append(SourceFile(extra.path, text, program=extra.path.endswith(language.source_suffixes)))
+    return files
 
 
 def check_file_layout(paths: list[str], main_file: str) -> None:
@@ -130,6 +197,8 @@ def to_result(outcome: RunOutcome) -> ExecutionResult:
 
 def error_result(exc: BaseException) -> ExecutionResult:
     """A result-shaped answer for a refusal or an internal failure."""
+    if isinstance(exc, ValidationRejected):
+        return ExecutionResult(status=exc.status, message=exc.message, findings=exc.findings)
     if isinstance(exc, SandboxError):
         return ExecutionResult(status=exc.status, message=exc.message)
     return ExecutionResult(status=Status.INTERNAL_ERROR, message="internal error")
@@ -138,4 +207,5 @@ def error_result(exc: BaseException) -> ExecutionResult:
 def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
     """Compose the service on the real Docker backend."""
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
-    return ExecutionService(settings, DockerBackend(settings), catalog, warm=warm)
+    policies = PolicySet(settings.policies_dir, settings.default_policy)
+    return ExecutionService(settings, DockerBackend(settings), catalog, policies, warm=warm)

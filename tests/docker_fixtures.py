@@ -22,6 +22,7 @@ from sandbox.engine import DockerBackend, ImageCatalog
 from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER
 from sandbox.models import ExecutionRequest, ExecutionResult, Limits
 from sandbox.service import ExecutionService
+from sandbox.validation import PolicySet
 
 #: Owner labels of this test session's containers start with this.
 SESSION_OWNER = f"test-{uuid.uuid4().hex[:6]}"
@@ -72,7 +73,8 @@ def service_factory(
         owner = f"{SESSION_OWNER}-{uuid.uuid4().hex[:8]}"
         owners.append(owner)
         backend = DockerBackend(settings, owner=owner)
-        return ExecutionService(settings, backend, ImageCatalog(settings.images_dir), warm=warm)
+        policies = PolicySet(settings.policies_dir, settings.default_policy)
+        return ExecutionService(settings, backend, ImageCatalog(settings.images_dir), policies, warm=warm)
 
     yield make
     for owner in owners:
@@ -93,11 +95,17 @@ async def service(
 
 @pytest.fixture
 def run_code(service: ExecutionService) -> Callable[..., object]:
-    """``await run_code(code, language=..., **limits)`` -> ExecutionResult."""
+    """``await run_code(code, language=..., policy=..., **limits)`` -> ExecutionResult.
 
-    async def run(code: str, language: str = "python", stdin: str = "", files=(), **limits) -> ExecutionResult:
+    The policy defaults to ``permissive`` (validation reports, never denies): these
+    tests are about the container; tests of validation on the path name a tier.
+    """
+
+    async def run(
+        code: str, language: str = "python", stdin: str = "", files=(), policy: str = "permissive", **limits
+    ) -> ExecutionResult:
         request = ExecutionRequest(
-            language=language, code=code, stdin=stdin, files=list(files), limits=Limits(**limits)
+            language=language, code=code, stdin=stdin, files=list(files), limits=Limits(**limits), policy=policy
         )
         return await service.execute(request)
 

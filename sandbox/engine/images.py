@@ -25,6 +25,7 @@ class LanguageSpec:
     name: str
     aliases: tuple[str, ...]
     main_file: str
+    source_suffixes: tuple[str, ...]
     mode: str
     argv: tuple[str, ...]
     version_command: tuple[str, ...]
@@ -32,11 +33,15 @@ class LanguageSpec:
     folder: Path
 
 
+METADATA_FILE = "image.toml"  # read by the host only; not part of the image
+
+
 def folder_digest(*folders: Path) -> str:
-    """sha256 over every file's relative path and bytes, in a stable order."""
+    """sha256 over every file's relative path and bytes (but the metadata file), in a stable order."""
     digest = hashlib.sha256()
     for folder in folders:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        files = (p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for path in sorted(p for p in files if p.name != METADATA_FILE):
             digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}\0".encode())
             digest.update(path.read_bytes())
             digest.update(b"\0")
@@ -57,6 +62,7 @@ class ImageCatalog:
                 name=data["language"],
                 aliases=tuple(data.get("aliases", ())),
                 main_file=data["main_file"],
+                source_suffixes=tuple(data.get("source_suffixes", ())),
                 mode=data.get("mode", "exec"),
                 argv=tuple(data["argv"]),
                 version_command=tuple(data.get("version_command", ())),

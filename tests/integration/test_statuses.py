@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from sandbox.errors import RequestRejected
+from sandbox.errors import RequestRejected, SyntaxRejected
 from sandbox.models import FileInput, Status
 
 pytestmark = pytest.mark.anyio
@@ -76,8 +76,8 @@ async def test_timeout_by_busy_loop(run_code) -> None:
 
 async def test_cpu_time_limit(run_code) -> None:
     result = await run_code("while True: pass", wall_time_s=10, cpu_time_s=1)
-    assert result.status is Status.CPU_TIME_EXCEEDED
-    assert 900 <= result.cpu_ms <= 3500
+    assert result.status is Status.CPU_TIME_EXCEEDED, result
+    assert 900 <= result.cpu_ms <= 3500, result
 
 
 async def test_memory_bomb(run_code) -> None:
@@ -136,7 +136,9 @@ async def test_interpreter_exit_semantics(run_code) -> None:
     assert result.stderr == "bye\n"
 
 
-async def test_syntax_error_is_reported_like_python(run_code) -> None:
-    result = await run_code("def f(:\n    pass\n")
-    assert result.status is Status.RUNTIME_ERROR and result.exit_code == 1
-    assert 'File "/workspace/main.py", line 1' in result.stderr and "SyntaxError" in result.stderr
+async def test_syntax_error_never_reaches_a_container(run_code) -> None:
+    with pytest.raises(SyntaxRejected) as caught:
+        await run_code("x = 1\ndef f(:\n    pass\n")
+    (finding,) = caught.value.findings
+    assert (finding.rule_id, finding.line, finding.col) == ("syntax.error", 2, 6)
+    assert caught.value.status is Status.SYNTAX_ERROR

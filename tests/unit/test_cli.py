@@ -14,6 +14,7 @@ from sandbox.engine import FakeBackend, ImageCatalog, RunOutcome, RunSpec
 from sandbox.errors import CapacityUnavailable
 from sandbox.models import ExecutionResult, Status
 from sandbox.service import ExecutionService
+from sandbox.validation import PolicySet
 
 # ------------------------------------------------------------------ exit codes
 
@@ -94,7 +95,8 @@ class FakeService:
         def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
             assert warm is False, "`sandbox run` must not warm pools"
             self.backend = FakeBackend(handler)
-            return ExecutionService(settings, self.backend, ImageCatalog(settings.images_dir), warm=warm)
+            policies = PolicySet(settings.policies_dir, settings.default_policy)
+            return ExecutionService(settings, self.backend, ImageCatalog(settings.images_dir), policies, warm=warm)
 
         monkeypatch.setattr(sandbox.service, "build_service", build_service)
 

@@ -13,6 +13,7 @@ from sandbox.errors import CapacityUnavailable, PayloadTooLarge, RequestRejected
 from sandbox.limits import resolve_limits
 from sandbox.models import ExecutionRequest, FileInput, Limits, Status
 from sandbox.service import ExecutionService, error_result, to_result
+from sandbox.validation import PolicySet
 
 CATALOG = ImageCatalog(PROJECT_ROOT / "images")
 
@@ -21,7 +22,9 @@ def make_service(
     handler: Callable[[RunSpec], RunOutcome] | None = None, settings: Settings | None = None
 ) -> tuple[ExecutionService, FakeBackend]:
     backend = FakeBackend(handler or (lambda spec: RunOutcome(status=Status.OK, exit_code=0)))
-    return ExecutionService(settings or Settings(), backend, CATALOG), backend
+    settings = settings or Settings()
+    policies = PolicySet(settings.policies_dir, settings.default_policy)
+    return ExecutionService(settings, backend, CATALOG, policies), backend
 
 
 # -------------------------------------------------------------------- prepare
@@ -259,6 +262,7 @@ def test_to_result_copies_every_field() -> None:
         "cpu_ms": 2,
         "peak_memory_bytes": 3,
         "message": "killed by signal 15 (SIGTERM)",
+        "findings": [],
     }
 
 

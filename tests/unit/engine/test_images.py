@@ -100,7 +100,6 @@ def test_tag_is_stable(images: Path) -> None:
     "change",
     [
         "toy/Dockerfile",
-        "toy/image.toml",
         "toy/extra/helper.sh",
         "toy/new-file",
         "runner/sandbox_runner.py",
@@ -114,6 +113,13 @@ def test_tag_changes_with_any_input(images: Path, change: str) -> None:
     path = images / change
     path.write_text((path.read_text() if path.exists() else "") + "\n# changed\n")
     assert tag(images) != before
+
+
+def test_host_side_metadata_does_not_change_the_tag(images: Path) -> None:
+    before = tag(images)
+    path = images / "toy" / "image.toml"
+    path.write_text(path.read_text() + "\n# only the host reads this file\n")
+    assert tag(images) == before
 
 
 def test_tag_changes_when_a_file_is_renamed(images: Path) -> None:
