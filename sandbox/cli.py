@@ -7,6 +7,7 @@ place (``_door``) and printed as ``status: message`` with its exit code.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -15,11 +16,12 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sandbox.config import Settings
-from sandbox.errors import SandboxError
-from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
+from sandbox.errors import SandboxError, ValidationRejected
+from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
 
 app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True)
 images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_help=True)
@@ -55,16 +57,27 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        err.print(f"[red]invalid settings:[/] {exc}")
+        err.print(f"[red]invalid settings:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
-def _door(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run one command's coroutine; translate our errors once."""
+def _door(coro_fn: Callable[[], Coroutine[Any, Any, T]], *, reject_as_result: bool = False) -> T:
+    """Run one command's coroutine; translate our errors once.
+
+    ``ValidationRejected`` is re-raised for the caller to show its findings;
+    with ``reject_as_result`` it is printed as a JSON result instead.
+    """
     try:
         return asyncio.run(coro_fn())
+    except ValidationRejected as exc:
+        if reject_as_result:
+            from sandbox.service import error_result
+
+            typer.echo(error_result(exc).model_dump_json(indent=2))
+            raise typer.Exit(exc.exit_code) from None
+        raise
     except SandboxError as exc:
-        err.print(f"[red]{exc.status.value}[/]: {exc.message}")
+        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
@@ -78,6 +91,7 @@ def run(
     timeout: Annotated[float | None, typer.Option(help="Wall-clock limit, seconds.")] = None,
     memory: Annotated[int | None, typer.Option(help="Memory limit, MiB.")] = None,
     cpu: Annotated[int | None, typer.Option(help="CPU-time limit, seconds.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Validation policy tier (default: the server's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result model as JSON.")] = False,
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the program.")] = None,
 ) -> None:
@@ -86,7 +100,7 @@ def run(
 
     lang = language or EXTENSIONS.get(file.suffix)
     if lang is None:
-        err.print(f"[red]rejected[/]: cannot tell the language of {file.name}; pass --language")
+        err.print(f"[red]rejected[/]: cannot tell the language of {escape(file.name)}; pass --language")
         raise typer.Exit(2)
     try:
         request = ExecutionRequest(
@@ -95,9 +109,10 @@ def run(
             stdin=stdin.read_text() if stdin else "",
             args=args or [],
             limits=Limits(wall_time_s=timeout, memory_mb=memory, cpu_time_s=cpu),
+            policy=policy,
         )
     except (ValidationError, UnicodeDecodeError) as exc:
-        err.print(f"[red]rejected[/]: {exc}")
+        err.print(f"[red]rejected[/]: {escape(str(exc))}")
         raise typer.Exit(2) from None
     settings = _settings()
 
@@ -110,19 +125,102 @@ def run(
         async with build_service(settings, warm=False) as service:
             return await service.execute(request, on_output=None if as_json else stream)
 
-    result = _door(go)
+    try:
+        result = _door(go, reject_as_result=as_json)
+    except ValidationRejected as exc:
+        print_findings(exc.findings, {lang_main(lang): request.code})
+        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
+        raise typer.Exit(exc.exit_code) from None
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
+        print_findings(result.findings, {lang_main(lang): request.code})
         colour = "green" if result.status is Status.OK else "red"
         flags = " (stdout truncated)" if result.stdout_truncated else ""
         flags += " (stderr truncated)" if result.stderr_truncated else ""
-        detail = f" - {result.message}" if result.message else ""
+        detail = f" - {escape(result.message)}" if result.message else ""
         err.print(
             f"[{colour}]{result.status.value}[/] exit={result.exit_code} wall={result.wall_ms}ms "
             f"cpu={result.cpu_ms}ms mem={result.peak_memory_bytes >> 20}MiB{flags}{detail}"
         )
     raise typer.Exit(exit_code_for(result))
+
+
+def lang_main(language: str) -> str:
+    """The main file name of ``language`` (findings name it)."""
+    from sandbox.engine.images import ImageCatalog
+
+    settings = _settings()
+    return ImageCatalog(settings.images_dir, settings.image_prefix).language(language).main_file
+
+
+def print_findings(findings: list[Finding], sources: dict[str, str]) -> None:
+    """Findings as ``file:line:col: action rule: message`` with the source line and a caret."""
+    for finding in findings:
+        colour = "red" if finding.action == "deny" else "yellow"
+        err.print(
+            f"{finding.file}:{finding.line}:{finding.col}: [{colour}]{finding.action}[/] "
+            f"[bold]{finding.rule_id}[/] ({finding.source}): {escape(finding.message)}",
+            markup=True,
+        )
+        lines = sources.get(finding.file, "").splitlines()
+        if 0 < finding.line <= len(lines):
+            text = lines[finding.line - 1]
+            err.print(f"    {text}", markup=False)
+            err.print("    " + " " * min(finding.col, len(text)) + "^", markup=False)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Program to check.")],
+    language: Annotated[str | None, typer.Option("--language", "-l", help="Language; default from extension.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Validation policy tier (default: the server's).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+) -> None:
+    """Run the validation pipeline only (no container); exit 2 when the code is denied."""
+    from sandbox.engine.images import ImageCatalog
+    from sandbox.service import source_files
+    from sandbox.validation import PolicySet, Validator
+
+    settings = _settings()
+    lang = language or EXTENSIONS.get(file.suffix)
+    if lang is None:
+        err.print(f"[red]rejected[/]: cannot tell the language of {escape(file.name)}; pass --language")
+        raise typer.Exit(2)
+    try:
+        request = ExecutionRequest(language=lang, code=file.read_text(), policy=policy)
+        spec = ImageCatalog(settings.images_dir, settings.image_prefix).language(lang)
+        chosen = PolicySet(settings.policies_dir, settings.default_policy).get(policy)
+    except (ValidationError, UnicodeDecodeError) as exc:
+        err.print(f"[red]rejected[/]: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except SandboxError as exc:
+        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
+        raise typer.Exit(exc.exit_code) from None
+    verdict = Validator().validate(source_files(request, spec), spec.name, chosen)
+    status = (
+        Status.OK if verdict.allowed else Status.SYNTAX_ERROR if verdict.syntax_error else Status.VALIDATION_REJECTED
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "status": status.value,
+                    "allowed": verdict.allowed,
+                    "policy": verdict.policy,
+                    "policy_version": verdict.policy_version,
+                    "findings": [f.model_dump() for f in verdict.findings],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print_findings(list(verdict.findings), {spec.main_file: request.code})
+        colour = "green" if verdict.allowed else "red"
+        err.print(
+            f"[{colour}]{status.value}[/] under policy {verdict.policy} v{verdict.policy_version}: {verdict.summary()}"
+        )
+    raise typer.Exit(0 if verdict.allowed else 2)
 
 
 @images_app.command("build")
@@ -139,7 +237,7 @@ def images_build(
 
     async def go() -> dict[str, str]:
         def progress(line: str) -> None:
-            err.print(f"[cyan]==>[/] {line}")
+            err.print(f"[cyan]==>[/] {escape(line)}")
 
         builder = await asyncio.to_thread(ImageBuilder, catalog, settings.state_dir, settings.base_source, progress)
         return await asyncio.to_thread(builder.build_all, language, force)
@@ -163,7 +261,7 @@ def images_list() -> None:
         client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as exc:
-        err.print(f"[red]capacity_unavailable[/]: the Docker engine does not answer ({exc})")
+        err.print(f"[red]capacity_unavailable[/]: the Docker engine does not answer ({escape(str(exc))})")
         raise typer.Exit(75) from None
     for name, spec in sorted(catalog.languages.items()):
         tag = catalog.image_tag(name)
@@ -185,9 +283,9 @@ def doctor() -> None:
     ok = True
     for check in run_checks(settings):
         mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
-        err.print(f"{mark:>14}  {check.name}: {check.detail}")
+        err.print(f"{mark:>14}  {check.name}: {escape(check.detail)}")
         if not check.ok and check.fix:
-            err.print(f"                fix: {check.fix}")
+            err.print(f"                fix: {escape(check.fix)}")
         ok &= check.ok
     raise typer.Exit(0 if ok else 1)
 
