@@ -104,9 +104,11 @@ class ExecutionService:
             raise PayloadTooLarge(
                 f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
             )
+        restricted = language.mode == "python" and policy.python.restricted_python
         return RunSpec(
             image=self.catalog.image_tag(language.name),
-            mode=language.mode,
+            mode="restricted" if restricted else language.mode,
+            allowed_modules=tuple(policy.python.modules.allow or ()) if restricted else (),
             argv=(*language.argv, *request.args),
             files=tuple(files),
             limits=limits,

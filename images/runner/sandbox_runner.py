@@ -12,7 +12,9 @@ Host -> runner (container stdin), exactly one message::
     b"SBX1" | u32 big-endian length N | N bytes of UTF-8 JSON
 
     {"v": 1,
-     "mode": "python" | "exec",      # python: fork this pre-initialised interpreter
+     "mode": "python" | "restricted" | "exec",   # python: fork this pre-initialised interpreter;
+                                     # restricted: the same, compiled and run under RestrictedPython
+     "allowed_modules": ["math", ...],  # restricted only: what the program may import
      "argv": ["python3", "main.py", ...],   # exec: program argv; python: argv[1:] -> sys.argv
      "files": [{"path": "main.py", "data": "<base64>", "mode": 420}],
      "stdin": "<base64>",
@@ -60,6 +62,7 @@ MAGIC = b"SBX1"
 MAX_REQUEST_BYTES = 96 << 20
 WORKDIR = os.environ.get("SANDBOX_WORKDIR", "/workspace")
 CHUNK = 64 << 10
+RESTRICTED_LIB = "/opt/sandbox/lib"
 FRAME_HEADER = struct.Struct(">cI")
 BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -210,7 +213,10 @@ def run_python_child(request: dict, env: dict) -> None:
     with open(path, "rb") as f:
         source = f.read()
     try:
-        code = compile(source, path, "exec", dont_inherit=True)
+        if request.get("mode") == "restricted":
+            code = restricted_namespace(module.__dict__, request.get("allowed_modules") or [], path, source)
+        else:
+            code = compile(source, path, "exec", dont_inherit=True)
         exec(code, module.__dict__)
         status = 0
     except SystemExit as exc:
@@ -224,6 +230,83 @@ def run_python_child(request: dict, env: dict) -> None:
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
         status = 1
     os._exit(finish_interpreter(status))
+
+
+def restricted_namespace(namespace: dict, allowed_modules: list, path: str, source: bytes):
+    """Compile ``source`` with RestrictedPython and fill ``namespace`` with its guards.
+
+    A second line behind the host's validation, not a boundary: the container is.
+    Imports are limited to ``allowed_modules`` (and their submodules).
+    """
+    sys.path.insert(0, RESTRICTED_LIB)
+    from RestrictedPython import compile_restricted, safe_builtins, utility_builtins
+    from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+    from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
+    from RestrictedPython.Limits import limited_builtins
+
+    sys.path.remove(RESTRICTED_LIB)
+    real_import = __import__
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level or not any(name == m or name.startswith(m + ".") for m in allowed_modules):
+            raise ImportError(f"import of {name!r} is not allowed by the strict policy")
+        return real_import(name, globals, locals, fromlist, level)
+
+    class StdoutPrint:
+        """``print`` under RestrictedPython, writing to stdout as usual."""
+
+        def __init__(self, _getattr_=None):
+            pass
+
+        def _call_print(self, *objects, **kwargs):
+            print(*objects, **kwargs)
+
+    builtins = dict(safe_builtins)
+    builtins.update(utility_builtins)
+    builtins.update(limited_builtins)
+    builtins.update(__import__=guarded_import, __build_class__=__build_class__)
+    import builtins as real_builtins
+
+    for name in ("min", "max", "sum", "all", "any", "enumerate", "map", "filter", "reversed", "iter", "next"):
+        builtins[name] = getattr(real_builtins, name)
+    namespace.update(
+        __builtins__=builtins,
+        __metaclass__=type,
+        _getattr_=safer_getattr,
+        _getitem_=default_guarded_getitem,
+        _getiter_=default_guarded_getiter,
+        _iter_unpack_sequence_=guarded_iter_unpack_sequence,
+        _unpack_sequence_=guarded_unpack_sequence,
+        _write_=lambda obj: obj,
+        _inplacevar_=_inplace,
+        _apply_=lambda f, *a, **kw: f(*a, **kw),
+        _print_=StdoutPrint,
+    )
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # "never reads 'printed'": we print to stdout
+        return compile_restricted(source.decode("utf-8"), path, "exec")
+
+
+def _inplace(op: str, x, y):
+    import operator
+
+    return {
+        "+=": operator.iadd,
+        "-=": operator.isub,
+        "*=": operator.imul,
+        "/=": operator.itruediv,
+        "//=": operator.ifloordiv,
+        "%=": operator.imod,
+        "**=": operator.ipow,
+        "<<=": operator.ilshift,
+        ">>=": operator.irshift,
+        "&=": operator.iand,
+        "|=": operator.ior,
+        "^=": operator.ixor,
+        "@=": operator.imatmul,
+    }[op](x, y)
 
 
 def exit_status(exc: SystemExit) -> int:
@@ -270,7 +353,7 @@ def spawn(request: dict):
     if pid == 0:
         try:
             env = child_setup(request, stdin_r, stdout_w, stderr_w)
-            if request.get("mode") == "python":
+            if request.get("mode") in ("python", "restricted"):
                 run_python_child(request, env)  # never returns
             argv = [str(a) for a in request["argv"]]
             os.execvpe(argv[0], argv, env)

@@ -41,7 +41,7 @@ class RunSpec:
     """Everything one execution needs, already resolved and validated."""
 
     image: str
-    mode: str  # "python": fork the runner's interpreter; "exec": exec argv
+    mode: str  # "python": fork the runner's interpreter; "restricted": same under RestrictedPython; "exec": exec argv
     argv: tuple[str, ...]
     files: tuple[RunFile, ...]
     limits: EffectiveLimits
@@ -49,6 +49,7 @@ class RunSpec:
     env: dict[str, str] = field(default_factory=dict)
     nofile: int = 256
     cpus: float = 1.0
+    allowed_modules: tuple[str, ...] = ()  # "restricted" mode only
 
     @property
     def profile(self) -> tuple[str, int, int, int, float]:

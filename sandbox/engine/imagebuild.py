@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import tomllib
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from sandbox.engine.images import RUNNER_DIR, ImageCatalog
 from sandbox.errors import DockerUnavailable, EngineError
 
 Progress = Callable[[str], None]
+WHEELS_FILE = "wheels.txt"
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
 
@@ -112,6 +114,7 @@ class ImageBuilder:
         with tempfile.TemporaryDirectory(prefix="sandbox-build-") as ctx:
             shutil.copytree(spec.folder, ctx, dirs_exist_ok=True)
             shutil.copytree(self.catalog.images_dir / RUNNER_DIR, ctx, dirs_exist_ok=True)
+            self._download_wheels(spec.folder / WHEELS_FILE, Path(ctx) / "wheels")
             stream = self.client.api.build(
                 path=ctx,
                 tag=tag,
@@ -133,6 +136,19 @@ class ImageBuilder:
         return tag
 
     # ------------------------------------------------------------------ private
+    def _download_wheels(self, wheels_file: Path, target: Path) -> None:
+        """Pure-Python wheels pinned in ``wheels.txt``, fetched on the host for the image."""
+        if not wheels_file.exists():
+            return
+        pins = [line.strip() for line in wheels_file.read_text().splitlines() if line.strip() and line[0] != "#"]
+        self.progress(f"downloading wheels on the host: {', '.join(pins)}")
+        target.mkdir()
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"]
+        cmd += ["--only-binary=:all:", "--python-version", "3.11", "-d", str(target), *pins]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise EngineError(f"could not download wheels {pins}: {done.stderr.strip()[-300:]}")
+
     def _prune_older(self, current: str) -> None:
         """Remove earlier content-hash tags of the same repository (unused ones only)."""
         repo = current.partition(":")[0]

@@ -45,6 +45,7 @@ def encode_request(spec: RunSpec) -> bytes:
         "files": [{"path": f.path, "data": base64.b64encode(f.data).decode(), "mode": f.mode} for f in spec.files],
         "stdin": base64.b64encode(spec.stdin).decode(),
         "env": spec.env,
+        "allowed_modules": list(spec.allowed_modules),
         "limits": {
             "wall_ms": int(limits.wall_time_s * 1000),
             "cpu_s": limits.cpu_time_s,
