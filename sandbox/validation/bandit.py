@@ -17,6 +17,7 @@ from bandit.core import meta_ast as b_meta_ast
 from bandit.core import metrics as b_metrics
 from bandit.core import node_visitor as b_node_visitor
 from bandit.core import test_set as b_test_set
+from bandit.core import utils as b_utils
 
 from sandbox.models import Finding
 from sandbox.validation.policy import SEVERITY_RANK, BanditRules
@@ -27,25 +28,98 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=8)
-def _test_set(skip: tuple[str, ...]) -> b_test_set.BanditTestSet:
+def _test_set(include: tuple[str, ...] | None, skip: tuple[str, ...]) -> b_test_set.BanditTestSet:
     with _lock:
-        return b_test_set.BanditTestSet(b_config.BanditConfig(), profile={"exclude": list(skip)})
+        profile = {"include": list(include or ()), "exclude": list(skip)}
+        return b_test_set.BanditTestSet(b_config.BanditConfig(), profile=profile)
+
+
+_RELEVANT = (ast.Import, ast.ImportFrom, ast.Call, ast.Constant)
+#: Checktypes ``_Visitor.drive`` can serve; a policy including tests of other types gets the full walk.
+_DRIVEN_CHECKTYPES = {"Call", "Str", "Bytes", "Import", "ImportFrom"}
+
+
+class _Visitor(b_node_visitor.BanditNodeVisitor):
+    """Bandit's visitor minus the work we do not use, which is most of its cost.
+
+    Same tests, same contexts. Dropped: per-node debug logging, the score
+    bookkeeping (we read ``tester.results`` only), and calling the tester for
+    node types that have no tests at all, and visiting leaf nodes (contexts,
+    operators) that no test inspects.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self._checked = {name for name, tests in self.testset.tests.items() if tests}
+
+    def pre_visit(self, node: ast.AST) -> bool:
+        self.context = {
+            "imports": self.imports,
+            "import_aliases": self.import_aliases,
+            "node": node,
+            "linerange": b_utils.linerange(node),
+            "filename": self.fname,
+            "file_data": self.fdata,
+        }
+        if hasattr(node, "lineno"):
+            self.context["lineno"] = node.lineno
+        if hasattr(node, "col_offset"):
+            self.context["col_offset"] = node.col_offset
+        if hasattr(node, "end_col_offset"):
+            self.context["end_col_offset"] = node.end_col_offset
+        self.depth += 1
+        return True
+
+    def visit(self, node: ast.AST) -> None:
+        name = node.__class__.__name__
+        visitor = getattr(self, "visit_" + name, None)
+        if visitor is not None:
+            visitor(node)
+        elif name in self._checked:
+            self.tester.run_tests(self.context, name)
+
+    def post_visit(self, node: ast.AST) -> None:
+        self.depth -= 1
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            self.namespace = b_utils.namespace_path_split(self.namespace)[0]
+
+    def update_scores(self, scores: object) -> None:
+        pass
+
+    def drive(self, nodes: list[tuple[ast.AST, ast.AST | None]]) -> None:
+        """Visit the nodes bandit's tests can fire on, in document order, without recursion.
+
+        With the tests a policy includes (checktypes Call and Str), only calls,
+        string constants and the imports that give calls their qualified names
+        matter; every node still gets ``_bandit_parent`` for tests that look up.
+        """
+        relevant = _RELEVANT
+        for node, parent in nodes:
+            node._bandit_parent = parent
+            if isinstance(node, relevant):
+                self.pre_visit(node)
+                self.visit(node)
+                self.depth -= 1
 
 
 def warm_up(rules: BanditRules) -> None:
     """Load bandit's plugins now rather than on the first request."""
     if rules.enabled:
-        _test_set(rules.skip)
+        _test_set(rules.include, rules.skip)
 
 
-def bandit_findings(tree: ast.Module, source: bytes, rules: BanditRules, file: str) -> list[Finding]:
-    """Bandit's issues at or above the policy's thresholds, as findings."""
+def bandit_findings(
+    tree: ast.Module, nodes: list[tuple[ast.AST, ast.AST | None]], source: bytes, rules: BanditRules, file: str
+) -> list[Finding]:
+    """Bandit's issues at or above the policy's thresholds, as findings (``nodes``: ``flatten(tree)``)."""
     if not rules.enabled:
         return []
-    visitor = b_node_visitor.BanditNodeVisitor(
-        file, io.BytesIO(source), b_meta_ast.BanditMetaAst(), _test_set(rules.skip), False, {}, b_metrics.Metrics()
-    )
-    visitor.generic_visit(tree)
+    tests = _test_set(rules.include, rules.skip)
+    visitor = _Visitor(file, io.BytesIO(source), b_meta_ast.BanditMetaAst(), tests, False, {}, b_metrics.Metrics())
+    if visitor._checked <= _DRIVEN_CHECKTYPES:
+        visitor.drive(nodes)
+    else:
+        visitor.generic_visit(tree)  # bandit's own recursive walk, for tests of other node types
     findings = []
     for issue in visitor.tester.results:
         severity, confidence = issue.severity.lower(), issue.confidence.lower()

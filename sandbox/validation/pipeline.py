@@ -22,7 +22,7 @@ from sandbox.models import Finding
 from sandbox.validation.bandit import bandit_findings
 from sandbox.validation.policy import Policy
 from sandbox.validation.restricted import restricted_findings
-from sandbox.validation.rules import RuleChecker, count_nodes
+from sandbox.validation.rules import RuleChecker, TooManyNodes, flatten
 
 CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
 UTF8_COMPATIBLE = {"utf-8", "ascii"}
@@ -183,12 +183,14 @@ def _validate_one(f: SourceFile, language: str, policy: Policy) -> tuple[list[Fi
         findings.append(_finding("parse.too_complex", f"too deeply nested to analyse ({type(exc).__name__})", f))
         return findings, False
 
-    if count_nodes(tree, caps.max_ast_nodes) > caps.max_ast_nodes:
+    try:
+        nodes = flatten(tree, caps.max_ast_nodes)
+    except TooManyNodes:
         findings.append(_finding("source.too_complex", f"more than {caps.max_ast_nodes} syntax nodes", f))
         return findings, False
     try:
-        findings.extend(RuleChecker(policy.python, f.path).check(tree))
-        findings.extend(bandit_findings(tree, data, policy.bandit, f.path))
+        findings.extend(RuleChecker(policy.python, f.path).check(nodes))
+        findings.extend(bandit_findings(tree, nodes, data, policy.bandit, f.path))
         if policy.python.restricted_python:
             findings.extend(restricted_findings(f.text, f.path))
     except (RecursionError, MemoryError) as exc:

@@ -88,6 +88,7 @@ class BanditRules(_Section):
     confidence: Severity = "low"
     deny: tuple[str, ...] = Field((), description="Bandit test ids whose findings deny.")
     deny_severity: Severity | None = Field(None, description="Any finding at or above this severity denies.")
+    include: tuple[str, ...] | None = Field(None, description="Only these bandit tests run (None: all of them).")
     skip: tuple[str, ...] = ()
 
 

@@ -1,7 +1,8 @@
 """AST policy rules for Python: imports, names, qualified calls, attribute access in every form.
 
-The tree is walked iteratively (an explicit stack), so a deeply nested but
-parseable program cannot crash the validator with ``RecursionError``.
+The tree is flattened once, iteratively (``flatten``), so a deeply nested but
+parseable program cannot crash the validator with ``RecursionError``; the rules
+and bandit both work from that one list.
 
 Attribute access is checked wherever Python can express it by name:
 ``x.attr`` (load, store, delete), ``getattr``/``setattr``/``delattr``/``hasattr``,
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
 
 from sandbox.models import Finding
 from sandbox.validation.policy import PythonRules
@@ -36,6 +36,35 @@ FORMAT_FIELD_ATTRIBUTE = re.compile(r"\{[^{}]*?\.([A-Za-z_]\w*)[^{}]*\}")
 IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 
 
+#: Nodes no rule or bandit test looks at: contexts (Load/Store) and operators.
+LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
+class TooManyNodes(Exception):
+    """The tree has more nodes than the policy allows."""
+
+
+def flatten(tree: ast.AST, max_nodes: int) -> list[tuple[ast.AST, ast.AST | None]]:
+    """Every node but the leaves with its parent, in document (pre-)order, without recursion."""
+    out: list[tuple[ast.AST, ast.AST | None]] = []
+    stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
+    node_type, leaves = ast.AST, LEAVES
+    while stack:
+        node, parent = stack.pop()
+        out.append((node, parent))
+        if len(out) > max_nodes:
+            raise TooManyNodes(max_nodes)
+        children = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value.__class__ is list:
+                children.extend(v for v in value if isinstance(v, node_type) and not isinstance(v, leaves))
+            elif isinstance(value, node_type) and not isinstance(value, leaves):
+                children.append(value)
+        stack.extend((child, node) for child in reversed(children))
+    return out
+
+
 class RuleChecker:
     """Collects findings for one module tree under one policy's Python rules."""
 
@@ -46,12 +75,28 @@ class RuleChecker:
         self._aliases: dict[str, str] = {}  # local name -> qualified name it was imported as
         self._star_modules: list[str] = []
         self._seen: set[tuple[str, int, int, str]] = set()
+        self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
+        self._dispatch = {
+            node_type: getattr(self, f"_visit_{node_type.__name__}")
+            for node_type in (
+                ast.Import,
+                ast.ImportFrom,
+                ast.Name,
+                ast.Attribute,
+                ast.MatchClass,
+                ast.Call,
+                ast.Constant,
+                ast.Expr,
+            )
+        }
 
-    def check(self, tree: ast.AST) -> list[Finding]:
-        for node, parent in _walk(tree):
-            handler = getattr(self, f"_visit_{type(node).__name__}", None)
+    def check(self, nodes: list[tuple[ast.AST, ast.AST | None]]) -> list[Finding]:
+        """Apply the rules to every node of ``flatten(tree)``."""
+        dispatch = self._dispatch
+        for node, _ in nodes:
+            handler = dispatch.get(type(node))
             if handler is not None:
-                handler(node, parent)
+                handler(node)
         return self.findings
 
     # ---------------------------------------------------------------- reporting
@@ -85,7 +130,7 @@ class RuleChecker:
             self._add(rule, node, f"{how} attribute {name!r}: {verdict}")
 
     # ------------------------------------------------------------------ imports
-    def _visit_Import(self, node: ast.Import, parent: ast.AST | None) -> None:
+    def _visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._module(alias.name, node, "import")
             if alias.asname:
@@ -94,7 +139,7 @@ class RuleChecker:
                 top = alias.name.split(".")[0]
                 self._aliases[top] = top
 
-    def _visit_ImportFrom(self, node: ast.ImportFrom, parent: ast.AST | None) -> None:
+    def _visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
             return  # relative imports: the sandbox has no package to import from
         self._module(node.module, node, "import")
@@ -111,7 +156,7 @@ class RuleChecker:
             self._aliases[alias.asname or alias.name] = qualified
 
     # -------------------------------------------------------------------- names
-    def _visit_Name(self, node: ast.Name, parent: ast.AST | None) -> None:
+    def _visit_Name(self, node: ast.Name) -> None:
         if node.id in self.rules.names:
             self._add("name.denied", node, f"use of {node.id!r} is denied by the policy")
         if node.id in self._aliases:
@@ -119,18 +164,18 @@ class RuleChecker:
         for module in self._star_modules:
             self._qualified(f"{module}.{node.id}", node)
 
-    def _visit_Attribute(self, node: ast.Attribute, parent: ast.AST | None) -> None:
+    def _visit_Attribute(self, node: ast.Attribute) -> None:
         self._attribute(node.attr, node, "access to")
         qualified = self._dotted(node)
         if qualified:
             self._qualified(qualified, node)
 
-    def _visit_MatchClass(self, node: ast.MatchClass, parent: ast.AST | None) -> None:
+    def _visit_MatchClass(self, node: ast.MatchClass) -> None:
         for name in node.kwd_attrs:
             self._attribute(name, node, "match pattern on")
 
     # -------------------------------------------------------------------- calls
-    def _visit_Call(self, node: ast.Call, parent: ast.AST | None) -> None:
+    def _visit_Call(self, node: ast.Call) -> None:
         callee = self._dotted(node.func)
         if callee is None and isinstance(node.func, ast.Name):
             callee = node.func.id
@@ -159,8 +204,13 @@ class RuleChecker:
                 )
 
     # ------------------------------------------------------------------ strings
-    def _visit_Constant(self, node: ast.Constant, parent: ast.AST | None) -> None:
-        if not isinstance(node.value, str) or isinstance(parent, ast.Expr):
+    def _visit_Expr(self, node: ast.Expr) -> None:
+        # Pre-order: the statement is seen before its value.
+        if isinstance(node.value, ast.Constant):
+            self._bare_strings.add(id(node.value))
+
+    def _visit_Constant(self, node: ast.Constant) -> None:
+        if not isinstance(node.value, str) or id(node) in self._bare_strings:
             return  # docstrings and bare string statements are never evaluated as names
         text = node.value
         if IDENTIFIER.match(text) and self.rules.attribute_verdict(text):
@@ -182,23 +232,3 @@ class RuleChecker:
         if base is None:
             return None
         return ".".join([base, *reversed(parts)])
-
-
-def _walk(tree: ast.AST) -> Iterator[tuple[ast.AST, ast.AST | None]]:
-    """Every node with its parent, depth-first, without recursion."""
-    stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
-    while stack:
-        node, parent = stack.pop()
-        yield node, parent
-        children = list(ast.iter_child_nodes(node))
-        stack.extend((child, node) for child in reversed(children))
-
-
-def count_nodes(tree: ast.AST, limit: int) -> int:
-    """Number of nodes, stopping early once past ``limit``."""
-    count = 0
-    for _ in _walk(tree):
-        count += 1
-        if count > limit:
-            break
-    return count
