@@ -151,3 +151,17 @@ def test_engine_all_is_sorted_and_importable() -> None:
     namespace: dict[str, object] = {}
     exec("from sandbox.engine import *", namespace)
     assert set(names) <= set(namespace)
+
+
+@pytest.mark.parametrize(
+    ("library", "home"),
+    [("bandit", "sandbox.validation.bandit"), ("RestrictedPython", "sandbox.validation.restricted")],
+)
+def test_validation_libraries_are_fenced_in(library: str, home: str) -> None:
+    assert set(importers_of(library)) == {home}
+
+
+@pytest.mark.parametrize("forbidden", ["sandbox.engine", "sandbox.service", "sandbox.cli", "sandbox.api", "docker"])
+def test_validation_never_imports_the_engine_or_doors(forbidden: str) -> None:
+    offenders = [m for m in importers_of(forbidden) if m.startswith("sandbox.validation")]
+    assert not offenders, f"{offenders} import {forbidden}"
