@@ -104,6 +104,7 @@ class DockerBackend(Backend):
         self._slots: asyncio.Semaphore | None = None
         self._refill_limit: asyncio.Semaphore | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._creations: set[asyncio.Future[Sandbox]] = set()
         self._janitor: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -153,6 +154,11 @@ class DockerBackend(Backend):
         if self._janitor is not None:
             self._janitor.cancel()
         await asyncio.gather(*(pool.aclose() for pool in self._pools.values()), return_exceptions=True)
+        # Creations whose caller was cancelled still finish in their threads; their
+        # containers are removed by background tasks awaited just below.
+        while self._creations:
+            await asyncio.gather(*list(self._creations), return_exceptions=True)
+            await asyncio.sleep(0)  # let done-callbacks schedule the removals
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
         if self._client is not None:
@@ -298,7 +304,29 @@ class DockerBackend(Backend):
         return self._client.api
 
     async def _create(self, profile: Profile, kind: str, lifetime_s: float) -> Sandbox:
-        return await self._call(f"create a {kind} container", self._create_blocking, profile, kind, lifetime_s)
+        """Create, attach and start a container; never leaks one, even when cancelled.
+
+        The creation runs in a thread that cancellation cannot stop (a client that
+        goes away, a pool closing): if the caller is cancelled, the container that
+        thread still produces is removed as soon as it exists.
+        """
+
+        def create() -> Sandbox:
+            with map_docker_errors(f"create a {kind} container"):
+                return self._create_blocking(profile, kind, lifetime_s)
+
+        future = asyncio.get_running_loop().run_in_executor(self._executor, create)
+        self._creations.add(future)
+        future.add_done_callback(self._creations.discard)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(self._remove_orphan)
+            raise
+
+    def _remove_orphan(self, future: asyncio.Future[Sandbox]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._spawn(self._destroy(future.result()))
 
     def _create_blocking(self, profile: Profile, kind: str, lifetime_s: float) -> Sandbox:
         api = self.api

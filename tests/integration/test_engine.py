@@ -110,3 +110,49 @@ def test_cli_run_leaves_no_container(docker_client, tmp_path) -> None:
     assert done.returncode == 4, done.stderr
     assert '"stdout": "cli\\n"' in done.stdout
     assert not docker_client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})
+
+
+async def test_cancelling_during_a_cold_creation_leaks_nothing(settings, service_factory, docker_client) -> None:
+    import threading
+
+    svc = service_factory(settings)
+    async with svc:
+        backend = svc.backend
+        creating = threading.Event()
+        original = backend._create_blocking
+
+        def slow_create(*args):
+            creating.set()
+            time.sleep(0.3)  # still creating when the caller goes away
+            return original(*args)
+
+        backend._create_blocking = slow_create
+        task = asyncio.create_task(svc.execute(ExecutionRequest(code="print(1)", policy="permissive")))
+        while not creating.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        owner = backend.owner
+    deadline = time.monotonic() + 10
+    while docker_client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"}):
+        assert time.monotonic() < deadline, "the container created for a cancelled run was left behind"
+        await asyncio.sleep(0.1)
+
+
+async def test_cancelling_a_running_execution_kills_its_container(settings, service_factory, docker_client) -> None:
+    svc = service_factory(settings)
+    async with svc:
+        seen = asyncio.Event()
+        request = ExecutionRequest(code="print('up', flush=True)\nimport time\ntime.sleep(30)", policy="permissive")
+        task = asyncio.create_task(svc.execute(request, on_output=lambda kind, chunk: seen.set()))
+        await asyncio.wait_for(seen.wait(), 30)
+        owner = svc.backend.owner
+        assert docker_client.api.containers(filters={"label": f"{LABEL_OWNER}={owner}"})
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        while docker_client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"}):
+            assert time.monotonic() - started < 10
+            await asyncio.sleep(0.05)
