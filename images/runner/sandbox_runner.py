@@ -1,8 +1,12 @@
 """In-container runner: one request in, framed output and one result out.
 
 Stdlib only: this file is copied into every runtime image and started as
-``python3 -I -B /opt/sandbox/sandbox_runner.py`` by the container's init. It is
-the only process of a warm container until a request arrives.
+``python3 -I -B /opt/sandbox/sandbox_runner.py``. It is the container's PID 1
+and its only process until a request arrives. Being PID 1 is deliberate: the
+kernel ignores signals sent to a namespace's init from inside it, so the program
+cannot kill or stop the runner; and the runner is non-dumpable, so the program
+cannot ptrace it or open its descriptors (the container's stdin and stdout, the
+protocol channel). As init it also reaps orphaned processes.
 
 Protocol, version 1
 ===================
@@ -40,8 +44,7 @@ Runner -> host (container stdout), a sequence of frames::
 The program runs as the container's (non-root) uid in its own session, with
 rlimits applied, stdin/stdout/stderr on pipes owned by the runner. When it exits,
 times out or overflows a stream cap, every other process in the container is
-SIGKILLed. The runner marks itself non-dumpable so the program cannot ptrace it
-or open its file descriptors; the host still treats every frame as untrusted.
+SIGKILLed. The host still treats every frame as untrusted.
 """
 
 from __future__ import annotations
@@ -378,10 +381,24 @@ def set_dumpable(flag: bool) -> None:
         pass
 
 
+def reap_children(pid: int):
+    """Reap every exited child (as PID 1, orphans are ours too); (status, rusage) if ``pid`` was one."""
+    found = None
+    while True:
+        try:
+            waited, status, rusage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return found
+        if waited == 0:
+            return found
+        if waited == pid:
+            found = (status, rusage)
+
+
 def kill_everything_else() -> None:
-    """SIGKILL every process in the container but init and ourselves."""
+    """SIGKILL every other process in the container, and reap them."""
     me = os.getpid()
-    for _ in range(3):
+    for _ in range(50):
         found = False
         for entry in os.listdir("/proc"):
             if entry.isdigit() and int(entry) not in (1, me):
@@ -390,6 +407,7 @@ def kill_everything_else() -> None:
                     found = True
                 except OSError:
                     pass
+        reap_children(-1)
         if not found:
             return
         time.sleep(0.002)
@@ -500,9 +518,9 @@ def supervise(request: dict) -> dict:
                     finish_stdin()
             elif fd in streams:
                 take(fd)
-        waited_pid, st, ru = os.wait4(pid, os.WNOHANG)
-        if waited_pid == pid:
-            status, rusage = st, ru
+        reaped = reap_children(pid)
+        if reaped is not None:
+            status, rusage = reaped
 
     # The program is gone: keep what it already wrote, then clear the container.
     for fd in list(streams):

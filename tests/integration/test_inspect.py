@@ -38,7 +38,7 @@ async def test_hardening_options(live_container, settings) -> None:
     assert host["PidsLimit"] == settings.processes  # 5.29
     assert host["Memory"] == host["MemorySwap"] == settings.memory_mb << 20  # 5.11, no swap
     assert host["NanoCpus"] == int(settings.cpus * 1e9)  # 5.12
-    assert host["Init"] is True
+    assert not host["Init"]  # the runner is PID 1 (non-dumpable, unkillable from inside)
     assert host["OomKillDisable"] in (False, None)
     assert not host.get("Binds") and not live_container["Mounts"]  # 5.6, no docker.sock
     assert not host.get("Devices") and not host.get("DeviceCgroupRules")

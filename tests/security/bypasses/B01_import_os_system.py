@@ -1,0 +1,26 @@
+# row: B01
+# attack: `__import__('os').system(...)`: reach os without an import statement and run a shell that
+#   prints `id`, tries to read /etc/shadow, to write the read-only rootfs, and drops a marker in /tmp.
+# v-on-finding: rule=name.denied source=ast text='__import__'
+# v-off-status: ok
+# v-off-stdout-contains: system() reached
+# v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)
+# v-off-stdout-contains: shell /etc/shadow: DENIED
+# v-off-stdout-contains: shell rootfs write: DENIED
+# v-off-stdout-not-contains: ALLOWED
+# v-off-host-path-absent: /tmp/sandbox-escape-B01
+# limits: wall_time_s=5
+SHELL = (
+    "id; "
+    'cat /etc/shadow >/dev/null 2>&1 && echo "shell /etc/shadow: ALLOWED" || echo "shell /etc/shadow: DENIED"; '
+    'touch /etc/escaped 2>/dev/null && echo "shell rootfs write: ALLOWED" || echo "shell rootfs write: DENIED"; '
+    "touch /tmp/sandbox-escape-B01"
+)
+
+try:
+    system = __import__("os").system
+except Exception as exc:
+    print(f"system() not reached: {type(exc).__name__}: {exc}")
+else:
+    print("system() reached", flush=True)
+    print(f"system() exit status {system(SHELL)}")

@@ -1,0 +1,46 @@
+# row: B06
+# attack: Traceback frame walk: a caught exception's `__traceback__.tb_frame` is the raising frame;
+#   `f_back` from there leaves the program's namespace and `f_globals['os']` gives os.system.
+# v-on-finding: rule=attribute.dunder source=ast text='__traceback__'
+# v-on-finding: rule=attribute.denied source=ast text='tb_frame'
+# v-on-finding: rule=attribute.denied source=ast text='f_back'
+# v-off-status: ok
+# v-off-stdout-contains: escaped the program namespace
+# v-off-stdout-contains: system() reached
+# v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)
+# v-off-stdout-contains: shell /etc/shadow: DENIED
+# v-off-stdout-contains: shell rootfs write: DENIED
+# v-off-stdout-not-contains: ALLOWED
+# v-off-host-path-absent: /tmp/sandbox-escape-B06
+# limits: wall_time_s=5
+SHELL = (
+    "id; "
+    'cat /etc/shadow >/dev/null 2>&1 && echo "shell /etc/shadow: ALLOWED" || echo "shell /etc/shadow: DENIED"; '
+    'touch /etc/escaped 2>/dev/null && echo "shell rootfs write: ALLOWED" || echo "shell rootfs write: DENIED"; '
+    "touch /tmp/sandbox-escape-B06"
+)
+
+
+def system_from(frame):
+    """os.system from the first frame above ``frame`` whose globals hold os, else via its builtins."""
+    caller = frame.f_back
+    while caller is not None and "os" not in caller.f_globals:
+        caller = caller.f_back
+    if caller is None:
+        print("no frame above the program: using the module's builtins")
+        return frame.f_builtins["__import__"]("os").system
+    print(f"escaped the program namespace into the globals of {caller.f_globals.get('__file__')}")
+    return caller.f_globals["os"].system
+
+
+try:
+    raise RuntimeError("walk")
+except RuntimeError as caught:
+    module_frame = caught.__traceback__.tb_frame
+try:
+    system = system_from(module_frame)
+except Exception as exc:
+    print(f"system() not reached: {type(exc).__name__}: {exc}")
+else:
+    print("system() reached", flush=True)
+    print(f"system() exit status {system(SHELL)}")

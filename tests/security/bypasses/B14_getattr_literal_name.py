@@ -1,0 +1,31 @@
+# row: B14
+# attack: `getattr(os, 'system')` with a literal name: the qualified-name rule (`os.system`) is only
+#   applied to dotted attribute syntax; a literal getattr() name is only checked against the
+#   attribute list (dunders, frames), where `system` is not.
+# xfail-v-on: validator bypass: getattr(os, "system") is allowed under standard (no finding at all);
+#   RuleChecker._dynamic_attribute_call checks the literal only with attribute_verdict(), never the
+#   qualified name <module alias>.<literal> against the `qualified` patterns.
+# v-off-status: ok
+# v-off-stdout-contains: system() reached
+# v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)
+# v-off-stdout-contains: shell /etc/shadow: DENIED
+# v-off-stdout-contains: shell rootfs write: DENIED
+# v-off-stdout-not-contains: ALLOWED
+# v-off-host-path-absent: /tmp/sandbox-escape-B14
+# limits: wall_time_s=5
+import os
+
+SHELL = (
+    "id; "
+    'cat /etc/shadow >/dev/null 2>&1 && echo "shell /etc/shadow: ALLOWED" || echo "shell /etc/shadow: DENIED"; '
+    'touch /etc/escaped 2>/dev/null && echo "shell rootfs write: ALLOWED" || echo "shell rootfs write: DENIED"; '
+    "touch /tmp/sandbox-escape-B14"
+)
+
+try:
+    system = getattr(os, "system")
+except Exception as exc:
+    print(f"system() not reached: {type(exc).__name__}: {exc}")
+else:
+    print("system() reached", flush=True)
+    print(f"system() exit status {system(SHELL)}")

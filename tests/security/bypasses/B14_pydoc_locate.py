@@ -1,0 +1,30 @@
+# row: B14
+# attack: A dotted name resolved by the standard library: `pydoc.locate('os.system')` imports and
+#   walks a name given as a string, like importlib.import_module but under another name.
+# xfail-v-on: validator bypass: pydoc.locate("os.system") is allowed under standard (no finding);
+#   pydoc is not a denied module and string-resolving helpers (pydoc.locate, pydoc.resolve,
+#   logging.config's "()" factories) are not treated as dynamic imports.
+# v-off-status: ok
+# v-off-stdout-contains: system() reached
+# v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)
+# v-off-stdout-contains: shell /etc/shadow: DENIED
+# v-off-stdout-contains: shell rootfs write: DENIED
+# v-off-stdout-not-contains: ALLOWED
+# v-off-host-path-absent: /tmp/sandbox-escape-B14
+# limits: wall_time_s=5
+import pydoc
+
+SHELL = (
+    "id; "
+    'cat /etc/shadow >/dev/null 2>&1 && echo "shell /etc/shadow: ALLOWED" || echo "shell /etc/shadow: DENIED"; '
+    'touch /etc/escaped 2>/dev/null && echo "shell rootfs write: ALLOWED" || echo "shell rootfs write: DENIED"; '
+    "touch /tmp/sandbox-escape-B14"
+)
+
+try:
+    system = pydoc.locate("os.system")
+except Exception as exc:
+    print(f"system() not reached: {type(exc).__name__}: {exc}")
+else:
+    print("system() reached", flush=True)
+    print(f"system() exit status {system(SHELL)}")

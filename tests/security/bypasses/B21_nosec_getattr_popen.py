@@ -1,0 +1,30 @@
+# row: B21
+# attack: Bandit evasion: `getattr(subprocess, 'Po' + 'pen')(...)` hides the Popen call from bandit's
+#   call matcher, and every line carries a `# nosec` comment to switch bandit off.
+# v-on-finding: rule=import.denied source=ast text='subprocess'
+# v-on-finding: rule=attribute.dynamic source=ast text=getattr()
+# v-off-status: ok
+# v-off-stdout-contains: system() reached
+# v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)
+# v-off-stdout-contains: shell /etc/shadow: DENIED
+# v-off-stdout-contains: shell rootfs write: DENIED
+# v-off-stdout-not-contains: ALLOWED
+# v-off-host-path-absent: /tmp/sandbox-escape-B21
+# limits: wall_time_s=5
+import subprocess  # nosec
+
+SHELL = (
+    "id; "
+    'cat /etc/shadow >/dev/null 2>&1 && echo "shell /etc/shadow: ALLOWED" || echo "shell /etc/shadow: DENIED"; '
+    'touch /etc/escaped 2>/dev/null && echo "shell rootfs write: ALLOWED" || echo "shell rootfs write: DENIED"; '
+    "touch /tmp/sandbox-escape-B21"
+)
+
+try:
+    popen = getattr(subprocess, "Po" + "pen")  # nosec
+    system = lambda command: popen(["sh", "-c", command]).wait()  # nosec  # noqa: E731
+except Exception as exc:  # nosec
+    print(f"system() not reached: {type(exc).__name__}: {exc}")
+else:
+    print("system() reached", flush=True)
+    print(f"system() exit status {system(SHELL)}")

@@ -1,0 +1,35 @@
+# row: B27
+# attack: Attribute access by `operator.attrgetter('__globals__')`: the guard-free accessor reads a
+#   function's globals, then builtins and os.
+# v-on-finding: rule=attribute.dunder source=ast text=operator.attrgetter() of attribute '__globals__'
+# v-off-status: ok
+# v-off-stdout-contains: system() reached
+# v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)
+# v-off-stdout-contains: shell /etc/shadow: DENIED
+# v-off-stdout-contains: shell rootfs write: DENIED
+# v-off-stdout-not-contains: ALLOWED
+# v-off-host-path-absent: /tmp/sandbox-escape-B27
+# limits: wall_time_s=5
+import operator
+
+SHELL = (
+    "id; "
+    'cat /etc/shadow >/dev/null 2>&1 && echo "shell /etc/shadow: ALLOWED" || echo "shell /etc/shadow: DENIED"; '
+    'touch /etc/escaped 2>/dev/null && echo "shell rootfs write: ALLOWED" || echo "shell rootfs write: DENIED"; '
+    "touch /tmp/sandbox-escape-B27"
+)
+
+
+def probe():
+    return None
+
+
+try:
+    builtins_ns = operator.attrgetter("__globals__")(probe)["__builtins__"]
+    importer = builtins_ns["__import__"] if isinstance(builtins_ns, dict) else builtins_ns.__import__
+    system = importer("os").system
+except Exception as exc:
+    print(f"system() not reached: {type(exc).__name__}: {exc}")
+else:
+    print("system() reached", flush=True)
+    print(f"system() exit status {system(SHELL)}")

@@ -1,0 +1,31 @@
+# row: B27
+# attack: A denied qualified name read with `operator.attrgetter('system')(os)` (or
+#   `operator.methodcaller('system', cmd)(os)`): no `os.system` attribute syntax in the source.
+# xfail-v-on: validator bypass: operator.attrgetter("system")(os) is allowed under standard (no finding);
+#   the literal is checked only with attribute_verdict(), never as <module>.<name> against the
+#   `qualified` patterns (same gap as getattr(os, "system") in B14).
+# v-off-status: ok
+# v-off-stdout-contains: system() reached
+# v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)
+# v-off-stdout-contains: shell /etc/shadow: DENIED
+# v-off-stdout-contains: shell rootfs write: DENIED
+# v-off-stdout-not-contains: ALLOWED
+# v-off-host-path-absent: /tmp/sandbox-escape-B27
+# limits: wall_time_s=5
+import operator
+import os
+
+SHELL = (
+    "id; "
+    'cat /etc/shadow >/dev/null 2>&1 && echo "shell /etc/shadow: ALLOWED" || echo "shell /etc/shadow: DENIED"; '
+    'touch /etc/escaped 2>/dev/null && echo "shell rootfs write: ALLOWED" || echo "shell rootfs write: DENIED"; '
+    "touch /tmp/sandbox-escape-B27"
+)
+
+try:
+    system = operator.attrgetter("system")(os)
+except Exception as exc:
+    print(f"system() not reached: {type(exc).__name__}: {exc}")
+else:
+    print("system() reached", flush=True)
+    print(f"system() exit status {system(SHELL)}")

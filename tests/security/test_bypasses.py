@@ -1,0 +1,453 @@
+"""Policy-bypass regression suite: SECURITY-BAR.md section 3.7, every row run twice.
+
+One hostile program per file under ``bypasses/``, named by its row id (several
+variants of a row share the id). Each program attempts its escape, catches every
+failure and prints a verdict, so a run always ends and its output says what the
+escape reached and what the kernel refused.
+
+Every program is sent through the real ``ExecutionService`` on the real Docker
+engine twice:
+
+``V-on``   under the row's policy (``standard`` unless the header says otherwise):
+           must raise ``ValidationRejected`` (``SyntaxRejected`` where the header
+           says ``syntax_error``) with findings naming the expected kind of rule,
+           and no container may be touched: the backend's ``run``/``_create`` are
+           wrapped to refuse (a known bypass fails with ``NotRejected``) and the
+           engine's event log must show no container created with this test's
+           owner label.
+``V-off``  under ``permissive`` (the standard rules run, every finding is reported
+           as a warning, nothing is denied): the program reaches exactly one
+           container, where it must be CONTAINED: the header's status and verdict
+           lines hold, and host paths the program tried to create from inside do
+           not exist on the host.
+
+B22 (pathological sources) is V-on only and generated here rather than stored.
+
+Header keys (``# key: value`` lines at the top; unknown keys fail collection):
+
+``row``                        row id; must match the file name prefix
+``attack``                     what is attacked and how (free text; ``#   `` lines continue it)
+``limits``                     ``name=value`` request limits; ``wall_time_s`` is required
+``extra-file``                 repeatable: ``<path in the request> <file under bypasses/>``; a
+                               ``.pyc`` path is sent as CPython bytecode compiled from the file
+``v-on-policy``                policy of the V-on run (default ``standard``)
+``v-on-status``                ``validation_rejected`` (default) or ``syntax_error``
+``v-on-finding``               repeatable: a denying finding that must be present, as
+                               ``rule=<fnmatch> [source=<source>] [file=<file>] [text=<substring>]``
+                               (``text=`` runs to the end of the line); a row without one only
+                               needs some denial (used for known bypasses whose fix is open)
+``v-on-clean-file``            repeatable: a file of the request that must have no denial
+``v-off-status``               status of the V-off run
+``v-off-stdout-contains``      repeatable; each must occur in stdout
+``v-off-stdout-not-contains``  repeatable; none may occur in stdout
+``v-off-stdin-line``           repeatable; the V-off run's stdin, one line each
+``v-off-host-path-absent``     repeatable; a host path that must not exist before or after V-off
+``xfail-v-on``                 a known validator bypass: V-on is strict xfail (raises NotRejected)
+``xfail-v-off``                a known containment gap: V-off is strict xfail (raises NotContained)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fnmatch
+import importlib.util
+import marshal
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from sandbox.engine.hardening import LABEL_OWNER
+from sandbox.errors import PayloadTooLarge, SyntaxRejected, ValidationRejected
+from sandbox.models import ExecutionRequest, ExecutionResult, FileInput, Finding, Limits, Status
+from sandbox.service import ExecutionService
+
+pytestmark = pytest.mark.anyio
+
+BYPASSES = Path(__file__).parent / "bypasses"
+V_OFF_POLICY = "permissive"
+# The rows of SECURITY-BAR 3.7 this suite must cover (B22 is generated below; B23 does not apply: the
+# service parses no user YAML), plus B25-B29, bypass shapes the bar names elsewhere (str.format walks,
+# match patterns, attrgetter, extra files). Removing a program must fail a test, not shrink the suite.
+# fmt: off
+REQUIRED_ROWS = (
+    "B01", "B02", "B03", "B04", "B05", "B06", "B07", "B10", "B13", "B14", "B16", "B17", "B18", "B19", "B20",
+    "B21", "B24", "B25", "B26", "B27", "B28", "B29",
+)
+# fmt: on
+REPEATABLE = {
+    "extra-file",
+    "v-on-finding",
+    "v-on-clean-file",
+    "v-off-stdout-contains",
+    "v-off-stdout-not-contains",
+    "v-off-stdin-line",
+    "v-off-host-path-absent",
+}
+SINGLE = {"row", "attack", "limits", "v-on-policy", "v-on-status", "v-off-status", "xfail-v-on", "xfail-v-off"}
+CONTINUED = {"attack", "xfail-v-on", "xfail-v-off"}
+HEADER_LINE = re.compile(r"# ([a-z-]+):\s*(.*)")
+INT_LIMITS = {"cpu_time_s", "memory_mb", "processes", "workdir_mb", "stdout_bytes", "stderr_bytes"}
+FINDING_KEYS = {"rule", "source", "file"}
+
+
+class NotRejected(AssertionError):
+    """V-on: the validator let a row through (a validator bypass)."""
+
+
+class NotContained(AssertionError):
+    """V-off: the container did not hold as the row's header says."""
+
+
+# ------------------------------------------------------------------- headers
+@dataclass(frozen=True)
+class ExpectedFinding:
+    """One ``v-on-finding`` line."""
+
+    rule: str
+    source: str | None = None
+    file: str | None = None
+    text: str | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> ExpectedFinding:
+        head, _, text = value.partition(" text=")
+        fields: dict[str, str] = {}
+        for item in head.split():
+            key, sep, val = item.partition("=")
+            if not sep or key not in FINDING_KEYS:
+                raise ValueError(f"bad v-on-finding item {item!r} (keys: {sorted(FINDING_KEYS)} and text=)")
+            fields[key] = val
+        if "rule" not in fields:
+            raise ValueError(f"v-on-finding {value!r} lacks rule=")
+        return cls(text=text or None, **fields)
+
+    def matches(self, finding: Finding) -> bool:
+        return (
+            fnmatch.fnmatchcase(finding.rule_id, self.rule)
+            and (self.source is None or finding.source == self.source)
+            and (self.file is None or finding.file == self.file)
+            and (self.text is None or self.text in finding.message)
+        )
+
+    def __str__(self) -> str:
+        parts = [f"rule={self.rule}"] + [f"{k}={v}" for k in ("source", "file", "text") if (v := getattr(self, k))]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Bypass:
+    """A bypass program and the expectations from its header."""
+
+    path: Path
+    code: str
+    row: str
+    attack: str
+    limits: dict[str, float | int]
+    extra_files: tuple[tuple[str, str], ...] = ()
+    v_on_policy: str = "standard"
+    v_on_status: Status = Status.VALIDATION_REJECTED
+    v_on_findings: tuple[ExpectedFinding, ...] = ()
+    v_on_clean_files: tuple[str, ...] = ()
+    v_off_status: Status = Status.OK
+    v_off_stdout_contains: tuple[str, ...] = ()
+    v_off_stdout_not_contains: tuple[str, ...] = ()
+    v_off_stdin: str = ""
+    v_off_host_paths_absent: tuple[str, ...] = ()
+    xfail_v_on: str | None = None
+    xfail_v_off: str | None = None
+    files: tuple[FileInput, ...] = field(default=(), compare=False)
+
+    def request(self, policy: str, stdin: str = "") -> ExecutionRequest:
+        return ExecutionRequest(
+            code=self.code, files=list(self.files), stdin=stdin, limits=Limits(**self.limits), policy=policy
+        )
+
+
+def pyc_bytes(source: str, filename: str) -> bytes:
+    """A sourceless ``.pyc`` of ``source`` for this interpreter (the image's is CPython 3.11 as well)."""
+    code = compile(source, filename, "exec", dont_inherit=True)
+    return importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
+
+
+def extra_file(dest: str, source: Path) -> FileInput:
+    if dest.endswith(".pyc"):
+        data = pyc_bytes(source.read_text(encoding="utf-8"), dest[:-1])
+        return FileInput(path=dest, content=base64.b64encode(data).decode(), encoding="base64")
+    return FileInput(path=dest, content=source.read_text(encoding="utf-8"))
+
+
+def parse_header(path: Path) -> Bypass:
+    code = path.read_text(encoding="utf-8")
+    single: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {key: [] for key in REPEATABLE}
+    last: str | None = None
+    for line in code.splitlines():
+        if not line.startswith("#"):
+            break
+        match = HEADER_LINE.fullmatch(line)
+        if match and (match[1] in SINGLE or match[1] in REPEATABLE):
+            key, value = match[1], match[2].strip()
+            if key in REPEATABLE:
+                repeated[key].append(value)
+            elif key in single:
+                raise ValueError(f"{path.name}: header key {key!r} given twice")
+            else:
+                single[key] = value
+            last = key
+        elif line.startswith("#   ") and last in CONTINUED:
+            single[last] += " " + line[1:].strip()
+        elif match:
+            raise ValueError(f"{path.name}: unknown header key {match[1]!r}")
+        elif line.strip() != "#":
+            raise ValueError(f"{path.name}: unparsable header line {line!r}")
+    for key in ("row", "attack", "limits", "v-off-status"):
+        if key not in single:
+            raise ValueError(f"{path.name}: header lacks {key!r}")
+    if not path.name.startswith(single["row"] + "_"):
+        raise ValueError(f"{path.name}: row {single['row']!r} does not match the file name")
+    limits: dict[str, float | int] = {}
+    for item in single["limits"].split():
+        name, _, value = item.partition("=")
+        limits[name] = int(value) if name in INT_LIMITS else float(value)
+    Limits(**limits)  # unknown or invalid limit names fail collection
+    if "wall_time_s" not in limits:
+        raise ValueError(f"{path.name}: every program needs an explicit wall_time_s")
+    v_on_status = Status(single.get("v-on-status", Status.VALIDATION_REJECTED.value))
+    if v_on_status not in (Status.VALIDATION_REJECTED, Status.SYNTAX_ERROR):
+        raise ValueError(f"{path.name}: v-on-status must be validation_rejected or syntax_error")
+    extras = []
+    for value in repeated["extra-file"]:
+        dest, source = value.split()
+        extras.append((dest, source))
+    stdin_lines = repeated["v-off-stdin-line"]
+    return Bypass(
+        path=path,
+        code=code,
+        row=single["row"],
+        attack=single["attack"],
+        limits=limits,
+        extra_files=tuple(extras),
+        v_on_policy=single.get("v-on-policy", "standard"),
+        v_on_status=v_on_status,
+        v_on_findings=tuple(ExpectedFinding.parse(v) for v in repeated["v-on-finding"]),
+        v_on_clean_files=tuple(repeated["v-on-clean-file"]),
+        v_off_status=Status(single["v-off-status"]),
+        v_off_stdout_contains=tuple(repeated["v-off-stdout-contains"]),
+        v_off_stdout_not_contains=tuple(repeated["v-off-stdout-not-contains"]),
+        v_off_stdin="".join(line + "\n" for line in stdin_lines),
+        v_off_host_paths_absent=tuple(repeated["v-off-host-path-absent"]),
+        xfail_v_on=single.get("xfail-v-on"),
+        xfail_v_off=single.get("xfail-v-off"),
+        files=tuple(extra_file(dest, BYPASSES / source) for dest, source in extras),
+    )
+
+
+def corpus(run: str) -> list[Any]:
+    """One param per program; ``run`` is ``"v_on"`` or ``"v_off"`` (which xfail applies)."""
+    params = []
+    for path in sorted(BYPASSES.glob("B[0-9][0-9]_*.py")):
+        bypass = parse_header(path)
+        reason, raises = (bypass.xfail_v_on, NotRejected) if run == "v_on" else (bypass.xfail_v_off, NotContained)
+        marks = [pytest.mark.xfail(strict=True, raises=raises, reason=reason)] if reason else []
+        params.append(pytest.param(bypass, id=path.stem, marks=marks))
+    return params
+
+
+# -------------------------------------------------------------- engine spies
+class EngineSpy:
+    """Counts (and in ``refuse`` mode forbids) runs and container creations on one DockerBackend."""
+
+    def __init__(self, backend: Any, monkeypatch: pytest.MonkeyPatch, *, refuse: bool) -> None:
+        self.refuse = refuse
+        self.runs = 0
+        self.creates = 0
+        real_run, real_create = backend.run, backend._create
+
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            self.runs += 1
+            if self.refuse:
+                raise NotRejected("validation let the request through: the service asked the backend to run it")
+            return await real_run(*args, **kwargs)
+
+        async def create(*args: Any, **kwargs: Any) -> Any:
+            self.creates += 1
+            if self.refuse:
+                raise NotRejected("a container was about to be created for a request that should be rejected")
+            return await real_create(*args, **kwargs)
+
+        monkeypatch.setattr(backend, "run", run)
+        monkeypatch.setattr(backend, "_create", create)
+
+
+async def containers_created(client: docker.DockerClient, owner: str, since: float) -> list[str]:
+    """Ids of containers with ``owner``'s label created since ``since``, from the engine's event log."""
+
+    def query() -> list[str]:
+        events = client.api.events(
+            since=since,
+            until=time.time(),
+            filters={"type": "container", "event": "create", "label": f"{LABEL_OWNER}={owner}"},
+            decode=True,
+        )
+        return [event.get("id", "?")[:12] for event in events]
+
+    return await asyncio.to_thread(query)
+
+
+def describe(result: ExecutionResult) -> str:
+    return (
+        f"status={result.status.value} exit={result.exit_code} signal={result.signal} wall_ms={result.wall_ms} "
+        f"message={result.message!r}\n--- findings ---\n{describe_findings(result.findings)}\n"
+        f"--- stdout ---\n{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-3000:]}"
+    )
+
+
+def describe_findings(findings: list[Finding]) -> str:
+    return "\n".join(f"  {f.action} {f.rule_id} [{f.source}] {f.file}:{f.line}: {f.message}" for f in findings)
+
+
+# ---------------------------------------------------------------------- V-on
+@pytest.mark.parametrize("bypass", corpus("v_on"))
+async def test_v_on_rejected_before_any_container(
+    bypass: Bypass, service: ExecutionService, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = EngineSpy(service.backend, monkeypatch, refuse=True)
+    since = time.time() - 1
+    try:
+        result = await service.execute(bypass.request(bypass.v_on_policy))
+    except ValidationRejected as exc:
+        rejection = exc
+    else:  # only reachable if the spy was bypassed; still a bypass of validation
+        raise NotRejected(f"{bypass.path.name} ran under {bypass.v_on_policy!r}:\n{describe(result)}")
+    findings = describe_findings(rejection.findings)
+    assert spy.runs == 0 and spy.creates == 0, f"backend touched: runs={spy.runs} creates={spy.creates}"
+    created = await containers_created(docker_client, service.backend.owner, since)
+    assert not created, f"the engine created containers {created} for a rejected request"
+
+    expected_type = SyntaxRejected if bypass.v_on_status is Status.SYNTAX_ERROR else ValidationRejected
+    assert type(rejection) is expected_type, f"raised {type(rejection).__name__}, expected {expected_type.__name__}"
+    assert rejection.status is bypass.v_on_status
+    assert rejection.details.get("policy") == bypass.v_on_policy
+    denials = [f for f in rejection.findings if f.action == "deny"]
+    assert denials, f"rejected without a denying finding:\n{findings}"
+    for expected in bypass.v_on_findings:
+        assert any(expected.matches(f) for f in denials), f"no denial matches `{expected}`; findings:\n{findings}"
+    for clean in bypass.v_on_clean_files:
+        assert not [f for f in denials if f.file == clean], f"{clean} should have no denial:\n{findings}"
+
+
+# --------------------------------------------------------------------- V-off
+@pytest.mark.parametrize("bypass", corpus("v_off"))
+async def test_v_off_contained(
+    bypass: Bypass, service: ExecutionService, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for host_path in bypass.v_off_host_paths_absent:
+        assert not Path(host_path).exists(), f"host path {host_path} exists before the run (stale marker?)"
+    spy = EngineSpy(service.backend, monkeypatch, refuse=False)
+    since = time.time() - 1
+    result = await service.execute(bypass.request(V_OFF_POLICY, stdin=bypass.v_off_stdin))
+    info = describe(result)
+
+    # The program did reach the container (one run, one container, as the engine saw it).
+    assert spy.runs == 1 and spy.creates == 1, f"runs={spy.runs} creates={spy.creates}\n{info}"
+    created = await containers_created(docker_client, service.backend.owner, since)
+    assert len(created) == 1, f"engine events show containers {created}\n{info}"
+    # ...past a validator that saw the attack: nothing denied, and the V-on findings reported as warnings.
+    assert all(f.action == "warn" for f in result.findings), f"permissive denied something\n{info}"
+    if bypass.v_on_policy == "standard" and not bypass.xfail_v_on:
+        for expected in bypass.v_on_findings:
+            assert any(expected.matches(f) for f in result.findings), f"no warning matches `{expected}`\n{info}"
+
+    contained(bypass, result, info)
+
+
+def contained(bypass: Bypass, result: ExecutionResult, info: str) -> None:
+    """The header's V-off verdict; any miss is ``NotContained``."""
+
+    def require(ok: bool, what: str) -> None:
+        if not ok:
+            raise NotContained(f"{bypass.path.name}: {what}\n{info}")
+
+    require(result.status is bypass.v_off_status, f"expected status {bypass.v_off_status.value}")
+    for text in bypass.v_off_stdout_contains:
+        require(text in result.stdout, f"stdout lacks {text!r}")
+    for text in bypass.v_off_stdout_not_contains:
+        require(text not in result.stdout, f"stdout has {text!r}")
+    for host_path in bypass.v_off_host_paths_absent:
+        require(not Path(host_path).exists(), f"host path {host_path} exists after the run")
+
+
+def test_corpus_covers_the_required_rows() -> None:
+    """Every row of ``REQUIRED_ROWS`` has at least one program; every program has V-on expectations."""
+    programs = [p.values[0] for p in corpus("v_on")]
+    present = {b.row for b in programs}
+    assert not set(REQUIRED_ROWS) - present, f"rows without a program: {sorted(set(REQUIRED_ROWS) - present)}"
+    for bypass in programs:
+        assert bypass.v_on_findings or bypass.xfail_v_on, f"{bypass.path.name}: no v-on-finding and not a known bypass"
+        assert bypass.limits["wall_time_s"] <= 10, f"{bypass.path.name}: keep V-off runs bounded"
+
+
+# ----------------------------------------------------------- B22 (V-on only)
+REJECT_WITHIN_S = 2.0
+
+
+def pathological_sources(max_bytes: int) -> dict[str, tuple[str, type[Exception], str]]:
+    """name -> (source, expected exception, expected rule id)."""
+    return {
+        "deep_binop": ("x=1" + "+1" * 100_000, ValidationRejected, "parse.too_complex"),
+        "deep_unary": ("x=" + "-" * 100_000 + "1", ValidationRejected, "parse.too_complex"),
+        "over_policy_byte_cap": ("x = '" + "a" * max_bytes + "'\n", ValidationRejected, "source.too_large"),
+        "nested_parentheses": ("x=" + "(" * 300 + "1" + ")" * 300, SyntaxRejected, "syntax.error"),
+        "fifty_megabytes": ("#" * (50 << 20), PayloadTooLarge, ""),
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["deep_binop", "deep_unary", "over_policy_byte_cap", "nested_parentheses", "fifty_megabytes"]
+)
+async def test_b22_pathological_source_rejected_fast(
+    name: str, service: ExecutionService, docker_client: docker.DockerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B22: rejected within 2 s without a container, and the service still runs ``print('ok')`` after."""
+    max_bytes = service.policies.get("standard").source.max_bytes
+    source, error, rule = pathological_sources(max_bytes)[name]
+    spy = EngineSpy(service.backend, monkeypatch, refuse=True)
+    since = time.time() - 1
+    started = time.monotonic()
+    with pytest.raises(error) as caught:
+        await service.execute(ExecutionRequest(code=source, policy="standard", limits=Limits(wall_time_s=5)))
+    elapsed = time.monotonic() - started
+    assert type(caught.value) is error, f"raised {type(caught.value).__name__}: {caught.value}"
+    assert elapsed < REJECT_WITHIN_S, f"rejection took {elapsed:.2f} s"
+    if rule:
+        rules = [f.rule_id for f in caught.value.findings if f.action == "deny"]
+        assert rule in rules, f"expected a {rule} denial, got {rules}"
+    assert spy.runs == 0 and spy.creates == 0
+    assert not await containers_created(docker_client, service.backend.owner, since)
+
+    spy.refuse = False
+    canary_request = ExecutionRequest(code="print('ok')", policy="standard", limits=Limits(wall_time_s=5))
+    canary = await service.execute(canary_request)
+    assert canary.status is Status.OK and canary.stdout == "ok\n", describe(canary)
+    assert spy.runs == 1
+
+
+# ----------------------------------------------------------- B24 precision
+async def test_b24_except_star_is_rejected_by_restricted_python_itself(service: ExecutionService) -> None:
+    """A harmless ``try/except*`` passes the standard rules; strict rejects it through RestrictedPython alone."""
+    code = "try:\n    raise ExceptionGroup('g', [ValueError(1)])\nexcept* ValueError:\n    print('caught')\n"
+    request: Callable[[str], ExecutionRequest] = lambda policy: ExecutionRequest(code=code, policy=policy)  # noqa: E731
+    standard = await service.validate(request("standard"))
+    assert standard.allowed, describe_findings(list(standard.findings))
+    strict = await service.validate(request("strict"))
+    assert not strict.allowed
+    sources = {(f.rule_id, f.source) for f in strict.denials}
+    assert sources == {("restricted.compile", "restricted")}, describe_findings(list(strict.findings))
+    assert any("TryStar" in f.message for f in strict.denials)
