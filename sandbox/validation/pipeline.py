@@ -14,6 +14,7 @@ import codecs
 import hashlib
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -141,7 +142,7 @@ def _validate_one(f: SourceFile, language: str, policy: Policy) -> tuple[list[Fi
         ], False
 
     findings = [
-        _finding(rule.id, rule.message, f, line=_line_of(match.start(), f.text)).model_copy(
+        _finding(rule.id, rule.message, f, line=_line_of(_first_visible(match), f.text)).model_copy(
             update={"action": rule.action}
         )
         for rule in policy.text_rules
@@ -171,10 +172,15 @@ def _validate_one(f: SourceFile, language: str, policy: Policy) -> tuple[list[Fi
                 return findings, False
             break
     try:
-        tree = ast.parse(data, filename=f.path)
+        with warnings.catch_warnings():
+            # An invalid escape is a DeprecationWarning; under `-W error` it would turn into a
+            # SyntaxError, making the verdict depend on the process's warning filters.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(data, filename=f.path)
     except SyntaxError as exc:
         message = f"{type(exc).__name__}: {exc.msg}"
-        findings.append(_finding("syntax.error", message, f, exc.lineno or 0, (exc.offset or 1) - 1, "ast"))
+        col = max((exc.offset or 1) - 1, 0)
+        findings.append(_finding("syntax.error", message, f, exc.lineno or 0, col, "ast"))
         return findings, True
     except ValueError as exc:  # e.g. null bytes (3.11)
         findings.append(_finding("syntax.error", f"SyntaxError: {exc}", f, source="ast"))
@@ -196,6 +202,12 @@ def _validate_one(f: SourceFile, language: str, policy: Policy) -> tuple[list[Fi
     except (RecursionError, MemoryError) as exc:
         findings.append(_finding("parse.too_complex", f"too deeply nested to analyse ({type(exc).__name__})", f))
     return findings, False
+
+
+def _first_visible(match: re.Match[str]) -> int:
+    """Offset of the match's first non-blank character (a rule may match the newline before it)."""
+    matched = match.group(0)
+    return match.start() + len(matched) - len(matched.lstrip())
 
 
 def _line_of(offset: int, text: str) -> int:

@@ -56,6 +56,12 @@ class PythonRules(_Section):
     names: tuple[str, ...] = Field((), description="Builtins and global names that may not be used at all.")
     qualified: tuple[str, ...] = Field((), description="Dotted names (glob patterns) through imports, e.g. os.exec*.")
     attributes: tuple[str, ...] = Field((), description="Attribute names that may not be read, written or deleted.")
+    attribute_modules: frozenset[str] = Field(
+        frozenset(), description="Module names also denied as an attribute of an imported module (x.subprocess)."
+    )
+    detached_attributes: tuple[str, ...] = Field(
+        (), description="Names (glob patterns) denied where the object is not visible: attrgetter, match, getattr(var)."
+    )
     deny_dunder_attributes: bool = True
     allowed_dunders: tuple[str, ...] = ()
     dynamic_attributes: Literal["deny", "warn", "allow"] = "deny"
@@ -66,6 +72,16 @@ class PythonRules(_Section):
         if not self.qualified:
             return None
         return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.qualified))
+
+    @cached_property
+    def detached_patterns(self) -> re.Pattern[str] | None:
+        if not self.detached_attributes:
+            return None
+        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.detached_attributes))
+
+    def detached_verdict(self, name: str) -> bool:
+        patterns = self.detached_patterns
+        return patterns is not None and patterns.fullmatch(name) is not None
 
     def attribute_verdict(self, name: str) -> str | None:
         if name in self.attributes:

@@ -32,22 +32,23 @@ DYNAMIC_ATTRIBUTE_CALLS: dict[str, int | None] = {
     "operator.methodcaller": 0,
 }
 IMPORT_CALLS = ("__import__", "importlib.import_module", "importlib.__import__")
-FORMAT_FIELD_ATTRIBUTE = re.compile(r"\{[^{}]*?\.([A-Za-z_]\w*)[^{}]*\}")
+FORMAT_FIELD = re.compile(r"\{([^{}]*)\}")  # linear: no nested quantifiers
+FIELD_ATTRIBUTE = re.compile(r"\.([A-Za-z_]\w*)")
 IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
-
-
+DOTTED = re.compile(r"^\w+(?:\.\w+)+$")
 #: Nodes no rule or bandit test looks at: contexts (Load/Store) and operators.
 LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+Nodes = list[tuple[ast.AST, ast.AST | None]]
 
 
 class TooManyNodes(Exception):
     """The tree has more nodes than the policy allows."""
 
 
-def flatten(tree: ast.AST, max_nodes: int) -> list[tuple[ast.AST, ast.AST | None]]:
+def flatten(tree: ast.AST, max_nodes: int) -> Nodes:
     """Every node but the leaves with its parent, in document (pre-)order, without recursion."""
-    out: list[tuple[ast.AST, ast.AST | None]] = []
-    stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
+    out: Nodes = []
+    stack: Nodes = [(tree, None)]
     node_type, leaves = ast.AST, LEAVES
     while stack:
         node, parent = stack.pop()
@@ -66,37 +67,44 @@ def flatten(tree: ast.AST, max_nodes: int) -> list[tuple[ast.AST, ast.AST | None
 
 
 class RuleChecker:
-    """Collects findings for one module tree under one policy's Python rules."""
+    """Collects findings for one module tree under one policy's Python rules.
+
+    Two passes over ``flatten(tree)``: first every binding of a module (imports,
+    ``name = module`` aliases), wherever it is in the file; then every use, so a
+    use placed before its import is still resolved.
+    """
 
     def __init__(self, rules: PythonRules, file: str = "main.py") -> None:
         self.rules = rules
         self.file = file
         self.findings: list[Finding] = []
-        self._aliases: dict[str, str] = {}  # local name -> qualified name it was imported as
+        self._aliases: dict[str, str] = {}  # local name -> qualified name it stands for
         self._star_modules: list[str] = []
         self._seen: set[tuple[str, int, int, str]] = set()
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
+        self._bindings = {ast.Import: self._bind_Import, ast.ImportFrom: self._bind_ImportFrom}
         self._dispatch = {
             node_type: getattr(self, f"_visit_{node_type.__name__}")
-            for node_type in (
-                ast.Import,
-                ast.ImportFrom,
-                ast.Name,
-                ast.Attribute,
-                ast.MatchClass,
-                ast.Call,
-                ast.Constant,
-                ast.Expr,
-            )
+            for node_type in (ast.Name, ast.Attribute, ast.MatchClass, ast.Call, ast.Constant, ast.Expr)
         }
 
-    def check(self, nodes: list[tuple[ast.AST, ast.AST | None]]) -> list[Finding]:
+    def check(self, nodes: Nodes) -> list[Finding]:
         """Apply the rules to every node of ``flatten(tree)``."""
-        dispatch = self._dispatch
+        assignments = []
         for node, _ in nodes:
+            binder = self._bindings.get(type(node))
+            if binder is not None:
+                binder(node)
+            elif type(node) is ast.Assign:
+                assignments.append(node)
+        for _ in range(3):  # `a = os; b = a` chains, a few levels deep
+            for node in assignments:
+                self._bind_Assign(node)
+        dispatch = self._dispatch
+        for node, parent in nodes:
             handler = dispatch.get(type(node))
             if handler is not None:
-                handler(node)
+                handler(node, parent)
         return self.findings
 
     # ---------------------------------------------------------------- reporting
@@ -119,9 +127,19 @@ class RuleChecker:
             self._add("import.not_allowed", node, f"{how} of module {module!r}: {verdict}")
 
     def _qualified(self, qualified: str, node: ast.AST) -> None:
+        """Check a dotted name and every tail of it (``shutil.os.system`` is also ``os.system``)."""
         patterns = self.rules.qualified_patterns
-        if patterns is not None and patterns.fullmatch(qualified):
-            self._add("name.qualified_denied", node, f"use of {qualified!r} is denied by the policy")
+        parts = qualified.split(".")
+        for start in range(len(parts) - 1):
+            tail = ".".join(parts[start:])
+            if patterns is not None and patterns.fullmatch(tail):
+                self._add("name.qualified_denied", node, f"use of {tail!r} is denied by the policy")
+                return
+        # A denied module reached as an attribute of an allowed one (`animation.subprocess`).
+        for part in parts[1:]:
+            if part in self.rules.attribute_modules:
+                self._add("import.denied", node, f"use of module {part!r} through {qualified!r} is denied")
+                return
 
     def _attribute(self, name: str, node: ast.AST, how: str) -> None:
         verdict = self.rules.attribute_verdict(name)
@@ -129,8 +147,14 @@ class RuleChecker:
             rule = "attribute.dunder" if verdict.startswith("a dunder") else "attribute.denied"
             self._add(rule, node, f"{how} attribute {name!r}: {verdict}")
 
-    # ------------------------------------------------------------------ imports
-    def _visit_Import(self, node: ast.Import) -> None:
+    def _detached(self, name: str, node: ast.AST, how: str) -> None:
+        """An attribute named with no visible object (attrgetter, match patterns, getattr on a variable)."""
+        self._attribute(name, node, how)
+        if self.rules.detached_verdict(name):
+            self._add("attribute.detached", node, f"{how} {name!r}: denied wherever the object is not visible")
+
+    # ----------------------------------------------------------------- bindings
+    def _bind_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._module(alias.name, node, "import")
             if alias.asname:
@@ -139,7 +163,7 @@ class RuleChecker:
                 top = alias.name.split(".")[0]
                 self._aliases[top] = top
 
-    def _visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+    def _bind_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
             return  # relative imports: the sandbox has no package to import from
         self._module(node.module, node, "import")
@@ -155,28 +179,44 @@ class RuleChecker:
             self._attribute(alias.name, node, "import of")
             self._aliases[alias.asname or alias.name] = qualified
 
+    def _bind_Assign(self, node: ast.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            resolved = self._resolve(node.value)
+            if resolved is not None:
+                self._aliases[node.targets[0].id] = resolved
+            elif isinstance(node.value, ast.Name) and node.value.id in DYNAMIC_ATTRIBUTE_CALLS:
+                self._aliases[node.targets[0].id] = node.value.id  # g = getattr
+
     # -------------------------------------------------------------------- names
-    def _visit_Name(self, node: ast.Name) -> None:
+    def _visit_Name(self, node: ast.Name, parent: ast.AST | None) -> None:
         if node.id in self.rules.names:
             self._add("name.denied", node, f"use of {node.id!r} is denied by the policy")
-        if node.id in self._aliases:
-            self._qualified(self._aliases[node.id], node)
+        resolved = self._aliases.get(node.id)
+        if resolved is not None and resolved != node.id:
+            self._qualified(resolved, node)
         for module in self._star_modules:
             self._qualified(f"{module}.{node.id}", node)
+        name = resolved or node.id
+        called = isinstance(parent, ast.Call) and parent.func is node
+        if name in DYNAMIC_ATTRIBUTE_CALLS and not called and not isinstance(node.ctx, ast.Store):
+            self._add("attribute.dynamic", node, f"{name} used as a value (it reads attributes by computed name)")
 
-    def _visit_Attribute(self, node: ast.Attribute) -> None:
+    def _visit_Attribute(self, node: ast.Attribute, parent: ast.AST | None) -> None:
         self._attribute(node.attr, node, "access to")
-        qualified = self._dotted(node)
+        qualified = self._resolve(node)
         if qualified:
             self._qualified(qualified, node)
+            called = isinstance(parent, ast.Call) and parent.func is node
+            if qualified in DYNAMIC_ATTRIBUTE_CALLS and not called:
+                self._add("attribute.dynamic", node, f"{qualified} used as a value")
 
-    def _visit_MatchClass(self, node: ast.MatchClass) -> None:
+    def _visit_MatchClass(self, node: ast.MatchClass, parent: ast.AST | None) -> None:
         for name in node.kwd_attrs:
-            self._attribute(name, node, "match pattern on")
+            self._detached(name, node, "match pattern on")
 
     # -------------------------------------------------------------------- calls
-    def _visit_Call(self, node: ast.Call) -> None:
-        callee = self._dotted(node.func)
+    def _visit_Call(self, node: ast.Call, parent: ast.AST | None) -> None:
+        callee = self._resolve(node.func)
         if callee is None and isinstance(node.func, ast.Name):
             callee = node.func.id
         if callee in IMPORT_CALLS:
@@ -191,10 +231,15 @@ class RuleChecker:
     def _dynamic_attribute_call(self, callee: str, node: ast.Call) -> None:
         index = DYNAMIC_ATTRIBUTE_CALLS[callee]
         args = node.args if index is None else node.args[index : index + 1]
+        target = self._resolve(node.args[0]) if index == 1 and node.args else None
         for arg in args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                if target is not None:  # getattr(os, "system") is os.system
+                    self._attribute(arg.value, node, f"{callee}() of")
+                    self._qualified(f"{target}.{arg.value}", node)
+                    continue
                 for part in arg.value.split("."):
-                    self._attribute(part, node, f"{callee}() of")
+                    self._detached(part, node, f"{callee}() of")
             elif self.rules.dynamic_attributes != "allow":
                 self._add(
                     "attribute.dynamic",
@@ -204,29 +249,41 @@ class RuleChecker:
                 )
 
     # ------------------------------------------------------------------ strings
-    def _visit_Expr(self, node: ast.Expr) -> None:
+    def _visit_Expr(self, node: ast.Expr, parent: ast.AST | None) -> None:
         # Pre-order: the statement is seen before its value.
         if isinstance(node.value, ast.Constant):
             self._bare_strings.add(id(node.value))
 
-    def _visit_Constant(self, node: ast.Constant) -> None:
+    def _visit_Constant(self, node: ast.Constant, parent: ast.AST | None) -> None:
         if not isinstance(node.value, str) or id(node) in self._bare_strings:
             return  # docstrings and bare string statements are never evaluated as names
         text = node.value
-        if IDENTIFIER.match(text) and self.rules.attribute_verdict(text):
-            self._add("string.attribute", node, f"string {text!r} names a denied attribute")
-        for name in FORMAT_FIELD_ATTRIBUTE.findall(text):
-            if self.rules.attribute_verdict(name):
-                self._add("string.format_attribute", node, f"format field reads denied attribute {name!r}")
+        if IDENTIFIER.match(text):
+            if self.rules.attribute_verdict(text):
+                self._add("string.attribute", node, f"string {text!r} names a denied attribute")
+        elif DOTTED.match(text):
+            # "os.system" handed to something that resolves names (dictConfig, pydoc.locate, mock.patch),
+            # "0.__globals__" handed to a formatter.
+            for part in text.split(".")[1:]:
+                if self.rules.attribute_verdict(part):
+                    self._add("string.attribute", node, f"string {text!r} names a denied attribute {part!r}")
+            patterns = self.rules.qualified_patterns
+            if patterns is not None and patterns.fullmatch(text):
+                self._add("string.qualified", node, f"string {text!r} names a denied function")
+        if "{" in text:
+            for field in FORMAT_FIELD.findall(text):
+                for name in FIELD_ATTRIBUTE.findall(field.split("!")[0].split(":")[0]):
+                    if self.rules.attribute_verdict(name):
+                        self._add("string.format_attribute", node, f"format field reads denied attribute {name!r}")
 
     # ------------------------------------------------------------------ helpers
-    def _dotted(self, node: ast.AST) -> str | None:
-        """``os.path.join`` -> its qualified name through the import aliases, if it starts at one."""
+    def _resolve(self, node: ast.AST) -> str | None:
+        """``os.path.join`` -> its qualified name through the aliases, if it starts at one."""
         parts: list[str] = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
             node = node.value
-        if not isinstance(node, ast.Name) or not parts:
+        if not isinstance(node, ast.Name):
             return None
         base = self._aliases.get(node.id)
         if base is None:

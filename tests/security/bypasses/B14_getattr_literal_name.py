@@ -2,9 +2,7 @@
 # attack: `getattr(os, 'system')` with a literal name: the qualified-name rule (`os.system`) is only
 #   applied to dotted attribute syntax; a literal getattr() name is only checked against the
 #   attribute list (dunders, frames), where `system` is not.
-# xfail-v-on: validator bypass: getattr(os, "system") is allowed under standard (no finding at all);
-#   RuleChecker._dynamic_attribute_call checks the literal only with attribute_verdict(), never the
-#   qualified name <module alias>.<literal> against the `qualified` patterns.
+# v-on-finding: rule=name.qualified_denied source=ast text='os.system'
 # v-off-status: ok
 # v-off-stdout-contains: system() reached
 # v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)

@@ -1,9 +1,8 @@
 # row: B14
 # attack: A dotted name resolved by the standard library: `pydoc.locate('os.system')` imports and
 #   walks a name given as a string, like importlib.import_module but under another name.
-# xfail-v-on: validator bypass: pydoc.locate("os.system") is allowed under standard (no finding);
-#   pydoc is not a denied module and string-resolving helpers (pydoc.locate, pydoc.resolve,
-#   logging.config's "()" factories) are not treated as dynamic imports.
+# v-on-finding: rule=import.denied source=ast text='pydoc'
+# v-on-finding: rule=string.qualified source=ast text='os.system'
 # v-off-status: ok
 # v-off-stdout-contains: system() reached
 # v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)

@@ -1,10 +1,8 @@
 # row: B16
 # attack: Native code through a re-export: numpy.ctypeslib imports ctypes and exposes it as
 #   `numpy.ctypeslib.ctypes`, so `np.ctypeslib.ctypes.CDLL(None).system` never imports ctypes by name.
-# xfail-v-on: validator bypass: `numpy.ctypeslib.ctypes.CDLL(None).system(...)` is allowed under standard
-#   (no finding); the module deny list is matched against import statements and qualified names only,
-#   and a denied module re-exported as an attribute of an allowed one (numpy.ctypeslib.ctypes) is
-#   not recognised.
+# v-on-finding: rule=attribute.denied source=ast text='ctypeslib'
+# v-on-finding: rule=import.denied source=ast text='ctypes'
 # v-off-status: ok
 # v-off-stdout-contains: system() reached
 # v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)

@@ -1,9 +1,7 @@
 # row: B20
 # attack: Process creation without subprocess: `multiprocessing.util.spawnv_passfds('/bin/sh', argv, ())`
 #   fork+execs any binary through _posixsubprocess, which the policy denies only by name.
-# xfail-v-on: validator bypass: multiprocessing.util.spawnv_passfds("/bin/sh", [...], ()) is allowed under
-#   standard (no finding); only multiprocessing.reduction* is in the qualified deny list, and
-#   multiprocessing.util reaches _posixsubprocess.fork_exec without importing it by name.
+# v-on-finding: rule=attribute.denied source=ast text='spawnv_passfds'
 # v-off-status: ok
 # v-off-stdout-contains: system() reached
 # v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)

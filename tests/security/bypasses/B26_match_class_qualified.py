@@ -1,8 +1,6 @@
 # row: B26
 # attack: A denied qualified name read through a `match` class pattern: `match os: case object(system=f)`.
-# xfail-v-on: validator bypass: `match os: case object(system=f)` is allowed under standard (no finding);
-#   RuleChecker._visit_MatchClass checks kwd_attrs only with attribute_verdict() and never the
-#   qualified name of the matched subject (os.system) against the `qualified` patterns.
+# v-on-finding: rule=attribute.detached source=ast text='system'
 # v-off-status: ok
 # v-off-stdout-contains: system() reached
 # v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)

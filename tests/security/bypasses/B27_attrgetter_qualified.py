@@ -1,9 +1,7 @@
 # row: B27
 # attack: A denied qualified name read with `operator.attrgetter('system')(os)` (or
 #   `operator.methodcaller('system', cmd)(os)`): no `os.system` attribute syntax in the source.
-# xfail-v-on: validator bypass: operator.attrgetter("system")(os) is allowed under standard (no finding);
-#   the literal is checked only with attribute_verdict(), never as <module>.<name> against the
-#   `qualified` patterns (same gap as getattr(os, "system") in B14).
+# v-on-finding: rule=attribute.detached source=ast text='system'
 # v-off-status: ok
 # v-off-stdout-contains: system() reached
 # v-off-stdout-contains: uid=65534(nobody) gid=65534(nogroup)

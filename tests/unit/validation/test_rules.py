@@ -226,8 +226,11 @@ FRAME_ATTRIBUTES = [
 ]
 
 
+NATIVE_ATTRIBUTES = ["ctypes", "ctypeslib", "_ctypes", "spawnv_passfds", "fork_exec"]
+
+
 def test_standard_denies_these_attributes() -> None:
-    assert set(STANDARD.python.attributes) == set(FRAME_ATTRIBUTES)
+    assert set(STANDARD.python.attributes) == set(FRAME_ATTRIBUTES) | set(NATIVE_ATTRIBUTES)
 
 
 @pytest.mark.parametrize("name", FRAME_ATTRIBUTES)
@@ -278,11 +281,6 @@ def test_operator_attrgetter_and_methodcaller() -> None:
     assert_clean("import operator\nf = operator.methodcaller('split', x)\ng = operator.attrgetter('a.b', 'c')")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a from-imported attrgetter/methodcaller is not resolved (callee is the bare name), so dotted and "
-    "computed names pass; only a whole-string dunder is caught by string.attribute",
-)
 @pytest.mark.parametrize(
     "code",
     [
@@ -319,11 +317,6 @@ def test_format_fields_reading_denied_attributes() -> None:
     assert_clean("s = '{0.__class__.__name__} {x.real:>10.2f}'.format(f)")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: FORMAT_FIELD_ATTRIBUTE captures only the first '.name' of a field, so an allowed dunder first "
-    "hides the rest: '{0.__init__.__globals__}'.format(obj) returns the module globals",
-)
 @pytest.mark.parametrize(
     "code",
     [
@@ -461,12 +454,6 @@ def test_import_nested_deeper_than_its_use(code: str) -> None:
     assert not verdict(code).allowed, where(list(verdict(code).findings))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: aliases are collected in the same single pass as the uses, so a function body that uses a module "
-    "imported further down the file is checked before the alias exists (bandit's driven walk has the same order); "
-    "the first case runs `id`",
-)
 @pytest.mark.parametrize(
     "code",
     [
@@ -483,8 +470,7 @@ def test_use_before_import_in_document_order(code: str) -> None:
 # ------------------------------------------------------- bypasses that pass standard
 # Reproducers for gaps found while writing these tests that tests/security/bypasses/ does not track
 # (it already tracks pydoc.locate, numpy.ctypeslib, getattr/attrgetter/match with qualified literals,
-# multiprocessing.util.spawnv_passfds). Each passes `standard` today; with `echo` for `id`, each ran on CPython 3.11.
-# Strict xfail: a rule that catches one turns it into a failure, and the mark is removed then.
+# multiprocessing.util.spawnv_passfds). Each passed `standard` once; with `echo` for `id`, each ran on CPython 3.11.
 
 STDLIB_BYPASSES = {
     # string-compiling standard library functions: dynamic code without exec/eval/compile by name
@@ -509,7 +495,6 @@ STDLIB_BYPASSES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="bypass: passes standard today (see the comment above STDLIB_BYPASSES)")
 @pytest.mark.parametrize("code", list(STDLIB_BYPASSES.values()), ids=list(STDLIB_BYPASSES))
 def test_bypass_is_denied(code: str) -> None:
     assert not verdict(code).allowed
