@@ -114,7 +114,8 @@ def run(
     except (ValidationError, UnicodeDecodeError) as exc:
         err.print(f"[red]rejected[/]: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    settings = _settings()
+    # One execution: validate in this process rather than starting worker processes.
+    settings = _settings().model_copy(update={"validation_workers": 0})
 
     def stream(kind: str, chunk: bytes) -> None:
         target = sys.stdout.buffer if kind == "stdout" else sys.stderr.buffer

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     images_dir: Path = Field(PROJECT_ROOT / "images", description="Runtime image definitions.")
     policies_dir: Path = Field(PROJECT_ROOT / "policies", description="Validation policy files, one per tier.")
     default_policy: str = Field("standard", description="Policy for requests that name none.")
+    validation_workers: int = Field(
+        2, ge=0, description="Validator processes (killable, memory-capped); 0 validates in-process (CLI)."
+    )
     validation_timeout_s: float = Field(5.0, gt=0, description="Longest validation; past it the code is rejected.")
     image_prefix: str = Field("sandbox", description="Runtime images are tagged <prefix>-<language>:<hash>.")
     base_source: str = Field(

@@ -29,7 +29,7 @@ from sandbox.engine import (
 from sandbox.errors import PayloadTooLarge, RequestRejected, SandboxError, SyntaxRejected, ValidationRejected
 from sandbox.limits import resolve_limits
 from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
-from sandbox.validation import Policy, PolicySet, SourceFile, Validator, Verdict, warm_up
+from sandbox.validation import Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,14 @@ class ExecutionService:
         *,
         warm: bool = True,
         validator: Validator | None = None,
+        workers: ValidationWorkers | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
         self.catalog = catalog
         self.policies = policies
         self.validator = validator or Validator()
+        self.workers = workers
         self._warm = warm
         # Bounded: a flood of pathological sources queues here, never grows threads.
         self._validation_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="validate")
@@ -67,7 +69,10 @@ class ExecutionService:
 
     async def start(self) -> None:
         """Start the backend, load bandit, and, if asked, warm a pool per configured language."""
-        await asyncio.to_thread(warm_up, self.policies.get(None).bandit)
+        if self.workers is not None:
+            await self.workers.start()
+        else:
+            await asyncio.to_thread(warm_up, self.policies.get(None).bandit)
         await self.backend.start()
         if self._warm and isinstance(self.backend, DockerBackend) and self.settings.pool_size > 0:
             for language in self.settings.pool_languages:
@@ -75,6 +80,8 @@ class ExecutionService:
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+        if self.workers is not None:
+            await self.workers.aclose()
         self._validation_threads.shutdown(wait=False, cancel_futures=True)
 
     def default_profile(self, language: str) -> tuple[str, int, int, int, float]:
@@ -122,6 +129,8 @@ class ExecutionService:
         language = self.catalog.language(request.language)
         policy = policy or self.policies.get(request.policy)
         files = source_files(request, language)
+        if self.workers is not None:
+            return await self.workers.validate(files, language.name, policy)
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._validation_threads, self.validator.validate, files, language.name, policy)
         try:
@@ -210,4 +219,12 @@ def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
     """Compose the service on the real Docker backend."""
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
     policies = PolicySet(settings.policies_dir, settings.default_policy)
-    return ExecutionService(settings, DockerBackend(settings), catalog, policies, warm=warm)
+    workers = None
+    if settings.validation_workers:
+        workers = ValidationWorkers(
+            settings.policies_dir,
+            settings.default_policy,
+            size=settings.validation_workers,
+            timeout_s=settings.validation_timeout_s,
+        )
+    return ExecutionService(settings, DockerBackend(settings), catalog, policies, warm=warm, workers=workers)

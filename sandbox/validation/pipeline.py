@@ -66,29 +66,53 @@ class Verdict:
         return f"{first.file}:{first.line}:{first.col}: {first.message} [{first.rule_id}]{more}"
 
 
-class Validator:
-    """Runs the pipeline with a bounded LRU cache; thread-safe."""
+CacheKey = tuple[str, str, str, int]
 
-    def __init__(self, cache_size: int = 2048) -> None:
-        self._cache: OrderedDict[tuple[str, str, str, int], Verdict] = OrderedDict()
-        self._cache_size = cache_size
+
+class VerdictCache:
+    """Bounded LRU of verdicts by (files hash, language, policy name, policy version); thread-safe."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._entries: OrderedDict[CacheKey, Verdict] = OrderedDict()
+        self._size = size
         self._lock = threading.Lock()
 
-    def validate(self, files: Sequence[SourceFile], language: str, policy: Policy) -> Verdict:
+    @staticmethod
+    def key(files: Sequence[SourceFile], language: str, policy: Policy) -> CacheKey:
         digest = hashlib.sha256()
         for f in files:
-            digest.update(f"{len(f.path)}:{f.path}:{len(f.text)}:".encode() + f.text.encode("utf-8", "surrogatepass"))
-        key = (digest.hexdigest(), language, policy.name, policy.version)
+            header = f"{len(f.path)}:{f.path}:{int(f.program)}:{len(f.text)}:"
+            digest.update(header.encode() + f.text.encode("utf-8", "surrogatepass"))
+        return (digest.hexdigest(), language, policy.name, policy.version)
+
+    def get(self, key: CacheKey) -> Verdict | None:
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return replace(hit, cached=True)
+            hit = self._entries.get(key)
+            if hit is None:
+                return None
+            self._entries.move_to_end(key)
+        return replace(hit, cached=True)
+
+    def put(self, key: CacheKey, verdict: Verdict) -> None:
+        with self._lock:
+            self._entries[key] = verdict
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+class Validator:
+    """Runs the pipeline in this process, in front of a ``VerdictCache``."""
+
+    def __init__(self, cache_size: int = 2048) -> None:
+        self.cache = VerdictCache(cache_size)
+
+    def validate(self, files: Sequence[SourceFile], language: str, policy: Policy) -> Verdict:
+        key = self.cache.key(files, language, policy)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
         verdict = validate_files(files, language, policy)
-        with self._lock:
-            self._cache[key] = verdict
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self.cache.put(key, verdict)
         return verdict
 
 

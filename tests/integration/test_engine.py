@@ -156,3 +156,23 @@ async def test_cancelling_a_running_execution_kills_its_container(settings, serv
         while docker_client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"}):
             assert time.monotonic() - started < 10
             await asyncio.sleep(0.05)
+
+
+async def test_validation_workers_on_the_execution_path(settings, docker_client) -> None:
+    """What `sandbox serve` composes: validation in worker processes, then the container."""
+    from sandbox.engine import DockerBackend, ImageCatalog
+    from sandbox.errors import ValidationRejected
+    from sandbox.service import ExecutionService
+    from sandbox.validation import PolicySet, ValidationWorkers
+
+    owner = f"{SESSION_OWNER}-workers"
+    workers = ValidationWorkers(settings.policies_dir, settings.default_policy, size=1, timeout_s=5)
+    policies = PolicySet(settings.policies_dir, settings.default_policy)
+    backend = DockerBackend(settings, owner=owner)
+    async with ExecutionService(settings, backend, ImageCatalog(settings.images_dir), policies, workers=workers) as svc:
+        ok = await svc.execute(ExecutionRequest(code="print(6 * 7)"))
+        assert ok.status is Status.OK and ok.stdout == "42\n"
+        with pytest.raises(ValidationRejected) as caught:
+            await svc.execute(ExecutionRequest(code="import subprocess"))
+        assert caught.value.findings[0].rule_id == "import.denied"
+    assert not docker_client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})

@@ -1,0 +1,166 @@
+"""Validation in a few long-lived worker processes: bounded, memory-capped, killable.
+
+The validator parses attacker-chosen source. In-process, a pathological input
+that slips past the size caps could hold a thread forever (threads cannot be
+killed) or exhaust the service's memory. Here each request goes to an idle
+worker process with an address-space limit; a worker that overruns the timeout
+is SIGKILLed and replaced, and a worker that dies answers for itself: either way
+the verdict is a denial (fail closed). At most ``size`` validations run at once;
+more wait for a worker, so a flood of bad sources cannot grow anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import resource
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from sandbox.models import Finding
+from sandbox.validation.pipeline import SourceFile, Verdict, VerdictCache, validate_files
+from sandbox.validation.policy import Policy, PolicySet
+
+log = logging.getLogger(__name__)
+_CONTEXT = multiprocessing.get_context("spawn")  # no fork of a threaded service process
+
+
+def _worker_main(conn: Connection, policies_dir: str, default_policy: str, memory_bytes: int) -> None:
+    """Worker loop: (files, language, policy name, version) in, Verdict out, until EOF."""
+    if memory_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    from sandbox.validation.bandit import warm_up
+
+    policies = PolicySet(Path(policies_dir), default_policy)
+    for policy in policies.policies.values():
+        warm_up(policy.bandit)
+    conn.send("ready")
+    while True:
+        try:
+            files, language, name, version = conn.recv()
+        except EOFError:
+            return
+        policy = policies.get(name)
+        if policy.version != version:
+            verdict = _denial(policy, "validator.policy_mismatch", f"worker has {name} v{policy.version}")
+        else:
+            try:
+                verdict = validate_files(files, language, policy)
+            except MemoryError:
+                verdict = _denial(policy, "validator.memory", "validation ran out of memory")
+        conn.send(verdict)
+
+
+def _denial(policy: Policy, rule_id: str, message: str) -> Verdict:
+    finding = Finding(rule_id=rule_id, message=message, source="policy")
+    return Verdict(False, (finding,), policy.name, policy.version)
+
+
+class _Worker:
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.process.join(timeout=5)
+
+
+class ValidationWorkers:
+    """Runs the pipeline in ``size`` worker processes; see the module docstring."""
+
+    def __init__(
+        self,
+        policies_dir: Path,
+        default_policy: str,
+        *,
+        size: int = 2,
+        timeout_s: float = 5.0,
+        memory_bytes: int = 1 << 30,
+        cache: VerdictCache | None = None,
+    ) -> None:
+        self._args = (str(policies_dir), default_policy, memory_bytes)
+        self.size = size
+        self.timeout_s = timeout_s
+        self.cache = cache or VerdictCache()
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._all: set[_Worker] = set()
+        self._closed = False
+
+    async def start(self) -> None:
+        """Start every worker and wait until each has loaded the policies and bandit."""
+        workers = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
+        for worker in workers:
+            self._idle.put_nowait(worker)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for worker in list(self._all):
+            await asyncio.to_thread(worker.kill)
+        self._all.clear()
+
+    async def validate(self, files: Sequence[SourceFile], language: str, policy: Policy) -> Verdict:
+        key = self.cache.key(files, language, policy)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        worker = await self._idle.get()
+        verdict: Verdict | None = None
+        try:
+            verdict = await self._ask(worker, (list(files), language, policy.name, policy.version), policy)
+        finally:
+            if verdict is not None:
+                self._idle.put_nowait(worker)
+            else:
+                self._replace(worker)
+        if verdict is None:
+            return _denial(policy, "validator.failed", f"the validator gave no verdict within {self.timeout_s:g} s")
+        self.cache.put(key, verdict)
+        return verdict
+
+    # ------------------------------------------------------------------ private
+    async def _ask(self, worker: _Worker, message: tuple[object, ...], policy: Policy) -> Verdict | None:
+        """The worker's answer; None when it timed out or died (it is then replaced)."""
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+        loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
+        try:
+            worker.conn.send(message)
+            await asyncio.wait_for(answered, self.timeout_s)
+            return worker.conn.recv()
+        except TimeoutError:
+            log.warning("validation worker %s timed out; replacing it", worker.process.pid)
+            return None
+        except (EOFError, OSError) as exc:
+            log.warning("validation worker %s died (%s); replacing it", worker.process.pid, exc)
+            return None
+        finally:
+            loop.remove_reader(fd)
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        self._all.discard(worker)
+        if not self._closed:
+            task = asyncio.create_task(self._spawn())
+            task.add_done_callback(lambda t: t.exception() is None and self._idle.put_nowait(t.result()))
+
+    async def _spawn(self) -> _Worker:
+        parent, child = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(target=_worker_main, args=(child, *self._args), daemon=True, name="validator")
+        await asyncio.to_thread(process.start)
+        child.close()
+        ready = await asyncio.to_thread(parent.poll, 60)
+        if not ready or parent.recv() != "ready":
+            process.kill()
+            raise RuntimeError("a validation worker did not start")
+        worker = _Worker(process, parent)
+        self._all.add(worker)
+        return worker
