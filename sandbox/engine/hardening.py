@@ -19,7 +19,7 @@ LABEL_OWNER = "io.sandbox.owner"
 LABEL_KIND = "io.sandbox.kind"
 LABEL_EXPIRES = "io.sandbox.expires"
 WORKSPACE = "/workspace"
-RUNNER_COMMAND = ["python3", "-I", "-B", "/opt/sandbox/sandbox_runner.py"]
+RUNNER_COMMAND = ["python3", "-I", "-S", "-B", "/opt/sandbox/sandbox_runner.py"]
 
 
 @dataclass(frozen=True)
