@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -159,14 +160,16 @@ def main() -> None:
     print(text)
     print(f"\n200-line p95 = {target['p95']:.2f} ms: {verdict} the 5 ms target")
     section = (
-        f"\n## Validation latency ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n\n"
+        f"## Validation latency ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n\n"
         f"`.venv/bin/python bench/validation_bench.py --runs {args.runs}` on {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, policy `standard` (AST rules + bandit, in-process). "
         f"Warm = bandit loaded, verdict cache bypassed; {args.runs} runs each; cold = median of 5 fresh "
         f"processes.\n\n{text}\n\n200-line p95 = {target['p95']:.2f} ms ({verdict} the < 5 ms target).\n"
     )
     results = ROOT / "bench" / "RESULTS.md"
-    results.write_text((results.read_text() if results.exists() else "# Benchmark results\n") + section)
+    existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
+    kept = [p for p in re.split(r"(?m)^(?=## )", existing) if p and not p.startswith("## Validation latency")]
+    results.write_text("".join(kept).rstrip("\n") + "\n\n" + section)
 
 
 if __name__ == "__main__":

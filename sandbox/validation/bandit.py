@@ -34,7 +34,6 @@ def _test_set(include: tuple[str, ...] | None, skip: tuple[str, ...]) -> b_test_
         return b_test_set.BanditTestSet(b_config.BanditConfig(), profile=profile)
 
 
-_RELEVANT = (ast.Import, ast.ImportFrom, ast.Call, ast.Constant)
 #: Checktypes ``_Visitor.drive`` can serve; a policy including tests of other types gets the full walk.
 _DRIVEN_CHECKTYPES = {"Call", "Str", "Bytes", "Import", "ImportFrom"}
 
@@ -93,7 +92,9 @@ class _Visitor(b_node_visitor.BanditNodeVisitor):
         string constants and the imports that give calls their qualified names
         matter; every node still gets ``_bandit_parent`` for tests that look up.
         """
-        relevant = _RELEVANT
+        relevant = (ast.Import, ast.ImportFrom, ast.Call)  # imports: they give calls their names
+        if self._checked & {"Str", "Bytes"}:
+            relevant += (ast.Constant,)
         for node, parent in nodes:
             node._bandit_parent = parent
             if isinstance(node, relevant):

@@ -83,7 +83,20 @@ class PythonRules(_Section):
         patterns = self.detached_patterns
         return patterns is not None and patterns.fullmatch(name) is not None
 
+    @cached_property
+    def _verdicts(self) -> dict[str, str | None]:
+        return {}
+
     def attribute_verdict(self, name: str) -> str | None:
+        """None when ``name`` may be read, else why not (memoised: called for every attribute)."""
+        verdicts = self._verdicts
+        if name not in verdicts:
+            if len(verdicts) > 10_000:
+                verdicts.clear()
+            verdicts[name] = self._attribute_verdict(name)
+        return verdicts[name]
+
+    def _attribute_verdict(self, name: str) -> str | None:
         if name in self.attributes:
             return "denied"
         if (

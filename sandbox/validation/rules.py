@@ -41,6 +41,16 @@ LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 Nodes = list[tuple[ast.AST, ast.AST | None]]
 
 
+def _subclasses(base: type) -> set[type]:
+    found = set()
+    for sub in base.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
+
+
+_LEAF_TYPES = frozenset(cls for base in LEAVES for cls in _subclasses(base))
+
+
 class TooManyNodes(Exception):
     """The tree has more nodes than the policy allows."""
 
@@ -48,21 +58,26 @@ class TooManyNodes(Exception):
 def flatten(tree: ast.AST, max_nodes: int) -> Nodes:
     """Every node but the leaves with its parent, in document (pre-)order, without recursion."""
     out: Nodes = []
+    append = out.append
     stack: Nodes = [(tree, None)]
-    node_type, leaves = ast.AST, LEAVES
+    pop, push = stack.pop, stack.append
+    node_type, leaves = ast.AST, _LEAF_TYPES
     while stack:
-        node, parent = stack.pop()
-        out.append((node, parent))
+        node, parent = pop()
+        append((node, parent))
         if len(out) > max_nodes:
             raise TooManyNodes(max_nodes)
         children = []
         for name in node._fields:
             value = getattr(node, name, None)
             if value.__class__ is list:
-                children.extend(v for v in value if isinstance(v, node_type) and not isinstance(v, leaves))
-            elif isinstance(value, node_type) and not isinstance(value, leaves):
+                for item in value:
+                    if isinstance(item, node_type) and item.__class__ not in leaves:
+                        children.append(item)
+            elif isinstance(value, node_type) and value.__class__ not in leaves:
                 children.append(value)
-        stack.extend((child, node) for child in reversed(children))
+        for child in reversed(children):
+            push((child, node))
     return out
 
 
@@ -189,6 +204,13 @@ class RuleChecker:
 
     # -------------------------------------------------------------------- names
     def _visit_Name(self, node: ast.Name, parent: ast.AST | None) -> None:
+        if (
+            node.id not in self._aliases
+            and not self._star_modules
+            and node.id not in self.rules.names
+            and node.id not in DYNAMIC_ATTRIBUTE_CALLS
+        ):
+            return  # a plain local or global: the common case
         if node.id in self.rules.names:
             self._add("name.denied", node, f"use of {node.id!r} is denied by the policy")
         resolved = self._aliases.get(node.id)
