@@ -26,6 +26,8 @@ from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, S
 app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True)
 images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
+keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
@@ -289,6 +291,104 @@ def doctor() -> None:
             err.print(f"                fix: {escape(check.fix)}")
         ok &= check.ok
     raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default SANDBOX_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default SANDBOX_PORT, 8080).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes; each has its own warm pool.")] = 1,
+) -> None:
+    """Run the REST API (uvicorn): warm pools, validation workers, SQLite under the state directory."""
+    import uvicorn
+
+    settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    err.print(
+        f"sandbox {escape(settings.database)} - listening on http://{host}:{port}  (docs: /docs)\n"
+        f"  curl -s -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' \\\n"
+        f'       -d \'{{"code": "print(42)"}}\' http://{host}:{port}/v1/executions',
+        markup=False,
+    )
+    uvicorn.run(
+        "sandbox.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_keep_alive=5,
+        limit_concurrency=max(64, settings.max_concurrency * 8),
+        h11_max_incomplete_event_size=32 << 10,
+        log_level="info",
+    )
+
+
+def _store() -> tuple[Any, Settings]:
+    from sandbox.store import Store
+
+    settings = _settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return Store(settings.database), settings
+    except SandboxError as exc:
+        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
+        raise typer.Exit(exc.exit_code) from None
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="A unique name for the key.")],
+    policy: Annotated[str | None, typer.Option(help="Loosest policy tier the key may use.")] = None,
+    max_concurrency: Annotated[int | None, typer.Option(min=1, help="Executions at once.")] = None,
+    rate: Annotated[int | None, typer.Option(min=1, help="Executions per minute.")] = None,
+) -> None:
+    """Create a key and print it (once: only its hash is stored)."""
+    from sandbox.validation import PolicySet
+
+    store, settings = _store()
+    tier = policy or settings.default_policy
+    try:
+        PolicySet(settings.policies_dir, settings.default_policy).get(tier)
+        info, plaintext = store.create_key(
+            name,
+            tier,
+            max_concurrency or settings.default_key_concurrency,
+            rate or settings.default_key_rate_per_min,
+        )
+    except SandboxError as exc:
+        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
+        raise typer.Exit(exc.exit_code) from None
+    err.print(f"created key {info.name} (policy {info.policy}); it is shown only once:", markup=False)
+    typer.echo(plaintext)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key (never the secret)."""
+    store, _ = _store()
+    table = Table("name", "prefix", "policy", "concurrency", "rate/min", "created", "revoked")
+    for key in store.list_keys():
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else ""
+        table.add_row(
+            key.name,
+            key.prefix + "...",
+            key.policy,
+            str(key.max_concurrency),
+            str(key.rate_per_min),
+            key.created_at.isoformat(timespec="seconds"),
+            revoked,
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.")]) -> None:
+    """Revoke a key at once."""
+    store, _ = _store()
+    if not store.revoke_key(name):
+        err.print(f"[red]rejected[/]: no live key named {escape(name)!r}")
+        raise typer.Exit(2)
+    err.print(f"revoked {escape(name)}")
 
 
 if __name__ == "__main__":

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     nofile: int = Field(256, gt=0, description="Open-file limit of the program (RLIMIT_NOFILE).")
     cpus: float = Field(1.0, gt=0, description="CPU quota of one container, in CPUs.")
 
+    # Service (REST API).
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite under state_dir.")
+    host: str = Field("127.0.0.1", description="Address `sandbox serve` listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port `sandbox serve` listens on.")
+    keep_output_bytes: int = Field(64 << 10, ge=0, description="Output kept per stream in execution records.")
+    max_json_depth: int = Field(32, ge=2, description="Deepest JSON nesting a request body may have.")
+    default_key_rate_per_min: int = Field(120, ge=1, description="Rate limit of keys created without one.")
+    default_key_concurrency: int = Field(8, ge=1, description="Concurrency limit of keys created without one.")
+
     # Engine.
     owner: str | None = Field(
         None, max_length=63, description="Owner label of this process's containers; random per process if unset."
@@ -72,6 +81,16 @@ class Settings(BaseSettings):
     start_timeout_s: float = Field(10.0, gt=0, description="Longest wait for a container's runner to greet.")
     kill_grace_s: float = Field(1.0, ge=0, description="Host deadline = wall limit + this; then SIGKILL.")
     janitor_interval_s: float = Field(60.0, gt=0, description="How often leftover containers are reaped.")
+
+    @property
+    def database(self) -> str:
+        """The database URL in force."""
+        return self.database_url or f"sqlite:///{self.state_dir / 'sandbox.db'}"
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Request body cap: the payload cap, grown for base64 and JSON escaping, plus room for the rest."""
+        return self.request_bytes * 2 + (64 << 10)
 
     @model_validator(mode="after")
     def _defaults_within_maxima(self) -> Settings:

@@ -61,6 +61,7 @@ class RateLimited(RequestRejected):
     """Too many requests or concurrent executions for this caller."""
 
     http_status = 429
+    retry_after_s: int = 1
 
 
 class PayloadTooLarge(RequestRejected):

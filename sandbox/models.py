@@ -10,6 +10,7 @@ import base64
 import binascii
 import enum
 import posixpath
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -66,7 +67,7 @@ class FileInput(_Strict):
     """An extra file written into the workdir before the program starts."""
 
     path: str = Field(..., min_length=1, max_length=255, description="Relative path inside the workdir.")
-    content: str = Field("", description="File content, encoded as `encoding` says.")
+    content: str = Field("", max_length=48 << 20, description="File content, encoded as `encoding` says.")
     encoding: Literal["utf8", "base64"] = "utf8"
 
     @field_validator("path")
@@ -119,11 +120,22 @@ class ExecutionRequest(_Strict):
     """One program to run once."""
 
     language: str = Field("python", min_length=1, max_length=32)
-    code: str = Field(..., description="Source of the main file.")
+    code: str = Field(..., max_length=32 << 20, description="Source of the main file.")
     files: list[FileInput] = Field(default_factory=list, max_length=256)
-    stdin: str = Field("", description="Bytes fed to the program's stdin (UTF-8).")
-    args: list[str] = Field(default_factory=list, max_length=256, description="Extra command-line arguments.")
+    stdin: str = Field("", max_length=32 << 20, description="Bytes fed to the program's stdin (UTF-8).")
+    args: list[str] = Field(
+        default_factory=list, max_length=256, description="Extra command-line arguments (4 KiB each at most)."
+    )
     limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("args")
+    @classmethod
+    def _short_args(cls, args: list[str]) -> list[str]:
+        for arg in args:
+            if len(arg) > 4096 or "\x00" in arg:
+                raise ValueError("each argument must be at most 4096 characters, without NUL")
+        return args
+
     policy: str | None = Field(None, max_length=64, description="Validation policy tier; the server default if unset.")
 
 
@@ -142,3 +154,34 @@ class ExecutionResult(BaseModel):
     peak_memory_bytes: int = 0
     message: str = Field("", description="Why the status is what it is, in one line.")
     findings: list[Finding] = Field(default_factory=list, description="Validation findings (warnings on success).")
+
+
+class ExecutionRecord(ExecutionResult):
+    """An execution as the API shows it: the result plus identity and timestamps.
+
+    ``state`` is ``running`` until the result is in; ``status`` is set once it is ``done``.
+    """
+
+    status: Status | None = None  # type: ignore[assignment]
+    id: str
+    state: Literal["running", "done"] = "done"
+    language: str
+    policy: str
+    code_sha256: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    created_at: datetime
+    finished_at: datetime | None = None
+
+
+class ApiKeyInfo(BaseModel):
+    """An API key without its secret: what listing keys shows."""
+
+    id: str
+    name: str
+    prefix: str = Field(..., description="The first characters of the key, to recognise it.")
+    policy: str = Field(..., description="The loosest policy tier this key may use.")
+    max_concurrency: int
+    rate_per_min: int
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from types import TracebackType
 
 from sandbox.config import Settings
@@ -77,6 +78,20 @@ class ExecutionService:
         if self._warm and isinstance(self.backend, DockerBackend) and self.settings.pool_size > 0:
             for language in self.settings.pool_languages:
                 self.backend.warm(self.default_profile(language))
+
+    async def readiness(self) -> dict[str, object]:
+        """Engine reachable and warm pools filled: what `/readyz` reports."""
+        report: dict[str, object] = {"ready": True, "engine": "ok", "pools": {}}
+        try:
+            await self.backend.ping()
+        except SandboxError as exc:
+            report.update(ready=False, engine=exc.message)
+        if isinstance(self.backend, DockerBackend):
+            pools = {pool.name: {"ready": pool.stats.ready, "size": pool.size} for pool in self.backend.pools.values()}
+            report["pools"] = pools
+            if any(p["ready"] == 0 and p["size"] > 0 for p in pools.values()):
+                report["ready"] = False
+        return report
 
     async def aclose(self) -> None:
         await self.backend.aclose()
@@ -143,26 +158,56 @@ class ExecutionService:
             )
             return Verdict(False, (finding,), policy.name, policy.version)
 
-    async def execute(self, request: ExecutionRequest, on_output: OutputCallback | None = None) -> ExecutionResult:
-        """Validate and run ``request`` once; raises ``SandboxError`` only when it did not run.
+    def choose_policy(self, requested: str | None, ceiling: str | None = None) -> Policy:
+        """The request's policy; with ``ceiling`` (a key's tier), never a looser one than it."""
+        policy = self.policies.get(requested or ceiling)
+        if ceiling is not None:
+            limit = self.policies.get(ceiling)
+            if policy.strictness < limit.strictness:
+                raise RequestRejected(
+                    f"policy {policy.name!r} is looser than this key's tier {limit.name!r}; "
+                    f"ask for {limit.name!r} or a stricter one"
+                )
+        return policy
+
+    async def admit(self, request: ExecutionRequest, ceiling: str | None = None) -> Admitted:
+        """Every check before a container is touched: policy, limits, sizes, validation.
 
         Denied code raises ``ValidationRejected`` (``SyntaxRejected`` for code that
-        does not parse) with the findings, before any container is touched.
+        does not parse) with the findings.
         """
-        execution_id = uuid.uuid4().hex[:12]
-        policy = self.policies.get(request.policy)
+        policy = self.choose_policy(request.policy, ceiling)
         spec = self.prepare(request, policy)
         verdict = await self.validate(request, policy)
         if not verdict.allowed:
             error = SyntaxRejected if verdict.syntax_error else ValidationRejected
-            log.info("execution %s: rejected by %s: %s", execution_id, policy.name, verdict.summary())
+            log.info("rejected by %s: %s", policy.name, verdict.summary())
             raise error(verdict.summary(), findings=list(verdict.findings), policy=policy.name)
-        log.info("execution %s: running %s in %s", execution_id, request.language, spec.image)
-        outcome = await self.backend.run(spec, on_output)
+        return Admitted(request, policy, spec, verdict)
+
+    async def run(self, admitted: Admitted, on_output: OutputCallback | None = None) -> ExecutionResult:
+        """Run an admitted request in a fresh container."""
+        execution_id = uuid.uuid4().hex[:12]
+        log.info("execution %s: running %s in %s", execution_id, admitted.request.language, admitted.spec.image)
+        outcome = await self.backend.run(admitted.spec, on_output)
         log.info("execution %s: %s in %d ms", execution_id, outcome.status.value, outcome.wall_ms)
         result = to_result(outcome)
-        result.findings = list(verdict.findings)
+        result.findings = list(admitted.verdict.findings)
         return result
+
+    async def execute(self, request: ExecutionRequest, on_output: OutputCallback | None = None) -> ExecutionResult:
+        """Admit and run ``request`` once; raises ``SandboxError`` only when it did not run."""
+        return await self.run(await self.admit(request), on_output)
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A request that passed every check, ready to run."""
+
+    request: ExecutionRequest
+    policy: Policy
+    spec: RunSpec
+    verdict: Verdict
 
 
 def source_files(request: ExecutionRequest, language: LanguageSpec) -> list[SourceFile]:

@@ -85,6 +85,9 @@ class Backend(abc.ABC):
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Prepare (connect, warm pools). Idempotent."""
 
+    async def ping(self) -> None:  # noqa: B027 - optional hook
+        """Raise ``SandboxError`` if the backend cannot run anything now."""
+
     @abc.abstractmethod
     async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
         """Run ``spec`` once and report what happened."""

@@ -124,6 +124,9 @@ class DockerBackend(Backend):
         await self.sweep()
         self._janitor = asyncio.create_task(self._janitor_loop(), name="janitor")
 
+    async def ping(self) -> None:
+        await self._call("ping the Docker engine", self.api.ping)
+
     def warm(self, profile: Profile, size: int | None = None) -> WarmPool[Sandbox]:
         """Keep ``size`` containers of ``profile`` ready (default ``settings.pool_size``)."""
         if self._refill_limit is None:

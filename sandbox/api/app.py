@@ -1,0 +1,76 @@
+"""The FastAPI application: composition, lifespan and the server's own limits.
+
+``create_app(settings)`` builds everything at start-up (store, service with its
+warm pools and validation workers, execution manager) and closes it at shutdown.
+On a first start with no API key at all, one is created and printed once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sandbox import __version__
+from sandbox.api import problems
+from sandbox.api.guard import BodyGuard
+from sandbox.api.routes import health, router
+from sandbox.config import Settings
+from sandbox.executions import ExecutionManager
+from sandbox.service import ExecutionService, build_service
+from sandbox.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, service: ExecutionService | None = None) -> FastAPI:
+    """The app; ``service`` replaces the Docker-backed one (tests of the doors use a fake backend)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        store = await asyncio.to_thread(Store, settings.database, output_bytes=settings.keep_output_bytes)
+        if await asyncio.to_thread(store.count_keys) == 0:
+            info, plaintext = await asyncio.to_thread(
+                store.create_key,
+                "default",
+                settings.default_policy,
+                settings.default_key_concurrency,
+                settings.default_key_rate_per_min,
+            )
+            print(
+                f"Created the first API key ({info.name}, policy {info.policy}); it is shown only once:\n"
+                f"  {plaintext}\n",
+                file=sys.stderr,
+                flush=True,
+            )
+        svc = service or build_service(settings)
+        async with svc:
+            manager = ExecutionManager(svc, store)
+            app.state.store, app.state.service, app.state.manager = store, svc, manager
+            try:
+                yield
+            finally:
+                await manager.aclose()
+        store.close()
+
+    app = FastAPI(
+        title="sandbox",
+        version=__version__,
+        summary="Run untrusted code in one-shot hardened containers.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health)
+    app.include_router(router)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory (``sandbox serve``): settings from the environment, loaded once per worker."""
+    return create_app(Settings())

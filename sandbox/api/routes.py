@@ -1,0 +1,171 @@
+"""The ``/v1`` routes: thin translation between HTTP and ``ExecutionManager``/``ExecutionService``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
+
+from sandbox.api.auth import bearer, current_key
+from sandbox.executions import Event, ExecutionManager
+from sandbox.models import ApiKeyInfo, ExecutionRecord, ExecutionRequest, Finding
+from sandbox.service import ExecutionService
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(bearer)])
+Key = Annotated[ApiKeyInfo, Depends(current_key)]
+
+
+def manager(request: Request) -> ExecutionManager:
+    return request.app.state.manager
+
+
+def service(request: Request) -> ExecutionService:
+    return request.app.state.service
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionRecord]
+    total: int
+    limit: int
+    offset: int
+
+
+class ValidationReport(BaseModel):
+    allowed: bool
+    status: str
+    policy: str
+    policy_version: int
+    findings: list[Finding]
+
+
+class LanguageInfo(BaseModel):
+    name: str
+    aliases: list[str]
+    main_file: str
+    description: str
+
+
+class PolicyInfo(BaseModel):
+    name: str
+    version: int
+    strictness: int
+    description: str
+    enforce: bool
+
+
+@router.post(
+    "/executions",
+    response_model=ExecutionRecord,
+    responses={202: {"model": ExecutionRecord, "description": "Started (`wait=false`)"}},
+    summary="Run code once in a fresh sandbox",
+)
+async def create_execution(
+    body: ExecutionRequest,
+    key: Key,
+    request: Request,
+    wait: Annotated[bool, Query(description="Wait for the result (default) or return 202 at once.")] = True,
+) -> Any:
+    execution = await manager(request).submit(body, key)
+    if not wait:
+        return JSONResponse(execution.record.model_dump(mode="json"), status_code=202)
+    await execution.done.wait()
+    return execution.record
+
+
+@router.get("/executions", response_model=ExecutionPage, summary="This key's executions, newest first")
+async def list_executions(
+    key: Key,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ExecutionPage:
+    items, total = await asyncio.to_thread(manager(request).store.list_executions, key.id, limit, offset)
+    return ExecutionPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/executions/{execution_id}", response_model=ExecutionRecord, summary="One execution")
+async def get_execution(execution_id: str, key: Key, request: Request) -> ExecutionRecord:
+    return await manager(request).get(execution_id, key)
+
+
+@router.get(
+    "/executions/{execution_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "stdout, stderr, then result events"}},
+    summary="Server-sent events: output as it is produced, then the result",
+)
+async def execution_events(execution_id: str, key: Key, request: Request) -> StreamingResponse:
+    execution = manager(request).live(execution_id, key)
+
+    async def events() -> AsyncIterator[bytes]:
+        async for event in execution.stream():
+            yield sse(event)
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/executions/{execution_id}/cancel", response_model=ExecutionRecord, summary="Kill a running execution")
+async def cancel_execution(execution_id: str, key: Key, request: Request) -> ExecutionRecord:
+    return await manager(request).cancel(execution_id, key)
+
+
+@router.post("/validate", response_model=ValidationReport, summary="Validation only: findings, no container")
+async def validate(body: ExecutionRequest, key: Key, request: Request) -> ValidationReport:
+    svc = service(request)
+    policy = svc.choose_policy(body.policy, key.policy)
+    svc.prepare(body, policy)
+    verdict = await svc.validate(body, policy)
+    status = "ok" if verdict.allowed else "syntax_error" if verdict.syntax_error else "validation_rejected"
+    return ValidationReport(
+        allowed=verdict.allowed,
+        status=status,
+        policy=verdict.policy,
+        policy_version=verdict.policy_version,
+        findings=list(verdict.findings),
+    )
+
+
+@router.get("/languages", response_model=list[LanguageInfo], summary="Languages and their runtimes")
+async def languages(key: Key, request: Request) -> list[LanguageInfo]:
+    catalog = service(request).catalog
+    return [
+        LanguageInfo(name=s.name, aliases=list(s.aliases), main_file=s.main_file, description=s.description)
+        for s in sorted(catalog.languages.values(), key=lambda s: s.name)
+    ]
+
+
+@router.get("/policies", response_model=list[PolicyInfo], summary="Validation policy tiers")
+async def policies(key: Key, request: Request) -> list[PolicyInfo]:
+    return [
+        PolicyInfo(
+            name=p.name, version=p.version, strictness=p.strictness, description=p.description, enforce=p.enforce
+        )
+        for p in sorted(service(request).policies.policies.values(), key=lambda p: p.strictness)
+    ]
+
+
+health = APIRouter()
+
+
+@health.get("/healthz", summary="Liveness")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz", summary="Readiness: engine reachable, pool warm")
+async def readyz(request: Request, response: Response) -> dict[str, Any]:
+    svc: ExecutionService = request.app.state.service
+    report = await svc.readiness()
+    if not report["ready"]:
+        response.status_code = 503
+    return report
+
+
+def sse(event: Event) -> bytes:
+    data = event.data.model_dump(mode="json") if isinstance(event.data, BaseModel) else event.data
+    return f"event: {event.kind}\ndata: {json.dumps(data)}\n\n".encode()

@@ -1,0 +1,226 @@
+"""Persistence: API keys (hashed), execution records, the audit log.
+
+SQLite by default (WAL, one file under the state directory); any SQLAlchemy URL
+works, so several replicas can share Postgres. Calls are synchronous and short;
+the API runs them in a worker thread. Rows are turned into ``models`` values
+here and never leave this package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from sandbox.errors import RequestRejected, StoreError
+from sandbox.models import ApiKeyInfo, ExecutionRecord, Finding
+from sandbox.store.tables import SCHEMA_VERSION, ApiKeyRow, AuditRow, Base, ExecutionRow, SchemaVersion
+
+KEY_PREFIX = "sbx_"
+
+
+def hash_key(plaintext: str) -> str:
+    """SHA-256 of a key: keys are 256-bit random tokens, so a plain hash is enough to store."""
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """The service's database; see the module docstring."""
+
+    def __init__(self, url: str, *, output_bytes: int = 64 << 10) -> None:
+        self.url = url
+        self.output_bytes = output_bytes
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._session = sessionmaker(self.engine, expire_on_commit=False)
+            self._migrate()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the database {_redact(url)}: {exc}") from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _migrate(self) -> None:
+        Base.metadata.create_all(self.engine)
+        with self._session.begin() as session:
+            current = session.scalar(select(func.max(SchemaVersion.version)))
+            if current is None:
+                session.add(SchemaVersion(version=SCHEMA_VERSION))
+            elif current > SCHEMA_VERSION:
+                raise StoreError(f"database schema v{current} is newer than this service (v{SCHEMA_VERSION})")
+
+    # ------------------------------------------------------------------- keys
+    def create_key(self, name: str, policy: str, max_concurrency: int, rate_per_min: int) -> tuple[ApiKeyInfo, str]:
+        """A new key; the plaintext is returned once and never stored."""
+        plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+        row = ApiKeyRow(
+            id=uuid.uuid4().hex,
+            name=name,
+            key_hash=hash_key(plaintext),
+            prefix=plaintext[:10],
+            policy=policy,
+            max_concurrency=max_concurrency,
+            rate_per_min=rate_per_min,
+            created_at=now(),
+        )
+        try:
+            with self._session.begin() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise RequestRejected(f"an API key named {name!r} already exists") from exc
+        self.audit("key.created", row.id, name=name, policy=policy)
+        return _key_info(row), plaintext
+
+    def authenticate(self, plaintext: str) -> ApiKeyInfo | None:
+        """The live key with this secret, or None."""
+        with self._session() as session:
+            row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(plaintext)))
+        if row is None or row.revoked_at is not None:
+            return None
+        return _key_info(row)
+
+    def list_keys(self) -> list[ApiKeyInfo]:
+        with self._session() as session:
+            return [_key_info(r) for r in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
+
+    def count_keys(self) -> int:
+        with self._session() as session:
+            return session.scalar(select(func.count()).select_from(ApiKeyRow)) or 0
+
+    def revoke_key(self, name_or_id: str) -> bool:
+        with self._session.begin() as session:
+            row = session.scalar(select(ApiKeyRow).where((ApiKeyRow.name == name_or_id) | (ApiKeyRow.id == name_or_id)))
+            if row is None or row.revoked_at is not None:
+                return False
+            row.revoked_at = now()
+            key_id = row.id
+        self.audit("key.revoked", key_id)
+        return True
+
+    # ------------------------------------------------------------- executions
+    def save_execution(self, record: ExecutionRecord, key_id: str | None) -> None:
+        """Insert or update; output is kept up to ``output_bytes`` per stream."""
+        values = record.model_dump(exclude={"findings"})
+        values["status"] = record.status.value if record.status else None
+        values["stdout"] = _head(record.stdout, self.output_bytes)
+        values["stderr"] = _head(record.stderr, self.output_bytes)
+        values["findings"] = [f.model_dump() for f in record.findings]
+        with self._guard("save an execution"), self._session.begin() as session:
+            row = session.get(ExecutionRow, record.id)
+            if row is None:
+                session.add(ExecutionRow(key_id=key_id, **values))
+            else:
+                for name, value in values.items():
+                    setattr(row, name, value)
+
+    def get_execution(self, execution_id: str, key_id: str | None) -> ExecutionRecord | None:
+        """The execution if it belongs to ``key_id``."""
+        with self._guard("read an execution"), self._session() as session:
+            row = session.get(ExecutionRow, execution_id)
+        if row is None or row.key_id != key_id:
+            return None
+        return _record(row)
+
+    def list_executions(self, key_id: str | None, limit: int, offset: int) -> tuple[list[ExecutionRecord], int]:
+        """A page of the key's executions, newest first, and the total count."""
+        with self._guard("list executions"), self._session() as session:
+            query = select(ExecutionRow).where(ExecutionRow.key_id == key_id)
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.scalars(query.order_by(ExecutionRow.created_at.desc()).limit(limit).offset(offset))
+            return [_record(r) for r in rows], total
+
+    # ------------------------------------------------------------------ audit
+    def audit(self, event_name: str, key_id: str | None = None, **detail: Any) -> None:
+        """Append a security event (never a secret value)."""
+        with self._guard("write the audit log"), self._session.begin() as session:
+            session.add(AuditRow(at=now(), key_id=key_id, event=event_name, detail=detail))
+
+    def audit_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._session() as session:
+            rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+            return [{"at": r.at, "key_id": r.key_id, "event": r.event, "detail": r.detail} for r in rows]
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _guard(action: str) -> Iterator[None]:
+        """Turn database errors into ``StoreError`` naming the action."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {action}: {type(exc).__name__}") from exc
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _key_info(row: ApiKeyRow) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        policy=row.policy,
+        max_concurrency=row.max_concurrency,
+        rate_per_min=row.rate_per_min,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _record(row: ExecutionRow) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=row.id,
+        state=row.state,
+        status=row.status,
+        exit_code=row.exit_code,
+        signal=row.signal,
+        stdout=row.stdout,
+        stderr=row.stderr,
+        stdout_truncated=row.stdout_truncated,
+        stderr_truncated=row.stderr_truncated,
+        stdout_bytes=row.stdout_bytes,
+        stderr_bytes=row.stderr_bytes,
+        wall_ms=row.wall_ms,
+        cpu_ms=row.cpu_ms,
+        peak_memory_bytes=row.peak_memory_bytes,
+        message=row.message,
+        findings=[Finding(**f) for f in row.findings or []],
+        language=row.language,
+        policy=row.policy,
+        code_sha256=row.code_sha256,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _head(text: str, limit: int) -> str:
+    data = text.encode()
+    return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
+
+
+def _redact(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
