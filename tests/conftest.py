@@ -20,7 +20,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-DOCKER_DIRS = ("integration", "security")
+DOCKER_DIRS = ("integration", "security", "e2e")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -14,12 +14,27 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from sandbox.errors import CapacityUnavailable, RateLimited, SandboxError, Unauthenticated, ValidationRejected
-from sandbox.models import Status
+from sandbox.models import Finding, Status
 
 log = logging.getLogger(__name__)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with the service's status vocabulary in ``code``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    findings: list[Finding] | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
 MEDIA_TYPE = "application/problem+json"
 TITLES = {
     400: "Bad request",
@@ -32,6 +47,14 @@ TITLES = {
     500: "Internal error",
     503: "Capacity unavailable",
 }
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error codes."""
+    return {
+        code: {"model": Problem, "description": TITLES.get(code, "Error"), "content": {MEDIA_TYPE: {}}}
+        for code in codes
+    }
 
 
 def problem(

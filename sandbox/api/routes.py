@@ -12,11 +12,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from sandbox.api.auth import bearer, current_key
+from sandbox.api.problems import documented
 from sandbox.executions import Event, ExecutionManager
 from sandbox.models import ApiKeyInfo, ExecutionRecord, ExecutionRequest, Finding
 from sandbox.service import ExecutionService
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(bearer)])
+router = APIRouter(
+    prefix="/v1", dependencies=[Depends(bearer)], responses=documented(400, 401, 404, 413, 422, 429, 503)
+)
 Key = Annotated[ApiKeyInfo, Depends(current_key)]
 
 
@@ -157,7 +160,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", summary="Readiness: engine reachable, pool warm")
+@health.get("/readyz", summary="Readiness: engine reachable, pool warm", responses={503: {"description": "Not ready"}})
 async def readyz(request: Request, response: Response) -> dict[str, Any]:
     svc: ExecutionService = request.app.state.service
     report = await svc.readiness()

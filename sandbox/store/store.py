@@ -37,6 +37,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 class Store:
     """The service's database; see the module docstring."""
 
@@ -182,8 +187,8 @@ def _key_info(row: ApiKeyRow) -> ApiKeyInfo:
         policy=row.policy,
         max_concurrency=row.max_concurrency,
         rate_per_min=row.rate_per_min,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
+        created_at=_utc(row.created_at),
+        revoked_at=_utc(row.revoked_at),
     )
 
 
@@ -208,8 +213,8 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
         language=row.language,
         policy=row.policy,
         code_sha256=row.code_sha256,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
+        created_at=_utc(row.created_at),
+        finished_at=_utc(row.finished_at),
     )
 
 
