@@ -79,8 +79,12 @@ class ExecutionManager:
         self._live: dict[str, Execution] = {}
         self._finished: list[str] = []
 
-    async def submit(self, request: ExecutionRequest, key: ApiKeyInfo) -> Execution:
-        """Admit ``request`` for ``key`` (raises on refusal) and start it; returns at once."""
+    async def submit(self, request: ExecutionRequest, key: ApiKeyInfo, *, record_now: bool = True) -> Execution:
+        """Admit ``request`` for ``key`` (raises on refusal) and start it; returns at once.
+
+        ``record_now``: write the running record before starting (needed when the caller
+        answers 202 and may look it up elsewhere); the finished record is always written.
+        """
         release = self.limiter.acquire(key.id, key.rate_per_min, key.max_concurrency)
         try:
             admitted = await self.service.admit(request, ceiling=key.policy)
@@ -103,7 +107,8 @@ class ExecutionManager:
         )
         execution = Execution(record=record, key_id=key.id)
         self._live[record.id] = execution
-        await asyncio.to_thread(self.store.save_execution, record, key.id)
+        if record_now:
+            await asyncio.to_thread(self.store.save_execution, record, key.id)
 
         async def on_output(kind: str, chunk: bytes) -> None:
             await execution.publish(Event(kind, chunk.decode("utf-8", errors="replace")))
@@ -144,12 +149,12 @@ class ExecutionManager:
             }
         )
         execution.record = record
+        await execution.publish(Event("result", record))
+        execution.done.set()  # the caller answers now; the record is written meanwhile
         try:
             await asyncio.to_thread(self.store.save_execution, record, execution.key_id)
         except SandboxError:
             log.exception("could not record execution %s", record.id)
-        await execution.publish(Event("result", record))
-        execution.done.set()
         self._finished.append(record.id)
         while len(self._finished) > KEEP_FINISHED:
             self._live.pop(self._finished.pop(0), None)
@@ -180,7 +185,9 @@ class ExecutionManager:
         return execution.record
 
     async def aclose(self) -> None:
-        tasks = [e.task for e in self._live.values() if e.task is not None and not e.task.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Cancel what still runs; let finished executions finish writing their records."""
+        pending = [e for e in self._live.values() if e.task is not None and not e.task.done()]
+        for execution in pending:
+            if not execution.done.is_set():
+                execution.task.cancel()  # type: ignore[union-attr]
+        await asyncio.gather(*(e.task for e in pending), return_exceptions=True)

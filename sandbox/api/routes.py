@@ -73,7 +73,7 @@ async def create_execution(
     request: Request,
     wait: Annotated[bool, Query(description="Wait for the result (default) or return 202 at once.")] = True,
 ) -> Any:
-    execution = await manager(request).submit(body, key)
+    execution = await manager(request).submit(body, key, record_now=not wait)
     if not wait:
         return JSONResponse(execution.record.model_dump(mode="json"), status_code=202)
     await execution.done.wait()
