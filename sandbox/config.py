@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     default_key_rate_per_min: int = Field(120, ge=1, description="Rate limit of keys created without one.")
     default_key_concurrency: int = Field(8, ge=1, description="Concurrency limit of keys created without one.")
 
+    # Sessions.
+    session_idle_ttl_s: float = Field(600.0, gt=0, description="Default idle time after which a session closes.")
+    max_session_idle_ttl_s: float = Field(3600.0, gt=0, description="Longest idle TTL a session may ask for.")
+    session_max_lifetime_s: float = Field(3600.0, gt=0, description="A session closes this long after it opened.")
+    max_sessions_per_key: int = Field(4, ge=1, description="Open sessions one API key may hold.")
+
     # Engine.
     owner: str | None = Field(
         None, max_length=63, description="Owner label of this process's containers; random per process if unset."

@@ -185,3 +185,35 @@ class ApiKeyInfo(BaseModel):
     rate_per_min: int
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+class SessionRequest(_Strict):
+    """Open a session: a dedicated interpreter whose state persists between executions."""
+
+    language: str = Field("python", min_length=1, max_length=32)
+    limits: Limits = Field(default_factory=Limits, description="Container limits, and the default per call.")
+    policy: str | None = Field(None, max_length=64)
+    idle_ttl_s: float | None = Field(None, gt=0, description="Close after this long without a call.")
+    files: list[FileInput] = Field(default_factory=list, max_length=256)
+
+
+class SessionExecution(_Strict):
+    """One cell to run in a session's interpreter."""
+
+    code: str = Field(..., max_length=32 << 20)
+    limits: Limits = Field(default_factory=Limits, description="Per-call wall, CPU and output limits.")
+
+
+class SessionInfo(BaseModel):
+    """A session as the API shows it."""
+
+    id: str
+    language: str
+    policy: str
+    state: Literal["open", "closed"]
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    idle_ttl_s: float
+    executions: int = 0
+    closed_reason: str = ""

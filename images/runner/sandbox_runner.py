@@ -175,12 +175,13 @@ def set_child_limits(limits: dict) -> None:
         pass
 
 
-def child_setup(request: dict, stdin_r: int, stdout_w: int, stderr_w: int) -> dict:
+def child_setup(request: dict, stdin_r: int, stdout_w: int, stderr_w: int, keep: int = 3) -> dict:
+    """In the forked child: own session, stdio on the runner's pipes, descriptors >= ``keep`` closed."""
     os.setsid()
     os.dup2(stdin_r, 0)
     os.dup2(stdout_w, 1)
     os.dup2(stderr_w, 2)
-    os.closerange(3, 1 << 16)
+    os.closerange(keep, 1 << 16)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     os.chdir(WORKDIR)
@@ -566,6 +567,252 @@ def supervise(request: dict) -> dict:
     }
 
 
+# -------------------------------------------------------------------- sessions
+# A session keeps one interpreter alive between requests (like a notebook
+# kernel). After the opening request ({"mode": "session"}), the host sends more
+# messages on stdin, each answered by frames ending in R (or X):
+#   {"v": 1, "op": "exec", "code": "...", "limits": {...}}   output frames, then R
+#   {"v": 1, "op": "put", "path": "...", "data": "<base64>"}  R {"ok": true}
+#   {"v": 1, "op": "get", "path": "..."}                       F (file bytes), then R
+#   {"v": 1, "op": "close"}                                    the container ends
+# A cell that times out, overflows a cap or kills the interpreter ends the
+# session: its R frame says "session_ended": true, and later requests get X.
+MAX_FILE_BYTES = 32 << 20
+
+
+def read_file(path: str) -> bytes:
+    """A workdir file's bytes; never follows a symlink anywhere on the way."""
+    parts = safe_relpath(path).split("/")
+    fd = os.open(WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
+    try:
+        import stat
+
+        info = os.fstat(file_fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path!r} is not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"{path!r} is {info.st_size} bytes, over the {MAX_FILE_BYTES} byte cap")
+        chunks = []
+        while chunk := os.read(file_fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(file_fd)
+
+
+def write_message(fd: int, body: dict) -> None:
+    data = json.dumps(body).encode()
+    data = struct.pack(">I", len(data)) + data
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def read_message(fd: int):
+    try:
+        (length,) = struct.unpack(">I", read_exact(fd, 4))
+        return json.loads(read_exact(fd, length))
+    except EOFError:
+        return None
+
+
+def session_child(request: dict, ctl: int, res: int) -> None:
+    """The session's interpreter: run cells in one __main__ namespace until told to stop."""
+    import io
+    import types
+
+    set_dumpable(True)
+    env = dict(BASE_ENV)
+    env.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = [""]
+    sys.path.insert(0, WORKDIR)
+    add_site_packages()
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
+    )
+    module = types.ModuleType("__main__")
+    sys.modules["__main__"] = module
+    while True:
+        message = read_message(ctl)
+        if message is None:
+            os._exit(finish_interpreter(0))
+        try:
+            code = compile(message["code"], f"<cell {message['cell']}>", "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+            status = 0
+        except SystemExit as exc:
+            status = exit_status(exc)
+        except BaseException as exc:
+            tb = None if isinstance(exc, SyntaxError) else exc.__traceback__.tb_next
+            sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+            status = 1
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        write_message(res, {"exit_code": status})
+
+
+def process_cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_peak_rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_cell(pid: int, ctl: int, res: int, out: dict, code: str, cell: int, limits: dict) -> dict:
+    """Send one cell to the session's interpreter and forward its output until it reports back."""
+    caps = {"O": int(limits.get("stdout_bytes", 1 << 20)), "E": int(limits.get("stderr_bytes", 1 << 20))}
+    cpu_before = process_cpu_s(pid)
+    cpu = int(limits.get("cpu_s", 0))
+    if cpu > 0:
+        # Soft limit only: the hard limit cannot be raised again for the next cell.
+        soft = int(cpu_before) + 1 + cpu
+        resource.prlimit(pid, resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
+    oom_before = read_oom_kills()
+    start = time.monotonic()
+    deadline = start + int(limits.get("wall_ms", 10_000)) / 1000
+    write_message(ctl, {"code": code, "cell": cell})
+    sent = {"O": 0, "E": 0}
+    truncated = {"O": False, "E": False}
+    output_limit = None
+    timed_out = False
+    reply = None
+    status = None
+    poller = select.poll()
+    for fd in (*out, res):
+        poller.register(fd, select.POLLIN)
+    pidfd = os.pidfd_open(pid)
+    poller.register(pidfd, select.POLLIN)
+    try:
+        while reply is None and status is None and not output_limit and not timed_out:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for fd, _ in poller.poll(int(remaining * 1000) + 1):
+                if fd in out:
+                    try:
+                        data = os.read(fd, CHUNK)
+                    except BlockingIOError:
+                        continue
+                    kind = out[fd]
+                    room = caps[kind] - sent[kind]
+                    if len(data) > room:
+                        data, truncated[kind] = data[: max(room, 0)], True
+                        output_limit = "stdout" if kind == "O" else "stderr"
+                    if data:
+                        write_frame(kind.encode(), data)
+                        sent[kind] += len(data)
+                elif fd == res:
+                    reply = read_message(res)
+                elif fd == pidfd:
+                    reaped = reap_children(pid)
+                    if reaped is not None:
+                        status = reaped[0]
+        # What the cell wrote before reporting back is already in the pipes.
+        for fd, kind in out.items():
+            while not output_limit and select.select([fd], [], [], 0)[0]:
+                data = os.read(fd, CHUNK)[: caps[kind] - sent[kind]]
+                if not data:
+                    break
+                write_frame(kind.encode(), data)
+                sent[kind] += len(data)
+    finally:
+        os.close(pidfd)
+    ended = reply is None
+    if ended and status is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _, status, _ = os.wait4(pid, 0)
+    sig = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
+    cpu_used = process_cpu_s(pid) if not ended else 0.0
+    return {
+        "exit_code": reply["exit_code"] if reply else (os.WEXITSTATUS(status) if os.WIFEXITED(status) else None),
+        "signal": sig,
+        "wall_ms": int((time.monotonic() - start) * 1000),
+        "cpu_ms": int(max(cpu_used - cpu_before, 0) * 1000),
+        "peak_memory_bytes": process_peak_rss(pid) if not ended else 0,
+        "stdout_truncated": truncated["O"],
+        "stderr_truncated": truncated["E"],
+        "timed_out": timed_out,
+        "output_limit": output_limit,
+        "cpu_limit_hit": sig == signal.SIGXCPU or (cpu > 0 and sig == signal.SIGKILL and cpu_used >= cpu),
+        "oom_killed": read_oom_kills() > oom_before,
+        "session_ended": ended,
+    }
+
+
+def serve_session(request: dict) -> int:
+    """Keep one interpreter for the container's life; see the protocol note above."""
+    ctl_r, ctl_w = os.pipe()
+    res_r, res_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(ctl_r, 3)
+            os.dup2(res_w, 4)
+            child_setup(request, null, out_w, err_w, keep=5)
+            session_child(request, 3, 4)
+        finally:
+            os._exit(127)
+    for fd in (ctl_r, res_w, out_w, err_w, null):
+        os.close(fd)
+    out = {out_r: "O", err_r: "E"}
+    write_frame(b"R", json.dumps({"exit_code": 0, "session": "open"}).encode())
+    alive, cell = True, 0
+    while True:
+        try:
+            message = read_request()
+        except (EOFError, ValueError):
+            break
+        op = message.get("op")
+        try:
+            if op == "exec" and alive:
+                cell += 1
+                result = run_cell(pid, ctl_w, res_r, out, message.get("code", ""), cell, message.get("limits") or {})
+                alive = not result["session_ended"]
+                write_frame(b"R", json.dumps(result).encode())
+            elif op == "put":
+                write_files([{"path": message["path"], "data": message.get("data", ""), "mode": 0o644}])
+                write_frame(b"R", b'{"ok": true}')
+            elif op == "get":
+                write_frame(b"F", read_file(message["path"]))
+                write_frame(b"R", b'{"ok": true}')
+            elif op == "close":
+                break
+            else:
+                reason = "the session has ended" if op == "exec" else f"unknown operation {op!r}"
+                write_frame(b"X", json.dumps({"error": reason}).encode())
+        except Exception as exc:
+            write_frame(b"X", json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+    kill_everything_else()
+    return 0
+
+
 def main() -> int:
     set_dumpable(False)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -576,6 +823,8 @@ def main() -> int:
     except Exception as exc:
         write_frame(b"X", json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
         return 2
+    if request.get("mode") == "session":
+        return serve_session(request)
     result = supervise(request)
     write_frame(b"R", json.dumps(result).encode())
     return 0

@@ -22,6 +22,7 @@ from sandbox.api.routes import health, router
 from sandbox.config import Settings
 from sandbox.executions import ExecutionManager
 from sandbox.service import ExecutionService, build_service
+from sandbox.sessions import SessionManager
 from sandbox.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,15 @@ def create_app(settings: Settings, *, service: ExecutionService | None = None) -
         svc = service or build_service(settings)
         async with svc:
             manager = ExecutionManager(svc, store)
+            sessions = SessionManager(svc, store)
+            sessions.start()
             app.state.store, app.state.service, app.state.manager = store, svc, manager
+            app.state.sessions = sessions
             try:
                 yield
             finally:
                 await manager.aclose()
+                await sessions.aclose()
         store.close()
 
     app = FastAPI(

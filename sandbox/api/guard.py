@@ -44,7 +44,8 @@ class BodyGuard:
                 return
             if not message.get("more_body", False):
                 break
-        depth = json_depth(body)
+        is_json = b"json" in headers.get(b"content-type", b"")
+        depth = json_depth(body) if is_json else 0
         if depth > self.max_depth:
             await _reject(send, 422, f"JSON nested {depth} levels deep; the limit is {self.max_depth}")
             return

@@ -14,8 +14,18 @@ from pydantic import BaseModel
 from sandbox.api.auth import bearer, current_key
 from sandbox.api.problems import documented
 from sandbox.executions import Event, ExecutionManager
-from sandbox.models import ApiKeyInfo, ExecutionRecord, ExecutionRequest, Finding
+from sandbox.models import (
+    ApiKeyInfo,
+    ExecutionRecord,
+    ExecutionRequest,
+    ExecutionResult,
+    Finding,
+    SessionExecution,
+    SessionInfo,
+    SessionRequest,
+)
 from sandbox.service import ExecutionService
+from sandbox.sessions import SessionManager
 
 router = APIRouter(
     prefix="/v1", dependencies=[Depends(bearer)], responses=documented(400, 401, 404, 413, 422, 429, 503)
@@ -29,6 +39,10 @@ def manager(request: Request) -> ExecutionManager:
 
 def service(request: Request) -> ExecutionService:
     return request.app.state.service
+
+
+def sessions(request: Request) -> SessionManager:
+    return request.app.state.sessions
 
 
 class ExecutionPage(BaseModel):
@@ -150,6 +164,44 @@ async def policies(key: Key, request: Request) -> list[PolicyInfo]:
         )
         for p in sorted(service(request).policies.policies.values(), key=lambda p: p.strictness)
     ]
+
+
+@router.post("/sessions", response_model=SessionInfo, status_code=201, summary="Open a stateful session")
+async def create_session(body: SessionRequest, key: Key, request: Request) -> SessionInfo:
+    return await sessions(request).create(body, key)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionInfo, summary="One open session")
+async def get_session(session_id: str, key: Key, request: Request) -> SessionInfo:
+    return sessions(request).get(session_id, key)
+
+
+@router.post("/sessions/{session_id}/executions", response_model=ExecutionResult, summary="Run code in the session")
+async def session_execute(session_id: str, body: SessionExecution, key: Key, request: Request) -> ExecutionResult:
+    return await sessions(request).execute(session_id, key, body)
+
+
+@router.put("/sessions/{session_id}/files/{path:path}", status_code=204, summary="Write a file into the session")
+async def put_session_file(session_id: str, path: str, key: Key, request: Request) -> Response:
+    await sessions(request).put_file(session_id, key, path, await request.body())
+    return Response(status_code=204)
+
+
+@router.get(
+    "/sessions/{session_id}/files/{path:path}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+    summary="Read a file from the session (symlinks are refused)",
+)
+async def get_session_file(session_id: str, path: str, key: Key, request: Request) -> Response:
+    data = await sessions(request).get_file(session_id, key, path)
+    return Response(data, media_type="application/octet-stream")
+
+
+@router.delete("/sessions/{session_id}", status_code=204, summary="Close a session and remove its container")
+async def delete_session(session_id: str, key: Key, request: Request) -> Response:
+    await sessions(request).delete(session_id, key)
+    return Response(status_code=204)
 
 
 health = APIRouter()

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from sandbox.models import EffectiveLimits, Status
 
@@ -91,6 +92,12 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
         """Run ``spec`` once and report what happened."""
+
+    async def open_session(self, spec: RunSpec, lifetime_s: float) -> Any:
+        """A long-lived interpreter (see ``DockerBackend.open_session``); optional."""
+        from sandbox.errors import EngineError
+
+        raise EngineError(f"{type(self).__name__} does not support sessions")
 
     @abc.abstractmethod
     async def aclose(self) -> None:

@@ -16,8 +16,10 @@ carries an expiry label; the janitor removes any labelled container past it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
+import json
 import logging
 import signal as signals
 import socket
@@ -38,8 +40,16 @@ from sandbox.engine.base import Backend, OutputCallback, RunOutcome, RunSpec, de
 from sandbox.engine.hardening import LABEL_EXPIRES, LABEL_MANAGED, container_options
 from sandbox.engine.outcome import HostView, classify
 from sandbox.engine.pool import WarmPool
-from sandbox.engine.protocol import FrameReader, ProtocolError, RunnerReport, encode_request
-from sandbox.errors import DockerUnavailable, EngineError, PoolExhausted, SandboxError
+from sandbox.engine.protocol import (
+    FrameReader,
+    ProtocolError,
+    RunnerReport,
+    encode_message,
+    encode_request,
+    runner_limits,
+)
+from sandbox.errors import DockerUnavailable, EngineError, PoolExhausted, RequestRejected, SandboxError
+from sandbox.models import EffectiveLimits, Status
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -208,8 +218,14 @@ class DockerBackend(Backend):
             self._spawn(self._destroy(box))
 
     async def _exchange(self, box: Sandbox, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
-        loop = asyncio.get_running_loop()
-        limits = spec.limits
+        reader = await self._greet(box)
+        started = time.monotonic()
+        await asyncio.get_running_loop().sock_sendall(box.sock, encode_request(spec))
+        outcome, _ = await self._collect(box, reader, spec.limits, started, on_output)
+        return outcome
+
+    async def _greet(self, box: Sandbox) -> FrameReader:
+        """Wait for the runner's hello: proof the container is alive before anything is sent."""
         reader = FrameReader(box.sock)
         reader.deadline = time.monotonic() + self.settings.start_timeout_s
         try:
@@ -220,9 +236,17 @@ class DockerBackend(Backend):
             raise StaleContainer("the container ended before its runner greeted")
         if hello.kind != "hello":
             raise ProtocolError(f"expected a hello frame, got {hello.kind}")
+        return reader
 
-        started = time.monotonic()
-        await loop.sock_sendall(box.sock, encode_request(spec))
+    async def _collect(
+        self,
+        box: Sandbox,
+        reader: FrameReader,
+        limits: EffectiveLimits,
+        started: float,
+        on_output: OutputCallback | None,
+    ) -> tuple[RunOutcome, RunnerReport | None]:
+        """Read one request's frames up to its result, enforcing the host's deadline and caps."""
         reader.deadline = started + limits.wall_time_s + self.settings.kill_grace_s
         out = {"stdout": bytearray(), "stderr": bytearray()}
         caps = {"stdout": limits.stdout_bytes, "stderr": limits.stderr_bytes}
@@ -274,7 +298,7 @@ class DockerBackend(Backend):
             message += f"; runner stderr: {diag}"
         if report is not None and not host.timed_out:
             wall_ms = report.wall_ms
-        return RunOutcome(
+        outcome = RunOutcome(
             status=status,
             exit_code=report.exit_code if report else None,
             signal=report.signal if report else (signals.SIGKILL if host.timed_out else None),
@@ -287,6 +311,26 @@ class DockerBackend(Backend):
             peak_memory_bytes=report.peak_memory_bytes if report else 0,
             message=message,
         )
+        return outcome, report
+
+    # --------------------------------------------------------------- sessions
+    async def open_session(self, spec: RunSpec, lifetime_s: float) -> RunnerSession:
+        """A dedicated container whose interpreter keeps its state between ``execute`` calls."""
+        if self._slots is None or self._closed:
+            raise EngineError("DockerBackend.open_session() called before start() or after aclose()")
+        box = await self._create(spec.profile, "session", lifetime_s + self.settings.kill_grace_s + 60)
+        try:
+            reader = await self._greet(box)
+            await asyncio.get_running_loop().sock_sendall(box.sock, encode_request(spec))
+            reader.deadline = time.monotonic() + self.settings.start_timeout_s
+            frame = await reader.next()
+            if frame is None or frame.kind != "result":
+                detail = frame.payload[:300].decode(errors="replace") if frame is not None else "no answer"
+                raise EngineError(f"the session did not open: {detail}")
+        except BaseException:
+            self._spawn(self._destroy(box))
+            raise
+        return RunnerSession(self, box, reader)
 
     # ------------------------------------------------------------ docker calls
     async def _call(self, action: str, fn: Callable[..., T], *args: Any) -> T:
@@ -415,3 +459,90 @@ def _expiry(labels: dict[str, str]) -> float:
         return float(labels.get(LABEL_EXPIRES, "0"))
     except ValueError:
         return 0.0
+
+
+class RunnerSession:
+    """One open session: ``execute`` cells, ``put``/``get`` files, ``close``. One call at a time."""
+
+    def __init__(self, backend: DockerBackend, box: Sandbox, reader: FrameReader) -> None:
+        self._backend = backend
+        self._box = box
+        self._reader = reader
+        self._lock = asyncio.Lock()
+        self.ended = False
+
+    @property
+    def container_id(self) -> str:
+        return self._box.id
+
+    async def execute(self, code: str, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+        """Run one cell; a cell that times out, overflows or crashes ends the session."""
+        async with self._lock:
+            self._check_open()
+            started = time.monotonic()
+            message = {"op": "exec", "code": code, "limits": runner_limits(spec)}
+            await self._send(message)
+            try:
+                outcome, report = await self._backend._collect(self._box, self._reader, spec.limits, started, on_output)
+            except BaseException:
+                await self._end()
+                raise
+            if (
+                report is None
+                or getattr(report, "session_ended", False)
+                or (outcome.status is not Status.OK and (outcome.status not in (Status.RUNTIME_ERROR,)))
+            ):
+                await self._end()
+            return outcome
+
+    async def put(self, path: str, data: bytes) -> None:
+        async with self._lock:
+            self._check_open()
+            await self._send({"op": "put", "path": path, "data": base64.b64encode(data).decode()})
+            await self._answer()
+
+    async def get(self, path: str) -> bytes:
+        async with self._lock:
+            self._check_open()
+            await self._send({"op": "get", "path": path})
+            return await self._answer()
+
+    async def close(self) -> None:
+        async with self._lock:
+            if not self.ended:
+                with contextlib.suppress(OSError):
+                    await self._send({"op": "close"})
+                await self._end()
+
+    # ------------------------------------------------------------------ private
+    def _check_open(self) -> None:
+        if self.ended:
+            raise EngineError("the session has ended")
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await asyncio.get_running_loop().sock_sendall(self._box.sock, encode_message(message))
+
+    async def _answer(self) -> bytes:
+        """The file bytes (if any) up to the result frame; the runner's refusal as RequestRejected."""
+        self._reader.deadline = time.monotonic() + self._backend.settings.start_timeout_s
+        content = b""
+        while True:
+            frame = await self._reader.next()
+            if frame is None:
+                await self._end()
+                raise EngineError("the session's container ended")
+            if frame.kind == "file":
+                content = frame.payload
+            elif frame.kind == "result":
+                return content
+            elif frame.kind == "error":
+                try:
+                    reason = str(json.loads(frame.payload)["error"])
+                except (ValueError, KeyError, TypeError):
+                    reason = frame.payload[:300].decode(errors="replace")
+                raise RequestRejected(reason[:300])
+
+    async def _end(self) -> None:
+        if not self.ended:
+            self.ended = True
+            self._backend._spawn(self._backend._destroy(self._box))

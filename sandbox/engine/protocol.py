@@ -27,7 +27,9 @@ FRAME_HEADER = struct.Struct(">cI")
 DOCKER_HEADER = struct.Struct(">BxxxI")
 MAX_OUTPUT_FRAME = 1 << 20
 MAX_RESULT_FRAME = 64 << 10
-FRAME_TYPES = {b"H": "hello", b"O": "stdout", b"E": "stderr", b"R": "result", b"X": "error"}
+MAX_FILE_FRAME = 32 << 20
+FRAME_CAPS = {"stdout": MAX_OUTPUT_FRAME, "stderr": MAX_OUTPUT_FRAME, "file": MAX_FILE_FRAME}
+FRAME_TYPES = {b"H": "hello", b"O": "stdout", b"E": "stderr", b"R": "result", b"X": "error", b"F": "file"}
 WORKSPACE = "/workspace"
 
 
@@ -35,29 +37,39 @@ class ProtocolError(EngineError):
     """The runner sent something that is not protocol v1."""
 
 
-def encode_request(spec: RunSpec) -> bytes:
-    """The single message that starts a run: magic, length, JSON."""
+def runner_limits(spec: RunSpec) -> dict[str, int]:
+    """The limits as the runner reads them."""
     limits = spec.limits
-    body = {
-        "v": PROTOCOL_VERSION,
-        "mode": spec.mode,
-        "argv": list(spec.argv),
-        "files": [{"path": f.path, "data": base64.b64encode(f.data).decode(), "mode": f.mode} for f in spec.files],
-        "stdin": base64.b64encode(spec.stdin).decode(),
-        "env": spec.env,
-        "allowed_modules": list(spec.allowed_modules),
-        "limits": {
-            "wall_ms": int(limits.wall_time_s * 1000),
-            "cpu_s": limits.cpu_time_s,
-            "fsize_bytes": limits.workdir_mb << 20,
-            "nofile": spec.nofile,
-            "stdout_bytes": limits.stdout_bytes,
-            "stderr_bytes": limits.stderr_bytes,
-        },
+    return {
+        "wall_ms": int(limits.wall_time_s * 1000),
+        "cpu_s": 0 if spec.mode == "session" else limits.cpu_time_s,  # a session sets it per cell
+        "fsize_bytes": limits.workdir_mb << 20,
+        "nofile": spec.nofile,
+        "stdout_bytes": limits.stdout_bytes,
+        "stderr_bytes": limits.stderr_bytes,
     }
+
+
+def encode_request(spec: RunSpec) -> bytes:
+    """The message that starts a run (or opens a session)."""
+    return encode_message(
+        {
+            "mode": spec.mode,
+            "argv": list(spec.argv),
+            "files": [{"path": f.path, "data": base64.b64encode(f.data).decode(), "mode": f.mode} for f in spec.files],
+            "stdin": base64.b64encode(spec.stdin).decode(),
+            "env": spec.env,
+            "allowed_modules": list(spec.allowed_modules),
+            "limits": runner_limits(spec),
+        }
+    )
+
+
+def encode_message(body: dict[str, object]) -> bytes:
+    """Magic, length, JSON (with the protocol version added)."""
     # ensure_ascii keeps control bytes out of the stream: Docker's attach would
     # treat a raw ctrl-p ctrl-q as its detach sequence.
-    payload = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
+    payload = json.dumps({"v": PROTOCOL_VERSION, **body}, ensure_ascii=True, separators=(",", ":")).encode()
     return MAGIC + struct.pack(">I", len(payload)) + payload
 
 
@@ -110,7 +122,9 @@ class FrameParser:
             kind = FRAME_TYPES.get(kind_byte)
             if kind is None:
                 raise ProtocolError(f"unknown frame type {kind_byte!r}")
-            cap = MAX_OUTPUT_FRAME if kind in ("stdout", "stderr") else MAX_RESULT_FRAME
+            cap = {"stdout": MAX_OUTPUT_FRAME, "stderr": MAX_OUTPUT_FRAME, "file": MAX_FILE_FRAME}.get(
+                kind, MAX_RESULT_FRAME
+            )
             if size > cap:
                 raise ProtocolError(f"{kind} frame of {size} bytes exceeds {cap}")
             end = FRAME_HEADER.size + size
@@ -179,6 +193,7 @@ class RunnerReport:
     output_limit: str | None
     cpu_limit_hit: bool
     oom_killed: bool
+    session_ended: bool = False
 
     @classmethod
     def parse(cls, payload: bytes) -> RunnerReport:
@@ -222,6 +237,7 @@ class RunnerReport:
             output_limit=output_limit,
             cpu_limit_hit=flag("cpu_limit_hit"),
             oom_killed=flag("oom_killed"),
+            session_ended=flag("session_ended"),
         )
 
 
