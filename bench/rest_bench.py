@@ -93,12 +93,20 @@ async def main(runs: int) -> None:
     engine.backend = DockerBackend(engine_settings, owner=f"{OWNER}-engine")
     client = docker.from_env()
     image = engine.catalog.image_tag("python")
-    samples: dict[str, list[float]] = {"REST warm": [], "engine warm": [], "docker run --rm": []}
+    samples: dict[str, list[float]] = {
+        "REST warm": [],
+        "engine warm": [],
+        "docker run --rm": [],
+        "REST session call": [],
+    }
     program_ms: list[int] = []
     try:
-        async with engine, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60
-        ) as http:
+        async with (
+            engine,
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+            ) as http,
+        ):
             engine_pool = engine.backend.pools[engine.default_profile("python")]
 
             async def rest() -> None:
@@ -115,11 +123,23 @@ async def main(runs: int) -> None:
                     client.containers.run, image, ["python3", "-c", CODE], remove=True, network_mode="none"
                 )
 
-            paths = {"REST warm": rest, "engine warm": warm, "docker run --rm": docker_run}
+            session_id = (await http.post("/v1/sessions", json={})).json()["id"]
+            await http.post(f"/v1/sessions/{session_id}/executions", json={"code": "x = 0"})
+
+            async def session_cell() -> None:
+                response = await http.post(f"/v1/sessions/{session_id}/executions", json={"code": "x += 1\nprint(x)"})
+                assert response.status_code == 200 and response.json()["status"] == "ok", response.text
+
+            paths = {
+                "REST warm": rest,
+                "engine warm": warm,
+                "docker run --rm": docker_run,
+                "REST session call": session_cell,
+            }
             for path in paths.values():  # warm-up, not measured
                 await path()
             for round_ in range(runs):
-                order = list(paths)[round_ % 3 :] + list(paths)[: round_ % 3]
+                order = list(paths)[round_ % len(paths) :] + list(paths)[: round_ % len(paths)]
                 for name in order:
                     await engine_pool.wait_ready()
                     await pool_full(http)
@@ -141,8 +161,10 @@ async def main(runs: int) -> None:
     ]
     rest_p50, engine_p50 = statistics.median(samples["REST warm"]), statistics.median(samples["engine warm"])
     docker_p50 = statistics.median(samples["docker run --rm"])
+    session_p50 = statistics.median(samples["REST session call"])
     summary = (
         f"REST warm p50 - engine warm p50 = {rest_p50 - engine_p50:.1f} ms (target <= 5 ms); "
+        f"session call p50 = {session_p50:.1f} ms (target < 10 ms); "
         f"docker run / REST warm = {docker_p50 / rest_p50:.1f}x; the program's own wall_ms p50 "
         f"{statistics.median(program_ms):.0f} ms"
     )

@@ -47,6 +47,7 @@ class Execution:
     events: list[Event] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    saved: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def publish(self, event: Event) -> None:
@@ -155,9 +156,17 @@ class ExecutionManager:
             await asyncio.to_thread(self.store.save_execution, record, execution.key_id)
         except SandboxError:
             log.exception("could not record execution %s", record.id)
+        finally:
+            execution.saved.set()
         self._finished.append(record.id)
         while len(self._finished) > KEEP_FINISHED:
             self._live.pop(self._finished.pop(0), None)
+
+    async def page(self, key: ApiKeyInfo, limit: int, offset: int) -> tuple[list[ExecutionRecord], int]:
+        """A page of the key's executions from the store, once this process's finished ones are written."""
+        finished = [e.saved.wait() for e in self._live.values() if e.key_id == key.id and e.done.is_set()]
+        await asyncio.gather(*finished)
+        return await asyncio.to_thread(self.store.list_executions, key.id, limit, offset)
 
     def live(self, execution_id: str, key: ApiKeyInfo) -> Execution:
         """A running or recently finished execution of ``key`` (``NotFound`` otherwise)."""

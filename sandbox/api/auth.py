@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sandbox.errors import Unauthenticated
 from sandbox.models import ApiKeyInfo
+from sandbox.store import hash_key
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `sandbox keys create`.")
+
+
+#: Keys seen in the last second, by secret hash: saves a database round trip per request.
+#: A revocation therefore takes effect within CACHE_TTL_S (at once in the revoking process).
+CACHE_TTL_S = 1.0
+_cache: dict[str, tuple[float, ApiKeyInfo]] = {}
+
+
+def forget_keys() -> None:
+    _cache.clear()
 
 
 async def current_key(request: Request) -> ApiKeyInfo:
@@ -19,7 +31,15 @@ async def current_key(request: Request) -> ApiKeyInfo:
     store = request.app.state.store
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("missing `Authorization: Bearer <key>` header")
+    digest = hash_key(credentials.credentials)
+    cached = _cache.get(digest)
+    if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
+        return cached[1]
     key = await asyncio.to_thread(store.authenticate, credentials.credentials)
+    if key is not None:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[digest] = (time.monotonic(), key)
     if key is None:
         await asyncio.to_thread(store.audit, "auth.failed", None, path=request.url.path)
         raise Unauthenticated("unknown or revoked API key")

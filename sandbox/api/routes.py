@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -88,10 +87,10 @@ async def create_execution(
     wait: Annotated[bool, Query(description="Wait for the result (default) or return 202 at once.")] = True,
 ) -> Any:
     execution = await manager(request).submit(body, key, record_now=not wait)
-    if not wait:
-        return JSONResponse(execution.record.model_dump(mode="json"), status_code=202)
-    await execution.done.wait()
-    return execution.record
+    if wait:
+        await execution.done.wait()
+    # Already a validated model: serialise it directly rather than through response_model again.
+    return JSONResponse(execution.record.model_dump(mode="json"), status_code=200 if wait else 202)
 
 
 @router.get("/executions", response_model=ExecutionPage, summary="This key's executions, newest first")
@@ -101,7 +100,7 @@ async def list_executions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ExecutionPage:
-    items, total = await asyncio.to_thread(manager(request).store.list_executions, key.id, limit, offset)
+    items, total = await manager(request).page(key, limit, offset)
     return ExecutionPage(items=items, total=total, limit=limit, offset=offset)
 
 
