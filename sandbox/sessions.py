@@ -112,11 +112,19 @@ class SessionManager:
             idle_ttl_s=idle,
         )
         self._sessions[info.id] = _Session(info, key.id, policy, spec, runner, request.limits)
+        await asyncio.to_thread(self.store.save_session, info, key.id)
         await asyncio.to_thread(self.store.audit, "session.opened", key.id, session=info.id, policy=policy.name)
         return info
 
-    def get(self, session_id: str, key: ApiKeyInfo) -> SessionInfo:
-        return self._own(session_id, key).info
+    async def get(self, session_id: str, key: ApiKeyInfo) -> SessionInfo:
+        """An open session, or the record of a closed one (``NotFound`` if neither is this key's)."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.key_id == key.id:
+            return session.info
+        info = await asyncio.to_thread(self.store.get_session, session_id, key.id)
+        if info is None:
+            raise NotFound(f"no session {session_id!r} for this key")
+        return info
 
     async def execute(
         self, session_id: str, key: ApiKeyInfo, body: SessionExecution, on_output: OutputCallback | None = None
@@ -184,6 +192,8 @@ class SessionManager:
         session.info.state, session.info.closed_reason = "closed", reason
         with contextlib.suppress(Exception):
             await session.runner.close()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.store.save_session, session.info, session.key_id)
         with contextlib.suppress(Exception):
             await asyncio.to_thread(
                 self.store.audit, "session.closed", session.key_id, session=session_id, reason=reason

@@ -170,9 +170,9 @@ async def create_session(body: SessionRequest, key: Key, request: Request) -> Se
     return await sessions(request).create(body, key)
 
 
-@router.get("/sessions/{session_id}", response_model=SessionInfo, summary="One open session")
+@router.get("/sessions/{session_id}", response_model=SessionInfo, summary="A session: open, or its closed record")
 async def get_session(session_id: str, key: Key, request: Request) -> SessionInfo:
-    return sessions(request).get(session_id, key)
+    return await sessions(request).get(session_id, key)
 
 
 @router.post("/sessions/{session_id}/executions", response_model=ExecutionResult, summary="Run code in the session")

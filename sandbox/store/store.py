@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from sandbox.errors import RequestRejected, StoreError
-from sandbox.models import ApiKeyInfo, ExecutionRecord, Finding
-from sandbox.store.tables import SCHEMA_VERSION, ApiKeyRow, AuditRow, Base, ExecutionRow, SchemaVersion
+from sandbox.models import ApiKeyInfo, ExecutionRecord, Finding, SessionInfo
+from sandbox.store.tables import SCHEMA_VERSION, ApiKeyRow, AuditRow, Base, ExecutionRow, SchemaVersion, SessionRow
 
 KEY_PREFIX = "sbx_"
 
@@ -148,6 +148,35 @@ class Store:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(query.order_by(ExecutionRow.created_at.desc()).limit(limit).offset(offset))
             return [_record(r) for r in rows], total
+
+    # --------------------------------------------------------------- sessions
+    def save_session(self, info: SessionInfo, key_id: str) -> None:
+        """Insert or update a session's record (its container lives in one server process)."""
+        with self._guard("save a session"), self._session.begin() as session:
+            row = session.get(SessionRow, info.id)
+            if row is None:
+                session.add(SessionRow(key_id=key_id, **info.model_dump()))
+            else:
+                for name, value in info.model_dump().items():
+                    setattr(row, name, value)
+
+    def get_session(self, session_id: str, key_id: str) -> SessionInfo | None:
+        with self._guard("read a session"), self._session() as session:
+            row = session.get(SessionRow, session_id)
+        if row is None or row.key_id != key_id:
+            return None
+        return SessionInfo(
+            id=row.id,
+            language=row.language,
+            policy=row.policy,
+            state=row.state,
+            created_at=_utc(row.created_at),
+            last_used_at=_utc(row.last_used_at),
+            expires_at=_utc(row.expires_at),
+            idle_ttl_s=row.idle_ttl_s,
+            executions=row.executions,
+            closed_reason=row.closed_reason,
+        )
 
     # ------------------------------------------------------------------ audit
     def audit(self, event_name: str, key_id: str | None = None, **detail: Any) -> None:

@@ -35,7 +35,9 @@ def test_state_persists_between_calls(api) -> None:
     info = api.get(f"/v1/sessions/{sid}").json()
     assert info["state"] == "open" and info["executions"] == 5
     assert api.delete(f"/v1/sessions/{sid}").status_code == 204
-    assert api.get(f"/v1/sessions/{sid}").status_code == 404
+    closed = api.get(f"/v1/sessions/{sid}").json()  # the record outlives the container
+    assert (closed["state"], closed["closed_reason"], closed["executions"]) == ("closed", "closed by the caller", 5)
+    assert cell(api, sid, "print(1)").status_code == 404
 
 
 def test_files_round_trip_including_binary_and_symlinks_refused(api) -> None:
@@ -70,7 +72,7 @@ def test_a_timeout_ends_the_session_and_removes_its_container(live_server, api, 
     sid = open_session(api)
     body = cell(api, sid, "import time\ntime.sleep(30)", wall_time_s=1).json()
     assert body["status"] == "timeout" and "session has ended" in body["message"]
-    assert api.get(f"/v1/sessions/{sid}").status_code == 404
+    assert api.get(f"/v1/sessions/{sid}").json()["closed_reason"] == "ended by a call (timeout)"
     owner = live_server.settings.owner
     deadline = time.monotonic() + 10
     while [
@@ -85,7 +87,8 @@ def test_a_timeout_ends_the_session_and_removes_its_container(live_server, api, 
 def test_idle_sessions_close(api) -> None:
     sid = open_session(api, idle_ttl_s=1)
     time.sleep(3)
-    assert api.get(f"/v1/sessions/{sid}").status_code == 404
+    info = api.get(f"/v1/sessions/{sid}").json()
+    assert (info["state"], info["closed_reason"]) == ("closed", "idle")
 
 
 def test_a_session_belongs_to_its_key(live_server, api) -> None:
