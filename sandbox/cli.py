@@ -393,3 +393,34 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("mcp")
+def mcp_stdio() -> None:
+    """Serve the MCP tools over stdio (for an agent that starts this command), as the key `mcp-stdio`."""
+    import logging
+
+    from sandbox.executions import ExecutionManager
+    from sandbox.mcp import Door, build_mcp, local_key
+    from sandbox.service import build_service
+    from sandbox.sessions import SessionManager
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # stdout carries the protocol
+    store, settings = _store()
+    key = local_key(store, settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min)
+    holder: dict[str, Door] = {}
+    server = build_mcp(lambda: holder["door"])
+
+    async def go() -> None:
+        async with build_service(settings) as service:
+            executions = ExecutionManager(service, store)
+            sessions = SessionManager(service, store)
+            sessions.start()
+            holder["door"] = Door(service, store, executions, sessions, stdio_key=key)
+            try:
+                await server.run_stdio_async()
+            finally:
+                await executions.aclose()
+                await sessions.aclose()
+
+    _door(go)

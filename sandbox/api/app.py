@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from sandbox import __version__
 from sandbox.api import problems
@@ -21,6 +22,7 @@ from sandbox.api.guard import BodyGuard
 from sandbox.api.routes import health, router
 from sandbox.config import Settings
 from sandbox.executions import ExecutionManager
+from sandbox.mcp import Door, build_mcp, http_endpoint
 from sandbox.service import ExecutionService, build_service
 from sandbox.sessions import SessionManager
 from sandbox.store import Store
@@ -50,12 +52,13 @@ def create_app(settings: Settings, *, service: ExecutionService | None = None) -
                 flush=True,
             )
         svc = service or build_service(settings)
-        async with svc:
+        async with svc, mcp_server.session_manager.run():
             manager = ExecutionManager(svc, store)
             sessions = SessionManager(svc, store)
             sessions.start()
             app.state.store, app.state.service, app.state.manager = store, svc, manager
             app.state.sessions = sessions
+            app.state.door = Door(svc, store, manager, sessions)
             try:
                 yield
             finally:
@@ -72,6 +75,9 @@ def create_app(settings: Settings, *, service: ExecutionService | None = None) -
     problems.install(app)
     app.include_router(health)
     app.include_router(router)
+    # MCP over streamable HTTP, with the same keys, managers and limits as REST.
+    mcp_server = build_mcp(lambda: app.state.door)
+    app.router.routes.append(Route("/mcp", http_endpoint(mcp_server, lambda: app.state.store), methods=None))
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     return app
 

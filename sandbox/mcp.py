@@ -1,0 +1,325 @@
+"""The MCP door: ``execute`` and friends for agents, over stdio and streamable HTTP.
+
+Built with the official SDK's ``FastMCP``. Every tool calls the same managers as
+REST (``ExecutionManager``, ``SessionManager``), so admission, policy ceilings,
+validation, limits and records are the same. Over HTTP the tools run as the API
+key of the request (the ``/mcp`` endpoint requires ``Authorization: Bearer``);
+over stdio, as the local key named ``mcp-stdio``. Refusals and our failures come
+back as tool errors whose text is a JSON object ``{status, message, findings?}``,
+never as protocol errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
+from mcp.server.fastmcp.server import StreamableHTTPASGIApp
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
+
+from sandbox.errors import SandboxError, ValidationRejected
+from sandbox.executions import ExecutionManager
+from sandbox.models import (
+    ApiKeyInfo,
+    ExecutionRecord,
+    ExecutionRequest,
+    ExecutionResult,
+    FileInput,
+    Finding,
+    Limits,
+    SessionExecution,
+    SessionInfo,
+    SessionRequest,
+)
+from sandbox.service import ExecutionService
+from sandbox.sessions import SessionManager
+from sandbox.store import Store
+
+INSTRUCTIONS = """\
+Runs code in a fresh, isolated Linux container per call (sessions keep one container).
+What the sandbox has: Python 3.11 with numpy, pandas and matplotlib (Agg backend: save figures to
+files), or bash 5.2 with coreutils. No network at all. No pip installs. The working directory is a
+small writable tmpfs; the rest of the filesystem is read-only. Default limits: 10 s wall time, 5 s
+CPU, 256 MiB memory, 1 MiB of stdout and of stderr (server maxima: 60 s, 30 s, 2 GiB, 16 MiB).
+Code is validated first: process creation, native code, deserialisation, dynamic code (exec/eval)
+and introspection tricks are refused with findings that say where and why.
+Reading a result: `status` is one of ok, runtime_error (non-zero exit: read stderr), timeout,
+cpu_time_exceeded, memory_exceeded, output_limit_exceeded (stdout/stderr_truncated tell which),
+killed, validation_rejected / syntax_error (see `findings`: line, col, message), rejected,
+capacity_unavailable (retry later), internal_error."""
+
+
+@dataclass
+class Door:
+    """What the tools need; set by whoever hosts the MCP server (the API app or `sandbox mcp`)."""
+
+    service: ExecutionService
+    store: Store
+    executions: ExecutionManager
+    sessions: SessionManager
+    stdio_key: ApiKeyInfo | None = None
+
+
+class ValidationReport(BaseModel):
+    allowed: bool
+    status: str
+    policy: str
+    findings: list[Finding]
+
+
+class FileContent(BaseModel):
+    path: str
+    content: str
+    encoding: Literal["utf8", "base64"]
+
+
+class SandboxInfo(BaseModel):
+    languages: list[dict[str, Any]]
+    policies: list[dict[str, Any]]
+
+
+def build_mcp(door: Callable[[], Door]) -> FastMCP:
+    """The MCP server; ``door()`` returns the managers once the host has started them."""
+    server = FastMCP("sandbox", instructions=INSTRUCTIONS, streamable_http_path="/mcp", log_level="WARNING")
+
+    def caller(ctx: Context) -> tuple[Door, ApiKeyInfo]:
+        current = door()
+        request = getattr(ctx.request_context, "request", None)
+        key = request.scope.get("sandbox_key") if request is not None else current.stdio_key
+        if key is None:
+            raise ToolError(_error("rejected", "no API key for this connection"))
+        return current, key
+
+    async def guarded(call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except SandboxError as exc:
+            findings = exc.findings if isinstance(exc, ValidationRejected) else None
+            raise ToolError(_error(exc.status.value, exc.message, findings)) from exc
+
+    @server.tool(
+        description=(
+            "Run a program once in a fresh sandbox and return its output and status. "
+            "stdout/stderr are also streamed as progress notifications while it runs. "
+            "Give `code` (the main file), optionally `language` (python or bash), `stdin`, extra `files` "
+            "(path + content, utf8 or base64), `args`, `limits` (wall_time_s, cpu_time_s, memory_mb, ...) "
+            "and a stricter `policy`. Cancelling the call kills the program."
+        )
+    )
+    async def execute(
+        code: str,
+        ctx: Context,
+        language: str = "python",
+        stdin: str = "",
+        files: list[FileInput] | None = None,
+        args: list[str] | None = None,
+        limits: Limits | None = None,
+        policy: str | None = None,
+    ) -> Annotated[CallToolResult, ExecutionRecord]:
+        current, key = caller(ctx)
+        request = ExecutionRequest(
+            language=language,
+            code=code,
+            stdin=stdin,
+            files=files or [],
+            args=args or [],
+            limits=limits or Limits(),
+            policy=policy,
+        )
+        execution = await guarded(current.executions.submit(request, key))
+        progress = 0
+        try:
+            async for event in execution.stream():
+                if event.kind in ("stdout", "stderr"):
+                    progress += 1
+                    await ctx.report_progress(progress, None, f"{event.kind}: {event.data}")
+        except asyncio.CancelledError:
+            await current.executions.cancel(execution.record.id, key)  # the container goes with it
+            raise
+        record = execution.record
+        return CallToolResult(
+            content=[TextContent(type="text", text=_readable(record))],
+            structuredContent=record.model_dump(mode="json"),
+            isError=False,
+        )
+
+    @server.tool(description="Validate code without running it: the findings and whether it would be allowed.")
+    async def validate(
+        code: str, ctx: Context, language: str = "python", policy: str | None = None
+    ) -> ValidationReport:
+        current, key = caller(ctx)
+        request = ExecutionRequest(language=language, code=code, policy=policy)
+
+        async def check() -> ValidationReport:
+            chosen = current.service.choose_policy(policy, key.policy)
+            current.service.prepare(request, chosen)
+            verdict = await current.service.validate(request, chosen)
+            status = "ok" if verdict.allowed else "syntax_error" if verdict.syntax_error else "validation_rejected"
+            return ValidationReport(
+                allowed=verdict.allowed, status=status, policy=verdict.policy, findings=list(verdict.findings)
+            )
+
+        return await guarded(check())
+
+    @server.tool(
+        description=(
+            "Open a stateful Python session (like a notebook): variables, imports and files persist between "
+            "session_execute calls. It closes after idle_ttl_s without a call, at its maximum lifetime, "
+            "with session_close, or when a call times out or crashes the interpreter."
+        )
+    )
+    async def session_create(
+        ctx: Context, limits: Limits | None = None, policy: str | None = None, idle_ttl_s: float | None = None
+    ) -> SessionInfo:
+        current, key = caller(ctx)
+        body = SessionRequest(limits=limits or Limits(), policy=policy, idle_ttl_s=idle_ttl_s)
+        return await guarded(current.sessions.create(body, key))
+
+    @server.tool(description="Run code in a session's interpreter; its state is kept for the next call.")
+    async def session_execute(
+        session_id: str, code: str, ctx: Context, limits: Limits | None = None
+    ) -> ExecutionResult:
+        current, key = caller(ctx)
+        body = SessionExecution(code=code, limits=limits or Limits())
+
+        async def stream(kind: str, chunk: bytes) -> None:
+            await ctx.report_progress(0, None, f"{kind}: {chunk.decode(errors='replace')}")
+
+        return await guarded(current.sessions.execute(session_id, key, body, on_output=stream))
+
+    @server.tool(description="Write a file into a session's working directory (utf8 text or base64 bytes).")
+    async def session_files_write(
+        session_id: str,
+        path: str,
+        content: str,
+        ctx: Context,
+        encoding: Literal["utf8", "base64"] = "utf8",
+    ) -> str:
+        current, key = caller(ctx)
+        data = _decode(content, encoding)
+        await guarded(current.sessions.put_file(session_id, key, path, data))
+        return f"wrote {len(data)} bytes to {path}"
+
+    @server.tool(description="Read a file from a session's working directory (symlinks are refused).")
+    async def session_files_read(
+        session_id: str, path: str, ctx: Context, encoding: Literal["utf8", "base64"] = "utf8"
+    ) -> FileContent:
+        current, key = caller(ctx)
+        data = await guarded(current.sessions.get_file(session_id, key, path))
+        if encoding == "utf8":
+            try:
+                return FileContent(path=path, content=data.decode(), encoding="utf8")
+            except UnicodeDecodeError:
+                encoding = "base64"
+        return FileContent(path=path, content=base64.b64encode(data).decode(), encoding="base64")
+
+    @server.tool(description="Close a session and remove its container.")
+    async def session_close(session_id: str, ctx: Context) -> str:
+        current, key = caller(ctx)
+        await guarded(current.sessions.delete(session_id, key))
+        return f"session {session_id} closed"
+
+    @server.tool(description="What the sandbox offers: languages (with their runtimes) and validation policies.")
+    async def sandbox_info(ctx: Context) -> SandboxInfo:
+        current, _ = caller(ctx)
+        return _info(current.service)
+
+    @server.resource("sandbox://info", description="Languages and policies", mime_type="application/json")
+    async def info_resource() -> str:
+        return _info(door().service).model_dump_json(indent=2)
+
+    return server
+
+
+class McpAuth:
+    """ASGI wrapper of the streamable HTTP endpoint: the same Bearer keys as REST."""
+
+    def __init__(self, app: StreamableHTTPASGIApp, store: Callable[[], Store]) -> None:
+        self.app = app
+        self.store = store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        scheme, _, token = headers.get(b"authorization", b"").decode(errors="replace").partition(" ")
+        key = await asyncio.to_thread(self.store().authenticate, token) if scheme.lower() == "bearer" else None
+        if key is None:
+            body = json.dumps({"status": "rejected", "message": "missing or unknown API key"}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope["sandbox_key"] = key
+        await self.app(scope, receive, send)
+
+
+def _error(status: str, message: str, findings: list[Finding] | None = None) -> str:
+    body: dict[str, Any] = {"status": status, "message": message}
+    if findings:
+        body["findings"] = [f.model_dump() for f in findings]
+    return json.dumps(body)
+
+
+def _readable(record: ExecutionRecord) -> str:
+    parts = []
+    if record.stdout:
+        parts.append(record.stdout if len(record.stdout) < 20_000 else record.stdout[:20_000] + "\n[...]")
+    if record.stderr:
+        parts.append("[stderr]\n" + record.stderr[-10_000:])
+    status = record.status.value if record.status else "running"
+    line = f"[status: {status}, exit code {record.exit_code}, {record.wall_ms} ms"
+    if record.stdout_truncated or record.stderr_truncated:
+        line += ", output truncated"
+    line += f"{', ' + record.message if record.message else ''}]"
+    parts.append(line)
+    return "\n".join(parts)
+
+
+def _decode(content: str, encoding: str) -> bytes:
+    if encoding == "utf8":
+        return content.encode()
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ToolError(_error("rejected", "content is not valid base64")) from exc
+
+
+def _info(service: ExecutionService) -> SandboxInfo:
+    return SandboxInfo(
+        languages=[
+            {"name": s.name, "aliases": list(s.aliases), "description": s.description}
+            for s in sorted(service.catalog.languages.values(), key=lambda s: s.name)
+        ],
+        policies=[
+            {"name": p.name, "strictness": p.strictness, "description": p.description}
+            for p in sorted(service.policies.policies.values(), key=lambda p: p.strictness)
+        ],
+    )
+
+
+def local_key(store: Store, policy: str, concurrency: int, rate: int) -> ApiKeyInfo:
+    """The key stdio connections run as (created on first use, named ``mcp-stdio``)."""
+    for key in store.list_keys():
+        if key.name == "mcp-stdio" and key.revoked_at is None:
+            return key
+    info, _ = store.create_key("mcp-stdio", policy, concurrency, rate)
+    return info
+
+
+def http_endpoint(server: FastMCP, store: Callable[[], Store]) -> McpAuth:
+    """The authenticated ASGI endpoint for ``/mcp`` (its session manager must be running)."""
+    server.streamable_http_app()  # creates the session manager
+    return McpAuth(StreamableHTTPASGIApp(server.session_manager), store)
