@@ -391,9 +391,6 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
     err.print(f"revoked {escape(name)}")
 
 
-if __name__ == "__main__":
-    app()
-
 
 @app.command("mcp")
 def mcp_stdio() -> None:
@@ -424,3 +421,7 @@ def mcp_stdio() -> None:
                 await sessions.aclose()
 
     _door(go)
+
+
+if __name__ == "__main__":
+    app()
