@@ -10,12 +10,12 @@ that come late, and every finished execution is written to the store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import codecs
 import hashlib
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +46,7 @@ class Execution:
     key_id: str | None
     events: list[Event] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    release: Callable[[], None] = lambda: None
     done: asyncio.Event = field(default_factory=asyncio.Event)
     saved: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -106,26 +107,24 @@ class ExecutionManager:
             code_sha256=hashlib.sha256(request.code.encode()).hexdigest(),
             created_at=datetime.now(UTC),
         )
-        execution = Execution(record=record, key_id=key.id)
+        execution = Execution(record=record, key_id=key.id, release=release)
         self._live[record.id] = execution
         if record_now:
             await asyncio.to_thread(self.store.save_execution, record, key.id)
 
+        # One incremental decoder per stream: a chunk may end in the middle of a character.
+        decoders = {kind: codecs.getincrementaldecoder("utf-8")(errors="replace") for kind in ("stdout", "stderr")}
+
         async def on_output(kind: str, chunk: bytes) -> None:
-            await execution.publish(Event(kind, chunk.decode("utf-8", errors="replace")))
+            text = decoders[kind].decode(chunk)
+            if text:
+                await execution.publish(Event(kind, text))
 
         async def run() -> None:
             try:
                 result = await self.service.run(admitted, on_output)
             except asyncio.CancelledError:
-                result = ExecutionResult(
-                    status=Status.KILLED,
-                    signal=signal.SIGKILL,
-                    stdout="".join(e.data for e in execution.events if e.kind == "stdout"),
-                    stderr="".join(e.data for e in execution.events if e.kind == "stderr"),
-                    wall_ms=int((datetime.now(UTC) - record.created_at).total_seconds() * 1000),
-                    message="cancelled by the caller; the container was killed",
-                )
+                result = self._cancelled(execution)
                 await asyncio.to_thread(self.store.audit, "execution.cancelled", key.id, execution=record.id)
             except Exception as exc:  # recorded as the execution's result
                 if not isinstance(exc, SandboxError):
@@ -187,11 +186,26 @@ class ExecutionManager:
     async def cancel(self, execution_id: str, key: ApiKeyInfo) -> ExecutionRecord:
         """Kill a running execution (its container goes with it); a finished one is left as is."""
         execution = self.live(execution_id, key)
-        if execution.task is not None and not execution.task.done():
-            execution.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await execution.done.wait()
+        task = execution.task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # unlike gather, our own cancellation leaves the task alone
+            if not execution.done.is_set():  # cancelled before its first step: finish it here
+                execution.release()
+                await asyncio.to_thread(self.store.audit, "execution.cancelled", key.id, execution=execution_id)
+                await self._finish(execution, self._cancelled(execution))
         return execution.record
+
+    @staticmethod
+    def _cancelled(execution: Execution) -> ExecutionResult:
+        return ExecutionResult(
+            status=Status.KILLED,
+            signal=signal.SIGKILL,
+            stdout="".join(e.data for e in execution.events if e.kind == "stdout"),
+            stderr="".join(e.data for e in execution.events if e.kind == "stderr"),
+            wall_ms=int((datetime.now(UTC) - execution.record.created_at).total_seconds() * 1000),
+            message="cancelled by the caller; the container was killed",
+        )
 
     async def aclose(self) -> None:
         """Cancel what still runs; let finished executions finish writing their records."""

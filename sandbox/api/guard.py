@@ -44,7 +44,7 @@ class BodyGuard:
                 return
             if not message.get("more_body", False):
                 break
-        is_json = b"json" in headers.get(b"content-type", b"")
+        is_json = b"json" in headers.get(b"content-type", b"").lower()
         depth = json_depth(body) if is_json else 0
         if depth > self.max_depth:
             await _reject(send, 422, f"JSON nested {depth} levels deep; the limit is {self.max_depth}")

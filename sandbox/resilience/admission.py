@@ -41,7 +41,7 @@ class KeyLimiter:
             error.retry_after_s = 1
             raise error
         if bucket.tokens < 1:
-            wait = math.ceil((1 - bucket.tokens) * 60 / rate_per_min)
+            wait = math.ceil((1 - bucket.tokens) * 60 / rate_per_min - 1e-9)  # no 21 s for 20.000000000000004
             error = RateLimited(f"this key's rate limit of {rate_per_min} executions per minute is used up")
             error.retry_after_s = wait
             raise error

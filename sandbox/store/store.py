@@ -37,6 +37,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _as_utc(values: dict[str, Any]) -> dict[str, Any]:
+    """Aware datetimes converted to UTC: SQLite keeps the wall-clock time and drops the offset."""
+    return {k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo else v for k, v in values.items()}
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
@@ -54,8 +59,8 @@ class Store:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             self._session = sessionmaker(self.engine, expire_on_commit=False)
             self._migrate()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open the database {_redact(url)}: {exc}") from exc
+        except (SQLAlchemyError, ImportError, ValueError) as exc:  # ImportError: no driver for the URL
+            raise StoreError(f"cannot open the database {_redact(url)}: {type(exc).__name__}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -120,7 +125,7 @@ class Store:
     # ------------------------------------------------------------- executions
     def save_execution(self, record: ExecutionRecord, key_id: str | None) -> None:
         """Insert or update; output is kept up to ``output_bytes`` per stream."""
-        values = record.model_dump(exclude={"findings"})
+        values = _as_utc(record.model_dump(exclude={"findings"}))
         values["status"] = record.status.value if record.status else None
         values["stdout"] = _head(record.stdout, self.output_bytes)
         values["stderr"] = _head(record.stderr, self.output_bytes)
@@ -154,10 +159,11 @@ class Store:
         """Insert or update a session's record (its container lives in one server process)."""
         with self._guard("save a session"), self._session.begin() as session:
             row = session.get(SessionRow, info.id)
+            values = _as_utc(info.model_dump())
             if row is None:
-                session.add(SessionRow(key_id=key_id, **info.model_dump()))
+                session.add(SessionRow(key_id=key_id, **values))
             else:
-                for name, value in info.model_dump().items():
+                for name, value in values.items():
                     setattr(row, name, value)
 
     def get_session(self, session_id: str, key_id: str) -> SessionInfo | None:
@@ -187,7 +193,7 @@ class Store:
     def audit_events(self, limit: int = 100) -> list[dict[str, Any]]:
         with self._session() as session:
             rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
-            return [{"at": r.at, "key_id": r.key_id, "event": r.event, "detail": r.detail} for r in rows]
+            return [{"at": _utc(r.at), "key_id": r.key_id, "event": r.event, "detail": r.detail} for r in rows]
 
     @staticmethod
     @contextlib.contextmanager
