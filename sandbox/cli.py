@@ -391,7 +391,6 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
     err.print(f"revoked {escape(name)}")
 
 
-
 @app.command("mcp")
 def mcp_stdio() -> None:
     """Serve the MCP tools over stdio (for an agent that starts this command), as the key `mcp-stdio`."""
