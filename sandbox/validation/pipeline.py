@@ -25,6 +25,7 @@ from sandbox.validation.policy import Policy
 from sandbox.validation.restricted import restricted_findings
 from sandbox.validation.rules import RuleChecker, TooManyNodes, flatten
 
+_VALIDATION_LOCK = threading.Lock()
 CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
 UTF8_COMPATIBLE = {"utf-8", "ascii"}
 #: Files Python can import but the validator cannot read.
@@ -122,7 +123,12 @@ def validate_files(files: Sequence[SourceFile], language: str, policy: Policy) -
     syntax_error = False
     for f in files:
         try:
-            file_findings, bad_syntax = _validate_one(f, language, policy)
+            # The verdict must not depend on the process's warning filters: under `-W error` an
+            # invalid escape (a DeprecationWarning from the parser) or a library's deprecation
+            # warning would become an exception. catch_warnings is process-wide state, hence the lock.
+            with _VALIDATION_LOCK, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                file_findings, bad_syntax = _validate_one(f, language, policy)
         except Exception as exc:
             file_findings, bad_syntax = (
                 [_finding("validator.error", f"validator failed: {type(exc).__name__}", f)],
@@ -196,11 +202,7 @@ def _validate_one(f: SourceFile, language: str, policy: Policy) -> tuple[list[Fi
                 return findings, False
             break
     try:
-        with warnings.catch_warnings():
-            # An invalid escape is a DeprecationWarning; under `-W error` it would turn into a
-            # SyntaxError, making the verdict depend on the process's warning filters.
-            warnings.simplefilter("ignore")
-            tree = ast.parse(data, filename=f.path)
+        tree = ast.parse(data, filename=f.path)
     except SyntaxError as exc:
         message = f"{type(exc).__name__}: {exc.msg}"
         col = max((exc.offset or 1) - 1, 0)
