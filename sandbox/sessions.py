@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -147,7 +148,7 @@ class SessionManager:
         limits = limits.model_copy(
             update={"memory_mb": fixed.memory_mb, "processes": fixed.processes, "workdir_mb": fixed.workdir_mb}
         )
-        spec = RunSpec(**{**session.spec.__dict__, "limits": limits})
+        spec = dataclasses.replace(session.spec, limits=limits)
         async with session.lock:
             outcome = await session.runner.execute(body.code, spec, on_output)
             session.info.executions += 1
