@@ -53,7 +53,6 @@ import base64
 import fnmatch
 import importlib.util
 import marshal
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +67,7 @@ from sandbox.engine.hardening import LABEL_OWNER
 from sandbox.errors import SyntaxRejected, ValidationRejected
 from sandbox.models import ExecutionRequest, ExecutionResult, FileInput, Finding, Limits, Status
 from sandbox.service import ExecutionService
+from tests.security import headers
 
 pytestmark = pytest.mark.anyio
 
@@ -93,8 +93,6 @@ REPEATABLE = {
 }
 SINGLE = {"row", "attack", "limits", "v-on-policy", "v-on-status", "v-off-status", "xfail-v-on", "xfail-v-off"}
 CONTINUED = {"attack", "xfail-v-on", "xfail-v-off"}
-HEADER_LINE = re.compile(r"# ([a-z-]+):\s*(.*)")
-INT_LIMITS = {"cpu_time_s", "memory_mb", "processes", "workdir_mb", "stdout_bytes", "stderr_bytes"}
 FINDING_KEYS = {"rule", "source", "file"}
 
 
@@ -185,41 +183,14 @@ def extra_file(dest: str, source: Path) -> FileInput:
 
 
 def parse_header(path: Path) -> Bypass:
-    code = path.read_text(encoding="utf-8")
-    single: dict[str, str] = {}
-    repeated: dict[str, list[str]] = {key: [] for key in REPEATABLE}
-    last: str | None = None
-    for line in code.splitlines():
-        if not line.startswith("#"):
-            break
-        match = HEADER_LINE.fullmatch(line)
-        if match and (match[1] in SINGLE or match[1] in REPEATABLE):
-            key, value = match[1], match[2].strip()
-            if key in REPEATABLE:
-                repeated[key].append(value)
-            elif key in single:
-                raise ValueError(f"{path.name}: header key {key!r} given twice")
-            else:
-                single[key] = value
-            last = key
-        elif line.startswith("#   ") and last in CONTINUED:
-            single[last] += " " + line[1:].strip()
-        elif match:
-            raise ValueError(f"{path.name}: unknown header key {match[1]!r}")
-        elif line.strip() != "#":
-            raise ValueError(f"{path.name}: unparsable header line {line!r}")
-    for key in ("row", "attack", "limits", "v-off-status"):
-        if key not in single:
-            raise ValueError(f"{path.name}: header lacks {key!r}")
-    if not path.name.startswith(single["row"] + "_"):
-        raise ValueError(f"{path.name}: row {single['row']!r} does not match the file name")
-    limits: dict[str, float | int] = {}
-    for item in single["limits"].split():
-        name, _, value = item.partition("=")
-        limits[name] = int(value) if name in INT_LIMITS else float(value)
-    Limits(**limits)  # unknown or invalid limit names fail collection
-    if "wall_time_s" not in limits:
-        raise ValueError(f"{path.name}: every program needs an explicit wall_time_s")
+    header = headers.parse(
+        path,
+        single_keys=SINGLE,
+        repeatable=REPEATABLE,
+        continued=CONTINUED,
+        required=("row", "attack", "limits", "v-off-status"),
+    )
+    code, single, repeated, limits = header.code, header.single, header.repeated, header.limits
     v_on_status = Status(single.get("v-on-status", Status.VALIDATION_REJECTED.value))
     if v_on_status not in (Status.VALIDATION_REJECTED, Status.SYNTAX_ERROR):
         raise ValueError(f"{path.name}: v-on-status must be validation_rejected or syntax_error")

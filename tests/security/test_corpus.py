@@ -53,6 +53,7 @@ from sandbox.config import Settings
 from sandbox.errors import SandboxError
 from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
 from sandbox.service import ExecutionService, error_result
+from tests.security import headers
 
 pytestmark = pytest.mark.anyio
 
@@ -92,8 +93,6 @@ SINGLE = {
     "hook",
     "xfail",
 }
-HEADER_LINE = re.compile(r"# ([a-z-]+):\s*(.*)")
-INT_LIMITS = {"cpu_time_s", "memory_mb", "processes", "workdir_mb", "stdout_bytes", "stderr_bytes"}
 
 
 @dataclass(frozen=True)
@@ -120,41 +119,14 @@ class Program:
 
 
 def parse_header(path: Path) -> Program:
-    code = path.read_text()
-    single: dict[str, str] = {}
-    repeated: dict[str, list[str]] = {key: [] for key in REPEATABLE}
-    last: str | None = None
-    for line in code.splitlines():
-        if not line.startswith("#"):
-            break
-        match = HEADER_LINE.fullmatch(line)
-        if match and (match[1] in SINGLE or match[1] in REPEATABLE):
-            key, value = match[1], match[2].strip()
-            if key in REPEATABLE:
-                repeated[key].append(value)
-            elif key in single:
-                raise ValueError(f"{path.name}: header key {key!r} given twice")
-            else:
-                single[key] = value
-            last = key
-        elif line.startswith("#   ") and last in ("attack", "xfail"):
-            single[last] += " " + line[1:].strip()
-        elif match:
-            raise ValueError(f"{path.name}: unknown header key {match[1]!r}")
-        elif line.strip() != "#":
-            raise ValueError(f"{path.name}: unparsable header line {line!r}")
-    for key in ("row", "attack", "expect-status", "limits"):
-        if key not in single:
-            raise ValueError(f"{path.name}: header lacks {key!r}")
-    if not path.name.startswith(single["row"] + "_"):
-        raise ValueError(f"{path.name}: row {single['row']!r} does not match the file name")
-    limits: dict[str, float | int] = {}
-    for item in single["limits"].split():
-        name, _, value = item.partition("=")
-        limits[name] = int(value) if name in INT_LIMITS else float(value)
-    Limits(**limits)  # unknown or invalid limit names fail collection
-    if "wall_time_s" not in limits:
-        raise ValueError(f"{path.name}: every program needs an explicit wall_time_s")
+    header = headers.parse(
+        path,
+        single_keys=SINGLE,
+        repeatable=REPEATABLE,
+        continued={"attack", "xfail"},
+        required=("row", "attack", "expect-status", "limits"),
+    )
+    code, single, repeated, limits = header.code, header.single, header.repeated, header.limits
     if single.get("canary") not in (None, "overlap", "concurrent"):
         raise ValueError(f"{path.name}: canary must be 'overlap' or 'concurrent'")
     if single.get("hook") is not None and single["hook"] not in HOOKS:
