@@ -201,9 +201,7 @@ def validate(
         err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
         raise typer.Exit(exc.exit_code) from None
     verdict = Validator().validate(source_files(request, spec), spec.name, chosen)
-    status = (
-        Status.OK if verdict.allowed else Status.SYNTAX_ERROR if verdict.syntax_error else Status.VALIDATION_REJECTED
-    )
+    status = verdict.status
     if as_json:
         typer.echo(
             json.dumps(

@@ -160,12 +160,12 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
         request = ExecutionRequest(language=language, code=code, policy=policy)
 
         async def check() -> ValidationReport:
-            chosen = current.service.choose_policy(policy, key.policy)
-            current.service.prepare(request, chosen)
-            verdict = await current.service.validate(request, chosen)
-            status = "ok" if verdict.allowed else "syntax_error" if verdict.syntax_error else "validation_rejected"
+            verdict = await current.service.check(request, key.policy)
             return ValidationReport(
-                allowed=verdict.allowed, status=status, policy=verdict.policy, findings=list(verdict.findings)
+                allowed=verdict.allowed,
+                status=verdict.status.value,
+                policy=verdict.policy,
+                findings=list(verdict.findings),
             )
 
         return await guarded(check())

@@ -170,6 +170,12 @@ class ExecutionService:
                 )
         return policy
 
+    async def check(self, request: ExecutionRequest, ceiling: str | None = None) -> Verdict:
+        """Validation only (the `validate` doors): policy and caps are checked, nothing runs."""
+        policy = self.choose_policy(request.policy, ceiling)
+        self.prepare(request, policy)
+        return await self.validate(request, policy)
+
     async def admit(self, request: ExecutionRequest, ceiling: str | None = None) -> Admitted:
         """Every check before a container is touched: policy, limits, sizes, validation.
 

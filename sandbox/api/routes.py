@@ -132,14 +132,10 @@ async def cancel_execution(execution_id: str, key: Key, request: Request) -> Exe
 
 @router.post("/validate", response_model=ValidationReport, summary="Validation only: findings, no container")
 async def validate(body: ExecutionRequest, key: Key, request: Request) -> ValidationReport:
-    svc = service(request)
-    policy = svc.choose_policy(body.policy, key.policy)
-    svc.prepare(body, policy)
-    verdict = await svc.validate(body, policy)
-    status = "ok" if verdict.allowed else "syntax_error" if verdict.syntax_error else "validation_rejected"
+    verdict = await service(request).check(body, key.policy)
     return ValidationReport(
         allowed=verdict.allowed,
-        status=status,
+        status=verdict.status.value,
         policy=verdict.policy,
         policy_version=verdict.policy_version,
         findings=list(verdict.findings),

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sandbox.models import Finding
+from sandbox.models import Finding, Status
 from sandbox.validation.bandit import bandit_findings
 from sandbox.validation.policy import Policy
 from sandbox.validation.restricted import restricted_findings
@@ -52,6 +52,13 @@ class Verdict:
     policy_version: int
     syntax_error: bool = False
     cached: bool = False
+
+    @property
+    def status(self) -> Status:
+        """``ok``, ``syntax_error`` or ``validation_rejected``."""
+        if self.allowed:
+            return Status.OK
+        return Status.SYNTAX_ERROR if self.syntax_error else Status.VALIDATION_REJECTED
 
     @property
     def denials(self) -> list[Finding]:
