@@ -1,14 +1,11 @@
 # row: P11
 # attack: io_uring (a large kernel attack surface whose operations bypass seccomp): io_uring_setup with
-#   8 entries. The bar expects EPERM/ENOSYS, as Docker >= 25 profiles give.
+#   8 entries. Docker 20.10's default profile allows it; the runner's own seccomp layer for the program
+#   answers EPERM (as Docker >= 25 profiles would).
 # expect-status: ok
 # expect-stdout-regex: ^io_uring_setup: DENIED errno=(EPERM|ENOSYS)$
 # expect-stdout-not-contains: ALLOWED
 # limits: wall_time_s=5
-# xfail: GAP: Docker 20.10's default seccomp profile allows io_uring_setup/io_uring_enter/io_uring_register
-#   (removed from the default profile in Docker 25) and kernel.io_uring_disabled=0 on this host; observed
-#   io_uring_setup returning an fd. Fix: custom seccomp profile without io_uring_* (planned) or
-#   sysctl kernel.io_uring_disabled=2 on the host.
 import ctypes
 import errno
 
