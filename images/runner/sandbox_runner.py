@@ -1,7 +1,8 @@
 """In-container runner: one request in, framed output and one result out.
 
-Stdlib only: this file is copied into every runtime image and started as
-``python3 -I -S -B /opt/sandbox/sandbox_runner.py``. It is the container's PID 1
+Stdlib only: this file is copied into every runtime image, compiled to byte code
+there, and imported by ``python3 -I -S -B -c "...; import sandbox_runner; sys.exit(
+sandbox_runner.main())"`` (see ``RUNNER_COMMAND``). It is the container's PID 1
 and its only process until a request arrives. Being PID 1 is deliberate: the
 kernel ignores signals sent to a namespace's init from inside it, so the program
 cannot kill or stop the runner; and the runner is non-dumpable, so the program

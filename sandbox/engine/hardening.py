@@ -19,7 +19,16 @@ LABEL_OWNER = "io.sandbox.owner"
 LABEL_KIND = "io.sandbox.kind"
 LABEL_EXPIRES = "io.sandbox.expires"
 WORKSPACE = "/workspace"
-RUNNER_COMMAND = ["python3", "-I", "-S", "-B", "/opt/sandbox/sandbox_runner.py"]
+#: The runner is imported from its byte code, compiled when the image is built: compiling the
+#: source at every container start cost about 5 ms of CPU.
+RUNNER_COMMAND = [
+    "python3",
+    "-I",
+    "-S",
+    "-B",
+    "-c",
+    "import sys; sys.path.insert(0, '/opt/sandbox'); import sandbox_runner; sys.exit(sandbox_runner.main())",
+]
 
 
 @dataclass(frozen=True)

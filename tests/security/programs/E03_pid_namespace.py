@@ -2,7 +2,7 @@
 # attack: Look for the host's processes: list /proc, read every cmdline and status. A private PID namespace
 #   shows only the runner as PID 1 and this program (and its own children), all as uid 65534.
 # expect-status: ok
-# expect-stdout-contains: pid1: python3 -I -S -B /opt/sandbox/sandbox_runner.py
+# expect-stdout-regex: ^pid1: python3 -I -S -B -c import sys; .*import sandbox_runner; .*$
 # expect-stdout-contains: few-pids: yes
 # expect-stdout-contains: foreign-processes: []
 # expect-stdout-contains: non-sandbox-uids: []
