@@ -253,27 +253,13 @@ def child_setup(request: dict, stdin_r: int, stdout_w: int, stderr_w: int, keep:
 def run_python_child(request: dict, env: dict) -> None:
     """Become ``python3 main.py`` without paying for a new interpreter."""
     import importlib.machinery
-    import io
-    import types
 
-    set_dumpable(True)
-    os.environ.clear()
-    os.environ.update(env)
     argv = list(request.get("argv") or ["python3", "main.py"])[1:]
     path = os.path.join(WORKDIR, argv[0])
-    sys.argv = argv
-    sys.path.insert(0, WORKDIR)
-    add_site_packages()
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
-    )
-    module = types.ModuleType("__main__")
+    module = become_program(env, argv)
     module.__file__ = path
     module.__cached__ = None
     module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
-    sys.modules["__main__"] = module
     with open(path, "rb") as f:
         source = f.read()
     try:
@@ -286,14 +272,40 @@ def run_python_child(request: dict, env: dict) -> None:
     except SystemExit as exc:
         status = exit_status(exc)
     except BaseException as exc:
-        tb = exc.__traceback__
-        if isinstance(exc, SyntaxError):
-            tb = None
-        elif tb is not None:
-            tb = tb.tb_next  # drop this frame: the traceback starts in the program
-        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        report(exc)
         status = 1
     os._exit(finish_interpreter(status))
+
+
+def become_program(env: dict, argv: list):
+    """In a forked child: the process state ``python3`` gives a program; returns a fresh ``__main__``."""
+    import io
+    import types
+
+    set_dumpable(True)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = argv
+    sys.path.insert(0, WORKDIR)
+    add_site_packages()
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
+    )
+    module = types.ModuleType("__main__")
+    sys.modules["__main__"] = module
+    return module
+
+
+def report(exc: BaseException) -> None:
+    """Print an uncaught exception as the interpreter would, starting in the program's code."""
+    tb = exc.__traceback__
+    if isinstance(exc, SyntaxError):
+        tb = None
+    elif tb is not None:
+        tb = tb.tb_next  # drop the runner's frame
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
 
 
 def add_site_packages() -> None:
@@ -682,26 +694,9 @@ def read_message(fd: int):
         return None
 
 
-def session_child(request: dict, ctl: int, res: int) -> None:
+def session_child(env: dict, ctl: int, res: int) -> None:
     """The session's interpreter: run cells in one __main__ namespace until told to stop."""
-    import io
-    import types
-
-    set_dumpable(True)
-    env = dict(BASE_ENV)
-    env.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
-    os.environ.clear()
-    os.environ.update(env)
-    sys.argv = [""]
-    sys.path.insert(0, WORKDIR)
-    add_site_packages()
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
-    )
-    module = types.ModuleType("__main__")
-    sys.modules["__main__"] = module
+    module = become_program(env, [""])
     while True:
         message = read_message(ctl)
         if message is None:
@@ -713,8 +708,7 @@ def session_child(request: dict, ctl: int, res: int) -> None:
         except SystemExit as exc:
             status = exit_status(exc)
         except BaseException as exc:
-            tb = None if isinstance(exc, SyntaxError) else exc.__traceback__.tb_next
-            sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+            report(exc)
             status = 1
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
@@ -834,8 +828,8 @@ def serve_session(request: dict) -> int:
         try:
             os.dup2(ctl_r, 3)
             os.dup2(res_w, 4)
-            child_setup(request, null, out_w, err_w, keep=5)
-            session_child(request, 3, 4)
+            env = child_setup(request, null, out_w, err_w, keep=5)
+            session_child(env, 3, 4)
         finally:
             os._exit(127)
     for fd in (ctl_r, res_w, out_w, err_w, null):

@@ -1,7 +1,6 @@
 # row: B14
-# attack: `getattr(os, 'system')` with a literal name: the qualified-name rule (`os.system`) is only
-#   applied to dotted attribute syntax; a literal getattr() name is only checked against the
-#   attribute list (dunders, frames), where `system` is not.
+# attack: `getattr(os, 'system')` with a literal name: no `os.system` attribute syntax in the source,
+#   and `system` is not on the attribute list; the rule resolves `os` + the literal to `os.system`.
 # v-on-finding: rule=name.qualified_denied source=ast text='os.system'
 # v-off-status: ok
 # v-off-stdout-contains: system() reached
