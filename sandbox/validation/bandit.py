@@ -38,7 +38,7 @@ def _test_set(include: tuple[str, ...] | None, skip: tuple[str, ...]) -> b_test_
 _DRIVEN_CHECKTYPES = {"Call", "Str", "Bytes", "Import", "ImportFrom"}
 
 
-class _Visitor(b_node_visitor.BanditNodeVisitor):
+class _Visitor(b_node_visitor.BanditNodeVisitor):  # type: ignore[misc]  # bandit ships no type information
     """Bandit's visitor minus the work we do not use, which is most of its cost.
 
     Same tests, same contexts. Dropped: per-node debug logging, the score
@@ -46,6 +46,8 @@ class _Visitor(b_node_visitor.BanditNodeVisitor):
     node types that have no tests at all, and visiting leaf nodes (contexts,
     operators) that no test inspects.
     """
+
+    namespace: str  # set by bandit's (untyped) __init__; declared so post_visit's reassignment has a type
 
     def __init__(self, *args: object) -> None:
         super().__init__(*args)
@@ -92,11 +94,12 @@ class _Visitor(b_node_visitor.BanditNodeVisitor):
         string constants and the imports that give calls their qualified names
         matter; every node still gets ``_bandit_parent`` for tests that look up.
         """
-        relevant = (ast.Import, ast.ImportFrom, ast.Call)  # imports: they give calls their names
+        # Imports too: they give calls their names.
+        relevant: tuple[type[ast.AST], ...] = (ast.Import, ast.ImportFrom, ast.Call)
         if self._checked & {"Str", "Bytes"}:
             relevant += (ast.Constant,)
         for node, parent in nodes:
-            node._bandit_parent = parent
+            node._bandit_parent = parent  # type: ignore[attr-defined]  # bandit's own attribute on AST nodes
             if isinstance(node, relevant):
                 self.pre_visit(node)
                 self.visit(node)

@@ -18,10 +18,11 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from sandbox.models import Finding, Status
 from sandbox.validation.bandit import bandit_findings
-from sandbox.validation.policy import Policy
+from sandbox.validation.policy import Action, Policy
 from sandbox.validation.restricted import restricted_findings
 from sandbox.validation.rules import RuleChecker, TooManyNodes, flatten
 
@@ -151,11 +152,18 @@ def validate_files(files: Sequence[SourceFile], language: str, policy: Policy) -
     return Verdict(allowed, tuple(findings), policy.name, policy.version, syntax_error=syntax_error and not allowed)
 
 
-def replace_action(finding: Finding, action: str) -> Finding:
+def replace_action(finding: Finding, action: Action) -> Finding:
     return finding.model_copy(update={"action": action})
 
 
-def _finding(rule_id: str, message: str, f: SourceFile, line: int = 0, col: int = 0, source: str = "policy") -> Finding:
+def _finding(
+    rule_id: str,
+    message: str,
+    f: SourceFile,
+    line: int = 0,
+    col: int = 0,
+    source: Literal["ast", "bandit", "restricted", "policy"] = "policy",
+) -> Finding:
     return Finding(rule_id=rule_id, message=message, line=line, col=col, source=source, file=f.path)
 
 

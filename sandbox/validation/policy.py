@@ -19,6 +19,7 @@ from sandbox.errors import RequestRejected, SandboxError
 from sandbox.models import Limits
 
 Severity = Literal["low", "medium", "high"]
+Action = Literal["deny", "warn"]
 SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
 
 
@@ -126,7 +127,7 @@ class TextRule(_Section):
 
     id: str
     pattern: str
-    action: Literal["deny", "warn"] = "deny"
+    action: Action = "deny"
     message: str
     languages: tuple[str, ...] = ("bash",)
 

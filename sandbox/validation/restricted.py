@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from RestrictedPython import compile_restricted_exec
+# Imported from where it is defined: the package root does not re-export it explicitly (mypy strict).
+from RestrictedPython.compile import compile_restricted_exec
 
 from sandbox.models import Finding
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
+from typing import Any
 
 from sandbox.models import Finding
-from sandbox.validation.policy import PythonRules
+from sandbox.validation.policy import Action, PythonRules
 
 #: Calls that read an attribute whose name is an argument: name -> index of the name argument
 #: (None: every positional argument is a name, possibly dotted).
@@ -41,8 +43,8 @@ LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 Nodes = list[tuple[ast.AST, ast.AST | None]]
 
 
-def _subclasses(base: type) -> set[type]:
-    found = set()
+def _subclasses(base: type[ast.AST]) -> set[type[ast.AST]]:
+    found: set[type[ast.AST]] = set()
     for sub in base.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found
@@ -97,8 +99,12 @@ class RuleChecker:
         self._star_modules: list[str] = []
         self._seen: set[tuple[str, int, int, str]] = set()
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
-        self._bindings = {ast.Import: self._bind_Import, ast.ImportFrom: self._bind_ImportFrom}
-        self._dispatch = {
+        # Keyed by the node's exact type, so each handler gets the node class it declares.
+        self._bindings: dict[type[ast.AST], Callable[[Any], None]] = {
+            ast.Import: self._bind_Import,
+            ast.ImportFrom: self._bind_ImportFrom,
+        }
+        self._dispatch: dict[type[ast.AST], Callable[[Any, ast.AST | None], None]] = {
             node_type: getattr(self, f"_visit_{node_type.__name__}")
             for node_type in (ast.Name, ast.Attribute, ast.MatchClass, ast.Call, ast.Constant, ast.Expr)
         }
@@ -123,7 +129,7 @@ class RuleChecker:
         return self.findings
 
     # ---------------------------------------------------------------- reporting
-    def _add(self, rule_id: str, node: ast.AST, message: str, action: str = "deny") -> None:
+    def _add(self, rule_id: str, node: ast.AST, message: str, action: Action = "deny") -> None:
         line, col = getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
         key = (rule_id, line, col, message)
         if key not in self._seen:

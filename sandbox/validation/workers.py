@@ -131,11 +131,17 @@ class ValidationWorkers:
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[None] = loop.create_future()
         fd = worker.conn.fileno()
-        loop.add_reader(fd, lambda: answered.done() or answered.set_result(None))
+
+        def wake() -> None:
+            if not answered.done():
+                answered.set_result(None)
+
+        loop.add_reader(fd, wake)
         try:
             worker.conn.send(message)
             await asyncio.wait_for(answered, self.timeout_s)
-            return worker.conn.recv()
+            verdict: Verdict = worker.conn.recv()  # a worker sends nothing but verdicts
+            return verdict
         except TimeoutError:
             log.warning("validation worker %s timed out; replacing it", worker.process.pid)
             return None
@@ -150,7 +156,11 @@ class ValidationWorkers:
         self._all.discard(worker)
         if not self._closed:
             task = asyncio.create_task(self._spawn())
-            task.add_done_callback(lambda t: t.exception() is None and self._idle.put_nowait(t.result()))
+            task.add_done_callback(self._spawned)
+
+    def _spawned(self, task: asyncio.Task[_Worker]) -> None:
+        if task.exception() is None:
+            self._idle.put_nowait(task.result())
 
     async def _spawn(self) -> _Worker:
         parent, child = _CONTEXT.Pipe()
