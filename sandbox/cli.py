@@ -1,15 +1,21 @@
 """The ``sandbox`` command line: a thin door over ``ExecutionService``.
 
-Settings are loaded once per command; every ``SandboxError`` is caught in one
-place (``_door``) and printed as ``status: message`` with its exit code.
+Settings are loaded once per command. Errors are translated in one place,
+``Door.invoke``, which every command runs inside: the error object is printed
+as ``code: message`` (with findings, or as JSON under ``--json``) and the
+command exits with the error's exit code; anything unexpected is
+``internal_error`` (exit 70) with its traceback in the log (stderr).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,12 +24,48 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from sandbox.config import Settings
-from sandbox.errors import SandboxError, ValidationRejected
+from sandbox.errors import RequestRejected, SandboxError, error_body, invalid_request
 from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
 
-app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True)
+log = logging.getLogger("sandbox.cli")
+#: ``typer.Context.meta`` keys a command sets for the error report: its sources, and --json.
+SOURCES, AS_JSON = "sandbox.sources", "sandbox.json"
+
+
+class Door(TyperGroup):
+    """The CLI's one translation of errors into the error object and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own: usage errors, exits
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            raise typer.Exit(report(exc, ctx.meta)) from None
+
+
+def report(exc: Exception, meta: dict[str, Any]) -> int:
+    """Print the error object for ``exc`` and return the exit code."""
+    if isinstance(exc, ValidationError):
+        exc = invalid_request(exc)
+    if not isinstance(exc, SandboxError):
+        log.error("unexpected error", exc_info=exc)
+    body = error_body(exc)
+    if meta.get(AS_JSON):
+        typer.echo(body.model_dump_json(indent=2))
+    else:
+        print_findings(body.findings, meta.get(SOURCES, {}))
+        err.print(f"[red]{body.code.value}[/]: {escape(body.message)}")
+    return exc.exit_code if isinstance(exc, SandboxError) else 70
+
+
+app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True, cls=Door)
 images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
@@ -59,34 +101,31 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        err.print(f"[red]invalid settings:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        raise RequestRejected(f"invalid settings: {exc}") from None
 
 
-def _door(coro_fn: Callable[[], Coroutine[Any, Any, T]], *, reject_as_result: bool = False) -> T:
-    """Run one command's coroutine; translate our errors once.
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """One command's coroutine, on a fresh event loop."""
+    return asyncio.run(coro)
 
-    ``ValidationRejected`` is re-raised for the caller to show its findings;
-    with ``reject_as_result`` it is printed as a JSON result instead.
-    """
+
+def _language(file: Path, language: str | None) -> str:
+    lang = language or EXTENSIONS.get(file.suffix)
+    if lang is None:
+        raise RequestRejected(f"cannot tell the language of {file.name}; pass --language")
+    return lang
+
+
+def _read(file: Path) -> str:
     try:
-        return asyncio.run(coro_fn())
-    except ValidationRejected as exc:
-        if reject_as_result:
-            from sandbox.service import error_result
-
-            typer.echo(error_result(exc).model_dump_json(indent=2))
-            raise typer.Exit(exc.exit_code) from None
-        raise
-    except SandboxError as exc:
-        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+        return file.read_text()
+    except UnicodeDecodeError:
+        raise RequestRejected(f"{file.name} is not UTF-8 text") from None
 
 
 @app.command()
 def run(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Program to run.")],
     language: Annotated[str | None, typer.Option("--language", "-l", help="Language; default from extension.")] = None,
     stdin: Annotated[Path | None, typer.Option(help="File fed to the program's stdin.")] = None,
@@ -100,24 +139,20 @@ def run(
     """Run one program in a fresh container and report how it ended."""
     from sandbox.service import build_service
 
-    lang = language or EXTENSIONS.get(file.suffix)
-    if lang is None:
-        err.print(f"[red]rejected[/]: cannot tell the language of {escape(file.name)}; pass --language")
-        raise typer.Exit(2)
-    try:
-        request = ExecutionRequest(
-            language=lang,
-            code=file.read_text(),
-            stdin=stdin.read_text() if stdin else "",
-            args=args or [],
-            limits=Limits(wall_time_s=timeout, memory_mb=memory, cpu_time_s=cpu),
-            policy=policy,
-        )
-    except (ValidationError, UnicodeDecodeError) as exc:
-        err.print(f"[red]rejected[/]: {escape(str(exc))}")
-        raise typer.Exit(2) from None
+    meta = ctx.meta
+    meta[AS_JSON] = as_json
     # One execution: validate in this process rather than starting worker processes.
     settings = _settings().model_copy(update={"validation_workers": 0})
+    lang = _language(file, language)
+    request = ExecutionRequest(
+        language=lang,
+        code=_read(file),
+        stdin=_read(stdin) if stdin else "",
+        args=args or [],
+        limits=Limits(wall_time_s=timeout, memory_mb=memory, cpu_time_s=cpu),
+        policy=policy,
+    )
+    meta[SOURCES] = {lang_main(settings, lang): request.code}
 
     def stream(kind: str, chunk: bytes) -> None:
         target = sys.stdout.buffer if kind == "stdout" else sys.stderr.buffer
@@ -128,16 +163,11 @@ def run(
         async with build_service(settings, warm=False) as service:
             return await service.execute(request, on_output=None if as_json else stream)
 
-    try:
-        result = _door(go, reject_as_result=as_json)
-    except ValidationRejected as exc:
-        print_findings(exc.findings, {lang_main(lang): request.code})
-        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
-        raise typer.Exit(exc.exit_code) from None
+    result = _run(go())
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        print_findings(result.findings, {lang_main(lang): request.code})
+        print_findings(result.findings, meta[SOURCES])
         colour = "green" if result.status is Status.OK else "red"
         flags = " (stdout truncated)" if result.stdout_truncated else ""
         flags += " (stderr truncated)" if result.stderr_truncated else ""
@@ -149,11 +179,10 @@ def run(
     raise typer.Exit(exit_code_for(result))
 
 
-def lang_main(language: str) -> str:
+def lang_main(settings: Settings, language: str) -> str:
     """The main file name of ``language`` (findings name it)."""
-    from sandbox.engine.images import ImageCatalog
+    from sandbox.engine import ImageCatalog
 
-    settings = _settings()
     return ImageCatalog(settings.images_dir, settings.image_prefix).language(language).main_file
 
 
@@ -175,51 +204,45 @@ def print_findings(findings: list[Finding], sources: dict[str, str]) -> None:
 
 @app.command()
 def validate(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Program to check.")],
     language: Annotated[str | None, typer.Option("--language", "-l", help="Language; default from extension.")] = None,
     policy: Annotated[str | None, typer.Option(help="Validation policy tier (default: the server's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
 ) -> None:
     """Run the validation pipeline only (no container); exit 2 when the code is denied."""
-    from sandbox.engine.images import ImageCatalog
-    from sandbox.service import source_files
-    from sandbox.validation import PolicySet, Validator
+    from sandbox.service import build_service
 
-    settings = _settings()
-    lang = language or EXTENSIONS.get(file.suffix)
-    if lang is None:
-        err.print(f"[red]rejected[/]: cannot tell the language of {escape(file.name)}; pass --language")
-        raise typer.Exit(2)
-    try:
-        request = ExecutionRequest(language=lang, code=file.read_text(), policy=policy)
-        spec = ImageCatalog(settings.images_dir, settings.image_prefix).language(lang)
-        chosen = PolicySet(settings.policies_dir, settings.default_policy).get(policy)
-    except (ValidationError, UnicodeDecodeError) as exc:
-        err.print(f"[red]rejected[/]: {escape(str(exc))}")
-        raise typer.Exit(2) from None
-    except SandboxError as exc:
-        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
-        raise typer.Exit(exc.exit_code) from None
-    verdict = Validator().validate(source_files(request, spec), spec.name, chosen)
-    status = verdict.status
+    meta = ctx.meta
+    meta[AS_JSON] = as_json
+    settings = _settings().model_copy(update={"validation_workers": 0})
+    lang = _language(file, language)
+    request = ExecutionRequest(language=lang, code=_read(file), policy=policy)
+    meta[SOURCES] = {lang_main(settings, lang): request.code}
+
+    async def go() -> Any:
+        service = build_service(settings, warm=False)
+        try:
+            return await service.check(request)
+        finally:
+            await service.aclose()
+
+    verdict = _run(go())
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "status": status.value,
-                    "allowed": verdict.allowed,
-                    "policy": verdict.policy,
-                    "policy_version": verdict.policy_version,
-                    "findings": [f.model_dump() for f in verdict.findings],
-                },
-                indent=2,
-            )
-        )
+        report_json = {
+            "status": verdict.status.value,
+            "allowed": verdict.allowed,
+            "policy": verdict.policy,
+            "policy_version": verdict.policy_version,
+            "findings": [f.model_dump() for f in verdict.findings],
+        }
+        typer.echo(json.dumps(report_json, indent=2))
     else:
-        print_findings(list(verdict.findings), {spec.main_file: request.code})
+        print_findings(list(verdict.findings), meta[SOURCES])
         colour = "green" if verdict.allowed else "red"
         err.print(
-            f"[{colour}]{status.value}[/] under policy {verdict.policy} v{verdict.policy_version}: {verdict.summary()}"
+            f"[{colour}]{verdict.status.value}[/] under policy {verdict.policy} v{verdict.policy_version}: "
+            f"{verdict.summary()}"
         )
     raise typer.Exit(0 if verdict.allowed else 2)
 
@@ -230,55 +253,43 @@ def images_build(
     force: Annotated[bool, typer.Option(help="Rebuild even when the tag exists.")] = False,
 ) -> None:
     """Build the base and runtime images that are missing or out of date."""
-    from sandbox.engine.imagebuild import ImageBuilder
-    from sandbox.engine.images import ImageCatalog
+    from sandbox.engine import ImageBuilder, ImageCatalog
 
     settings = _settings()
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
 
-    async def go() -> dict[str, str]:
-        def progress(line: str) -> None:
-            err.print(f"[cyan]==>[/] {escape(line)}")
+    def progress(line: str) -> None:
+        err.print(f"[cyan]==>[/] {escape(line)}")
 
-        builder = await asyncio.to_thread(ImageBuilder, catalog, settings.state_dir, settings.base_source, progress)
-        return await asyncio.to_thread(builder.build_all, language, force)
+    def build() -> dict[str, str]:
+        builder = ImageBuilder(catalog, settings.state_dir, settings.base_source, progress)
+        try:
+            return builder.build_all(language, force)
+        finally:
+            builder.close()
 
-    built = _door(go)
-    for name, tag in built.items():
+    for name, tag in build().items():
         typer.echo(f"{name}\t{tag}")
 
 
 @images_app.command("list")
 def images_list() -> None:
     """Show each language, its expected tag and whether it is built."""
-    import docker
-
-    from sandbox.engine.images import ImageCatalog
+    from sandbox.engine import ImageCatalog, image_statuses
 
     settings = _settings()
-    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
     table = Table("language", "image", "built", "size", "description")
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as exc:
-        err.print(f"[red]capacity_unavailable[/]: the Docker engine does not answer ({escape(str(exc))})")
-        raise typer.Exit(75) from None
-    for name, spec in sorted(catalog.languages.items()):
-        tag = catalog.image_tag(name)
-        try:
-            image = client.images.get(tag)
-            built, size = "yes", f"{image.attrs['Size'] >> 20} MiB"
-        except docker.errors.ImageNotFound:
-            built, size = "no", "-"
-        table.add_row(name, tag, built, size, spec.description)
+    for image in image_statuses(ImageCatalog(settings.images_dir, settings.image_prefix)):
+        built = image.size_bytes is not None
+        size = f"{(image.size_bytes or 0) >> 20} MiB" if built else "-"
+        table.add_row(image.language, image.tag, "yes" if built else "no", size, image.description)
     Console().print(table)
 
 
 @app.command()
 def doctor() -> None:
     """Check the engine, runtime, cgroup limits and images; say what to fix."""
-    from sandbox.engine.doctor import run_checks
+    from sandbox.engine import run_checks
 
     settings = _settings()
     ok = True
@@ -326,11 +337,7 @@ def _store() -> tuple[Any, Settings]:
 
     settings = _settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        return Store(settings.database), settings
-    except SandboxError as exc:
-        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
-        raise typer.Exit(exc.exit_code) from None
+    return Store(settings.database), settings
 
 
 @keys_app.command("create")
@@ -345,17 +352,13 @@ def keys_create(
 
     store, settings = _store()
     tier = policy or settings.default_policy
-    try:
-        PolicySet(settings.policies_dir, settings.default_policy).get(tier)
-        info, plaintext = store.create_key(
-            name,
-            tier,
-            max_concurrency or settings.default_key_concurrency,
-            rate or settings.default_key_rate_per_min,
-        )
-    except SandboxError as exc:
-        err.print(f"[red]{exc.status.value}[/]: {escape(exc.message)}")
-        raise typer.Exit(exc.exit_code) from None
+    PolicySet(settings.policies_dir, settings.default_policy).get(tier)
+    info, plaintext = store.create_key(
+        name,
+        tier,
+        max_concurrency or settings.default_key_concurrency,
+        rate or settings.default_key_rate_per_min,
+    )
     err.print(f"created key {info.name} (policy {info.policy}); it is shown only once:", markup=False)
     typer.echo(plaintext)
 
@@ -384,40 +387,51 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
     """Revoke a key at once."""
     store, _ = _store()
     if not store.revoke_key(name):
-        err.print(f"[red]rejected[/]: no live key named {escape(name)!r}")
-        raise typer.Exit(2)
+        raise RequestRejected(f"no live key named {name!r}")
     err.print(f"revoked {escape(name)}")
 
 
 @app.command("mcp")
 def mcp_stdio() -> None:
     """Serve the MCP tools over stdio (for an agent that starts this command), as the key `mcp-stdio`."""
-    import logging
-
     from sandbox.executions import ExecutionManager
-    from sandbox.mcp import Door, build_mcp, local_key
+    from sandbox.mcp import Door as McpDoor
+    from sandbox.mcp import build_mcp, local_key
     from sandbox.service import build_service
     from sandbox.sessions import SessionManager
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)  # stdout carries the protocol
-    store, settings = _store()
+    store, settings = _store()  # the log goes to stderr (Door.invoke): stdout carries the protocol
     key = local_key(store, settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min)
-    holder: dict[str, Door] = {}
+    holder: dict[str, McpDoor] = {}
     server = build_mcp(lambda: holder["door"])
 
     async def go() -> None:
-        async with build_service(settings) as service:
-            executions = ExecutionManager(service, store)
-            sessions = SessionManager(service, store)
+        # The end of stdin ends the server; so does SIGTERM (how clients stop it), with the same
+        # cleanup: running executions killed, warm containers and sessions removed.
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with build_service(settings, store=store) as service:
+            executions = ExecutionManager(service)
+            sessions = SessionManager(service, executions)
             sessions.start()
-            holder["door"] = Door(service, store, executions, sessions, stdio_key=key)
+            holder["door"] = McpDoor(service, store, executions, sessions, stdio_key=key)
+            serving = asyncio.create_task(server.run_stdio_async(), name="mcp-stdio")
+            stopping = asyncio.create_task(stop.wait(), name="sigterm")
             try:
-                await server.run_stdio_async()
+                await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
             finally:
+                stopping.cancel()
                 await executions.aclose()
                 await sessions.aclose()
+        if stop.is_set():
+            # The SDK reads stdin in a thread that nothing can interrupt: leave without waiting for it.
+            sys.stdout.flush()
+            os._exit(0)
+        error = serving.exception()
+        if error is not None:
+            raise error
 
-    _door(go)
+    _run(go())
 
 
 if __name__ == "__main__":

@@ -19,15 +19,20 @@ exceptions. These classes are for requests we refuse or could not carry out::
     ├── SecretError                   internal_error        500
     └── StoreError                    internal_error        500
 
-Each door translates a ``SandboxError`` in exactly one place using the class
-attributes below; anything else is wrapped as ``internal_error``.
+Each door translates an exception in exactly one place: ``error_body`` gives
+the one error object (``models.ErrorBody``: code, message, findings) and the
+class attributes below give the HTTP status and the CLI exit code; anything
+that is not a ``SandboxError`` is ``internal_error`` with no details (the door
+logs its traceback).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sandbox.models import Status
+from pydantic import ValidationError
+
+from sandbox.models import ErrorBody, Status
 
 
 class SandboxError(Exception):
@@ -125,3 +130,20 @@ class SecretError(SandboxError):
 
 class StoreError(SandboxError):
     """Persistence failed."""
+
+
+def error_body(exc: BaseException) -> ErrorBody:
+    """The error object a door returns for ``exc``; an unexpected exception reveals nothing."""
+    if not isinstance(exc, SandboxError):
+        return ErrorBody(code=Status.INTERNAL_ERROR, message="internal error")
+    findings = exc.findings if isinstance(exc, ValidationRejected) else []
+    return ErrorBody(code=exc.status, message=exc.message, findings=findings)
+
+
+def invalid_request(exc: ValidationError) -> RequestRejected:
+    """A request model that did not validate, as a refusal naming the first bad field."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    where = ".".join(str(part) for part in first.get("loc", ())) or exc.title
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return RequestRejected(f"{where}: {first.get('msg', 'invalid')}{more}")

@@ -5,8 +5,9 @@ REST (``ExecutionManager``, ``SessionManager``), so admission, policy ceilings,
 validation, limits and records are the same. Over HTTP the tools run as the API
 key of the request (the ``/mcp`` endpoint requires ``Authorization: Bearer``);
 over stdio, as the local key named ``mcp-stdio``. Refusals and our failures come
-back as tool errors whose text is a JSON object ``{status, message, findings?}``,
-never as protocol errors.
+back as tool errors whose text is the error object alone (``{code, message,
+findings}``, as REST's problem details carry it), never as protocol errors:
+``SandboxMCP.call_tool`` translates every tool's exceptions, in this one place.
 """
 
 from __future__ import annotations
@@ -14,35 +15,44 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.fastmcp.server import StreamableHTTPASGIApp
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope, Send
 
-from sandbox.errors import SandboxError, ValidationRejected
+from sandbox.errors import RequestRejected, SandboxError, Unauthenticated, error_body, invalid_request
 from sandbox.executions import ExecutionManager
 from sandbox.models import (
     ApiKeyInfo,
+    Caller,
+    ErrorBody,
     ExecutionRecord,
     ExecutionRequest,
-    ExecutionResult,
     FileInput,
     Finding,
     Limits,
     SessionExecution,
     SessionInfo,
     SessionRequest,
+    Status,
 )
-from sandbox.service import ExecutionService
+from sandbox.service import Execution, ExecutionService
 from sandbox.sessions import SessionManager
 from sandbox.store import Store
+
+log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    Ctx = Context[Any, Any, Any]
+else:  # FastMCP finds the context parameter by its annotation: it must be the plain class at run time
+    Ctx = Context
 
 INSTRUCTIONS = """\
 Runs code in a fresh, isolated Linux container per call (sessions keep one container).
@@ -87,24 +97,61 @@ class SandboxInfo(BaseModel):
     policies: list[dict[str, Any]]
 
 
+class SandboxMCP(FastMCP):
+    """``FastMCP`` whose tool errors are the error object alone: the one translation of this door."""
+
+    # Any: the SDK's lowlevel handler also takes a CallToolResult, which FastMCP's annotation omits.
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        try:
+            return await super().call_tool(name, arguments)
+        except ToolError as exc:  # FastMCP wraps whatever a tool raised; the cause is the real error
+            return tool_error(exc.__cause__ if exc.__cause__ is not None else exc)
+
+
+def tool_error(exc: BaseException) -> CallToolResult:
+    """A tool error whose text is the error object as JSON; an unexpected exception says nothing more."""
+    if isinstance(exc, ValidationError):
+        body = error_body(invalid_request(exc))
+    elif isinstance(exc, ToolError):  # raised by FastMCP itself: an unknown tool
+        body = ErrorBody(code=Status.REJECTED, message=str(exc))
+    else:
+        if not isinstance(exc, SandboxError):
+            log.error("tool failed", exc_info=exc)
+        body = error_body(exc)
+    return CallToolResult(content=[TextContent(type="text", text=body.model_dump_json())], isError=True)
+
+
 def build_mcp(door: Callable[[], Door]) -> FastMCP:
     """The MCP server; ``door()`` returns the managers once the host has started them."""
-    server = FastMCP("sandbox", instructions=INSTRUCTIONS, streamable_http_path="/mcp", log_level="WARNING")
+    server = SandboxMCP("sandbox", instructions=INSTRUCTIONS, streamable_http_path="/mcp", log_level="WARNING")
 
-    def caller(ctx: Context) -> tuple[Door, ApiKeyInfo]:
+    def caller(ctx: Ctx) -> tuple[Door, Caller]:
         current = door()
         request = getattr(ctx.request_context, "request", None)
         key = request.scope.get("sandbox_key") if request is not None else current.stdio_key
         if key is None:
-            raise ToolError(_error("rejected", "no API key for this connection"))
-        return current, key
+            raise Unauthenticated("no API key for this connection")
+        return current, Caller.of(key)
 
-    async def guarded(call: Awaitable[Any]) -> Any:
+    async def follow(current: Door, execution: Execution, caller_: Caller, ctx: Ctx) -> CallToolResult:
+        """Output as progress notifications, then the record; cancelling the call kills the execution."""
+        progress = 0
         try:
-            return await call
-        except SandboxError as exc:
-            findings = exc.findings if isinstance(exc, ValidationRejected) else None
-            raise ToolError(_error(exc.status.value, exc.message, findings)) from exc
+            async for event in execution.stream():
+                if event.kind in ("stdout", "stderr"):
+                    progress += 1
+                    await ctx.report_progress(progress, None, f"{event.kind}: {event.data}")
+        except asyncio.CancelledError:
+            # Shielded: the call's scope is cancelled, and the kill and the record must still happen.
+            with anyio.CancelScope(shield=True):
+                await current.executions.cancel(execution.id, caller_)  # the container goes with it
+            raise
+        record = execution.view
+        return CallToolResult(
+            content=[TextContent(type="text", text=_readable(record))],
+            structuredContent=record.model_dump(mode="json"),
+            isError=False,
+        )
 
     @server.tool(
         description=(
@@ -117,7 +164,7 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
     )
     async def execute(
         code: str,
-        ctx: Context,
+        ctx: Ctx,
         language: str = "python",
         stdin: str = "",
         files: list[FileInput] | None = None,
@@ -125,7 +172,7 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
         limits: Limits | None = None,
         policy: str | None = None,
     ) -> Annotated[CallToolResult, ExecutionRecord]:
-        current, key = caller(ctx)
+        current, who = caller(ctx)
         request = ExecutionRequest(
             language=language,
             code=code,
@@ -135,40 +182,19 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
             limits=limits or Limits(),
             policy=policy,
         )
-        execution = await guarded(current.executions.submit(request, key))
-        progress = 0
-        try:
-            async for event in execution.stream():
-                if event.kind in ("stdout", "stderr"):
-                    progress += 1
-                    await ctx.report_progress(progress, None, f"{event.kind}: {event.data}")
-        except asyncio.CancelledError:
-            await current.executions.cancel(execution.record.id, key)  # the container goes with it
-            raise
-        record = execution.record
-        return CallToolResult(
-            content=[TextContent(type="text", text=_readable(record))],
-            structuredContent=record.model_dump(mode="json"),
-            isError=False,
-        )
+        execution = await current.executions.submit(request, who)
+        return await follow(current, execution, who, ctx)
 
     @server.tool(description="Validate code without running it: the findings and whether it would be allowed.")
-    async def validate(
-        code: str, ctx: Context, language: str = "python", policy: str | None = None
-    ) -> ValidationReport:
-        current, key = caller(ctx)
-        request = ExecutionRequest(language=language, code=code, policy=policy)
-
-        async def check() -> ValidationReport:
-            verdict = await current.service.check(request, key.policy)
-            return ValidationReport(
-                allowed=verdict.allowed,
-                status=verdict.status.value,
-                policy=verdict.policy,
-                findings=list(verdict.findings),
-            )
-
-        return await guarded(check())
+    async def validate(code: str, ctx: Ctx, language: str = "python", policy: str | None = None) -> ValidationReport:
+        current, who = caller(ctx)
+        verdict = await current.service.check(ExecutionRequest(language=language, code=code, policy=policy), caller=who)
+        return ValidationReport(
+            allowed=verdict.allowed,
+            status=verdict.status.value,
+            policy=verdict.policy,
+            findings=list(verdict.findings),
+        )
 
     @server.tool(
         description=(
@@ -178,43 +204,40 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
         )
     )
     async def session_create(
-        ctx: Context, limits: Limits | None = None, policy: str | None = None, idle_ttl_s: float | None = None
+        ctx: Ctx, limits: Limits | None = None, policy: str | None = None, idle_ttl_s: float | None = None
     ) -> SessionInfo:
-        current, key = caller(ctx)
+        current, who = caller(ctx)
         body = SessionRequest(limits=limits or Limits(), policy=policy, idle_ttl_s=idle_ttl_s)
-        return await guarded(current.sessions.create(body, key))
+        return await current.sessions.create(body, who)
 
     @server.tool(description="Run code in a session's interpreter; its state is kept for the next call.")
     async def session_execute(
-        session_id: str, code: str, ctx: Context, limits: Limits | None = None
-    ) -> ExecutionResult:
-        current, key = caller(ctx)
+        session_id: str, code: str, ctx: Ctx, limits: Limits | None = None
+    ) -> Annotated[CallToolResult, ExecutionRecord]:
+        current, who = caller(ctx)
         body = SessionExecution(code=code, limits=limits or Limits())
-
-        async def stream(kind: str, chunk: bytes) -> None:
-            await ctx.report_progress(0, None, f"{kind}: {chunk.decode(errors='replace')}")
-
-        return await guarded(current.sessions.execute(session_id, key, body, on_output=stream))
+        execution = await current.sessions.execute(session_id, who, body)
+        return await follow(current, execution, who, ctx)
 
     @server.tool(description="Write a file into a session's working directory (utf8 text or base64 bytes).")
     async def session_files_write(
         session_id: str,
         path: str,
         content: str,
-        ctx: Context,
+        ctx: Ctx,
         encoding: Literal["utf8", "base64"] = "utf8",
     ) -> str:
-        current, key = caller(ctx)
+        current, who = caller(ctx)
         data = _decode(content, encoding)
-        await guarded(current.sessions.put_file(session_id, key, path, data))
+        await current.sessions.put_file(session_id, who, path, data)
         return f"wrote {len(data)} bytes to {path}"
 
     @server.tool(description="Read a file from a session's working directory (symlinks are refused).")
     async def session_files_read(
-        session_id: str, path: str, ctx: Context, encoding: Literal["utf8", "base64"] = "utf8"
+        session_id: str, path: str, ctx: Ctx, encoding: Literal["utf8", "base64"] = "utf8"
     ) -> FileContent:
-        current, key = caller(ctx)
-        data = await guarded(current.sessions.get_file(session_id, key, path))
+        current, who = caller(ctx)
+        data = await current.sessions.get_file(session_id, who, path)
         if encoding == "utf8":
             try:
                 return FileContent(path=path, content=data.decode(), encoding="utf8")
@@ -223,13 +246,13 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
         return FileContent(path=path, content=base64.b64encode(data).decode(), encoding="base64")
 
     @server.tool(description="Close a session and remove its container.")
-    async def session_close(session_id: str, ctx: Context) -> str:
-        current, key = caller(ctx)
-        await guarded(current.sessions.delete(session_id, key))
+    async def session_close(session_id: str, ctx: Ctx) -> str:
+        current, who = caller(ctx)
+        await current.sessions.delete(session_id, who)
         return f"session {session_id} closed"
 
     @server.tool(description="What the sandbox offers: languages (with their runtimes) and validation policies.")
-    async def sandbox_info(ctx: Context) -> SandboxInfo:
+    async def sandbox_info(ctx: Ctx) -> SandboxInfo:
         current, _ = caller(ctx)
         return _info(current.service)
 
@@ -252,7 +275,7 @@ class McpAuth:
         scheme, _, token = headers.get(b"authorization", b"").decode(errors="replace").partition(" ")
         key = await asyncio.to_thread(self.store().authenticate, token) if scheme.lower() == "bearer" else None
         if key is None:
-            body = json.dumps({"status": "rejected", "message": "missing or unknown API key"}).encode()
+            body = ErrorBody(code=Status.REJECTED, message="missing or unknown API key").model_dump_json().encode()
             await send(
                 {
                     "type": "http.response.start",
@@ -264,13 +287,6 @@ class McpAuth:
             return
         scope["sandbox_key"] = key
         await self.app(scope, receive, send)
-
-
-def _error(status: str, message: str, findings: list[Finding] | None = None) -> str:
-    body: dict[str, Any] = {"status": status, "message": message}
-    if findings:
-        body["findings"] = [f.model_dump() for f in findings]
-    return json.dumps(body)
 
 
 def _readable(record: ExecutionRecord) -> str:
@@ -294,7 +310,7 @@ def _decode(content: str, encoding: str) -> bytes:
     try:
         return base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ToolError(_error("rejected", "content is not valid base64")) from exc
+        raise RequestRejected("content is not valid base64") from exc
 
 
 def _info(service: ExecutionService) -> SandboxInfo:

@@ -10,6 +10,7 @@ import base64
 import binascii
 import enum
 import posixpath
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -168,10 +169,23 @@ class ExecutionRecord(ExecutionResult):
     language: str
     policy: str
     code_sha256: str = ""
+    session_id: str | None = Field(None, description="The session this ran in as a cell; null for a one-shot run.")
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     created_at: datetime
     finished_at: datetime | None = None
+
+
+class ErrorBody(BaseModel):
+    """Why a request was refused or failed: the one error object every door returns.
+
+    REST wraps it in RFC 9457 problem details; MCP returns it as a tool error's
+    text; the CLI prints it. ``code`` is a word of the status vocabulary.
+    """
+
+    code: Status
+    message: str
+    findings: list[Finding] = Field(default_factory=list, description="Validation findings, for denials.")
 
 
 class ApiKeyInfo(BaseModel):
@@ -217,3 +231,21 @@ class SessionInfo(BaseModel):
     idle_ttl_s: float
     executions: int = 0
     closed_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks: an API key with its tier ceiling and limits, or the local operator (no key, no limits)."""
+
+    key_id: str | None = None
+    policy: str | None = None  # the loosest tier this caller may use
+    rate_per_min: int | None = None
+    max_concurrency: int | None = None
+
+    @classmethod
+    def of(cls, key: ApiKeyInfo) -> Caller:
+        return cls(key.id, key.policy, key.rate_per_min, key.max_concurrency)
+
+
+#: The CLI's caller: the operator of this machine, without a key.
+LOCAL = Caller()

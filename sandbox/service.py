@@ -1,42 +1,364 @@
-"""The one orchestration path every door calls: admit -> validate -> run -> result.
+"""The one execution path every door calls: admit -> validate -> acquire -> run -> redact -> record.
 
-Doors (CLI, REST, MCP) build an ``ExecutionRequest`` and call
-``ExecutionService.execute``; nothing below this module knows which door asked.
-Program failures come back as ``ExecutionResult`` statuses; refusals and our own
-failures are ``SandboxError`` exceptions, which each door turns into a response
-in one place (``error_result`` gives the result-shaped form).
+An ``Execution`` is one request's life, one-shot run or session cell alike,
+as a sequence of stages (``Stage``); each stage is a method that refuses to run
+out of order. Doors (CLI, REST, MCP) only build a request, name the caller and
+call ``ExecutionService``: ``execute`` runs every stage inline (the CLI);
+``executions.ExecutionManager`` runs admit and validate in the request and the
+rest as a task of its own (REST and MCP: events, cancellation, 202).
+
+Refusals (admit, validate) raise a ``SandboxError`` and are audited; from
+acquire on, whatever happens becomes the execution's result and is recorded: the
+program's outcome, our failure to run it (``capacity_unavailable``,
+``internal_error``) or the caller's cancellation (``killed``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
+import enum
+import hashlib
 import logging
+import signal
 import uuid
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 from sandbox.config import Settings
 from sandbox.engine import (
     Backend,
+    BackendSession,
     DockerBackend,
     ImageCatalog,
-    LanguageSpec,
+    Lease,
     OutputCallback,
-    RunFile,
-    RunOutcome,
     RunSpec,
+    deliver,
 )
-from sandbox.errors import PayloadTooLarge, RequestRejected, SandboxError, SyntaxRejected, ValidationRejected
-from sandbox.limits import resolve_limits
-from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
+from sandbox.errors import SandboxError, SyntaxRejected, ValidationRejected
+from sandbox.models import (
+    LOCAL,
+    Caller,
+    ExecutionRecord,
+    ExecutionRequest,
+    ExecutionResult,
+    Finding,
+    Limits,
+    SessionRequest,
+    Status,
+)
+from sandbox.planning import Planner, source_file, source_files
+from sandbox.resilience import KeyLimiter
+from sandbox.store import Store
 from sandbox.validation import Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict, warm_up
 
 log = logging.getLogger(__name__)
 
 
+class Stage(enum.Enum):
+    """Where an execution is; each stage method moves it one step, in this order."""
+
+    NEW = "new"  # built from a request; nothing checked yet
+    ADMITTED = "admitted"  # policy, limits and sizes checked; the caller's rate token and slot held
+    VALIDATED = "validated"  # every source file passed the policy
+    ACQUIRED = "acquired"  # a sandbox is held: a fresh container, or the session's interpreter
+    RAN = "ran"  # a result is in: the program's outcome, or why it could not run
+    REDACTED = "redacted"  # secrets removed from the result (nothing to remove until secrets exist)
+    RECORDED = "recorded"  # the record is written (or there is no store): the end
+    REFUSED = "refused"  # admit or validate said no (or was cancelled): audited, nothing recorded
+
+
+class StageOrderError(RuntimeError):
+    """A stage was called out of order: a bug in the caller, never the client's fault."""
+
+
+@dataclass(eq=False)
+class OpenSession:
+    """What a session's cells run in: its sandbox, the policy and limits fixed when it opened."""
+
+    id: str
+    language: str
+    policy: Policy
+    spec: RunSpec  # the opening spec: image and container-level limits
+    defaults: Limits  # per-call limits asked at opening, the default of every cell
+    sandbox: BackendSession
+
+
+@dataclass(frozen=True)
+class Event:
+    """One output event: ``stdout``/``stderr`` (a text chunk) or ``result`` (the final record)."""
+
+    kind: str
+    data: Any
+
+
+class _Bound(logging.LoggerAdapter[logging.Logger]):
+    """Every line of one execution carries its id (in the text and as ``execution_id``)."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs.setdefault("extra", {}).update(self.extra or {})
+        return f"execution {(self.extra or {})['execution_id']}: {msg}", kwargs
+
+
+class Execution:
+    """One execution's life through the stages (see the module docstring).
+
+    ``view`` is the execution as the API shows it (``running``, then ``done``);
+    ``events`` keeps every output chunk (within the run's caps) and the final
+    result, so a subscriber that comes late still sees everything; ``done`` is
+    set when the result is in, ``saved`` once its record is written.
+    """
+
+    def __init__(
+        self, service: ExecutionService, request: ExecutionRequest, caller: Caller, session: OpenSession | None = None
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.service = service
+        self.request = request
+        self.caller = caller
+        self.session = session
+        self.stage = Stage.NEW
+        self.policy: Policy | None = None
+        self.spec: RunSpec | None = None
+        self.verdict: Verdict | None = None
+        self.result: ExecutionResult | None = None
+        self.error: SandboxError | None = None
+        self.view = ExecutionRecord(
+            id=self.id,
+            state="running",
+            language=request.language,
+            policy=request.policy or "",
+            code_sha256=hashlib.sha256(request.code.encode()).hexdigest(),
+            session_id=session.id if session else None,
+            created_at=datetime.now(UTC),
+        )
+        self.events: list[Event] = []
+        self.done = asyncio.Event()
+        self.saved = asyncio.Event()
+        self.log = _Bound(log, {"execution_id": self.id})
+        self._changed = asyncio.Condition()
+        self._release: Callable[[], None] = lambda: None
+
+    # ------------------------------------------------------------------ stages
+    async def admit(self) -> None:
+        """Policy (within the caller's ceiling), limits, sizes; then the caller's rate token and slot."""
+        self._expect(Stage.NEW, "admit")
+        planner = self.service.planner
+        try:
+            if self.session is not None:
+                policy = self.session.policy
+                spec = planner.plan_cell(self.request, policy, self.session.spec, self.session.defaults)
+            else:
+                policy = planner.choose_policy(self.request.policy, self.caller.policy)
+                spec = planner.plan(self.request, policy)
+            self._release = self.service.limiter.acquire(self.caller)
+        except SandboxError as exc:
+            await self._refuse(exc)
+            raise
+        except BaseException:
+            self.stage = Stage.REFUSED
+            raise
+        self.policy, self.spec = policy, spec
+        self.view.policy = policy.name
+        self.view.language = self.service.catalog.language(self.request.language).name
+        self.stage = Stage.ADMITTED
+        self.log.debug("admitted (%s, policy %s)", self.view.language, policy.name)
+
+    async def validate(self) -> None:
+        """Every source file through the policy: the cell, or the main file and every extra file."""
+        self._expect(Stage.ADMITTED, "validate")
+        assert self.policy is not None
+        language = self.service.catalog.language(self.request.language)
+        try:
+            verdict = await self.service.validate(source_files(self.request, language), language.name, self.policy)
+            if not verdict.allowed:
+                error = SyntaxRejected if verdict.syntax_error else ValidationRejected
+                raise error(verdict.summary(), findings=list(verdict.findings), policy=self.policy.name)
+        except SandboxError as exc:
+            self.release()
+            await self._refuse(exc)
+            raise
+        except BaseException:
+            self.release()
+            self.stage = Stage.REFUSED
+            raise
+        self.verdict = verdict
+        self.stage = Stage.VALIDATED
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Lease]:
+        """Hold a sandbox for the run: a fresh container, or the session's interpreter (and a slot)."""
+        self._expect(Stage.VALIDATED, "acquire")
+        assert self.spec is not None
+        held = self.session.sandbox.acquire() if self.session else self.service.backend.acquire(self.spec)
+        async with held as lease:
+            self.stage = Stage.ACQUIRED
+            self.log.debug("acquired a sandbox (%s)", self.spec.image)
+            yield lease
+
+    async def run(self, lease: Lease, on_output: OutputCallback | None = None) -> None:
+        """Run the program in the held sandbox; its output is published as it comes."""
+        self._expect(Stage.ACQUIRED, "run")
+        assert self.spec is not None and self.verdict is not None
+        outcome = await lease.run(self.spec, self._publisher(on_output))
+        if self.session is not None and self.session.sandbox.ended:
+            outcome.message = (outcome.message + "; the session has ended").lstrip("; ")
+        result = outcome.to_result()
+        result.findings = list(self.verdict.findings)
+        self.result = result
+        self.stage = Stage.RAN
+        self.log.info("%s in %d ms", result.status.value, result.wall_ms)
+
+    def redact(self) -> None:
+        """Remove secrets from the result. No secret reaches a run yet: the secrets issue fills this in."""
+        self._expect(Stage.RAN, "redact")
+        self.stage = Stage.REDACTED
+
+    async def record(self) -> None:
+        """Publish the result, then write the record (the door may answer before the write ends)."""
+        self._expect(Stage.REDACTED, "record")
+        assert self.result is not None
+        result = self.result
+        self.view = ExecutionRecord.model_validate(
+            {
+                **self.view.model_dump(),
+                **result.model_dump(),
+                "state": "done",
+                "stdout_bytes": len(result.stdout.encode()),
+                "stderr_bytes": len(result.stderr.encode()),
+                "finished_at": datetime.now(UTC),
+            }
+        )
+        await self._publish(Event("result", self.view))
+        self.done.set()
+        try:
+            await self.service.save(self.view, self.caller.key_id)
+        except SandboxError:
+            self.log.exception("could not write the record")
+        finally:
+            self.saved.set()
+            self.stage = Stage.RECORDED
+
+    # -------------------------------------------------------------- sequences
+    async def prepare(self) -> None:
+        """admit -> validate: every refusal, before any sandbox is touched."""
+        await self.admit()
+        await self.validate()
+
+    async def finish(self, on_output: OutputCallback | None = None) -> None:
+        """acquire -> run -> redact -> record; a failure or a cancellation becomes the recorded result.
+
+        A cancelled execution is recorded as ``killed`` and the cancellation goes on.
+        """
+        cancelled: asyncio.CancelledError | None = None
+        try:
+            async with self.acquire() as lease:
+                await self.run(lease, on_output)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+            self._failed(self._cancelled_result())
+        except SandboxError as exc:
+            self.error = exc
+            self._failed(error_result(exc))
+            if exc.status is Status.INTERNAL_ERROR:
+                self.log.error("could not run: %s", exc.message)
+        except Exception:
+            self.log.exception("failed")
+            self._failed(error_result(None))
+        finally:
+            self.release()
+        self.redact()
+        await self.record()
+        if cancelled is not None:
+            await self.service.audit("execution.cancelled", self.caller.key_id, execution=self.id)
+            raise cancelled
+
+    async def abandon(self) -> None:
+        """Finish an execution whose task was cancelled before it took its first step."""
+        if self.stage in (Stage.VALIDATED, Stage.ACQUIRED):
+            self.release()
+            self._failed(self._cancelled_result())
+            self.redact()
+            await self.record()
+            await self.service.audit("execution.cancelled", self.caller.key_id, execution=self.id)
+
+    def release(self) -> None:
+        """Give back the caller's concurrency slot (idempotent)."""
+        self._release()
+        self._release = lambda: None
+
+    async def stream(self) -> AsyncIterator[Event]:
+        """Every event from the first, then live ones, until the result."""
+        sent = 0
+        while True:
+            while sent < len(self.events):
+                event = self.events[sent]
+                sent += 1
+                yield event
+                if event.kind == "result":
+                    return
+            async with self._changed:
+                if sent == len(self.events):
+                    await self._changed.wait()
+
+    # ------------------------------------------------------------------ private
+    def _expect(self, stage: Stage, action: str) -> None:
+        if self.stage is not stage:
+            raise StageOrderError(
+                f"execution {self.id}: cannot {action} in stage {self.stage.value!r}; it must be {stage.value!r}"
+            )
+
+    def _failed(self, result: ExecutionResult) -> None:
+        """The run did not produce an outcome: ``result`` says why (kept if the outcome came first)."""
+        if self.stage is Stage.RAN:
+            return
+        result.stdout = "".join(e.data for e in self.events if e.kind == "stdout")
+        result.stderr = "".join(e.data for e in self.events if e.kind == "stderr")
+        self.result = result
+        self.stage = Stage.RAN
+
+    def _cancelled_result(self) -> ExecutionResult:
+        ran = self.stage is Stage.ACQUIRED
+        return ExecutionResult(
+            status=Status.KILLED,
+            signal=signal.SIGKILL if ran else None,
+            wall_ms=int((datetime.now(UTC) - self.view.created_at).total_seconds() * 1000),
+            message="cancelled by the caller; the container was killed" if ran else "cancelled by the caller",
+        )
+
+    async def _refuse(self, exc: SandboxError) -> None:
+        self.stage = Stage.REFUSED
+        self.log.info("refused (%s): %s", exc.status.value, exc.message[:300])
+        await self.service.audit(
+            "execution.rejected", self.caller.key_id, status=exc.status.value, reason=exc.message[:300]
+        )
+
+    def _publisher(self, on_output: OutputCallback | None) -> OutputCallback:
+        # One incremental decoder per stream: a chunk may end in the middle of a character.
+        decoders = {kind: codecs.getincrementaldecoder("utf-8")(errors="replace") for kind in ("stdout", "stderr")}
+
+        async def publish(kind: str, chunk: bytes) -> None:
+            text = decoders[kind].decode(chunk)
+            if text:
+                await self._publish(Event(kind, text))
+            await deliver(on_output, kind, chunk)
+
+        return publish
+
+    async def _publish(self, event: Event) -> None:
+        self.events.append(event)
+        async with self._changed:
+            self._changed.notify_all()
+
+
 class ExecutionService:
-    """Admits, validates and runs executions on a backend."""
+    """The composition the doors share: planner, validator, backend, limiter, store."""
 
     def __init__(
         self,
@@ -45,6 +367,7 @@ class ExecutionService:
         catalog: ImageCatalog,
         policies: PolicySet,
         *,
+        store: Store | None = None,
         warm: bool = True,
         validator: Validator | None = None,
         workers: ValidationWorkers | None = None,
@@ -53,6 +376,9 @@ class ExecutionService:
         self.backend = backend
         self.catalog = catalog
         self.policies = policies
+        self.store = store
+        self.planner = Planner(settings, catalog, policies)
+        self.limiter = CallerLimiter()
         self.validator = validator or Validator()
         self.workers = workers
         self._warm = warm
@@ -75,9 +401,15 @@ class ExecutionService:
         else:
             await asyncio.to_thread(warm_up, self.policies.get(None).bandit)
         await self.backend.start()
-        if self._warm and isinstance(self.backend, DockerBackend) and self.settings.pool_size > 0:
+        if self._warm and self.settings.pool_size > 0:
             for language in self.settings.pool_languages:
-                self.backend.warm(self.default_profile(language))
+                self.backend.warm(self.planner.default_profile(language))
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+        if self.workers is not None:
+            await self.workers.aclose()
+        self._validation_threads.shutdown(wait=False, cancel_futures=True)
 
     async def readiness(self) -> dict[str, object]:
         """Engine reachable and warm pools filled: what `/readyz` reports."""
@@ -86,68 +418,44 @@ class ExecutionService:
             await self.backend.ping()
         except SandboxError as exc:
             report.update(ready=False, engine=exc.message)
-        if isinstance(self.backend, DockerBackend):
-            pools = {pool.name: {"ready": pool.stats.ready, "size": pool.size} for pool in self.backend.pools.values()}
-            report["pools"] = pools
-            if any(p["ready"] == 0 and p["size"] > 0 for p in pools.values()):
-                report["ready"] = False
+        pools = self.backend.pools()
+        report["pools"] = {pool.name: {"ready": pool.ready, "size": pool.size} for pool in pools}
+        if any(pool.ready == 0 and pool.size > 0 for pool in pools):
+            report["ready"] = False
         return report
 
-    async def aclose(self) -> None:
-        await self.backend.aclose()
-        if self.workers is not None:
-            await self.workers.aclose()
-        self._validation_threads.shutdown(wait=False, cancel_futures=True)
+    # --------------------------------------------------------------- executions
+    def execution(
+        self, request: ExecutionRequest, caller: Caller = LOCAL, session: OpenSession | None = None
+    ) -> Execution:
+        """A new execution of ``request`` for ``caller`` (a cell of ``session`` if given), at ``Stage.NEW``."""
+        return Execution(self, request, caller, session)
 
-    def default_profile(self, language: str) -> tuple[str, int, int, int, float]:
-        """The warm-pool key of a request for ``language`` with default limits and policy."""
-        policy = self.policies.get(None)
-        limits = resolve_limits(Limits(), self.settings, policy.limits.defaults, policy.limits.maxima)
-        return (
-            self.catalog.image_tag(language),
-            limits.memory_mb,
-            limits.processes,
-            limits.workdir_mb,
-            self.settings.cpus,
-        )
+    async def execute(
+        self, request: ExecutionRequest, *, caller: Caller = LOCAL, on_output: OutputCallback | None = None
+    ) -> ExecutionResult:
+        """Every stage inline; raises ``SandboxError`` when the program was refused or could not run."""
+        execution = self.execution(request, caller)
+        await execution.prepare()
+        await execution.finish(on_output)
+        if execution.error is not None:
+            raise execution.error
+        assert execution.result is not None
+        return execution.result
 
-    def prepare(self, request: ExecutionRequest, policy: Policy | None = None) -> RunSpec:
-        """Check a request against the server's and the policy's caps; turn it into a ``RunSpec``."""
+    async def check(self, request: ExecutionRequest, *, caller: Caller = LOCAL) -> Verdict:
+        """Validation only (the `validate` doors): policy and caps are checked, nothing runs."""
+        policy = self.planner.choose_policy(request.policy, caller.policy)
+        self.planner.plan(request, policy)
         language = self.catalog.language(request.language)
-        policy = policy or self.policies.get(request.policy)
-        limits = resolve_limits(request.limits, self.settings, policy.limits.defaults, policy.limits.maxima)
-        main = request.code.encode()
-        stdin = request.stdin.encode()
-        files = [RunFile(language.main_file, main)]
-        files.extend(RunFile(extra.path, extra.data()) for extra in request.files)
-        check_file_layout([f.path for f in files], language.main_file)
-        size = sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args)
-        if size > self.settings.request_bytes:
-            raise PayloadTooLarge(
-                f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
-            )
-        restricted = language.mode == "python" and policy.python.restricted_python
-        return RunSpec(
-            image=self.catalog.image_tag(language.name),
-            mode="restricted" if restricted else language.mode,
-            allowed_modules=tuple(policy.python.modules.allow or ()) if restricted else (),
-            argv=(*language.argv, *request.args),
-            files=tuple(files),
-            limits=limits,
-            stdin=stdin,
-            nofile=self.settings.nofile,
-            cpus=self.settings.cpus,
-        )
+        return await self.validate(source_files(request, language), language.name, policy)
 
-    async def validate(self, request: ExecutionRequest, policy: Policy | None = None) -> Verdict:
-        """Run the validation pipeline on every file of ``request``; fail closed on timeout."""
-        language = self.catalog.language(request.language)
-        policy = policy or self.policies.get(request.policy)
-        files = source_files(request, language)
+    async def validate(self, files: list[SourceFile], language: str, policy: Policy) -> Verdict:
+        """The validation pipeline, in a worker process (or a thread); fails closed on timeout."""
         if self.workers is not None:
-            return await self.workers.validate(files, language.name, policy)
+            return await self.workers.validate(files, language, policy)
         loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._validation_threads, self.validator.validate, files, language.name, policy)
+        job = loop.run_in_executor(self._validation_threads, self.validator.validate, files, language, policy)
         try:
             return await asyncio.wait_for(job, timeout=self.settings.validation_timeout_s)
         except TimeoutError:
@@ -158,116 +466,71 @@ class ExecutionService:
             )
             return Verdict(False, (finding,), policy.name, policy.version)
 
-    def choose_policy(self, requested: str | None, ceiling: str | None = None) -> Policy:
-        """The request's policy; with ``ceiling`` (a key's tier), never a looser one than it."""
-        policy = self.policies.get(requested or ceiling)
-        if ceiling is not None:
-            limit = self.policies.get(ceiling)
-            if policy.strictness < limit.strictness:
-                raise RequestRejected(
-                    f"policy {policy.name!r} is looser than this key's tier {limit.name!r}; "
-                    f"ask for {limit.name!r} or a stricter one"
-                )
-        return policy
+    # ----------------------------------------------------------------- sessions
+    async def open_session(self, request: SessionRequest, caller: Caller, session_id: str) -> OpenSession:
+        """Policy, limits and the initial files checked and validated, then a dedicated sandbox."""
+        policy = self.planner.choose_policy(request.policy, caller.policy)
+        spec = self.planner.plan_session(request, policy)
+        language = self.catalog.language(request.language)
+        files = [source_file(f.path, f.data, language) for f in spec.files]
+        await self._deny_unless_allowed(files, language.name, policy)
+        sandbox = await self.backend.open_session(spec, self.settings.session_max_lifetime_s)
+        return OpenSession(session_id, language.name, policy, spec, request.limits, sandbox)
 
-    async def check(self, request: ExecutionRequest, ceiling: str | None = None) -> Verdict:
-        """Validation only (the `validate` doors): policy and caps are checked, nothing runs."""
-        policy = self.choose_policy(request.policy, ceiling)
-        self.prepare(request, policy)
-        return await self.validate(request, policy)
+    async def upload(self, session: OpenSession, path: str, data: bytes) -> None:
+        """A file into an open session, validated like the files of a request (a program file is one)."""
+        source = self.planner.plan_upload(session.language, path, data)
+        await self._deny_unless_allowed([source], session.language, session.policy)
+        await session.sandbox.put_file(path, data)
 
-    async def admit(self, request: ExecutionRequest, ceiling: str | None = None) -> Admitted:
-        """Every check before a container is touched: policy, limits, sizes, validation.
-
-        Denied code raises ``ValidationRejected`` (``SyntaxRejected`` for code that
-        does not parse) with the findings.
-        """
-        policy = self.choose_policy(request.policy, ceiling)
-        spec = self.prepare(request, policy)
-        verdict = await self.validate(request, policy)
+    async def _deny_unless_allowed(self, files: list[SourceFile], language: str, policy: Policy) -> None:
+        verdict = await self.validate(files, language, policy)
         if not verdict.allowed:
             error = SyntaxRejected if verdict.syntax_error else ValidationRejected
-            log.info("rejected by %s: %s", policy.name, verdict.summary())
             raise error(verdict.summary(), findings=list(verdict.findings), policy=policy.name)
-        return Admitted(request, policy, spec, verdict)
 
-    async def run(self, admitted: Admitted, on_output: OutputCallback | None = None) -> ExecutionResult:
-        """Run an admitted request in a fresh container."""
-        execution_id = uuid.uuid4().hex[:12]
-        log.info("execution %s: running %s in %s", execution_id, admitted.request.language, admitted.spec.image)
-        outcome = await self.backend.run(admitted.spec, on_output)
-        log.info("execution %s: %s in %d ms", execution_id, outcome.status.value, outcome.wall_ms)
-        result = to_result(outcome)
-        result.findings = list(admitted.verdict.findings)
-        return result
+    # -------------------------------------------------------------- persistence
+    async def save(self, record: ExecutionRecord, key_id: str | None) -> None:
+        if self.store is not None:
+            await asyncio.to_thread(self.store.save_execution, record, key_id)
 
-    async def execute(self, request: ExecutionRequest, on_output: OutputCallback | None = None) -> ExecutionResult:
-        """Admit and run ``request`` once; raises ``SandboxError`` only when it did not run."""
-        return await self.run(await self.admit(request), on_output)
-
-
-@dataclass(frozen=True)
-class Admitted:
-    """A request that passed every check, ready to run."""
-
-    request: ExecutionRequest
-    policy: Policy
-    spec: RunSpec
-    verdict: Verdict
+    async def audit(self, event: str, key_id: str | None, **detail: Any) -> None:
+        """Append to the audit log (never raises: a failed audit write is logged)."""
+        if self.store is None:
+            return
+        try:
+            await asyncio.to_thread(self.store.audit, event, key_id, **detail)
+        except SandboxError as exc:
+            log.error("could not audit %s: %s", event, exc.message)
 
 
-def source_files(request: ExecutionRequest, language: LanguageSpec) -> list[SourceFile]:
-    """The request's files as the validator sees them: the main file first."""
-    files = [SourceFile(language.main_file, request.code)]
-    for extra in request.files:
-        text = extra.data().decode("utf-8", errors="surrogateescape")
-        files.append(SourceFile(extra.path, text, program=extra.path.endswith(language.source_suffixes)))
-    return files
+class CallerLimiter:
+    """The caller's rate and concurrency, per key; the local operator is not limited."""
+
+    def __init__(self) -> None:
+        self._keys = KeyLimiter()
+
+    def acquire(self, caller: Caller) -> Callable[[], None]:
+        if caller.key_id is None or caller.rate_per_min is None or caller.max_concurrency is None:
+            return lambda: None
+        return self._keys.acquire(caller.key_id, caller.rate_per_min, caller.max_concurrency)
 
 
-def check_file_layout(paths: list[str], main_file: str) -> None:
-    """Reject a path given twice, or used both as a file and as a directory."""
-    seen: set[str] = set()
-    directories: set[str] = set()
-    for path in paths:
-        parents = {"/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)}
-        if path in seen:
-            raise RequestRejected(f"file {path!r} given twice (the code is {main_file})")
-        if path in directories or parents & seen:
-            clash = path if path in directories else sorted(parents & seen)[0]
-            raise RequestRejected(f"{clash!r} is used both as a file and as a directory")
-        seen.add(path)
-        directories |= parents
+def error_result(exc: SandboxError | None) -> ExecutionResult:
+    """A result-shaped answer for a refusal or a failure (``None``: an unexpected one, no details)."""
+    if exc is None:
+        return ExecutionResult(status=Status.INTERNAL_ERROR, message="internal error")
+    findings = exc.findings if isinstance(exc, ValidationRejected) else []
+    return ExecutionResult(status=exc.status, message=exc.message, findings=findings)
 
 
-def to_result(outcome: RunOutcome) -> ExecutionResult:
-    """The public result of a run; output is decoded as UTF-8 with replacement."""
-    return ExecutionResult(
-        status=outcome.status,
-        exit_code=outcome.exit_code,
-        signal=outcome.signal,
-        stdout=outcome.stdout.decode("utf-8", errors="replace"),
-        stderr=outcome.stderr.decode("utf-8", errors="replace"),
-        stdout_truncated=outcome.stdout_truncated,
-        stderr_truncated=outcome.stderr_truncated,
-        wall_ms=outcome.wall_ms,
-        cpu_ms=outcome.cpu_ms,
-        peak_memory_bytes=outcome.peak_memory_bytes,
-        message=outcome.message,
-    )
+def build_service(
+    settings: Settings, *, store: Store | None = None, warm: bool = True, backend: Backend | None = None
+) -> ExecutionService:
+    """Compose the service: the Docker backend (unless ``backend`` is given), validation workers, the store.
 
-
-def error_result(exc: BaseException) -> ExecutionResult:
-    """A result-shaped answer for a refusal or an internal failure."""
-    if isinstance(exc, ValidationRejected):
-        return ExecutionResult(status=exc.status, message=exc.message, findings=exc.findings)
-    if isinstance(exc, SandboxError):
-        return ExecutionResult(status=exc.status, message=exc.message)
-    return ExecutionResult(status=Status.INTERNAL_ERROR, message="internal error")
-
-
-def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
-    """Compose the service on the real Docker backend."""
+    ``store``: where records and the audit log go (none for the CLI).
+    """
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
     policies = PolicySet(settings.policies_dir, settings.default_policy)
     workers = None
@@ -278,4 +541,5 @@ def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
             size=settings.validation_workers,
             timeout_s=settings.validation_timeout_s,
         )
-    return ExecutionService(settings, DockerBackend(settings), catalog, policies, warm=warm, workers=workers)
+    backend = backend or DockerBackend(settings)
+    return ExecutionService(settings, backend, catalog, policies, store=store, warm=warm, workers=workers)

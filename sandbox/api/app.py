@@ -21,17 +21,18 @@ from sandbox.api import problems
 from sandbox.api.guard import BodyGuard
 from sandbox.api.routes import health, router
 from sandbox.config import Settings
+from sandbox.engine import Backend
 from sandbox.executions import ExecutionManager
 from sandbox.mcp import Door, build_mcp, http_endpoint
-from sandbox.service import ExecutionService, build_service
+from sandbox.service import build_service
 from sandbox.sessions import SessionManager
 from sandbox.store import Store
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, service: ExecutionService | None = None) -> FastAPI:
-    """The app; ``service`` replaces the Docker-backed one (tests of the doors use a fake backend)."""
+def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI:
+    """The app; ``backend`` replaces the Docker one (tests of the doors use a ``FakeBackend``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,10 +52,10 @@ def create_app(settings: Settings, *, service: ExecutionService | None = None) -
                 file=sys.stderr,
                 flush=True,
             )
-        svc = service or build_service(settings)
+        svc = build_service(settings, store=store, backend=backend)
         async with svc, mcp_server.session_manager.run():
-            manager = ExecutionManager(svc, store)
-            sessions = SessionManager(svc, store)
+            manager = ExecutionManager(svc)
+            sessions = SessionManager(svc, manager)
             sessions.start()
             app.state.store, app.state.service, app.state.manager = store, svc, manager
             app.state.sessions = sessions

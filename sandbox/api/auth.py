@@ -9,8 +9,8 @@ from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sandbox.errors import Unauthenticated
-from sandbox.models import ApiKeyInfo
-from sandbox.store import hash_key
+from sandbox.models import ApiKeyInfo, Caller
+from sandbox.store import Store, hash_key
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `sandbox keys create`.")
 
@@ -28,7 +28,7 @@ def forget_keys() -> None:
 async def current_key(request: Request) -> ApiKeyInfo:
     """The caller's live key; 401 (audited) otherwise."""
     credentials: HTTPAuthorizationCredentials | None = await bearer(request)
-    store = request.app.state.store
+    store: Store = request.app.state.store
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("missing `Authorization: Bearer <key>` header")
     digest = hash_key(credentials.credentials)
@@ -44,3 +44,8 @@ async def current_key(request: Request) -> ApiKeyInfo:
         await asyncio.to_thread(store.audit, "auth.failed", None, path=request.url.path)
         raise Unauthenticated("unknown or revoked API key")
     return key
+
+
+async def current_caller(request: Request) -> Caller:
+    """The caller every ``/v1`` route acts for: the live key's identity, tier ceiling and limits."""
+    return Caller.of(await current_key(request))

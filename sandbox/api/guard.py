@@ -8,21 +8,21 @@ JSON body nested deeper than ``max_depth`` is refused with 422 before
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.models import Status
-
-PROBLEM = "application/problem+json"
+from sandbox.api.problems import error_response, problem
+from sandbox.errors import PayloadTooLarge
+from sandbox.models import ErrorBody, Status
 
 
 class BodyGuard:
+    """Refuses oversized or too deeply nested bodies with the same problem details as every error."""
+
     def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self._too_large = f"request body over the cap of {max_bytes} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
@@ -31,7 +31,7 @@ class BodyGuard:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _reject(send, 413, f"request body over the cap of {self.max_bytes} bytes")
+            await error_response(PayloadTooLarge(self._too_large))(scope, receive, send)
             return
         body = bytearray()
         while True:
@@ -40,14 +40,15 @@ class BodyGuard:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await _reject(send, 413, f"request body over the cap of {self.max_bytes} bytes")
+                await error_response(PayloadTooLarge(self._too_large))(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
         is_json = b"json" in headers.get(b"content-type", b"").lower()
         depth = json_depth(body) if is_json else 0
         if depth > self.max_depth:
-            await _reject(send, 422, f"JSON nested {depth} levels deep; the limit is {self.max_depth}")
+            detail = f"JSON nested {depth} levels deep; the limit is {self.max_depth}"
+            await problem(422, ErrorBody(code=Status.REJECTED, message=detail))(scope, receive, send)
             return
         replayed = False
 
@@ -85,22 +86,3 @@ def json_depth(data: bytes | bytearray) -> int:
         elif byte in (0x5D, 0x7D):
             depth -= 1
     return deepest
-
-
-async def _reject(send: Send, status: int, detail: str) -> None:
-    body: dict[str, Any] = {
-        "type": f"urn:sandbox:problem:{Status.REJECTED.value}",
-        "title": "Payload too large" if status == 413 else "Unprocessable request",
-        "status": status,
-        "detail": detail,
-        "code": Status.REJECTED.value,
-    }
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(payload)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

@@ -1,9 +1,11 @@
 """Errors as ``application/problem+json`` (RFC 9457), translated in this one place.
 
-Body: ``type`` (a stable URN per status), ``title``, ``status`` (the HTTP code),
-``detail`` (the message), ``code`` (the service's status vocabulary) and, for
-validation denials, ``findings``. A client mistake is never a 500; anything
-unexpected is a 500 with no details, and the exception goes to the log.
+The body is RFC 9457's problem details wrapped around the service's one error
+object (``models.ErrorBody``, the same JSON an MCP tool error carries): ``type``
+(a stable URN per code), ``title``, ``status`` (the HTTP status code, as the RFC
+says), ``detail`` (the message), and the error object's ``code`` (the status
+vocabulary), ``message`` and ``findings``. A client mistake is never a 500;
+anything unexpected is a 500 with no details, and its traceback goes to the log.
 """
 
 from __future__ import annotations
@@ -17,21 +19,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from sandbox.errors import CapacityUnavailable, RateLimited, SandboxError, Unauthenticated, ValidationRejected
-from sandbox.models import Finding, Status
+from sandbox.errors import CapacityUnavailable, RateLimited, SandboxError, Unauthenticated, error_body
+from sandbox.models import ErrorBody, Finding, Status
 
 log = logging.getLogger(__name__)
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details with the service's status vocabulary in ``code``."""
+    """RFC 9457 problem details around the error object (``code``, ``message``, ``findings``)."""
 
     type: str
     title: str
     status: int
     detail: str
-    code: str
-    findings: list[Finding] | None = None
+    code: Status
+    message: str
+    findings: list[Finding] = []
     errors: list[dict[str, Any]] | None = None
 
 
@@ -57,32 +60,32 @@ def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def problem(
-    http_status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    body = {
-        "type": f"urn:sandbox:problem:{code}",
+def problem(http_status: int, body: ErrorBody, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """The response for one error object at one HTTP status."""
+    content = {
+        "type": f"urn:sandbox:problem:{body.code.value}",
         "title": TITLES.get(http_status, "Error"),
         "status": http_status,
-        "detail": detail,
-        "code": code,
+        "detail": body.message,
+        **body.model_dump(mode="json"),
         **extra,
     }
-    return JSONResponse(body, status_code=http_status, media_type=MEDIA_TYPE, headers=headers)
+    return JSONResponse(content, status_code=http_status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def sandbox_error(exc: SandboxError) -> JSONResponse:
+def error_response(exc: BaseException) -> JSONResponse:
+    """Any exception as a problem; only a ``SandboxError`` says more than "internal error"."""
+    if not isinstance(exc, SandboxError):
+        log.error("unexpected error", exc_info=exc)
+        return problem(500, error_body(exc))
     headers: dict[str, str] = {}
-    extra: dict[str, Any] = {}
     if isinstance(exc, Unauthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="sandbox"'
     if isinstance(exc, RateLimited | CapacityUnavailable):
         headers["Retry-After"] = str(exc.retry_after_s)
-    if isinstance(exc, ValidationRejected):
-        extra["findings"] = [f.model_dump() for f in exc.findings]
     if exc.http_status >= 500 and not isinstance(exc, CapacityUnavailable):
         log.error("request failed: %s", exc.message)
-    return problem(exc.http_status, exc.status.value, exc.message, headers or None, **extra)
+    return problem(exc.http_status, error_body(exc), headers or None)
 
 
 def install(app: FastAPI) -> None:
@@ -90,7 +93,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SandboxError)
     async def _sandbox(_: Request, exc: SandboxError) -> JSONResponse:
-        return sandbox_error(exc)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,13 +103,13 @@ def install(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         detail = f"{'.'.join(first['loc'][1:]) or 'body'}: {first['msg']}"
-        return problem(422, Status.REJECTED.value, detail, errors=errors)
+        return problem(422, ErrorBody(code=Status.REJECTED, message=detail), errors=errors)
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, Status.REJECTED.value, str(exc.detail), exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(exc.status_code, ErrorBody(code=Status.REJECTED, message=str(exc.detail)), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return problem(500, Status.INTERNAL_ERROR.value, "internal error")
+        return error_response(exc)

@@ -1,4 +1,8 @@
-"""The ``/v1`` routes: thin translation between HTTP and ``ExecutionManager``/``ExecutionService``."""
+"""The ``/v1`` routes: thin translation between HTTP and the service's managers.
+
+Each route names the caller (``Caller`` from the Bearer key) and calls one
+method; errors are translated by ``problems.py`` alone.
+"""
 
 from __future__ import annotations
 
@@ -10,38 +14,40 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from sandbox.api.auth import bearer, current_key
+from sandbox.api.auth import bearer, current_caller
 from sandbox.api.problems import documented
-from sandbox.executions import Event, ExecutionManager
+from sandbox.executions import ExecutionManager
 from sandbox.models import (
-    ApiKeyInfo,
+    Caller,
     ExecutionRecord,
     ExecutionRequest,
-    ExecutionResult,
     Finding,
     SessionExecution,
     SessionInfo,
     SessionRequest,
 )
-from sandbox.service import ExecutionService
+from sandbox.service import Event, ExecutionService
 from sandbox.sessions import SessionManager
 
 router = APIRouter(
     prefix="/v1", dependencies=[Depends(bearer)], responses=documented(400, 401, 404, 413, 422, 429, 503)
 )
-Key = Annotated[ApiKeyInfo, Depends(current_key)]
+Key = Annotated[Caller, Depends(current_caller)]
 
 
 def manager(request: Request) -> ExecutionManager:
-    return request.app.state.manager
+    found: ExecutionManager = request.app.state.manager
+    return found
 
 
 def service(request: Request) -> ExecutionService:
-    return request.app.state.service
+    found: ExecutionService = request.app.state.service
+    return found
 
 
 def sessions(request: Request) -> SessionManager:
-    return request.app.state.sessions
+    found: SessionManager = request.app.state.sessions
+    return found
 
 
 class ExecutionPage(BaseModel):
@@ -90,7 +96,7 @@ async def create_execution(
     if wait:
         await execution.done.wait()
     # Already a validated model: serialise it directly rather than through response_model again.
-    return JSONResponse(execution.record.model_dump(mode="json"), status_code=200 if wait else 202)
+    return JSONResponse(execution.view.model_dump(mode="json"), status_code=200 if wait else 202)
 
 
 @router.get("/executions", response_model=ExecutionPage, summary="This key's executions, newest first")
@@ -132,7 +138,7 @@ async def cancel_execution(execution_id: str, key: Key, request: Request) -> Exe
 
 @router.post("/validate", response_model=ValidationReport, summary="Validation only: findings, no container")
 async def validate(body: ExecutionRequest, key: Key, request: Request) -> ValidationReport:
-    verdict = await service(request).check(body, key.policy)
+    verdict = await service(request).check(body, caller=key)
     return ValidationReport(
         allowed=verdict.allowed,
         status=verdict.status.value,
@@ -171,9 +177,15 @@ async def get_session(session_id: str, key: Key, request: Request) -> SessionInf
     return await sessions(request).get(session_id, key)
 
 
-@router.post("/sessions/{session_id}/executions", response_model=ExecutionResult, summary="Run code in the session")
-async def session_execute(session_id: str, body: SessionExecution, key: Key, request: Request) -> ExecutionResult:
-    return await sessions(request).execute(session_id, key, body)
+@router.post(
+    "/sessions/{session_id}/executions",
+    response_model=ExecutionRecord,
+    summary="Run code in the session (a cell: an execution like any other, with its own id and record)",
+)
+async def session_execute(session_id: str, body: SessionExecution, key: Key, request: Request) -> Any:
+    execution = await sessions(request).execute(session_id, key, body)
+    await execution.done.wait()
+    return JSONResponse(execution.view.model_dump(mode="json"))
 
 
 @router.put("/sessions/{session_id}/files/{path:path}", status_code=204, summary="Write a file into the session")

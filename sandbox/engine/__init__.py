@@ -1,18 +1,40 @@
 """Running programs in containers. Import from here, not from the submodules."""
 
-from sandbox.engine.base import Backend, OutputCallback, RunFile, RunOutcome, RunSpec
-from sandbox.engine.docker import DockerBackend
-from sandbox.engine.fake import FakeBackend
+from sandbox.engine.base import Backend, BackendSession, Lease
+from sandbox.engine.containers import DockerBackend
+from sandbox.engine.doctor import Check, run_checks
+from sandbox.engine.fake import FakeBackend, FakeSession
+from sandbox.engine.imagebuild import ImageBuilder, ImageStatus, image_statuses
 from sandbox.engine.images import ImageCatalog, LanguageSpec
+from sandbox.engine.spec import (
+    OutputCallback,
+    PoolReport,
+    Profile,
+    RunFile,
+    RunOutcome,
+    RunSpec,
+    deliver,
+)
 
 __all__ = [
     "Backend",
+    "BackendSession",
+    "Check",
     "DockerBackend",
     "FakeBackend",
+    "FakeSession",
+    "ImageBuilder",
     "ImageCatalog",
+    "ImageStatus",
     "LanguageSpec",
+    "Lease",
     "OutputCallback",
+    "PoolReport",
+    "Profile",
     "RunFile",
     "RunOutcome",
     "RunSpec",
+    "deliver",
+    "image_statuses",
+    "run_checks",
 ]

@@ -1,107 +1,101 @@
-"""The engine contract: a ``Backend`` runs one ``RunSpec`` and returns a ``RunOutcome``.
+"""The engine contract: a ``Backend`` lends sandboxes that run one ``RunSpec`` each.
 
-Everything above the engine (the service and the doors) talks to this class
-only; ``DockerBackend`` is the real implementation and ``FakeBackend`` a
+Everything above the engine (the service and the doors) talks to these classes
+only. ``DockerBackend`` is the real implementation and ``FakeBackend`` a
 handler-driven one for fast tests of the layers above.
+
+Two kinds of work, one shape:
+
+- a one-shot run: ``async with backend.acquire(spec) as lease: await lease.run(spec)``
+  (an execution slot and a fresh container, removed when the block exits);
+- a session cell: ``async with session.acquire() as lease: await lease.run(spec)``
+  (an execution slot and exclusive use of the session's interpreter).
 """
 
 from __future__ import annotations
 
 import abc
-import inspect
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any
 
-from sandbox.models import EffectiveLimits, Status
-
-#: Called with ("stdout" | "stderr", chunk) as the program produces output.
-OutputCallback = Callable[[str, bytes], Awaitable[None] | None]
+from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
 
 
-async def deliver(on_output: OutputCallback | None, stream: str, chunk: bytes) -> None:
-    """Hand one output chunk to an optional, sync or async, callback."""
-    if on_output is not None:
-        value = on_output(stream, chunk)
-        if inspect.isawaitable(value):
-            await value
+class Lease(abc.ABC):
+    """A sandbox held for one run: a fresh container, or a session's interpreter."""
+
+    @abc.abstractmethod
+    async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+        """Run ``spec`` once and report what happened; a program's failure is an outcome."""
 
 
-@dataclass(frozen=True)
-class RunFile:
-    """A file for the workdir; ``path`` is relative and already checked."""
+class BackendSession(abc.ABC):
+    """An open session: one container whose interpreter keeps its state between cells.
 
-    path: str
-    data: bytes
-    mode: int = 0o644
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything one execution needs, already resolved and validated."""
-
-    image: str
-    mode: str  # "python": fork the runner's interpreter; "restricted": same under RestrictedPython; "exec": exec argv
-    argv: tuple[str, ...]
-    files: tuple[RunFile, ...]
-    limits: EffectiveLimits
-    stdin: bytes = b""
-    env: dict[str, str] = field(default_factory=dict)
-    nofile: int = 256
-    cpus: float = 1.0
-    allowed_modules: tuple[str, ...] = ()  # "restricted" mode only
+    A cell that times out, overflows a cap or kills the interpreter ends the
+    session (``ended`` turns true and the container is removed); later calls raise
+    ``EngineError``.
+    """
 
     @property
-    def profile(self) -> tuple[str, int, int, int, float]:
-        """What is fixed when a container is created: the warm-pool key."""
-        return (self.image, self.limits.memory_mb, self.limits.processes, self.limits.workdir_mb, self.cpus)
+    @abc.abstractmethod
+    def ended(self) -> bool:
+        """True once the session's container is gone or going."""
 
+    @abc.abstractmethod
+    def acquire(self) -> AbstractAsyncContextManager[Lease]:
+        """Exclusive use of the interpreter (and an execution slot) for one cell."""
 
-@dataclass
-class RunOutcome:
-    """The facts of one run, with the status already decided."""
+    @abc.abstractmethod
+    async def put_file(self, path: str, data: bytes) -> None:
+        """Write a workdir file; the runner refuses links (``RequestRejected``)."""
 
-    status: Status
-    exit_code: int | None = None
-    signal: int | None = None
-    stdout: bytes = b""
-    stderr: bytes = b""
-    stdout_truncated: bool = False
-    stderr_truncated: bool = False
-    wall_ms: int = 0
-    cpu_ms: int = 0
-    peak_memory_bytes: int = 0
-    message: str = ""
+    @abc.abstractmethod
+    async def get_file(self, path: str) -> bytes:
+        """Read a workdir file without following links."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """End the session and remove its container. Idempotent."""
 
 
 class Backend(abc.ABC):
-    """Runs programs. ``run`` never raises for a program's failure, only for ours.
+    """Runs programs. A lease's ``run`` never raises for a program's failure, only for ours.
 
-    Contract: one fresh container (or equivalent) per ``run``; limits enforced;
-    nothing the run created survives it. ``aclose`` releases every resource the
-    backend holds, warm containers included.
+    Contract: one fresh container (or equivalent) per one-shot run; limits
+    enforced; nothing a run created survives it. ``aclose`` releases every
+    resource the backend holds, warm containers and open sessions included.
     """
 
     async def start(self) -> None:  # noqa: B027 - optional hook
-        """Prepare (connect, warm pools). Idempotent."""
+        """Prepare (connect, sweep leftovers). Idempotent."""
 
     async def ping(self) -> None:  # noqa: B027 - optional hook
         """Raise ``SandboxError`` if the backend cannot run anything now."""
 
+    def warm(self, profile: Profile) -> None:  # noqa: B027 - optional hook
+        """Keep sandboxes of ``profile`` ready ahead of requests (if the backend pools)."""
+
+    def pools(self) -> list[PoolReport]:
+        """The warm pools, for readiness; none by default."""
+        return []
+
     @abc.abstractmethod
+    def acquire(self, spec: RunSpec) -> AbstractAsyncContextManager[Lease]:
+        """An execution slot and a fresh sandbox for one run of ``spec``; released on exit."""
+
     async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
-        """Run ``spec`` once and report what happened."""
+        """Acquire, run once, release: the whole one-shot life in one call."""
+        async with self.acquire(spec) as lease:
+            return await lease.run(spec, on_output)
 
-    async def open_session(self, spec: RunSpec, lifetime_s: float) -> Any:
-        """A long-lived interpreter (see ``DockerBackend.open_session``); optional."""
-        from sandbox.errors import EngineError
-
-        raise EngineError(f"{type(self).__name__} does not support sessions")
+    @abc.abstractmethod
+    async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
+        """A dedicated sandbox whose interpreter keeps its state; ``spec.mode`` is "session"."""
 
     @abc.abstractmethod
     async def aclose(self) -> None:
-        """Release everything; later ``run`` calls are an error."""
+        """Release everything; later calls are an error."""
 
     async def __aenter__(self) -> Backend:
         await self.start()

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-
-import docker
-import docker.errors
+from typing import Any
 
 from sandbox.config import Settings
-from sandbox.engine.base import RunFile, RunSpec
-from sandbox.engine.docker import DockerBackend
+from sandbox.engine.containers import DockerBackend
+from sandbox.engine.docker import DockerAdmin
 from sandbox.engine.images import ImageCatalog
+from sandbox.engine.spec import RunFile, RunSpec
 from sandbox.errors import SandboxError
 from sandbox.limits import resolve_limits
 from sandbox.models import Limits, Status
@@ -49,18 +48,25 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     """Every check, in order; stops early only when the engine does not answer."""
     try:
-        client = docker.from_env(timeout=10)
-        version = client.version()
-        info = client.info()
-    except docker.errors.DockerException as exc:
+        admin = DockerAdmin(timeout=10)
+        version = admin.version()
+        info = admin.info()
+    except SandboxError as exc:
         return [
             Check(
                 "engine",
                 False,
-                f"the Docker engine does not answer: {exc}",
+                exc.message,
                 "run scripts/ensure-docker.sh as root (installs Debian's docker.io and starts dockerd)",
             )
         ]
+    with admin:
+        return _engine_checks(settings, admin, version, info)
+
+
+def _engine_checks(
+    settings: Settings, admin: DockerAdmin, version: dict[str, Any], info: dict[str, Any]
+) -> list[Check]:
     checks = [Check("engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')})")]
     runc = info.get("RuncCommit", {}).get("ID", "?")
     runtimes = sorted(info.get("Runtimes", {}))
@@ -104,15 +110,12 @@ def run_checks(settings: Settings) -> list[Check]:
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
     for name in sorted(catalog.languages):
         tag = catalog.image_tag(name)
-        try:
-            client.images.get(tag)
+        if admin.exists(tag):
             checks.append(Check(f"image {name}", True, tag))
-        except docker.errors.ImageNotFound:
+        else:
             checks.append(Check(f"image {name}", False, f"{tag} is not built", "sandbox images build"))
     checks.append(_probe_limits(settings, catalog))
-    leftovers = client.api.containers(all=True, filters={"label": "io.sandbox.managed=1"})
-    checks.append(Check("sandbox containers", True, f"{len(leftovers)} labelled container(s) on the engine"))
-    client.close()
+    checks.append(Check("sandbox containers", True, f"{admin.managed_count()} labelled container(s) on the engine"))
     return checks
 
 
@@ -138,7 +141,8 @@ def _probe_limits(settings: Settings, catalog: ImageCatalog) -> Check:
             outcome = await backend.run(spec)
         if outcome.status is not Status.OK:
             raise SandboxError(f"probe ended with {outcome.status.value}: {outcome.message}")
-        return json.loads(outcome.stdout)
+        seen: dict[str, object] = json.loads(outcome.stdout)
+        return seen
 
     try:
         seen = asyncio.run(probe())

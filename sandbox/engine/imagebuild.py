@@ -17,16 +17,14 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import docker
-import docker.errors
-
+from sandbox.engine.docker import DockerAdmin, Progress
 from sandbox.engine.images import RUNNER_DIR, ImageCatalog
-from sandbox.errors import DockerUnavailable, EngineError
+from sandbox.errors import EngineError
 
-Progress = Callable[[str], None]
 WHEELS_FILE = "wheels.txt"
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
@@ -68,18 +66,10 @@ class ImageBuilder:
         self.state_dir = state_dir
         self.base_source = base_source
         self.progress = progress
-        try:
-            self.client = docker.from_env(timeout=600)
-            self.client.ping()
-        except docker.errors.DockerException as exc:
-            raise DockerUnavailable(f"the Docker engine does not answer: {exc}") from exc
+        self.docker = DockerAdmin(timeout=600)
 
-    def exists(self, tag: str) -> bool:
-        try:
-            self.client.images.get(tag)
-            return True
-        except docker.errors.ImageNotFound:
-            return False
+    def close(self) -> None:
+        self.docker.close()
 
     def build_all(self, languages: list[str] | None = None, force: bool = False) -> dict[str, str]:
         """Ensure the base and each language image exist; returns language -> tag."""
@@ -88,17 +78,19 @@ class ImageBuilder:
         for name in languages or sorted(self.catalog.languages):
             built[name] = self.ensure_language(name, base, force=force)
         for tag in [base, *built.values()]:
-            self._prune_older(tag)
+            self.docker.prune_older(tag, self.progress)
         return built
 
     def ensure_base(self, force: bool = False) -> str:
         tag = self.catalog.base_tag()
-        if self.exists(tag) and not force:
+        if self.docker.exists(tag) and not force:
             self.progress(f"base image {tag} is up to date")
             return tag
         config = tomllib.loads((self.catalog.base_dir / "base.toml").read_text())
-        if self.base_source in ("auto", "registry") and self._pull(config["registry_image"], tag):
-            return tag
+        if self.base_source in ("auto", "registry"):
+            self.progress(f"base: trying the registry for {config['registry_image']}")
+            if self.docker.pull_as(config["registry_image"], tag, self.progress):
+                return tag
         if self.base_source == "registry":
             raise EngineError(f"could not pull {config['registry_image']} and base_source=registry")
         self._debootstrap(config, tag)
@@ -106,32 +98,19 @@ class ImageBuilder:
 
     def ensure_language(self, name: str, base: str, force: bool = False) -> str:
         tag = self.catalog.image_tag(name)
-        if self.exists(tag) and not force:
+        if self.docker.exists(tag) and not force:
             self.progress(f"{name}: image {tag} is up to date")
             return tag
         spec = self.catalog.language(name)
         self.progress(f"{name}: building {tag} from {base}")
         with tempfile.TemporaryDirectory(prefix="sandbox-build-") as ctx:
-            shutil.copytree(spec.folder, ctx, dirs_exist_ok=True)
-            shutil.copytree(self.catalog.images_dir / RUNNER_DIR, ctx, dirs_exist_ok=True)
+            # Byte code the host left behind is not part of the image (nor of its content hash).
+            skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(spec.folder, ctx, dirs_exist_ok=True, ignore=skip)
+            shutil.copytree(self.catalog.images_dir / RUNNER_DIR, ctx, dirs_exist_ok=True, ignore=skip)
             self._download_wheels(spec.folder / WHEELS_FILE, Path(ctx) / "wheels")
-            stream = self.client.api.build(
-                path=ctx,
-                tag=tag,
-                buildargs={"BASE": base},
-                network_mode="host",
-                rm=True,
-                forcerm=True,
-                decode=True,
-                labels={"io.sandbox.image": name},
-            )
-            for event in stream:
-                if "error" in event:
-                    raise EngineError(f"{name}: image build failed: {event['error'].strip()}")
-                line = (event.get("stream") or "").strip()
-                if line.startswith("Step "):
-                    self.progress(f"{name}: {line}")
-        self.client.images.get(tag).tag(f"{self.catalog.prefix}-{name}", "latest")
+            self.docker.build(Path(ctx), tag, base, name, self.progress)
+        self.docker.tag(tag, f"{self.catalog.prefix}-{name}", "latest")
         self.progress(f"{name}: built {tag}")
         return tag
 
@@ -149,30 +128,7 @@ class ImageBuilder:
         if done.returncode != 0:
             raise EngineError(f"could not download wheels {pins}: {done.stderr.strip()[-300:]}")
 
-    def _prune_older(self, current: str) -> None:
-        """Remove earlier content-hash tags of the same repository (unused ones only)."""
-        repo = current.partition(":")[0]
-        for image in self.client.images.list(name=repo):
-            for tag in image.tags:
-                if tag.startswith(f"{repo}:") and tag not in (current, f"{repo}:latest"):
-                    try:
-                        self.client.images.remove(tag)
-                        self.progress(f"removed outdated image {tag}")
-                    except docker.errors.APIError:
-                        pass  # still used by a container; a later build removes it
-
-    def _pull(self, image: str, tag: str) -> bool:
-        self.progress(f"base: trying the registry for {image}")
-        try:
-            pulled = self.client.images.pull(image)
-        except docker.errors.APIError as exc:
-            self.progress(f"base: registry unavailable ({str(exc.explanation or exc)[:80]}); using debootstrap")
-            return False
-        repo, _, version = tag.partition(":")
-        pulled.tag(repo, version)
-        return True
-
-    def _debootstrap(self, config: dict, tag: str) -> None:
+    def _debootstrap(self, config: dict[str, Any], tag: str) -> None:
         if shutil.which("debootstrap") is None:
             raise EngineError("debootstrap is not installed: apt-get install debootstrap (as root)")
         suite = config["suite"]
@@ -197,8 +153,26 @@ class ImageBuilder:
             self.progress("base: packing the root filesystem")
             subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True)
             self.progress(f"base: docker import as {tag}")
-            repo, _, version = tag.partition(":")
-            self.client.api.import_image_from_file(str(tarball), repository=repo, tag=version)
+            self.docker.import_tarball(tarball, tag)
         finally:
             shutil.rmtree(rootfs, ignore_errors=True)
             tarball.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class ImageStatus:
+    """One language's image as `sandbox images list` shows it."""
+
+    language: str
+    tag: str
+    size_bytes: int | None  # None: not built
+    description: str
+
+
+def image_statuses(catalog: ImageCatalog) -> list[ImageStatus]:
+    """Each language, its expected tag and whether (and how big) it is built."""
+    with DockerAdmin(timeout=30) as admin:
+        return [
+            ImageStatus(name, catalog.image_tag(name), admin.image_size(catalog.image_tag(name)), spec.description)
+            for name, spec in sorted(catalog.languages.items())
+        ]

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sandbox.engine.base import RunSpec
+from sandbox.engine.spec import RunSpec
 from sandbox.errors import EngineError
 
 PROTOCOL_VERSION = 1

@@ -14,18 +14,25 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from sandbox.errors import RequestRejected, StoreError
-from sandbox.models import ApiKeyInfo, ExecutionRecord, Finding, SessionInfo
+from sandbox.models import ApiKeyInfo, ExecutionRecord, Finding, SessionInfo, Status
 from sandbox.store.tables import SCHEMA_VERSION, ApiKeyRow, AuditRow, Base, ExecutionRow, SchemaVersion, SessionRow
 
 KEY_PREFIX = "sbx_"
+#: Schema steps for databases created by an older version (create_all adds new tables, not columns).
+MIGRATIONS: dict[int, list[str]] = {
+    2: [
+        "ALTER TABLE executions ADD COLUMN session_id VARCHAR(32)",
+        "CREATE INDEX IF NOT EXISTS ix_executions_session_id ON executions (session_id)",
+    ],
+}
 
 
 def hash_key(plaintext: str) -> str:
@@ -42,6 +49,10 @@ def _as_utc(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo else v for k, v in values.items()}
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: datetime | None) -> datetime | None: ...
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
@@ -73,6 +84,11 @@ class Store:
                 session.add(SchemaVersion(version=SCHEMA_VERSION))
             elif current > SCHEMA_VERSION:
                 raise StoreError(f"database schema v{current} is newer than this service (v{SCHEMA_VERSION})")
+            elif current < SCHEMA_VERSION:
+                for step in range(current + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[step]:
+                        session.execute(text(statement))
+                session.add(SchemaVersion(version=SCHEMA_VERSION))
 
     # ------------------------------------------------------------------- keys
     def create_key(self, name: str, policy: str, max_concurrency: int, rate_per_min: int) -> tuple[ApiKeyInfo, str]:
@@ -231,7 +247,7 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
     return ExecutionRecord(
         id=row.id,
         state=row.state,
-        status=row.status,
+        status=Status(row.status) if row.status else None,
         exit_code=row.exit_code,
         signal=row.signal,
         stdout=row.stdout,
@@ -248,6 +264,7 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
         language=row.language,
         policy=row.policy,
         code_sha256=row.code_sha256,
+        session_id=row.session_id,
         created_at=_utc(row.created_at),
         finished_at=_utc(row.finished_at),
     )

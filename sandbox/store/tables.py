@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: executions.session_id (cells of sessions are executions too)
 
 
 class Base(DeclarativeBase):
@@ -39,7 +39,7 @@ class ExecutionRow(Base):
     key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), index=True, nullable=True)
     language: Mapped[str] = mapped_column(String(32))
     policy: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[Literal["running", "done"]] = mapped_column(String(16))
     status: Mapped[str | None] = mapped_column(String(32), nullable=True)
     exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     signal: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -55,6 +55,7 @@ class ExecutionRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     code_sha256: Mapped[str] = mapped_column(String(64), default="")
+    session_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -74,7 +75,7 @@ class SessionRow(Base):
     key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
     language: Mapped[str] = mapped_column(String(32))
     policy: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[Literal["open", "closed"]] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

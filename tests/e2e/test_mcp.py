@@ -16,6 +16,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
 
 from tests.docker_fixtures import SESSION_OWNER
 
@@ -112,12 +113,22 @@ async def test_refusals_are_tool_errors_with_status(transport, live_server, mcp_
     async with connect(transport, live_server, mcp_key, tmp_path) as session:
         denied = await call(session, "execute", code="import subprocess")
         assert denied.isError
-        body = json.loads(denied.content[0].text.split(": ", 1)[1])
-        assert body["status"] == "validation_rejected" and body["findings"][0]["rule_id"] == "import.denied"
+        body = json.loads(denied.content[0].text)  # the error object alone, as REST's problem carries it
+        assert set(body) == {"code", "message", "findings"}
+        assert body["code"] == "validation_rejected" and body["findings"][0]["rule_id"] == "import.denied"
         over = await call(session, "execute", code="print(1)", limits={"wall_time_s": 600})
-        assert over.isError and "wall_time_s=600 exceeds the server maximum 60" in over.content[0].text
+        assert over.isError and json.loads(over.content[0].text) == {
+            "code": "rejected",
+            "message": "wall_time_s=600 exceeds the server maximum 60",
+            "findings": [],
+        }
         syntax = await call(session, "execute", code="def f(:")
-        assert syntax.isError and '"syntax_error"' in syntax.content[0].text
+        assert syntax.isError and json.loads(syntax.content[0].text)["code"] == "syntax_error"
+        bad = await call(session, "execute", code="print(1)", limits={"wall_time_s": -1})
+        assert bad.isError and json.loads(bad.content[0].text)["code"] == "rejected"
+        assert "wall_time_s" in json.loads(bad.content[0].text)["message"]
+        unknown = await call(session, "no_such_tool")
+        assert unknown.isError and json.loads(unknown.content[0].text)["code"] == "rejected"
 
 
 async def test_progress_arrives_before_the_result(transport, live_server, mcp_key, tmp_path) -> None:
@@ -136,6 +147,12 @@ async def test_progress_arrives_before_the_result(transport, live_server, mcp_ke
 
 
 async def test_cancellation_kills_the_container(transport, live_server, mcp_key, tmp_path, docker_client) -> None:
+    """A `notifications/cancelled` for a running `execute` kills its program at once.
+
+    The SDK's own client (1.x) cancels a call locally without telling the server, so
+    the test sends the notification a spec-following client sends. The program's wall
+    limit is 60 s: only the cancellation can end it within the deadline below.
+    """
     owner = live_server.settings.owner if transport == "http" else f"{SESSION_OWNER}-mcp-stdio"
     started = asyncio.Event()
 
@@ -144,15 +161,21 @@ async def test_cancellation_kills_the_container(transport, live_server, mcp_key,
 
     async with connect(transport, live_server, mcp_key, tmp_path) as session:
         code = "import time\nprint('up', flush=True)\ntime.sleep(60)"
-        task = asyncio.create_task(session.call_tool("execute", {"code": code}, progress_callback=progress))
+        arguments = {"code": code, "limits": {"wall_time_s": 60}}
+        task = asyncio.create_task(session.call_tool("execute", arguments, progress_callback=progress))
         await asyncio.wait_for(started.wait(), 30)
+        request_id = session._request_id - 1  # the id of the call above (no public accessor)
+        assert busy(docker_client, owner)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        deadline = time.monotonic() + 15
+        cancelled = CancelledNotification(params=CancelledNotificationParams(requestId=request_id, reason="test"))
+        await session.send_notification(ClientNotification(cancelled))
+        deadline = time.monotonic() + 8
         while busy(docker_client, owner):
             assert time.monotonic() < deadline, "the cancelled execution's container is still running a program"
             await asyncio.sleep(0.2)
+        await session.send_ping()  # the server is still well after the cancellation
 
 
 def busy(docker_client, owner: str) -> list[str]:
@@ -188,7 +211,30 @@ async def test_sessions_keep_state_and_files_round_trip(transport, live_server, 
         assert base64.b64decode(read.structuredContent["content"]) == bytes(range(256))[::-1]
         assert not (await call(session, "session_close", session_id=sid)).isError
         gone = await call(session, "session_execute", session_id=sid, code="print(1)")
-        assert gone.isError and '"rejected"' in gone.content[0].text
+        assert gone.isError and json.loads(gone.content[0].text)["code"] == "rejected"
+
+
+def test_sigterm_stops_the_stdio_server_cleanly(tmp_path, docker_client) -> None:
+    """A client that shuts `sandbox mcp` down with SIGTERM leaves no container behind (its warm pool)."""
+    import signal
+    import subprocess
+
+    owner = f"{SESSION_OWNER}-mcp-sigterm"
+    env = {**os.environ, "SANDBOX_STATE_DIR": str(tmp_path), "SANDBOX_POOL_SIZE": "1", "SANDBOX_OWNER": owner}
+    env["SANDBOX_VALIDATION_WORKERS"] = "0"
+    command = [sys.executable, "-m", "sandbox.cli", "mcp"]
+    with subprocess.Popen(command, env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as server:
+        try:
+            deadline = time.monotonic() + 60
+            while not docker_client.api.containers(filters={"label": f"io.sandbox.owner={owner}"}):
+                assert server.poll() is None and time.monotonic() < deadline, "the warm pool never filled"
+                time.sleep(0.2)
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(timeout=30) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+    assert not docker_client.api.containers(all=True, filters={"label": f"io.sandbox.owner={owner}"})
 
 
 async def test_http_without_a_key_is_refused(live_server) -> None:

@@ -37,6 +37,7 @@ def assert_problem(response: httpx.Response, http_status: int, code: str) -> dic
     assert response.headers["content-type"] == PROBLEM
     body = response.json()
     assert body["status"] == http_status and body["code"] == code and body["type"] == f"urn:sandbox:problem:{code}"
+    assert body["message"] == body["detail"] and isinstance(body["findings"], list)
     return body
 
 

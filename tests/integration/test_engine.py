@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_warm_pool_serves_runs_without_creating_on_the_request_path(settings, service_factory) -> None:
     svc = service_factory(settings.model_copy(update={"pool_size": 2}), warm=True)
     async with svc:
-        pool = next(iter(svc.backend.pools.values()))
+        pool = svc.backend.pool(svc.planner.default_profile("python"))
         assert await pool.wait_ready(timeout=60)
         started = time.monotonic()
         result = await svc.execute(ExecutionRequest(code="print('warm')"))
@@ -84,13 +84,12 @@ async def test_janitor_removes_expired_labelled_containers(settings, service_fac
     svc = service_factory(settings)
     async with svc:
         backend = svc.backend
-        profile = svc.default_profile("python")
+        profile = svc.planner.default_profile("python")
         options = container_options(profile, settings, owner=backend.owner, kind="leak", lifetime_s=-1)
-        host = backend.api.create_host_config(
-            **{k: v for k, v in options.host.items() if k not in ("ulimits", "log_config")}
-        )
-        leaked = backend.api.create_container(**options.create, host_config=host)["Id"]
-        assert await backend.sweep() >= 1
+        api = backend.engine.api
+        host = api.create_host_config(**{k: v for k, v in options.host.items() if k not in ("ulimits", "log_config")})
+        leaked = api.create_container(**options.create, host_config=host)["Id"]
+        assert await backend.janitor.sweep() >= 1
         assert not docker_client.api.containers(all=True, filters={"id": leaked})
 
 
@@ -119,14 +118,14 @@ async def test_cancelling_during_a_cold_creation_leaks_nothing(settings, service
     async with svc:
         backend = svc.backend
         creating = threading.Event()
-        original = backend._create_blocking
+        original = backend.engine._create_blocking
 
         def slow_create(*args):
             creating.set()
             time.sleep(0.3)  # still creating when the caller goes away
             return original(*args)
 
-        backend._create_blocking = slow_create
+        backend.engine._create_blocking = slow_create
         task = asyncio.create_task(svc.execute(ExecutionRequest(code="print(1)", policy="permissive")))
         while not creating.is_set():
             await asyncio.sleep(0.01)

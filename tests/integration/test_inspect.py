@@ -16,7 +16,7 @@ async def live_container(settings, service_factory, docker_client):
     """A warm container, started and waiting for a request, and its inspect data."""
     svc = service_factory(settings.model_copy(update={"pool_size": 1}), warm=True)
     async with svc:
-        pool = next(iter(svc.backend.pools.values()))
+        pool = svc.backend.pool(svc.planner.default_profile("python"))
         assert await pool.wait_ready(1, timeout=60)
         owner = svc.backend.owner
         (summary,) = docker_client.api.containers(filters={"label": f"{LABEL_OWNER}={owner}"})

@@ -11,7 +11,7 @@ engine twice:
 ``V-on``   under the row's policy (``standard`` unless the header says otherwise):
            must raise ``ValidationRejected`` (``SyntaxRejected`` where the header
            says ``syntax_error``) with findings naming the expected kind of rule,
-           and no container may be touched: the backend's ``run``/``_create`` are
+           and no container may be touched: the backend's ``acquire``/``_create`` are
            wrapped to refuse (a known bypass fails with ``NotRejected``) and the
            engine's event log must show no container created with this test's
            owner label.
@@ -234,19 +234,23 @@ def corpus(run: str) -> list[Any]:
 
 # -------------------------------------------------------------- engine spies
 class EngineSpy:
-    """Counts (and in ``refuse`` mode forbids) runs and container creations on one DockerBackend."""
+    """Counts (and in ``refuse`` mode forbids) acquisitions and container creations on one DockerBackend.
+
+    ``acquire`` is how the service asks for a sandbox (one per run); ``_create`` is
+    where a container comes into being (cold path or pool refill).
+    """
 
     def __init__(self, backend: Any, monkeypatch: pytest.MonkeyPatch, *, refuse: bool) -> None:
         self.refuse = refuse
         self.runs = 0
         self.creates = 0
-        real_run, real_create = backend.run, backend._create
+        real_acquire, real_create = backend.acquire, backend._create
 
-        async def run(*args: Any, **kwargs: Any) -> Any:
+        def acquire(*args: Any, **kwargs: Any) -> Any:
             self.runs += 1
             if self.refuse:
-                raise NotRejected("validation let the request through: the service asked the backend to run it")
-            return await real_run(*args, **kwargs)
+                raise NotRejected("validation let the request through: the service asked the backend for a sandbox")
+            return real_acquire(*args, **kwargs)
 
         async def create(*args: Any, **kwargs: Any) -> Any:
             self.creates += 1
@@ -254,7 +258,7 @@ class EngineSpy:
                 raise NotRejected("a container was about to be created for a request that should be rejected")
             return await real_create(*args, **kwargs)
 
-        monkeypatch.setattr(backend, "run", run)
+        monkeypatch.setattr(backend, "acquire", acquire)
         monkeypatch.setattr(backend, "_create", create)
 
 
@@ -416,9 +420,9 @@ async def test_b24_except_star_is_rejected_by_restricted_python_itself(service: 
     """A harmless ``try/except*`` passes the standard rules; strict rejects it through RestrictedPython alone."""
     code = "try:\n    raise ExceptionGroup('g', [ValueError(1)])\nexcept* ValueError:\n    print('caught')\n"
     request: Callable[[str], ExecutionRequest] = lambda policy: ExecutionRequest(code=code, policy=policy)  # noqa: E731
-    standard = await service.validate(request("standard"))
+    standard = await service.check(request("standard"))
     assert standard.allowed, describe_findings(list(standard.findings))
-    strict = await service.validate(request("strict"))
+    strict = await service.check(request("strict"))
     assert not strict.allowed
     sources = {(f.rule_id, f.source) for f in strict.denials}
     assert sources == {("restricted.compile", "restricted")}, describe_findings(list(strict.findings))

@@ -190,7 +190,7 @@ async def execute(
     """Run through the real service; a refusal or engine failure becomes a result to assert on."""
     request = ExecutionRequest(code=code, stdin=stdin, limits=Limits(**limits), **V_OFF)
     try:
-        return await service.execute(request, on_output)
+        return await service.execute(request, on_output=on_output)
     except SandboxError as exc:
         result = error_result(exc)
         result.message = f"{type(exc).__name__}: {exc.message}"
@@ -342,7 +342,7 @@ async def hook_twice(
     """T08: two runs, both from a warm pool (the path where reuse would be a bug), must not share state."""
     settings = Settings(state_dir=tmp_path / "warm", pool_size=1, kill_grace_s=1.0)
     async with service_factory(settings, warm=True) as warm:
-        pool = warm.backend.pools[warm.default_profile("python")]
+        pool = warm.backend.pool(warm.planner.default_profile("python"))
         results = []
         for _ in range(2):
             assert await pool.wait_ready(timeout=30), "the warm pool never filled"

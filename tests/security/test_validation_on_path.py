@@ -12,7 +12,7 @@ validator's answer at its two seams (the pipeline function and the service's
 * on the normal path the validator runs exactly once per ``execute``, before the
   backend is asked to run anything.
 
-"No container" is checked twice: the backend's ``run``/``_create`` are wrapped to
+"No container" is checked twice: the backend's ``acquire``/``_create`` are wrapped to
 count (and refuse) calls, and the engine's event log must show no container created
 with the test's owner label.
 """
@@ -28,9 +28,9 @@ import docker
 import pytest
 
 from sandbox.config import Settings
-from sandbox.errors import ValidationRejected
+from sandbox.errors import ValidationRejected, error_body
 from sandbox.models import ExecutionRequest, Finding, Limits, Status
-from sandbox.service import ExecutionService, error_result
+from sandbox.service import ExecutionService
 from sandbox.validation import Verdict, pipeline
 from sandbox.validation.rules import RuleChecker
 from tests.security.test_bypasses import EngineSpy, NotRejected, containers_created
@@ -115,7 +115,7 @@ async def test_validator_exception_fails_closed(
     with pytest.raises(Exception) as caught:  # any error will do; a run will not
         await service.execute(request())
     assert not isinstance(caught.value, NotRejected), "the request went on to the backend"
-    assert error_result(caught.value).status not in (Status.OK, Status.RUNTIME_ERROR)
+    assert error_body(caught.value).code not in (Status.OK, Status.RUNTIME_ERROR)
     await assert_no_container(spy, docker_client, service, since)
 
 
@@ -188,13 +188,13 @@ async def test_validator_runs_once_per_execute_before_the_run(
     monkeypatch.setattr(service.validator, "validate", spy_validate)
     monkeypatch.setattr(pipeline, "validate_files", spy_pipeline)
     spy = EngineSpy(service.backend, monkeypatch, refuse=False)
-    real_run = service.backend.run
+    real_acquire = service.backend.acquire
 
-    async def ordered_run(*args: Any, **kwargs: Any) -> Any:
+    def ordered_acquire(*args: Any, **kwargs: Any) -> Any:
         events.append("run")
-        return await real_run(*args, **kwargs)
+        return real_acquire(*args, **kwargs)
 
-    monkeypatch.setattr(service.backend, "run", ordered_run)
+    monkeypatch.setattr(service.backend, "acquire", ordered_acquire)
     since = time.time() - 1
     for _ in range(2):
         result = await service.execute(request(policy))

@@ -6,18 +6,28 @@ import asyncio
 import hashlib
 import signal
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
 import pytest
 
 from sandbox.config import PROJECT_ROOT, Settings
-from sandbox.engine import Backend, FakeBackend, ImageCatalog, OutputCallback, RunOutcome, RunSpec
-from sandbox.engine.base import deliver
-from sandbox.errors import NotFound, RateLimited, RequestRejected, ValidationRejected
-from sandbox.executions import Event, Execution, ExecutionManager
-from sandbox.models import ApiKeyInfo, ExecutionRecord, ExecutionRequest, Status
-from sandbox.service import ExecutionService
+from sandbox.engine import (
+    Backend,
+    BackendSession,
+    FakeBackend,
+    ImageCatalog,
+    Lease,
+    OutputCallback,
+    RunOutcome,
+    RunSpec,
+    deliver,
+)
+from sandbox.errors import EngineError, NotFound, RateLimited, RequestRejected, ValidationRejected
+from sandbox.executions import ExecutionManager
+from sandbox.models import Caller, ExecutionRecord, ExecutionRequest, Status
+from sandbox.service import Event, Execution, ExecutionService
 from sandbox.store import Store
 from sandbox.validation import PolicySet
 
@@ -33,7 +43,30 @@ def hello(spec: RunSpec) -> RunOutcome:
     return RunOutcome(status=Status.OK, exit_code=0, stdout=b"hello\n", stderr=b"warn\n", wall_ms=7)
 
 
-class Gate(Backend):
+class Programmed(Backend):
+    """A backend whose runs are the ``run`` method of the subclass (no sessions)."""
+
+    @asynccontextmanager
+    async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
+        backend = self
+
+        class Held(Lease):
+            async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+                return await backend.run_program(spec, on_output)
+
+        yield Held()
+
+    async def run_program(self, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
+        raise NotImplementedError
+
+    async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
+        raise EngineError("no sessions here")
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Gate(Programmed):
     """A run that prints its first chunk, then waits for ``opened`` (or to be cancelled)."""
 
     def __init__(self, first: bytes = b"first chunk\n") -> None:
@@ -43,7 +76,7 @@ class Gate(Backend):
         self.cancelled = 0
         self.runs = 0
 
-    async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+    async def run_program(self, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
         self.runs += 1
         await deliver(on_output, "stdout", self.first)
         self.started.set()
@@ -55,9 +88,6 @@ class Gate(Backend):
         await deliver(on_output, "stdout", b"second\n")
         return RunOutcome(status=Status.OK, exit_code=0, stdout=self.first + b"second\n")
 
-    async def aclose(self) -> None:
-        pass
-
 
 class Setup:
     def __init__(self, tmp_path: Path) -> None:
@@ -66,13 +96,13 @@ class Setup:
         self.managers: list[ExecutionManager] = []
 
     def manager(self, backend: Backend) -> ExecutionManager:
-        service = ExecutionService(SETTINGS, backend, CATALOG, POLICIES)
-        manager = ExecutionManager(service, self.store)
+        service = ExecutionService(SETTINGS, backend, CATALOG, POLICIES, store=self.store)
+        manager = ExecutionManager(service)
         self.managers.append(manager)
         return manager
 
-    def key(self, name: str, policy: str = "standard", concurrency: int = 4, rate: int = 1000) -> ApiKeyInfo:
-        return self.store.create_key(name, policy, concurrency, rate)[0]
+    def key(self, name: str, policy: str = "standard", concurrency: int = 4, rate: int = 1000) -> Caller:
+        return Caller.of(self.store.create_key(name, policy, concurrency, rate)[0])
 
     async def aclose(self) -> None:
         for manager in self.managers:
@@ -94,7 +124,7 @@ async def finished(execution: Execution) -> ExecutionRecord:
     with anyio.fail_after(5):
         await execution.done.wait()
         await execution.saved.wait()
-    return execution.record
+    return execution.view
 
 
 async def collect(execution: Execution) -> list[Event]:
@@ -122,7 +152,7 @@ async def test_submit_runs_to_a_done_record_that_is_stored(setup: Setup) -> None
     assert record.finished_at is not None and record.finished_at >= record.created_at
     assert backend.specs[0].files[0].data == CODE.encode()
 
-    stored = setup.store.get_execution(record.id, key.id)
+    stored = setup.store.get_execution(record.id, key.key_id)
     assert stored == record
 
 
@@ -131,17 +161,17 @@ async def test_the_running_record_is_written_before_the_run(setup: Setup) -> Non
     key = setup.key("k")
 
     def handler(spec: RunSpec) -> RunOutcome:
-        seen.append(setup.store.list_executions(key.id, 10, 0)[0])
+        seen.append(setup.store.list_executions(key.key_id, 10, 0)[0])
         return hello(spec)
 
     manager = setup.manager(FakeBackend(handler))
-    record = await finished(await manager.submit(ExecutionRequest(code=CODE), key))
+    record = await finished(await manager.submit(ExecutionRequest(code=CODE), key, record_now=True))
     assert [(r.id, r.state, r.status) for r in seen[0]] == [(record.id, "running", None)]
 
     seen.clear()
     record = await finished(await manager.submit(ExecutionRequest(code=CODE), key, record_now=False))
     assert record.id not in [r.id for r in seen[0]]  # not written until finished
-    assert setup.store.get_execution(record.id, key.id) is not None
+    assert setup.store.get_execution(record.id, key.key_id) is not None
 
 
 async def test_page_lists_the_keys_executions_newest_first(setup: Setup) -> None:
@@ -154,7 +184,7 @@ async def test_page_lists_the_keys_executions_newest_first(setup: Setup) -> None
         await second.done.wait()
         records, total = await manager.page(key, 10, 0)  # waits for the finished record to be written
     assert total == 2
-    assert [r.id for r in records] == [second.record.id, first.id]
+    assert [r.id for r in records] == [second.view.id, first.id]
     assert all(r.state == "done" and r.status is Status.OK and r.stdout == "hello\n" for r in records)
     records, total = await manager.page(key, 1, 1)
     assert ([r.id for r in records], total) == ([first.id], 2)
@@ -196,7 +226,7 @@ async def test_events_replay_output_chunks_then_the_result(setup: Setup) -> None
     events = await collect(execution)  # a late subscriber still sees everything
     assert [(e.kind, e.data) for e in events[:-1]] == [("stdout", "hello\n"), ("stderr", "warn\n")]
     assert events[-1].kind == "result"
-    assert events[-1].data == execution.record
+    assert events[-1].data == execution.view
     assert events[-1].data.state == "done"
 
 
@@ -217,15 +247,12 @@ async def test_events_are_delivered_live(setup: Setup) -> None:
 
 
 async def test_a_character_split_across_chunks_survives_streaming(setup: Setup) -> None:
-    class Split(Backend):
-        async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+    class Split(Programmed):
+        async def run_program(self, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
             data = "é".encode()
             await deliver(on_output, "stdout", data[:1])
             await deliver(on_output, "stdout", data[1:])
             return RunOutcome(status=Status.OK, exit_code=0, stdout=data)
-
-        async def aclose(self) -> None:
-            pass
 
     execution = await setup.manager(Split()).submit(ExecutionRequest(code=CODE), setup.key("k"))
     events = await collect(execution)
@@ -242,7 +269,7 @@ async def test_cancel_kills_a_running_execution_and_keeps_its_output(setup: Setu
     execution = await manager.submit(ExecutionRequest(code=CODE), key)
     with anyio.fail_after(5):
         await gate.started.wait()
-        record = await manager.cancel(execution.record.id, key)
+        record = await manager.cancel(execution.view.id, key)
     assert gate.cancelled == 1
     assert record.state == "done"
     assert record.status is Status.KILLED
@@ -255,12 +282,17 @@ async def test_cancel_kills_a_running_execution_and_keeps_its_output(setup: Setu
     assert events[-1].data.status is Status.KILLED
 
     await finished(execution)
-    stored = setup.store.get_execution(record.id, key.id)
+    stored = setup.store.get_execution(record.id, key.key_id)
     assert stored is not None
     assert (stored.status, stored.stdout) == (Status.KILLED, "first chunk\n")
     cancelled = [e for e in setup.store.audit_events() if e["event"] == "execution.cancelled"]
     assert cancelled == [
-        {"at": cancelled[0]["at"], "key_id": key.id, "event": "execution.cancelled", "detail": {"execution": record.id}}
+        {
+            "at": cancelled[0]["at"],
+            "key_id": key.key_id,
+            "event": "execution.cancelled",
+            "detail": {"execution": record.id},
+        }
     ]
     # The slot came back: a key limited to one execution can run again.
     gate.opened.set()
@@ -281,7 +313,7 @@ async def test_cancel_right_after_submit_finishes_the_execution(setup: Setup) ->
     key = setup.key("k", concurrency=1)
     execution = await manager.submit(ExecutionRequest(code=CODE), key)
     with anyio.fail_after(0.5):
-        record = await manager.cancel(execution.record.id, key)  # no await in between: the run has not started
+        record = await manager.cancel(execution.view.id, key)  # no await in between: the run has not started
     assert record.status is Status.KILLED
     assert execution.done.is_set()
     gate.opened.set()
@@ -295,9 +327,9 @@ class SlowCleanup(Gate):
         super().__init__()
         self.cleaned = asyncio.Event()
 
-    async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+    async def run_program(self, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
         try:
-            return await super().run(spec, on_output)
+            return await super().run_program(spec, on_output)
         except asyncio.CancelledError:
             await self.cleaned.wait()
             raise
@@ -312,7 +344,7 @@ async def test_cancel_does_not_swallow_its_callers_cancellation(setup: Setup) ->
         with anyio.fail_after(5):
             await backend.started.wait()
         with pytest.raises(TimeoutError), anyio.fail_after(0.2):
-            await manager.cancel(execution.record.id, key)
+            await manager.cancel(execution.view.id, key)
     finally:
         backend.cleaned.set()
     assert (await finished(execution)).status is Status.KILLED
@@ -329,10 +361,10 @@ async def test_a_validation_denial_is_raised_audited_and_never_run(setup: Setup)
         await manager.submit(ExecutionRequest(code="import subprocess\nsubprocess.run(['id'])"), key)
     assert "import.denied" in [f.rule_id for f in caught.value.findings]
     assert backend.specs == []
-    assert setup.store.list_executions(key.id, 10, 0) == ([], 0)
+    assert setup.store.list_executions(key.key_id, 10, 0) == ([], 0)
 
     (event,) = [e for e in setup.store.audit_events() if e["event"] == "execution.rejected"]
-    assert event["key_id"] == key.id
+    assert event["key_id"] == key.key_id
     assert event["detail"]["status"] == "validation_rejected"
     assert "subprocess" in event["detail"]["reason"]
     # The refusal gave its concurrency slot back.
@@ -403,7 +435,7 @@ async def test_an_engine_failure_is_recorded_as_internal_error(setup: Setup) -> 
     record = await finished(await manager.submit(ExecutionRequest(code=CODE), key))
     assert record.status is Status.INTERNAL_ERROR
     assert record.message == "internal error"
-    assert setup.store.get_execution(record.id, key.id) == record
+    assert setup.store.get_execution(record.id, key.key_id) == record
     await finished(await manager.submit(ExecutionRequest(code=CODE), key))  # slot released
 
 
@@ -415,5 +447,5 @@ async def test_aclose_cancels_what_still_runs(setup: Setup) -> None:
     with anyio.fail_after(5):
         await gate.started.wait()
         await manager.aclose()
-    assert execution.record.status is Status.KILLED
+    assert execution.view.status is Status.KILLED
     assert gate.cancelled == 1

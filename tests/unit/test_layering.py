@@ -85,18 +85,78 @@ def test_resolver_handles_relative_imports(tmp_path: Path) -> None:
     assert ("docker", True) in got
 
 
-def test_docker_is_imported_only_by_the_engine_and_lazily_by_the_cli() -> None:
-    allowed = {"sandbox.engine.docker", "sandbox.engine.imagebuild", "sandbox.engine.doctor"}
-    for module, imports in importers_of("docker").items():
-        if module == "sandbox.cli":
-            eager = [i.line for i in imports if not i.lazy]
-            assert not eager, f"sandbox/cli.py imports docker at module level (lines {eager})"
-        else:
-            assert module in allowed, f"{module} imports docker"
+def test_docker_is_imported_only_by_engine_docker() -> None:
+    """The docker fence, without exceptions: image builds, doctor and the CLI go through engine functions."""
+    assert set(importers_of("docker")) == {"sandbox.engine.docker"}
+    assert set(importers_of("requests")) <= {"sandbox.engine.docker"}  # the SDK's transport errors
 
 
 def test_docker_backend_is_the_one_engine_talking_to_docker() -> None:
     assert "sandbox.engine.docker" in importers_of("docker")
+    assert "sandbox.engine.docker" in {m for m, _ in _users_of("sandbox.engine.docker", "DockerEngine")}
+
+
+DOORS = ("sandbox.api", "sandbox.mcp", "sandbox.cli")
+
+
+def _is(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def test_nothing_below_the_doors_imports_a_door() -> None:
+    """Doors call the core; the core never calls (or even imports) a door."""
+    for door in DOORS:
+        offenders = [m for m in importers_of(door) if not any(_is(m, d) for d in DOORS)]
+        assert not offenders, f"{offenders} import the door {door}"
+
+
+def test_doors_do_not_import_each_other() -> None:
+    """The API mounts the MCP endpoint and `sandbox mcp` serves it over stdio; otherwise doors stand alone."""
+    allowed = {("sandbox.api.app", "sandbox.mcp"), ("sandbox.cli", "sandbox.mcp")}  # hosts: HTTP, stdio
+    for door in DOORS:
+        for module in importers_of(door):
+            other = next((d for d in DOORS if _is(module, d)), None)
+            if other is not None and other != door:
+                assert (module, door) in allowed, f"{module} imports the door {door}"
+
+
+def test_outside_the_engine_only_the_engine_package_root_is_imported() -> None:
+    """Other packages import ``sandbox.engine`` and nothing below it (its public surface)."""
+    submodules = {module_name(p).rsplit(".", 1)[-1] for p in (PACKAGE_DIR / "engine").glob("*.py")} - {"engine"}
+    for module, imports in IMPORTS.items():
+        if _is(module, "sandbox.engine"):
+            continue
+        deep = [i for i in imports if i.module.startswith("sandbox.engine.") and i.module.split(".")[2] in submodules]
+        assert not deep, f"{module} imports {[i.module for i in deep]} (use sandbox.engine)"
+
+
+def _users_of(module_prefix: str, name: str) -> list[tuple[str, int]]:
+    """(module, line) of every reference to ``name`` in the package's sources."""
+    found = []
+    for path in SOURCES:
+        module = module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Name) and node.id == name:
+                found.append((module, node.lineno))
+    return found
+
+
+def test_no_isinstance_docker_backend_outside_the_engine() -> None:
+    """Pools and readiness are behind the ``Backend`` interface; only the composition names DockerBackend."""
+    for path in SOURCES:
+        module = module_name(path)
+        if _is(module, "sandbox.engine"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance":
+                assert "DockerBackend" not in ast.unparse(node), f"{module}:{node.lineno} tests for DockerBackend"
+    users = {m for m, _ in _users_of("sandbox", "DockerBackend") if not _is(m, "sandbox.engine")}
+    assert users == {"sandbox.service"}, f"DockerBackend is named outside build_service: {users}"
+
+
+def test_sqlalchemy_only_in_the_store() -> None:
+    for module in importers_of("sqlalchemy"):
+        assert _is(module, "sandbox.store"), f"{module} imports sqlalchemy"
 
 
 def test_fastapi_only_in_the_api_package() -> None:

@@ -19,7 +19,7 @@ from types import ModuleType
 
 import pytest
 
-from sandbox.engine.base import RunFile, RunSpec
+from sandbox.engine import RunFile, RunSpec
 from sandbox.engine.protocol import Frame, FrameParser, RunnerReport, encode_request
 from tests.unit.helpers import RUNNER_PATH, RUNNER_WRAPPER, make_limits, run_runner_on_host
 

@@ -12,7 +12,7 @@ from sandbox.engine import FakeBackend, ImageCatalog, RunFile, RunOutcome, RunSp
 from sandbox.errors import CapacityUnavailable, PayloadTooLarge, RequestRejected, SandboxError
 from sandbox.limits import resolve_limits
 from sandbox.models import ExecutionRequest, FileInput, Limits, Status
-from sandbox.service import ExecutionService, error_result, to_result
+from sandbox.service import ExecutionService, error_result
 from sandbox.validation import PolicySet
 
 CATALOG = ImageCatalog(PROJECT_ROOT / "images")
@@ -27,12 +27,17 @@ def make_service(
     return ExecutionService(settings, backend, CATALOG, policies), backend
 
 
+def prepare(service: ExecutionService, request: ExecutionRequest) -> RunSpec:
+    """The admit stage's plan of ``request`` under its policy (no caller, no rate limit)."""
+    return service.planner.plan(request, service.policies.get(request.policy))
+
+
 # -------------------------------------------------------------------- prepare
 
 
 def test_prepare_python_puts_code_in_main_py() -> None:
     service, _ = make_service()
-    spec = service.prepare(ExecutionRequest(language="python", code="print('hi')", args=["a", "b c"]))
+    spec = prepare(service, ExecutionRequest(language="python", code="print('hi')", args=["a", "b c"]))
     assert spec.files[0] == RunFile("main.py", b"print('hi')")
     assert spec.mode == "python"
     assert spec.argv == ("python3", "main.py", "a", "b c")
@@ -42,7 +47,7 @@ def test_prepare_python_puts_code_in_main_py() -> None:
 @pytest.mark.parametrize("language", ["bash", "sh", "shell", "BASH"])
 def test_prepare_bash_puts_code_in_main_sh(language: str) -> None:
     service, _ = make_service()
-    spec = service.prepare(ExecutionRequest(language=language, code="echo hi", args=["--x"]))
+    spec = prepare(service, ExecutionRequest(language=language, code="echo hi", args=["--x"]))
     assert spec.files == (RunFile("main.sh", b"echo hi"),)
     assert spec.mode == "exec"
     assert spec.argv == ("bash", "main.sh", "--x")
@@ -52,13 +57,14 @@ def test_prepare_bash_puts_code_in_main_sh(language: str) -> None:
 def test_prepare_args_are_never_interpreted() -> None:
     service, _ = make_service()
     args = ["; rm -rf /", "$(id)", "", "-c"]
-    assert service.prepare(ExecutionRequest(language="bash", code="", args=args)).argv[2:] == tuple(args)
+    assert prepare(service, ExecutionRequest(language="bash", code="", args=args)).argv[2:] == tuple(args)
 
 
 def test_prepare_extra_files_and_stdin() -> None:
     service, _ = make_service()
     blob = bytes(range(256))
-    spec = service.prepare(
+    spec = prepare(
+        service,
         ExecutionRequest(
             code="x",
             stdin="héllo",
@@ -66,7 +72,7 @@ def test_prepare_extra_files_and_stdin() -> None:
                 FileInput(path="data/in.txt", content="42"),
                 FileInput(path="blob.bin", content=base64.b64encode(blob).decode(), encoding="base64"),
             ],
-        )
+        ),
     )
     assert spec.files[1:] == (RunFile("data/in.txt", b"42"), RunFile("blob.bin", blob))
     assert spec.stdin == "héllo".encode()
@@ -76,32 +82,32 @@ def test_prepare_extra_files_and_stdin() -> None:
 def test_prepare_rejects_a_file_named_like_the_main_file(language: str, main: str) -> None:
     service, _ = make_service()
     with pytest.raises(RequestRejected, match=f"'{main}' given twice"):
-        service.prepare(ExecutionRequest(language=language, code="", files=[FileInput(path=main)]))
+        prepare(service, ExecutionRequest(language=language, code="", files=[FileInput(path=main)]))
 
 
 def test_prepare_rejects_duplicate_extra_files() -> None:
     service, _ = make_service()
     with pytest.raises(RequestRejected, match="given twice"):
-        service.prepare(ExecutionRequest(code="", files=[FileInput(path="a.txt"), FileInput(path="a.txt")]))
+        prepare(service, ExecutionRequest(code="", files=[FileInput(path="a.txt"), FileInput(path="a.txt")]))
 
 
 @pytest.mark.parametrize("paths", [["a", "a/b"], ["a/b", "a"], ["main.py/x"]])
 def test_prepare_rejects_a_file_that_is_also_a_directory(paths: list[str]) -> None:
     service, _ = make_service()
     with pytest.raises(RequestRejected):
-        service.prepare(ExecutionRequest(code="", files=[FileInput(path=p) for p in paths]))
+        prepare(service, ExecutionRequest(code="", files=[FileInput(path=p) for p in paths]))
 
 
 def test_prepare_rejects_unknown_language_naming_the_choices() -> None:
     service, _ = make_service()
     with pytest.raises(RequestRejected, match=r"unknown language 'cobol'; available: .*bash.*python"):
-        service.prepare(ExecutionRequest(language="cobol", code=""))
+        prepare(service, ExecutionRequest(language="cobol", code=""))
 
 
 def test_prepare_payload_cap_counts_code_files_and_stdin() -> None:
     service, _ = make_service(settings=Settings(request_bytes=100))
     at_cap = ExecutionRequest(code="c" * 40, stdin="s" * 30, files=[FileInput(path="f", content="f" * 30)])
-    assert sum(len(f.data) for f in service.prepare(at_cap).files) == 70
+    assert sum(len(f.data) for f in prepare(service, at_cap).files) == 70
     for over in (
         ExecutionRequest(code="c" * 101),
         ExecutionRequest(code="c" * 40, stdin="s" * 61),
@@ -109,7 +115,7 @@ def test_prepare_payload_cap_counts_code_files_and_stdin() -> None:
         ExecutionRequest(code="é" * 51),  # counted in bytes, not characters
     ):
         with pytest.raises(PayloadTooLarge, match="over the server cap of 100"):
-            service.prepare(over)
+            prepare(service, over)
 
 
 def test_payload_too_large_is_a_413_rejection() -> None:
@@ -120,7 +126,7 @@ def test_payload_too_large_is_a_413_rejection() -> None:
 def test_prepare_resolves_limits() -> None:
     settings = Settings(nofile=99, cpus=0.5)
     service, _ = make_service(settings=settings)
-    spec = service.prepare(ExecutionRequest(code="", limits=Limits(wall_time_s=2, memory_mb=64)))
+    spec = prepare(service, ExecutionRequest(code="", limits=Limits(wall_time_s=2, memory_mb=64)))
     assert spec.limits == resolve_limits(Limits(wall_time_s=2, memory_mb=64), settings)
     assert spec.limits.wall_time_s == 2 and spec.limits.memory_mb == 64
     assert spec.limits.cpu_time_s == settings.cpu_time_s
@@ -130,12 +136,12 @@ def test_prepare_resolves_limits() -> None:
 def test_prepare_rejects_limits_over_the_maximum() -> None:
     service, _ = make_service()
     with pytest.raises(RequestRejected, match="memory_mb=4096 exceeds the server maximum 2048"):
-        service.prepare(ExecutionRequest(code="", limits=Limits(memory_mb=4096)))
+        prepare(service, ExecutionRequest(code="", limits=Limits(memory_mb=4096)))
 
 
 def test_default_profile_matches_a_default_request() -> None:
     service, _ = make_service()
-    assert service.default_profile("python") == service.prepare(ExecutionRequest(code="")).profile
+    assert service.planner.default_profile("python") == prepare(service, ExecutionRequest(code="")).profile
 
 
 # -------------------------------------------------------------------- execute
@@ -156,7 +162,7 @@ async def test_execute_runs_the_prepared_spec_and_maps_the_outcome() -> None:
     )
     service, backend = make_service(lambda spec: outcome)
     result = await service.execute(ExecutionRequest(code="raise SystemExit(3)"))
-    assert backend.specs == [service.prepare(ExecutionRequest(code="raise SystemExit(3)"))]
+    assert backend.specs == [prepare(service, ExecutionRequest(code="raise SystemExit(3)"))]
     assert result.status is Status.RUNTIME_ERROR
     assert (result.exit_code, result.signal) == (3, None)
     assert (result.stdout, result.stderr) == ("out\n", "boom\n")
@@ -228,7 +234,7 @@ async def test_context_manager_starts_and_closes_the_backend() -> None:
         assert running is service
         assert (await service.execute(ExecutionRequest(code=""))).status is Status.OK
     assert backend.closed
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # a closed service is a bug in its caller
         await service.execute(ExecutionRequest(code=""))
 
 
@@ -249,7 +255,7 @@ def test_to_result_copies_every_field() -> None:
         peak_memory_bytes=3,
         message="killed by signal 15 (SIGTERM)",
     )
-    result = to_result(outcome)
+    result = outcome.to_result()
     assert result.model_dump() == {
         "status": Status.KILLED,
         "exit_code": None,
@@ -272,10 +278,10 @@ def test_to_result_copies_every_field() -> None:
         (RequestRejected("bad"), Status.REJECTED, "bad"),
         (CapacityUnavailable("busy"), Status.CAPACITY_UNAVAILABLE, "busy"),
         (SandboxError("ours"), Status.INTERNAL_ERROR, "ours"),
-        (ValueError("secret detail /etc/shadow"), Status.INTERNAL_ERROR, "internal error"),
+        (None, Status.INTERNAL_ERROR, "internal error"),  # an unexpected failure: no details
     ],
 )
-def test_error_result(exc: BaseException, status: Status, message: str) -> None:
+def test_error_result(exc: SandboxError | None, status: Status, message: str) -> None:
     result = error_result(exc)
     assert result.status is status
     assert result.message == message

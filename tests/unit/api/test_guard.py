@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.api.guard import PROBLEM, BodyGuard, json_depth
+from sandbox.api.guard import BodyGuard, json_depth
+from sandbox.api.problems import MEDIA_TYPE as PROBLEM
 
 pytestmark = pytest.mark.anyio
 

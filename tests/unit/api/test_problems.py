@@ -97,6 +97,7 @@ def check(response: Any, status: int, code: str, detail: str) -> dict[str, Any]:
     assert body["status"] == status
     assert body["title"] == problems.TITLES[status]
     assert body["detail"] == detail
+    assert body["message"] == detail, "the error object rides inside the problem"
     return body
 
 
@@ -121,7 +122,7 @@ def test_sandbox_errors_map_to_status_code_and_body(http: Any, name: str, status
     assert error.http_status == status  # the table in errors.py is what the door uses
     body = check(http.get(f"/raise/{name}"), status, code, detail)
     if not isinstance(error, ValidationRejected):
-        assert "findings" not in body
+        assert body["findings"] == []
 
 
 def test_rate_limited_sets_retry_after(http: Any) -> None:
@@ -163,7 +164,8 @@ def test_an_unexpected_exception_is_a_bare_500(http: Any, caplog: pytest.LogCapt
     body = check(response, 500, "internal_error", "internal error")
     assert "hunter2" not in response.text
     assert "RuntimeError" not in response.text
-    assert set(body) == {"type", "title", "status", "detail", "code"}
+    assert set(body) == {"type", "title", "status", "detail", "code", "message", "findings"}
+    assert body["findings"] == []
     # The details go to the log instead.
     assert any(r.exc_info and LEAK in str(r.exc_info[1]) for r in caplog.records)
 

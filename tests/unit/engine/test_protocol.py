@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox.engine.base import RunFile, RunSpec
+from sandbox.engine import RunFile, RunSpec
 from sandbox.engine.protocol import (
     FRAME_TYPES,
     MAGIC,

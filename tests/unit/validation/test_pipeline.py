@@ -488,7 +488,7 @@ async def test_service_validation_timeout_fails_closed(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(service.validator, "validate", slow)
     try:
-        result = await service.validate(ExecutionRequest(code="print(1)\n"))
+        result = await service.check(ExecutionRequest(code="print(1)\n"))
     finally:
         await service.aclose()
     assert not result.allowed

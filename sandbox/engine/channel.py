@@ -1,0 +1,160 @@
+"""The host's side of a conversation with one container's runner, over its attach socket.
+
+One ``RunnerChannel`` per container: ``greet`` waits for the runner's hello
+(proof the container is alive before anything is sent), ``run`` sends one
+request and reads its frames up to the result, and the session operations send
+one message and read its answer. The host enforces its own deadline and byte
+caps while reading, kills the container when either is passed, and takes the
+OOM verdict from Docker rather than from the runner: everything the runner says
+is untrusted (see ``protocol.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal as signals
+import time
+
+from sandbox.engine.docker import Container
+from sandbox.engine.outcome import HostView, classify
+from sandbox.engine.protocol import FrameReader, ProtocolError, RunnerReport
+from sandbox.engine.spec import OutputCallback, RunOutcome, deliver
+from sandbox.errors import EngineError, RequestRejected
+from sandbox.models import EffectiveLimits
+
+DIAG_TAIL = 300  # characters of the runner's own stderr quoted in an error
+
+
+class StaleContainer(EngineError):
+    """The container died before its runner greeted us: no program ran in it."""
+
+
+class RunnerChannel:
+    """Frames to and from one container's runner; one request or session call at a time."""
+
+    def __init__(self, container: Container, *, kill_grace_s: float, answer_timeout_s: float) -> None:
+        self.container = container
+        self._reader = FrameReader(container.sock)
+        self._kill_grace_s = kill_grace_s
+        self._answer_timeout_s = answer_timeout_s
+
+    async def greet(self, timeout_s: float) -> None:
+        """Wait for the runner's hello; ``StaleContainer`` if it never comes."""
+        self._reader.deadline = time.monotonic() + timeout_s
+        try:
+            hello = await self._reader.next()
+        except TimeoutError:
+            raise StaleContainer(f"the runner did not greet within {timeout_s:g} s") from None
+        if hello is None:
+            raise StaleContainer("the container ended before its runner greeted")
+        if hello.kind != "hello":
+            raise ProtocolError(f"expected a hello frame, got {hello.kind}")
+
+    async def send(self, message: bytes) -> None:
+        await asyncio.get_running_loop().sock_sendall(self.container.sock, message)
+
+    async def run(
+        self, message: bytes, limits: EffectiveLimits, on_output: OutputCallback | None
+    ) -> tuple[RunOutcome, RunnerReport | None]:
+        """Send one request (a run, or a session cell) and collect its frames into an outcome."""
+        started = time.monotonic()
+        await self.send(message)
+        return await self._collect(limits, started, on_output)
+
+    async def call(self, message: bytes) -> bytes:
+        """One request answered by a result frame (opening a session, a file operation).
+
+        Returns the file bytes, if a file frame came before the result.
+
+        ``RequestRejected`` carries the runner's reason (a bad path, a link, a missing
+        file); ``EngineError`` means the container is gone.
+        """
+        await self.send(message)
+        self._reader.deadline = time.monotonic() + self._answer_timeout_s
+        content = b""
+        while True:
+            frame = await self._reader.next()
+            if frame is None:
+                raise EngineError("the session's container ended")
+            if frame.kind == "file":
+                content = frame.payload
+            elif frame.kind == "result":
+                return content
+            elif frame.kind == "error":
+                try:
+                    reason = str(json.loads(frame.payload)["error"])
+                except (ValueError, KeyError, TypeError):
+                    reason = frame.payload[:300].decode(errors="replace")
+                raise RequestRejected(reason[:300])
+            else:
+                raise ProtocolError(f"unexpected {frame.kind} frame in a session answer")
+
+    async def _collect(
+        self, limits: EffectiveLimits, started: float, on_output: OutputCallback | None
+    ) -> tuple[RunOutcome, RunnerReport | None]:
+        """Read one request's frames up to its result, enforcing the host's deadline and caps."""
+        reader = self._reader
+        reader.deadline = started + limits.wall_time_s + self._kill_grace_s
+        out = {"stdout": bytearray(), "stderr": bytearray()}
+        caps = {"stdout": limits.stdout_bytes, "stderr": limits.stderr_bytes}
+        report: RunnerReport | None = None
+        host = HostView()
+        error: str | None = None
+        while report is None and error is None and not host.output_limit and not host.runner_lost:
+            try:
+                frame = await reader.next()
+            except TimeoutError:
+                host = HostView(timed_out=True)
+                break
+            except ProtocolError as exc:
+                error = f"runner protocol error: {exc.message}"
+                break
+            if frame is None:
+                host = HostView(runner_lost=True)
+            elif frame.kind in out:
+                room = caps[frame.kind] - len(out[frame.kind])
+                piece = frame.payload[: max(room, 0)]
+                out[frame.kind] += piece
+                if piece:
+                    await deliver(on_output, frame.kind, piece)
+                if len(frame.payload) > room:
+                    host = HostView(output_limit=frame.kind)
+            elif frame.kind == "result":
+                try:
+                    report = RunnerReport.parse(frame.payload)
+                except ProtocolError as exc:
+                    error = exc.message
+            elif frame.kind == "error":
+                error = f"runner: {frame.payload[:500].decode(errors='replace')}"
+            else:
+                error = f"runner protocol error: unexpected {frame.kind} frame"
+
+        wall_ms = int((time.monotonic() - started) * 1000)
+        if host.timed_out or host.output_limit:
+            await self.container.kill()  # now; removal follows when the lease ends
+        diag = reader.diag.decode(errors="replace")[-DIAG_TAIL:]
+        if error is not None:
+            raise EngineError(error + (f"; runner stderr: {diag}" if diag else ""))
+        killed_plainly = report is not None and report.signal == signals.SIGKILL and not report.timed_out
+        if (host.runner_lost or killed_plainly) and await self.container.oom_killed():
+            host = HostView(oom_killed=True, runner_lost=host.runner_lost)
+        status, message = classify(report, host, limits.wall_time_s, limits.cpu_time_s)
+        if host.runner_lost and not host.oom_killed and diag:
+            message += f"; runner stderr: {diag}"
+        if report is not None and not host.timed_out:
+            wall_ms = report.wall_ms
+        outcome = RunOutcome(
+            status=status,
+            exit_code=report.exit_code if report else None,
+            signal=report.signal if report else (signals.SIGKILL if host.timed_out else None),
+            stdout=bytes(out["stdout"]),
+            stderr=bytes(out["stderr"]),
+            stdout_truncated=host.output_limit == "stdout" or bool(report and report.stdout_truncated),
+            stderr_truncated=host.output_limit == "stderr" or bool(report and report.stderr_truncated),
+            wall_ms=wall_ms,
+            cpu_ms=report.cpu_ms if report else 0,
+            peak_memory_bytes=report.peak_memory_bytes if report else 0,
+            message=message,
+        )
+        return outcome, report

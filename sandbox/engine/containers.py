@@ -1,0 +1,210 @@
+"""``DockerBackend``: one hardened container per run, from a warm pool when one is ready.
+
+Life of a container: created with the hardening of ``hardening.py``, attached
+(stdin, stdout, stderr) *before* it starts so nothing is missed, started, then
+parked in a ``WarmPool`` with the runner blocked on stdin. ``acquire`` takes an
+execution slot and a container (warm, or created on the spot: the cold path),
+waits for the runner's hello, and lends it for one run; when the lease ends the
+container is removed (SIGKILL, then delete) in the background and the pool
+refills. Every container carries an expiry label; the janitor removes any
+labelled container past it, whichever process created it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sandbox.config import Settings
+from sandbox.engine.base import Backend, BackendSession, Lease
+from sandbox.engine.channel import RunnerChannel, StaleContainer
+from sandbox.engine.docker import Container, DockerEngine
+from sandbox.engine.hardening import container_options
+from sandbox.engine.janitor import Janitor
+from sandbox.engine.pool import WarmPool
+from sandbox.engine.protocol import encode_request
+from sandbox.engine.session import DockerSession
+from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
+from sandbox.errors import EngineError, PoolExhausted, RequestRejected
+
+log = logging.getLogger(__name__)
+#: A run that took a warm container starts the refill when it ends, or after this
+#: long if it runs longer: a creation started at once competes with the run for CPU.
+REFILL_DELAY_S = 0.05
+
+
+class DockerBackend(Backend):
+    """Runs each ``RunSpec`` in its own hardened container (see the module docstring)."""
+
+    def __init__(self, settings: Settings, *, owner: str | None = None) -> None:
+        self.settings = settings
+        self.owner = owner or settings.owner or uuid.uuid4().hex[:12]
+        self.engine = DockerEngine(threads=settings.max_concurrency * 2 + settings.refill_concurrency + 2)
+        self.janitor = Janitor(self.engine, settings.janitor_interval_s)
+        self._pools: dict[Profile, WarmPool[Container]] = {}
+        self._sessions: set[DockerSession] = set()
+        self._slots: asyncio.Semaphore | None = None
+        self._refill_limit: asyncio.Semaphore | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self._slots is not None:
+            return
+        await self.engine.connect()
+        self._slots = asyncio.Semaphore(self.settings.max_concurrency)
+        self._refill_limit = asyncio.Semaphore(self.settings.refill_concurrency)
+        await self.janitor.start()
+
+    async def ping(self) -> None:
+        await self.engine.ping()
+
+    def warm(self, profile: Profile, size: int | None = None) -> None:
+        """Keep ``size`` containers of ``profile`` ready (default ``settings.pool_size``)."""
+        if self._refill_limit is None:
+            raise EngineError("DockerBackend.warm() called before start()")
+        size = self.settings.pool_size if size is None else size
+        if profile in self._pools or size <= 0:
+            return
+        pool = WarmPool(
+            f"{profile[0]}/{profile[1]}m",
+            functools.partial(self._create, profile, "warm", self._lifetime(pool=True)),
+            self._discard,
+            size=size,
+            max_idle_s=self.settings.pool_max_idle_s,
+            refill_limit=self._refill_limit,
+        )
+        self._pools[profile] = pool
+        pool.start()
+
+    def pools(self) -> list[PoolReport]:
+        return [PoolReport(pool.name, pool.stats.ready, pool.size) for pool in self._pools.values()]
+
+    def pool(self, profile: Profile) -> WarmPool[Container] | None:
+        """The warm pool of ``profile`` (benchmarks and tests wait on it)."""
+        return self._pools.get(profile)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self.janitor.aclose()
+        await asyncio.gather(*(session.close() for session in list(self._sessions)), return_exceptions=True)
+        await asyncio.gather(*(pool.aclose() for pool in self._pools.values()), return_exceptions=True)
+        await self.engine.aclose()
+
+    # --------------------------------------------------------------------- runs
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of ``max_concurrency`` execution slots; ``PoolExhausted`` after the queue timeout."""
+        if self._slots is None or self._closed:
+            raise EngineError("DockerBackend used before start() or after aclose()")
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self.settings.queue_timeout_s)
+        except TimeoutError:
+            raise PoolExhausted(
+                f"all {self.settings.max_concurrency} execution slots stayed busy for "
+                f"{self.settings.queue_timeout_s:g} s; retry later"
+            ) from None
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    @asynccontextmanager
+    async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
+        async with self.slot():
+            pool = self._pools.get(spec.profile)
+            container = pool.take() if pool is not None else None
+            refill = None
+            if pool is not None and container is not None:
+                refill = asyncio.get_running_loop().call_later(REFILL_DELAY_S, pool.replenish)
+            try:
+                channel = await self._greet_warm(container) if container is not None else None
+                if channel is None:
+                    container = await self._create(spec.profile, "cold", self._lifetime(pool=False))
+                    channel = await self._greet(container)
+                try:
+                    yield _OneShot(channel)
+                finally:
+                    self.engine.discard(channel.container)
+            finally:
+                if refill is not None and pool is not None:
+                    refill.cancel()
+                    pool.replenish()
+
+    async def _greet(self, container: Container) -> RunnerChannel:
+        """The container's channel once its runner said hello; the container is discarded otherwise."""
+        channel = RunnerChannel(
+            container, kill_grace_s=self.settings.kill_grace_s, answer_timeout_s=self.settings.start_timeout_s
+        )
+        try:
+            await channel.greet(self.settings.start_timeout_s)
+        except BaseException:
+            self.engine.discard(container)
+            raise
+        return channel
+
+    async def _greet_warm(self, container: Container) -> RunnerChannel | None:
+        """None when the warm container died while parked (daemon restart, external kill): go cold."""
+        try:
+            return await self._greet(container)
+        except StaleContainer as exc:
+            log.warning("warm container %s unusable (%s); going cold", container.id[:12], exc.message)
+            return None
+
+    # ----------------------------------------------------------------- sessions
+    async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
+        if self._slots is None or self._closed:
+            raise EngineError("DockerBackend.open_session() called before start() or after aclose()")
+        container = await self._create(spec.profile, "session", lifetime_s + self.settings.kill_grace_s + 60)
+        channel = await self._greet(container)
+        try:
+            await channel.call(encode_request(spec))
+        except RequestRejected as exc:
+            self.engine.discard(container)
+            raise EngineError(f"the session did not open: {exc.message}") from exc
+        except BaseException:
+            self.engine.discard(container)
+            raise
+        session = DockerSession(container, channel, self.slot, on_end=self._session_ended)
+        self._sessions.add(session)
+        return session
+
+    def _session_ended(self, session: DockerSession) -> None:
+        self._sessions.discard(session)
+        self.engine.discard(session.container)
+
+    # ------------------------------------------------------------------ private
+    async def _create(self, profile: Profile, kind: str, lifetime_s: float) -> Container:
+        options = container_options(profile, self.settings, owner=self.owner, kind=kind, lifetime_s=lifetime_s)
+        return await self.engine.create(options, kind)
+
+    async def _discard(self, container: Container) -> None:
+        self.engine.discard(container)
+
+    def _lifetime(self, *, pool: bool) -> float:
+        run = self.settings.max_wall_time_s + self.settings.kill_grace_s + 60
+        return run + (self.settings.pool_max_idle_s if pool else 0)
+
+
+class _OneShot(Lease):
+    """A fresh container lent for exactly one run."""
+
+    def __init__(self, channel: RunnerChannel) -> None:
+        self._channel = channel
+        self._used = False
+
+    async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+        if self._used:
+            raise EngineError("a one-shot container runs one program only")
+        self._used = True
+        try:
+            outcome, _ = await self._channel.run(encode_request(spec), spec.limits, on_output)
+        except OSError as exc:
+            raise EngineError(f"lost the connection to container {self._channel.container.id[:12]}: {exc}") from exc
+        return outcome

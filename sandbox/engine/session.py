@@ -1,0 +1,121 @@
+"""``DockerSession``: one open session, a dedicated container whose interpreter keeps its state.
+
+The runner keeps one interpreter per session container (see the runner's
+session protocol). One call at a time: a cell holds the session's lock and an
+execution slot of the backend for as long as it runs; file operations hold the
+lock only. A cell that times out, overflows a cap or kills the interpreter ends
+the session, and so does a lost connection; the container is removed then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+
+from sandbox.engine.base import BackendSession, Lease
+from sandbox.engine.channel import RunnerChannel
+from sandbox.engine.docker import Container
+from sandbox.engine.protocol import encode_message, runner_limits
+from sandbox.engine.spec import OutputCallback, RunOutcome, RunSpec
+from sandbox.errors import EngineError, SandboxError
+from sandbox.models import Status
+
+#: Statuses after which the interpreter is known to be intact; any other ends the session.
+SURVIVABLE = (Status.OK, Status.RUNTIME_ERROR)
+
+
+class DockerSession(BackendSession):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        container: Container,
+        channel: RunnerChannel,
+        slot: Callable[[], AbstractAsyncContextManager[None]],
+        *,
+        on_end: Callable[[DockerSession], None],
+    ) -> None:
+        self.container = container
+        self._channel = channel
+        self._slot = slot
+        self._on_end = on_end
+        self._lock = asyncio.Lock()
+        self._ended = False
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Lease]:
+        async with self._lock:
+            self._check_open()
+            async with self._slot():
+                yield _Cell(self)
+
+    async def put_file(self, path: str, data: bytes) -> None:
+        async with self._lock:
+            self._check_open()
+            await self._call({"op": "put", "path": path, "data": base64.b64encode(data).decode()})
+
+    async def get_file(self, path: str) -> bytes:
+        async with self._lock:
+            self._check_open()
+            return await self._call({"op": "get", "path": path})
+
+    async def close(self) -> None:
+        async with self._lock:
+            if not self._ended:
+                with suppress(OSError):
+                    await self._channel.send(encode_message({"op": "close"}))
+                self._end()
+
+    # ------------------------------------------------------------------ private
+    async def run_cell(self, spec: RunSpec, on_output: OutputCallback | None) -> RunOutcome:
+        """Run ``spec.files[0]`` as a cell (the caller holds the lock, through ``acquire``)."""
+        self._check_open()
+        code = spec.files[0].data.decode("utf-8", errors="surrogateescape")
+        message = encode_message({"op": "exec", "code": code, "limits": runner_limits(spec)})
+        try:
+            outcome, report = await self._channel.run(message, spec.limits, on_output)
+        except BaseException:
+            self._end()
+            raise
+        if report is None or report.session_ended or outcome.status not in SURVIVABLE:
+            self._end()
+        return outcome
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise EngineError("the session has ended")
+
+    async def _call(self, body: dict[str, object]) -> bytes:
+        try:
+            return await self._channel.call(encode_message(body))
+        except SandboxError as exc:
+            if exc.status is Status.INTERNAL_ERROR:  # the container is gone, not a refused path
+                self._end()
+            raise
+        except (OSError, TimeoutError) as exc:
+            self._end()
+            raise EngineError(f"lost the session's container: {exc}") from exc
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            self._on_end(self)
+
+
+class _Cell(Lease):
+    """The session's interpreter lent for one cell."""
+
+    def __init__(self, session: DockerSession) -> None:
+        self._session = session
+
+    async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
+        try:
+            return await self._session.run_cell(spec, on_output)
+        except OSError as exc:
+            raise EngineError(f"lost the session's container: {exc}") from exc

@@ -1,0 +1,103 @@
+"""What a run is given (``RunSpec``) and what it gives back (``RunOutcome``): plain values.
+
+Shared by the engine contract (``base.py``), the backends and the service; no
+behaviour beyond the pool key and the output callback adapter.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sandbox.models import EffectiveLimits, ExecutionResult, Status
+
+#: Called with ("stdout" | "stderr", chunk) as the program produces output.
+OutputCallback = Callable[[str, bytes], Awaitable[None] | None]
+#: What is fixed when a container is created: (image, memory_mb, processes, workdir_mb, cpus).
+Profile = tuple[str, int, int, int, float]
+
+
+async def deliver(on_output: OutputCallback | None, stream: str, chunk: bytes) -> None:
+    """Hand one output chunk to an optional, sync or async, callback."""
+    if on_output is not None:
+        value = on_output(stream, chunk)
+        if inspect.isawaitable(value):
+            await value
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """A file for the workdir; ``path`` is relative and already checked."""
+
+    path: str
+    data: bytes
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run (or one session cell) needs, already resolved and validated.
+
+    ``mode``: "python" forks the runner's interpreter; "restricted" is the same under
+    RestrictedPython; "exec" executes ``argv``; "session" opens a session; "cell" runs
+    ``files[0]`` as code in an open session.
+    """
+
+    image: str
+    mode: str
+    argv: tuple[str, ...]
+    files: tuple[RunFile, ...]
+    limits: EffectiveLimits
+    stdin: bytes = b""
+    env: dict[str, str] = field(default_factory=dict)
+    nofile: int = 256
+    cpus: float = 1.0
+    allowed_modules: tuple[str, ...] = ()  # "restricted" mode only
+
+    @property
+    def profile(self) -> Profile:
+        """What is fixed when a container is created: the warm-pool key."""
+        return (self.image, self.limits.memory_mb, self.limits.processes, self.limits.workdir_mb, self.cpus)
+
+
+@dataclass
+class RunOutcome:
+    """The facts of one run, with the status already decided."""
+
+    status: Status
+    exit_code: int | None = None
+    signal: int | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    wall_ms: int = 0
+    cpu_ms: int = 0
+    peak_memory_bytes: int = 0
+    message: str = ""
+
+    def to_result(self) -> ExecutionResult:
+        """The public result of this run; output is decoded as UTF-8 with replacement."""
+        return ExecutionResult(
+            status=self.status,
+            exit_code=self.exit_code,
+            signal=self.signal,
+            stdout=self.stdout.decode("utf-8", errors="replace"),
+            stderr=self.stderr.decode("utf-8", errors="replace"),
+            stdout_truncated=self.stdout_truncated,
+            stderr_truncated=self.stderr_truncated,
+            wall_ms=self.wall_ms,
+            cpu_ms=self.cpu_ms,
+            peak_memory_bytes=self.peak_memory_bytes,
+            message=self.message,
+        )
+
+
+@dataclass(frozen=True)
+class PoolReport:
+    """One warm pool as readiness and metrics see it."""
+
+    name: str
+    ready: int
+    size: int

@@ -1,0 +1,174 @@
+"""The stateless half of admission: a request turned into a ``RunSpec`` under a policy.
+
+Which policy a caller may use, which limits a run gets (defaults filled in,
+maxima enforced), how big the code, files and stdin may be, and how files lie in
+the workdir. Every door and every kind of work (one-shot runs, sessions and
+their cells, file uploads) is checked by the same functions here, called from
+the admit stage of ``service.Execution`` (and from session opening).
+"""
+
+from __future__ import annotations
+
+from sandbox.config import Settings
+from sandbox.engine import ImageCatalog, LanguageSpec, Profile, RunFile, RunSpec
+from sandbox.errors import PayloadTooLarge, RequestRejected
+from sandbox.limits import resolve_limits
+from sandbox.models import EffectiveLimits, ExecutionRequest, FileInput, Limits, SessionRequest
+from sandbox.validation import Policy, PolicySet, SourceFile
+
+#: Limits fixed when a container is created: a session's cells cannot change them.
+CONTAINER_LIMITS = ("memory_mb", "processes", "workdir_mb")
+
+
+class Planner:
+    """See the module docstring."""
+
+    def __init__(self, settings: Settings, catalog: ImageCatalog, policies: PolicySet) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.policies = policies
+
+    def choose_policy(self, requested: str | None, ceiling: str | None = None) -> Policy:
+        """The request's policy; with ``ceiling`` (a key's tier), never a looser one than it."""
+        policy = self.policies.get(requested or ceiling)
+        if ceiling is not None:
+            limit = self.policies.get(ceiling)
+            if policy.strictness < limit.strictness:
+                raise RequestRejected(
+                    f"policy {policy.name!r} is looser than this key's tier {limit.name!r}; "
+                    f"ask for {limit.name!r} or a stricter one"
+                )
+        return policy
+
+    def limits(self, asked: Limits | None, policy: Policy) -> EffectiveLimits:
+        return resolve_limits(asked, self.settings, policy.limits.defaults, policy.limits.maxima)
+
+    def default_profile(self, language: str) -> Profile:
+        """The warm-pool key of a request for ``language`` with default limits and policy."""
+        limits = self.limits(Limits(), self.policies.get(None))
+        return (
+            self.catalog.image_tag(language),
+            limits.memory_mb,
+            limits.processes,
+            limits.workdir_mb,
+            self.settings.cpus,
+        )
+
+    def plan(self, request: ExecutionRequest, policy: Policy) -> RunSpec:
+        """A one-shot run: the code as the language's main file, extra files, stdin, argv."""
+        language = self.catalog.language(request.language)
+        limits = self.limits(request.limits, policy)
+        stdin = request.stdin.encode()
+        files = [RunFile(language.main_file, request.code.encode())]
+        files.extend(RunFile(extra.path, extra.data()) for extra in request.files)
+        check_file_layout([f.path for f in files], language.main_file)
+        self.check_size(sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args))
+        restricted = language.mode == "python" and policy.python.restricted_python
+        return RunSpec(
+            image=self.catalog.image_tag(language.name),
+            mode="restricted" if restricted else language.mode,
+            allowed_modules=tuple(policy.python.modules.allow or ()) if restricted else (),
+            argv=(*language.argv, *request.args),
+            files=tuple(files),
+            limits=limits,
+            stdin=stdin,
+            nofile=self.settings.nofile,
+            cpus=self.settings.cpus,
+        )
+
+    def plan_session(self, request: SessionRequest, policy: Policy) -> RunSpec:
+        """A session's container: python only, never RestrictedPython, its initial files."""
+        language = self.catalog.language(request.language)
+        if language.mode != "python":
+            raise RequestRejected(f"sessions are available for python only, not {language.name!r}")
+        if policy.python.restricted_python:
+            raise RequestRejected(f"policy {policy.name!r} runs code under RestrictedPython: no sessions")
+        files = [RunFile(extra.path, extra.data()) for extra in request.files]
+        check_file_layout([f.path for f in files], language.main_file)
+        self.check_size(sum(len(f.data) for f in files))
+        return RunSpec(
+            image=self.catalog.image_tag(language.name),
+            mode="session",
+            argv=("python3",),
+            files=tuple(files),
+            limits=self.limits(request.limits, policy),
+            nofile=self.settings.nofile,
+            cpus=self.settings.cpus,
+        )
+
+    def plan_cell(self, request: ExecutionRequest, policy: Policy, session: RunSpec, defaults: Limits) -> RunSpec:
+        """A cell of an open session: its per-call limits over the session's defaults.
+
+        Container-level limits (memory, processes, workdir) were fixed when the
+        session opened; asking for others is refused rather than silently ignored.
+        """
+        asked = request.limits.model_dump(exclude_none=True)
+        changed = sorted(
+            name for name in CONTAINER_LIMITS if name in asked and asked[name] != getattr(session.limits, name)
+        )
+        if changed:
+            raise RequestRejected(
+                f"{', '.join(changed)} of a session is fixed when it opens ({session.limits.memory_mb} MiB, "
+                f"{session.limits.processes} processes, {session.limits.workdir_mb} MiB workdir); "
+                "open another session to change it"
+            )
+        merged = Limits(**{**defaults.model_dump(exclude_none=True), **asked})
+        limits = self.limits(merged, policy).model_copy(
+            update={name: getattr(session.limits, name) for name in CONTAINER_LIMITS}
+        )
+        code = request.code.encode()
+        self.check_size(len(code))
+        language = self.catalog.language(request.language)
+        return RunSpec(
+            image=session.image,
+            mode="cell",
+            argv=(),
+            files=(RunFile(language.main_file, code),),
+            limits=limits,
+            nofile=session.nofile,
+            cpus=session.cpus,
+        )
+
+    def plan_upload(self, language: str, path: str, data: bytes) -> SourceFile:
+        """A file written into an open session, as the validator must see it."""
+        try:
+            FileInput(path=path)
+        except ValueError as exc:
+            raise RequestRejected(f"invalid file path {path!r}: relative, without '.', '..' or empty parts") from exc
+        self.check_size(len(data))
+        spec = self.catalog.language(language)
+        return source_file(path, data, spec)
+
+    def check_size(self, size: int) -> None:
+        if size > self.settings.request_bytes:
+            raise PayloadTooLarge(
+                f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
+            )
+
+
+def source_files(request: ExecutionRequest, language: LanguageSpec) -> list[SourceFile]:
+    """The request's files as the validator sees them: the main file first."""
+    files = [SourceFile(language.main_file, request.code)]
+    files.extend(source_file(extra.path, extra.data(), language) for extra in request.files)
+    return files
+
+
+def source_file(path: str, data: bytes, language: LanguageSpec) -> SourceFile:
+    """One extra file for the validator: a program file if its suffix is the language's."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    return SourceFile(path, text, program=path.endswith(language.source_suffixes))
+
+
+def check_file_layout(paths: list[str], main_file: str) -> None:
+    """Reject a path given twice, or used both as a file and as a directory."""
+    seen: set[str] = set()
+    directories: set[str] = set()
+    for path in paths:
+        parents = {"/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)}
+        if path in seen:
+            raise RequestRejected(f"file {path!r} given twice (the code is {main_file})")
+        if path in directories or parents & seen:
+            clash = path if path in directories else sorted(parents & seen)[0]
+            raise RequestRejected(f"{clash!r} is used both as a file and as a directory")
+        seen.add(path)
+        directories |= parents

@@ -1,0 +1,455 @@
+"""The staged Execution on the FakeBackend: one-shot runs and session cells go through the same stages.
+
+Stage order, a stage called out of order, cancellation at each stage (what is
+released, what is recorded), and the caller's limits and the size caps applied
+to cells exactly as to one-shot runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from sandbox.config import PROJECT_ROOT, Settings
+from sandbox.engine import FakeBackend, ImageCatalog, RunOutcome, RunSpec
+from sandbox.errors import PayloadTooLarge, PoolExhausted, RateLimited, RequestRejected, ValidationRejected
+from sandbox.executions import ExecutionManager
+from sandbox.models import Caller, ExecutionRequest, Limits, SessionRequest, Status
+from sandbox.service import Execution, ExecutionService, OpenSession, Stage, StageOrderError
+from sandbox.store import Store
+from sandbox.validation import PolicySet, Verdict
+
+pytestmark = pytest.mark.anyio
+
+CATALOG = ImageCatalog(PROJECT_ROOT / "images")
+CODE = "print('hello')"
+
+
+def hello(spec: RunSpec) -> RunOutcome:
+    return RunOutcome(status=Status.OK, exit_code=0, stdout=b"hello\n", wall_ms=3)
+
+
+class Held:
+    """An async handler that blocks every run until ``release`` (and counts cancellations)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.cancelled = 0
+
+    async def __call__(self, spec: RunSpec) -> RunOutcome:
+        self.started.set()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return hello(spec)
+
+
+class World:
+    """A service on a FakeBackend with a real SQLite store, and keys for it."""
+
+    def __init__(self, tmp_path: Path, handler: Callable[[RunSpec], RunOutcome | Awaitable[RunOutcome]], **kw: object):
+        self.settings = Settings(state_dir=tmp_path, **kw)  # type: ignore[arg-type]
+        self.store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+        self.backend = FakeBackend(handler, max_concurrency=int(kw.get("max_concurrency", 16)), queue_timeout_s=5)
+        policies = PolicySet(self.settings.policies_dir, self.settings.default_policy)
+        self.service = ExecutionService(self.settings, self.backend, CATALOG, policies, store=self.store)
+        self.manager = ExecutionManager(self.service)
+
+    def key(self, name: str, concurrency: int = 4, rate: int = 1000, policy: str = "standard") -> Caller:
+        return Caller.of(self.store.create_key(name, policy, concurrency, rate)[0])
+
+    async def session(self, caller: Caller, **request: object) -> OpenSession:
+        return await self.service.open_session(SessionRequest(**request), caller, "s" * 32)  # type: ignore[arg-type]
+
+    def cell(self, session: OpenSession, code: str = CODE, **limits: float) -> ExecutionRequest:
+        return ExecutionRequest(
+            language=session.language, code=code, limits=Limits(**limits), policy=session.policy.name
+        )
+
+    def audited(self, event: str) -> list[dict[str, object]]:
+        return [e for e in self.store.audit_events(limit=500) if e["event"] == event]
+
+
+@pytest.fixture
+async def world_factory(tmp_path: Path) -> AsyncIterator[Callable[..., World]]:
+    made: list[World] = []
+
+    def make(handler: Callable[[RunSpec], RunOutcome | Awaitable[RunOutcome]] = hello, **kw: object) -> World:
+        world = World(tmp_path / str(len(made)), handler, **kw)
+        made.append(world)
+        return world
+
+    (tmp_path / "0").mkdir()
+    for i in range(1, 4):
+        (tmp_path / str(i)).mkdir()
+    try:
+        yield make
+    finally:
+        for world in made:
+            await world.manager.aclose()
+            await world.service.aclose()
+            world.store.close()
+
+
+KINDS = ["one-shot", "cell"]
+
+
+async def new_execution(world: World, kind: str, caller: Caller, code: str = CODE, **limits: float) -> Execution:
+    """A NEW execution of ``code``: a one-shot run, or a cell of a freshly opened session."""
+    if kind == "one-shot":
+        return world.service.execution(ExecutionRequest(code=code, limits=Limits(**limits)), caller)
+    session = await world.session(caller)
+    return world.service.execution(world.cell(session, code, **limits), caller, session)
+
+
+# ------------------------------------------------------------------- order
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_each_stage_moves_one_step_in_order(world_factory: Callable[..., World], kind: str) -> None:
+    world = world_factory()
+    caller = world.key("k")
+    execution = await new_execution(world, kind, caller)
+    seen = [execution.stage]
+    await execution.admit()
+    seen.append(execution.stage)
+    await execution.validate()
+    seen.append(execution.stage)
+    async with execution.acquire() as lease:
+        seen.append(execution.stage)
+        await execution.run(lease)
+        seen.append(execution.stage)
+    execution.redact()
+    seen.append(execution.stage)
+    await execution.record()
+    seen.append(execution.stage)
+    assert seen == [
+        Stage.NEW,
+        Stage.ADMITTED,
+        Stage.VALIDATED,
+        Stage.ACQUIRED,
+        Stage.RAN,
+        Stage.REDACTED,
+        Stage.RECORDED,
+    ]
+    assert execution.view.state == "done" and execution.view.status is Status.OK
+    stored = world.store.get_execution(execution.id, caller.key_id)
+    assert stored is not None and stored.stdout == "hello\n"
+    assert stored.session_id == (execution.session.id if execution.session else None)
+    mode = world.backend.specs[-1].mode
+    assert mode == ("cell" if kind == "cell" else "python")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_stage_out_of_order_raises_naming_the_stage(world_factory: Callable[..., World], kind: str) -> None:
+    world = world_factory()
+    execution = await new_execution(world, kind, world.key("k"))
+    with pytest.raises(StageOrderError, match="cannot validate in stage 'new'; it must be 'admitted'"):
+        await execution.validate()
+    await execution.admit()
+    with pytest.raises(StageOrderError, match="cannot admit in stage 'admitted'"):
+        await execution.admit()
+    with pytest.raises(StageOrderError, match="cannot acquire in stage 'admitted'"):
+        async with execution.acquire():
+            pass
+    with pytest.raises(StageOrderError, match="cannot redact in stage 'admitted'"):
+        execution.redact()
+    with pytest.raises(StageOrderError, match="cannot record in stage 'admitted'"):
+        await execution.record()
+    await execution.validate()
+    async with execution.acquire() as lease:
+        await execution.run(lease)
+        with pytest.raises(StageOrderError, match="cannot run in stage 'ran'"):
+            await execution.run(lease)
+    assert len(world.backend.specs) == (2 if kind == "cell" else 1)  # the session's opening, then the cell
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_line_an_execution_logs_carries_its_id(
+    world_factory: Callable[..., World], kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = world_factory()
+    execution = await new_execution(world, kind, world.key("k"))
+    with caplog.at_level(logging.DEBUG, logger="sandbox.service"):
+        await execution.prepare()
+        await execution.finish()
+    mine = [r for r in caplog.records if getattr(r, "execution_id", None) == execution.id]
+    assert len(mine) >= 3  # admitted, acquired, the result
+    assert all(r.getMessage().startswith(f"execution {execution.id}: ") for r in mine)
+    assert any("ok in 3 ms" in r.getMessage() for r in mine)
+
+
+# ---------------------------------------------------------------- cancellation
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_cancelled_while_validating_releases_the_callers_slot_and_records_nothing(
+    world_factory: Callable[..., World], kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = world_factory()
+    caller = world.key("k", concurrency=1)
+    execution = await new_execution(world, kind, caller)
+    entered = asyncio.Event()
+    real_validate = world.service.validate
+
+    async def slow_validate(*args: object) -> Verdict:
+        entered.set()
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(world.service, "validate", slow_validate)
+    task = asyncio.create_task(execution.prepare())
+    with anyio.fail_after(5):
+        await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert execution.stage is Stage.REFUSED
+    assert world.store.list_executions(caller.key_id, 10, 0) == ([], 0)
+    monkeypatch.setattr(world.service, "validate", real_validate)
+    again = await new_execution(world, kind, caller)  # concurrency 1: the slot came back
+    await again.prepare()
+    await again.finish()
+    assert again.view.status is Status.OK
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_cancelled_while_acquiring_records_killed_and_releases_everything(
+    world_factory: Callable[..., World], kind: str
+) -> None:
+    held = Held()
+    world = world_factory(held, max_concurrency=1)
+    caller = world.key("k", concurrency=4)
+    blocker = world.service.execution(ExecutionRequest(code=CODE), caller)  # holds the one backend slot
+    await blocker.prepare()
+    blocking = asyncio.create_task(blocker.finish())
+    with anyio.fail_after(5):
+        await held.started.wait()
+
+    execution = await new_execution(world, kind, caller)
+    await execution.prepare()
+    task = asyncio.create_task(execution.finish())
+    await asyncio.sleep(0.05)
+    assert execution.stage is Stage.VALIDATED, "it waits for a slot"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert execution.stage is Stage.RECORDED
+    assert execution.view.status is Status.KILLED and execution.view.signal is None
+    assert execution.view.message == "cancelled by the caller"
+    assert world.audited("execution.cancelled")[0]["detail"] == {"execution": execution.id}
+    held.release.set()
+    await blocking
+    assert blocker.view.status is Status.OK
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_cancelled_while_running_kills_records_and_gives_the_slots_back(
+    world_factory: Callable[..., World], kind: str
+) -> None:
+    held = Held()
+    world = world_factory(held, max_concurrency=1)
+    caller = world.key("k", concurrency=1)
+    execution = await new_execution(world, kind, caller)
+    submitted = await world.manager.submit(execution.request, caller, session=execution.session)
+    with anyio.fail_after(5):
+        await held.started.wait()
+    view = await world.manager.cancel(submitted.id, caller)
+    assert held.cancelled == 1
+    assert (view.status, view.signal, view.message) == (
+        Status.KILLED,
+        9,
+        "cancelled by the caller; the container was killed",
+    )
+    stored = world.store.get_execution(submitted.id, caller.key_id)
+    assert stored is not None and stored.status is Status.KILLED
+    if kind == "cell":
+        assert submitted.session is not None
+    held.release.set()
+    # Both the caller's slot (concurrency 1) and the backend's (max 1) came back.
+    after = await world.manager.submit(ExecutionRequest(code=CODE), caller)
+    with anyio.fail_after(5):
+        await after.done.wait()
+    assert after.view.status is Status.OK
+
+
+async def test_a_cell_cancelled_before_its_first_step_is_finished_by_the_manager(
+    world_factory: Callable[..., World],
+) -> None:
+    world = world_factory(Held())
+    caller = world.key("k", concurrency=1)
+    session = await world.session(caller)
+    execution = await world.manager.submit(world.cell(session), caller, session=session)
+    view = await world.manager.cancel(execution.id, caller)  # no await in between: the task never ran
+    assert view.status is Status.KILLED and execution.stage is Stage.RECORDED
+    await world.manager.submit(ExecutionRequest(code=CODE), caller)  # the caller's slot is free
+
+
+# ------------------------------------------------------------ limits on cells
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_callers_rate_limit_counts_cells_and_runs_alike(
+    world_factory: Callable[..., World], kind: str
+) -> None:
+    world = world_factory()
+    caller = world.key("k", rate=2)
+    for _ in range(2):
+        execution = await new_execution(world, kind, caller)
+        await execution.prepare()
+        await execution.finish()
+    refused = await new_execution(world, kind, caller)
+    with pytest.raises(RateLimited, match="2 executions per minute"):
+        await refused.prepare()
+    assert refused.stage is Stage.REFUSED
+    assert world.audited("execution.rejected")[0]["detail"]["status"] == "rejected"  # type: ignore[index]
+
+
+async def test_the_callers_concurrency_counts_cells(world_factory: Callable[..., World]) -> None:
+    held = Held()
+    world = world_factory(held)
+    caller = world.key("k", concurrency=1)
+    session = await world.session(caller)
+    first = await world.manager.submit(world.cell(session), caller, session=session)
+    with anyio.fail_after(5):
+        await held.started.wait()
+    with pytest.raises(RateLimited, match="already runs 1 executions"):
+        await world.manager.submit(ExecutionRequest(code=CODE), caller)
+    other = await world.session(caller)
+    with pytest.raises(RateLimited):
+        await world.manager.submit(world.cell(other), caller, session=other)
+    held.release.set()
+    with anyio.fail_after(5):
+        await first.done.wait()
+
+
+async def test_cells_take_the_backends_execution_slots(world_factory: Callable[..., World]) -> None:
+    held = Held()
+    world = world_factory(held, max_concurrency=1)
+    world.backend._queue_timeout_s = 0.1  # fail fast rather than wait
+    caller = world.key("k")
+    run = await world.manager.submit(ExecutionRequest(code=CODE), caller)
+    with anyio.fail_after(5):
+        await held.started.wait()
+    session = await world.session(caller)
+    cell = await world.manager.submit(world.cell(session), caller, session=session)
+    with anyio.fail_after(5):
+        await cell.done.wait()
+    assert cell.view.status is Status.CAPACITY_UNAVAILABLE
+    assert isinstance(cell.error, PoolExhausted)
+    held.release.set()
+    with anyio.fail_after(5):
+        await run.done.wait()
+
+
+async def test_a_cell_over_the_size_cap_is_refused(world_factory: Callable[..., World]) -> None:
+    world = world_factory(request_bytes=100)
+    caller = world.key("k")
+    session = await world.session(caller)
+    execution = world.service.execution(world.cell(session, "#" * 101), caller, session)
+    with pytest.raises(PayloadTooLarge, match="101 bytes, over the server cap of 100"):
+        await execution.prepare()
+    assert [s.mode for s in world.backend.specs] == ["session"]
+
+
+async def test_a_cell_limit_over_the_maximum_is_refused(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    caller = world.key("k")
+    session = await world.session(caller)
+    with pytest.raises(RequestRejected, match="wall_time_s=600 exceeds the server maximum 60"):
+        await world.service.execution(world.cell(session, wall_time_s=600), caller, session).prepare()
+
+
+async def test_a_cell_cannot_change_what_the_container_fixed(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    caller = world.key("k")
+    session = await world.session(caller, limits=Limits(memory_mb=128))
+    with pytest.raises(RequestRejected, match="memory_mb of a session is fixed when it opens"):
+        await world.service.execution(world.cell(session, memory_mb=512), caller, session).prepare()
+    same = world.service.execution(world.cell(session, memory_mb=128, cpu_time_s=2), caller, session)
+    await same.prepare()
+    await same.finish()
+    spec = world.backend.specs[-1]
+    assert (spec.mode, spec.limits.memory_mb, spec.limits.cpu_time_s) == ("cell", 128, 2)
+
+
+async def test_a_cells_limits_default_to_those_asked_at_opening(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    caller = world.key("k")
+    session = await world.session(caller, limits=Limits(wall_time_s=3, stdout_bytes=1000))
+    cell = world.service.execution(world.cell(session, wall_time_s=2), caller, session)
+    await cell.prepare()
+    await cell.finish()
+    limits = world.backend.specs[-1].limits
+    assert (limits.wall_time_s, limits.stdout_bytes, limits.cpu_time_s) == (2, 1000, world.settings.cpu_time_s)
+
+
+async def test_a_denied_cell_is_refused_audited_and_never_run(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    caller = world.key("k")
+    session = await world.session(caller)
+    with pytest.raises(ValidationRejected) as caught:
+        await world.manager.submit(world.cell(session, "import subprocess"), caller, session=session)
+    assert caught.value.findings[0].rule_id == "import.denied"
+    assert [s.mode for s in world.backend.specs] == ["session"]
+    assert world.audited("execution.rejected")[0]["detail"]["status"] == "validation_rejected"  # type: ignore[index]
+
+
+# ------------------------------------------------------------ files of a session
+
+
+async def test_a_python_file_written_into_a_session_is_validated_first(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    session = await world.session(world.key("k"))
+    with pytest.raises(ValidationRejected) as caught:
+        await world.service.upload(session, "helper.py", b"import subprocess\n")
+    assert caught.value.findings[0].file == "helper.py"
+    await world.service.upload(session, "data.txt", b"import subprocess\n")  # data, not a program
+    await world.service.upload(session, "pkg/ok.py", b"print(1)\n")
+    files = world.backend.sessions[-1].files
+    assert set(files) == {"data.txt", "pkg/ok.py"}
+
+
+@pytest.mark.parametrize("name", ["evil.pyc", "native.so", "bundle.zip", "hook.pth"])
+async def test_files_python_could_import_unread_are_refused_in_a_session(
+    world_factory: Callable[..., World], name: str
+) -> None:
+    world = world_factory()
+    session = await world.session(world.key("k"))
+    with pytest.raises(ValidationRejected):
+        await world.service.upload(session, name, b"\x00\x01")
+    assert name not in world.backend.sessions[-1].files
+
+
+async def test_a_session_file_over_the_size_cap_is_refused(world_factory: Callable[..., World]) -> None:
+    world = world_factory(request_bytes=10)
+    session = await world.session(world.key("k"))
+    with pytest.raises(PayloadTooLarge):
+        await world.service.upload(session, "big.txt", b"x" * 11)
+
+
+@pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a//b", "./a", ""])
+async def test_a_session_file_path_is_checked(world_factory: Callable[..., World], path: str) -> None:
+    world = world_factory()
+    session = await world.session(world.key("k"))
+    with pytest.raises(RequestRejected, match="invalid file path"):
+        await world.service.upload(session, path, b"x")
+
+
+async def test_opening_a_session_validates_its_files_and_keeps_the_ceiling(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    with pytest.raises(ValidationRejected):
+        await world.session(world.key("k"), files=[{"path": "m.py", "content": "import subprocess"}])
+    strict = world.key("strict", policy="strict")
+    with pytest.raises(RequestRejected, match="looser than this key's tier"):
+        await world.session(strict, policy="standard")
+    with pytest.raises(RequestRejected, match="RestrictedPython: no sessions"):
+        await world.session(strict)
