@@ -11,6 +11,9 @@ Refusals (admit, validate) raise a ``SandboxError`` and are audited; from
 acquire on, whatever happens becomes the execution's result and is recorded: the
 program's outcome, our failure to run it (``capacity_unavailable``,
 ``internal_error``) or the caller's cancellation (``killed``).
+
+Past 400 lines on purpose: this is the one path, the stages and the service
+that composes them, and it is meant to be read top to bottom in one place.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import logging
 import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,7 +50,6 @@ from sandbox.models import (
     ExecutionRecord,
     ExecutionRequest,
     ExecutionResult,
-    Finding,
     Limits,
     SessionRequest,
     Status,
@@ -56,7 +57,7 @@ from sandbox.models import (
 from sandbox.planning import Planner, source_file, source_files
 from sandbox.resilience import KeyLimiter
 from sandbox.store import Store
-from sandbox.validation import Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict, warm_up
+from sandbox.validation import InlineValidation, Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,8 @@ class Execution:
             else:
                 policy = planner.choose_policy(self.request.policy, self.caller.policy)
                 spec = planner.plan(self.request, policy)
-            self._release = self.service.limiter.acquire(self.caller)
+            caller = self.caller
+            self._release = self.service.limiter.acquire(caller.key_id, caller.rate_per_min, caller.max_concurrency)
         except SandboxError as exc:
             await self._refuse(exc)
             raise
@@ -378,12 +380,10 @@ class ExecutionService:
         self.policies = policies
         self.store = store
         self.planner = Planner(settings, catalog, policies)
-        self.limiter = CallerLimiter()
-        self.validator = validator or Validator()
-        self.workers = workers
+        self.limiter = KeyLimiter()
+        self.validator = validator or Validator()  # in-process validation (no workers): the CLI, tests
+        self.validation = workers or InlineValidation(self.validator, policies, settings.validation_timeout_s)
         self._warm = warm
-        # Bounded: a flood of pathological sources queues here, never grows threads.
-        self._validation_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="validate")
 
     async def __aenter__(self) -> ExecutionService:
         await self.start()
@@ -396,10 +396,7 @@ class ExecutionService:
 
     async def start(self) -> None:
         """Start the backend, load bandit, and, if asked, warm a pool per configured language."""
-        if self.workers is not None:
-            await self.workers.start()
-        else:
-            await asyncio.to_thread(warm_up, self.policies.get(None).bandit)
+        await self.validation.start()
         await self.backend.start()
         if self._warm and self.settings.pool_size > 0:
             for language in self.settings.pool_languages:
@@ -407,9 +404,7 @@ class ExecutionService:
 
     async def aclose(self) -> None:
         await self.backend.aclose()
-        if self.workers is not None:
-            await self.workers.aclose()
-        self._validation_threads.shutdown(wait=False, cancel_futures=True)
+        await self.validation.aclose()
 
     async def readiness(self) -> dict[str, object]:
         """Engine reachable and warm pools filled: what `/readyz` reports."""
@@ -452,19 +447,7 @@ class ExecutionService:
 
     async def validate(self, files: list[SourceFile], language: str, policy: Policy) -> Verdict:
         """The validation pipeline, in a worker process (or a thread); fails closed on timeout."""
-        if self.workers is not None:
-            return await self.workers.validate(files, language, policy)
-        loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._validation_threads, self.validator.validate, files, language, policy)
-        try:
-            return await asyncio.wait_for(job, timeout=self.settings.validation_timeout_s)
-        except TimeoutError:
-            finding = Finding(
-                rule_id="validator.timeout",
-                message=f"validation took longer than {self.settings.validation_timeout_s:g} s",
-                source="policy",
-            )
-            return Verdict(False, (finding,), policy.name, policy.version)
+        return await self.validation.validate(files, language, policy)
 
     # ----------------------------------------------------------------- sessions
     async def open_session(self, request: SessionRequest, caller: Caller, session_id: str) -> OpenSession:
@@ -502,18 +485,6 @@ class ExecutionService:
             await asyncio.to_thread(self.store.audit, event, key_id, **detail)
         except SandboxError as exc:
             log.error("could not audit %s: %s", event, exc.message)
-
-
-class CallerLimiter:
-    """The caller's rate and concurrency, per key; the local operator is not limited."""
-
-    def __init__(self) -> None:
-        self._keys = KeyLimiter()
-
-    def acquire(self, caller: Caller) -> Callable[[], None]:
-        if caller.key_id is None or caller.rate_per_min is None or caller.max_concurrency is None:
-            return lambda: None
-        return self._keys.acquire(caller.key_id, caller.rate_per_min, caller.max_concurrency)
 
 
 def error_result(exc: SandboxError | None) -> ExecutionResult:

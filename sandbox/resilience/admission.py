@@ -28,8 +28,13 @@ class KeyLimiter:
     def __init__(self) -> None:
         self._buckets: dict[str, _Bucket] = {}
 
-    def acquire(self, key_id: str, rate_per_min: int, max_concurrency: int) -> Callable[[], None]:
-        """Take one token and one concurrency slot, or raise ``RateLimited``; returns the release."""
+    def acquire(self, key_id: str | None, rate_per_min: int | None, max_concurrency: int | None) -> Callable[[], None]:
+        """Take one token and one concurrency slot, or raise ``RateLimited``; returns the release.
+
+        A caller without a key or without limits (the local operator) is not limited.
+        """
+        if key_id is None or rate_per_min is None or max_concurrency is None:
+            return _unlimited
         bucket = self._buckets.get(key_id)
         now = time.monotonic()
         if bucket is None:
@@ -56,3 +61,7 @@ class KeyLimiter:
                 bucket.running -= 1
 
         return release
+
+
+def _unlimited() -> None:
+    """The release of an unlimited caller: nothing was taken."""

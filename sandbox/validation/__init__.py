@@ -3,9 +3,10 @@
 from sandbox.validation.bandit import warm_up
 from sandbox.validation.pipeline import SourceFile, Validator, Verdict, VerdictCache, validate_files
 from sandbox.validation.policy import Policy, PolicySet, load_policy
-from sandbox.validation.workers import ValidationWorkers
+from sandbox.validation.workers import InlineValidation, ValidationWorkers
 
 __all__ = [
+    "InlineValidation",
     "Policy",
     "PolicySet",
     "SourceFile",

@@ -17,12 +17,14 @@ import logging
 import multiprocessing
 import resource
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from sandbox.models import Finding
-from sandbox.validation.pipeline import SourceFile, Verdict, VerdictCache, validate_files
+from sandbox.validation.bandit import warm_up
+from sandbox.validation.pipeline import SourceFile, Validator, Verdict, VerdictCache, validate_files
 from sandbox.validation.policy import Policy, PolicySet
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,6 @@ def _worker_main(conn: Connection, policies_dir: str, default_policy: str, memor
     """Worker loop: (files, language, policy name, version) in, Verdict out, until EOF."""
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    from sandbox.validation.bandit import warm_up
-
     policies = PolicySet(Path(policies_dir), default_policy)
     for policy in policies.policies.values():
         warm_up(policy.bandit)
@@ -174,3 +174,33 @@ class ValidationWorkers:
         worker = _Worker(process, parent)
         self._all.add(worker)
         return worker
+
+
+class InlineValidation:
+    """The same interface as ``ValidationWorkers``, validating in this process (the CLI, tests).
+
+    A bounded thread pool: a flood of pathological sources queues, never grows
+    threads. A validation that overruns ``timeout_s`` is a denial (its thread
+    cannot be killed; it finishes in the background).
+    """
+
+    def __init__(self, validator: Validator, policies: PolicySet, timeout_s: float) -> None:
+        self.validator = validator
+        self._policies = policies
+        self._timeout_s = timeout_s
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="validate")
+
+    async def start(self) -> None:
+        """Load bandit now rather than on the first request."""
+        await asyncio.to_thread(warm_up, self._policies.get(None).bandit)
+
+    async def aclose(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def validate(self, files: Sequence[SourceFile], language: str, policy: Policy) -> Verdict:
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._threads, self.validator.validate, list(files), language, policy)
+        try:
+            return await asyncio.wait_for(job, timeout=self._timeout_s)
+        except TimeoutError:
+            return _denial(policy, "validator.timeout", f"validation took longer than {self._timeout_s:g} s")

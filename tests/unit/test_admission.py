@@ -151,3 +151,18 @@ def test_keys_are_independent(clock: Clock) -> None:
     refused(limiter, "b", 1, 1)  # b: slot back, but its only token is spent
     refused(limiter, "a", 1, 1)  # and a is still full
     limiter.acquire("c", 5, 5)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(None, None, None), ("key", None, 1), ("key", 10, None), (None, 10, 1)],
+    ids=["local", "rate", "conc", "id"],
+)
+def test_a_caller_without_a_key_or_limits_is_not_limited(args: tuple[str | None, int | None, int | None]) -> None:
+    limiter = KeyLimiter()
+    releases = [limiter.acquire(*args) for _ in range(1000)]
+    for release in releases:
+        release()
+    assert limiter.acquire("key", 1, 1) is not None  # a real key is still limited on its own
+    with pytest.raises(RateLimited):
+        limiter.acquire("key", 1, 1)
