@@ -104,3 +104,50 @@ def test_session_requests_are_checked(api) -> None:
     assert api.post("/v1/sessions", json={"language": "bash"}).status_code == 400
     assert api.post("/v1/sessions", json={"idle_ttl_s": 10**6}).status_code == 400
     assert api.post("/v1/sessions", json={"network": True}).status_code == 422
+
+
+def test_a_cell_is_an_execution_with_its_own_record(api) -> None:
+    sid = open_session(api)
+    body = cell(api, sid, "print(6 * 7)").json()
+    assert (body["status"], body["state"], body["session_id"], body["stdout"]) == ("ok", "done", sid, "42\n")
+    stored = api.get(f"/v1/executions/{body['id']}")
+    assert stored.status_code == 200 and stored.json()["session_id"] == sid and stored.json()["stdout"] == "42\n"
+    listed = [item["id"] for item in api.get("/v1/executions", params={"limit": 20}).json()["items"]]
+    assert body["id"] in listed
+    api.delete(f"/v1/sessions/{sid}")
+
+
+def test_cells_count_against_the_keys_rate_limit(live_server) -> None:
+    with live_server.client(live_server.key("e2e-sessions-rate", rate=3)) as client:
+        sid = open_session(client)
+        answers = [cell(client, sid, "print(1)") for _ in range(4)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
+        assert answers[-1].json()["code"] == "rejected" and int(answers[-1].headers["retry-after"]) >= 1
+        client.delete(f"/v1/sessions/{sid}")
+
+
+def test_a_cells_cpu_limit_is_enforced(api) -> None:
+    sid = open_session(api)
+    body = cell(api, sid, "while True:\n    pass", cpu_time_s=1, wall_time_s=20).json()
+    assert body["status"] == "cpu_time_exceeded", body
+    assert body["wall_ms"] < 10_000
+
+
+def test_a_python_file_written_into_a_session_is_validated(api) -> None:
+    sid = open_session(api)
+    denied = api.put(f"/v1/sessions/{sid}/files/helper.py", content=b"import subprocess\n")
+    assert denied.status_code == 422 and denied.json()["code"] == "validation_rejected"
+    assert denied.json()["findings"][0]["file"] == "helper.py"
+    assert api.get(f"/v1/sessions/{sid}/files/helper.py").status_code == 400, "a denied file is not written"
+    assert api.put(f"/v1/sessions/{sid}/files/mod.pyc", content=b"\x00\x01").status_code == 422
+    assert api.put(f"/v1/sessions/{sid}/files/helper.py", content=b"def f():\n    return 7\n").status_code == 204
+    assert cell(api, sid, "import helper\nprint(helper.f())").json()["stdout"] == "7\n"
+    api.delete(f"/v1/sessions/{sid}")
+
+
+def test_a_cell_cannot_change_what_the_container_fixed(api) -> None:
+    sid = open_session(api, limits={"memory_mb": 128})
+    refused = cell(api, sid, "print(1)", memory_mb=256)
+    assert refused.status_code == 400 and "fixed when it opens" in refused.json()["message"]
+    assert cell(api, sid, "print(1)", memory_mb=128).json()["status"] == "ok"
+    api.delete(f"/v1/sessions/{sid}")
