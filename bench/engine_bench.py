@@ -172,15 +172,15 @@ class Bench:
     def compose(self, **overrides: Any) -> ExecutionService:
         """The product's composition, with our owner label and the pinned image."""
         settings = self.base.model_copy(update=overrides)
-        service = build_service(settings)
-        service.backend, service.catalog = DockerBackend(settings, owner=OWNER), self.catalog
+        service = build_service(settings, backend=DockerBackend(settings, owner=OWNER))
+        service.catalog = service.planner.catalog = self.catalog
         return service
 
     @staticmethod
     async def start(service: ExecutionService) -> WarmPool[Any] | None:
         await service.start()
         assert isinstance(service.backend, DockerBackend)
-        return service.backend.pools.get(service.default_profile("python"))
+        return service.backend.pool(service.planner.default_profile("python"))
 
     async def quiesce(self, pool: WarmPool[Any] | None) -> None:
         """Wait until the pool is full and no other container of this run exists."""
@@ -202,7 +202,7 @@ class Bench:
         pool = await self.start(warm)
         await self.start(cold)
         assert pool is not None
-        profile: Profile = warm.default_profile("python")
+        profile: Profile = warm.planner.default_profile("python")
         settings = warm.settings
 
         async def sample(path: str) -> None:
@@ -238,7 +238,7 @@ class Bench:
             service = self.services[f"x{level}"]
             pool = await self.start(service)
             assert pool is not None
-            profile: Profile = service.default_profile("python")
+            profile: Profile = service.planner.default_profile("python")
             spent = {"engine": [0.0, 0.0, 0.0], "raw": [0.0, 0.0, 0.0]}
             hits = misses = 0
 

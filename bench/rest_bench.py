@@ -89,8 +89,7 @@ async def main(runs: int) -> None:
     settings = Settings(state_dir=state, pool_size=2)
     key = Store(settings.database).create_key("bench", "standard", 64, 100_000)[1]
     engine_settings = settings.model_copy(update={"owner": f"{OWNER}-engine", "validation_workers": 0})
-    engine = build_service(engine_settings)
-    engine.backend = DockerBackend(engine_settings, owner=f"{OWNER}-engine")
+    engine = build_service(engine_settings, backend=DockerBackend(engine_settings, owner=f"{OWNER}-engine"))
     client = docker.from_env()
     image = engine.catalog.image_tag("python")
     samples: dict[str, list[float]] = {
@@ -107,7 +106,9 @@ async def main(runs: int) -> None:
                 base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60
             ) as http,
         ):
-            engine_pool = engine.backend.pools[engine.default_profile("python")]
+            assert isinstance(engine.backend, DockerBackend)
+            engine_pool = engine.backend.pool(engine.planner.default_profile("python"))
+            assert engine_pool is not None
 
             async def rest() -> None:
                 response = await http.post("/v1/executions", json={"code": CODE})

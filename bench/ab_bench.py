@@ -1,0 +1,274 @@
+"""A/B latency of two checkouts in one interleaved run: did a change make the warm path slower?
+
+Run from the project root:
+
+    git worktree add /tmp/ab-base <commit>          # the baseline, e.g. the commit before a refactor
+    .venv/bin/python bench/ab_bench.py --baseline /tmp/ab-base [--runs 40]
+
+Both checkouts run at once, each as its own processes with its own code and
+runtime images (the baseline's are built under the image prefix ``abbase``, so
+building them prunes nothing of ours): an engine worker per checkout (the
+service in-process, hello world through ``ExecutionService.execute`` on a warm
+pool) and a ``sandbox serve`` per checkout (hello world through REST, and one
+call into an open session). Every round takes one sample of each of the six
+paths in rotating order; before every sample all four processes are settled:
+each warm pool full and no container of theirs still being removed. Medians
+and ratios are over the same rounds, so machine noise hits A and B alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docker
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = uuid.uuid4().hex[:6]
+CODE = "print('hello world')"
+POOL = 2
+BASE_PREFIX = "abbase"
+
+#: The engine worker, run with a checkout's code on PYTHONPATH; it speaks lines on stdin/stdout.
+WORKER = r"""
+import asyncio, os, sys, time
+from sandbox.config import Settings
+from sandbox.models import ExecutionRequest
+from sandbox.service import build_service
+
+async def main():
+    service = build_service(Settings(pool_size=int(os.environ["AB_POOL"]), validation_workers=0))
+    await service.start()
+    request = ExecutionRequest(code=os.environ["AB_CODE"])
+    await service.execute(request)  # warm-up, not measured
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "run":
+        started = time.perf_counter()
+        result = await service.execute(request)
+        elapsed = (time.perf_counter() - started) * 1000
+        assert result.stdout == "hello world\n", result
+        print(f"{elapsed:.3f} {result.wall_ms}", flush=True)
+    await service.aclose()
+
+asyncio.run(main())
+"""
+
+
+@dataclass
+class Side:
+    """One checkout: its code, its processes, its samples."""
+
+    label: str
+    checkout: Path
+    prefix: str
+    state: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ab-bench-")))
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    program_ms: list[int] = field(default_factory=list)
+    worker: subprocess.Popen[str] | None = None
+    server: subprocess.Popen[bytes] | None = None
+    http: httpx.AsyncClient | None = None
+    session: str = ""
+
+    def env(self, role: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": str(self.checkout),
+            "SANDBOX_IMAGE_PREFIX": self.prefix,
+            "SANDBOX_STATE_DIR": str(self.state / role),
+            "SANDBOX_OWNER": self.owner(role),
+            "SANDBOX_POOL_SIZE": str(POOL),
+            "AB_POOL": str(POOL),
+            "AB_CODE": CODE,
+        }
+
+    def owner(self, role: str) -> str:
+        return f"ab-{RUN}-{self.label.lower()}-{role}"
+
+    def sandbox(self, *args: str, role: str = "api") -> str:
+        """Run a `sandbox` command with this side's code; its stdout."""
+        command = [sys.executable, "-m", "sandbox.cli", *args]
+        done = subprocess.run(command, env=self.env(role), cwd=self.checkout, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.label}: sandbox {' '.join(args)} failed: {done.stderr[-2000:]}")
+        return done.stdout
+
+    def describe(self) -> str:
+        sha = subprocess.run(["git", "-C", str(self.checkout), "describe", "--always", "--dirty"], capture_output=True)
+        return sha.stdout.decode().strip()
+
+
+async def start(side: Side, client: docker.DockerClient) -> None:
+    if side.prefix != "sandbox":  # the base root filesystem is the same: reuse ours rather than debootstrap again
+        for image in client.images.list(name="sandbox-base"):
+            for tag in image.tags:
+                image.tag(f"{side.prefix}-base", tag.partition(":")[2])
+    side.sandbox("images", "build", "--language", "python")
+    side.worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        env=side.env("engine"),
+        cwd=side.checkout,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert side.worker.stdout is not None
+    line = await asyncio.to_thread(side.worker.stdout.readline)
+    if line.strip() != "ready":
+        raise RuntimeError(f"{side.label}: the engine worker did not start ({line!r})")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    key = side.sandbox("keys", "create", "--name", "bench", "--rate", "100000", "--max-concurrency", "64").strip()
+    env = {**side.env("api"), "SANDBOX_VALIDATION_WORKERS": "1"}
+    side.server = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=side.checkout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    side.http = httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+    )
+    for _ in range(600):
+        with contextlib.suppress(httpx.HTTPError):
+            if (await side.http.get("/readyz")).status_code == 200:
+                break
+        await asyncio.sleep(0.1)
+    else:
+        raise RuntimeError(f"{side.label}: sandbox serve did not become ready")
+    side.session = (await side.http.post("/v1/sessions", json={})).json()["id"]
+    await cell(side, "x = 0")
+    await rest(side)  # warm-up: the verdict cache, the key cache
+
+
+async def rest(side: Side) -> None:
+    assert side.http is not None
+    response = await side.http.post("/v1/executions", json={"code": CODE})
+    assert response.status_code == 200 and response.json()["stdout"] == "hello world\n", response.text
+    side.program_ms.append(response.json()["wall_ms"])
+
+
+async def cell(side: Side, code: str = "x += 1\nprint(x)") -> None:
+    assert side.http is not None
+    response = await side.http.post(f"/v1/sessions/{side.session}/executions", json={"code": code})
+    assert response.status_code == 200 and response.json()["status"] == "ok", response.text
+
+
+async def engine(side: Side) -> None:
+    assert side.worker is not None and side.worker.stdin is not None and side.worker.stdout is not None
+    side.worker.stdin.write("run\n")
+    side.worker.stdin.flush()
+    line = await asyncio.to_thread(side.worker.stdout.readline)
+    in_process_ms, _ = line.split()
+    side.samples.setdefault("engine warm (in-process)", []).append(float(in_process_ms))
+
+
+async def settle(client: docker.DockerClient, owners: list[str]) -> None:
+    """Every pool full (POOL running warm containers per owner) and nothing of ours left to remove."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        filters = {"label": "io.sandbox.managed=1"}
+        listed = await asyncio.to_thread(client.api.containers, all=True, filters=filters)
+        counts = {owner: [0, 0] for owner in owners}
+        for container in listed:
+            labels = container.get("Labels") or {}
+            owner = labels.get("io.sandbox.owner")
+            if owner in counts and labels.get("io.sandbox.kind") != "session":
+                counts[owner][0] += 1
+                counts[owner][1] += container["State"] == "running"
+        if all(total == POOL and running == POOL for total, running in counts.values()):
+            return
+        await asyncio.sleep(0.02)
+    raise RuntimeError(f"the pools did not settle within 120 s: {counts}")
+
+
+async def main(baseline: Path, runs: int) -> None:
+    sides = [Side("A", baseline.resolve(), BASE_PREFIX), Side("B", ROOT, "sandbox")]
+    owners = [side.owner(role) for side in sides for role in ("engine", "api")]
+    client = docker.from_env()
+    try:
+        for side in sides:
+            await start(side, client)
+        paths = [
+            (side, name, fn) for name, fn in (("engine", engine), ("rest", rest), ("cell", cell)) for side in sides
+        ]
+        for round_ in range(runs):
+            order = paths[round_ % len(paths) :] + paths[: round_ % len(paths)]
+            for side, name, fn in order:
+                await settle(client, owners)
+                started = time.perf_counter()
+                await fn(side)
+                elapsed = (time.perf_counter() - started) * 1000
+                if name == "rest":
+                    side.samples.setdefault("REST warm", []).append(elapsed)
+                elif name == "cell":
+                    side.samples.setdefault("REST session call", []).append(elapsed)
+    finally:
+        for side in sides:
+            if side.http is not None:
+                with contextlib.suppress(Exception):
+                    await side.http.delete(f"/v1/sessions/{side.session}")
+                await side.http.aclose()
+            if side.worker is not None and side.worker.stdin is not None:
+                side.worker.stdin.write("quit\n")
+                side.worker.stdin.flush()
+                side.worker.wait(timeout=60)
+            if side.server is not None:
+                side.server.terminate()
+                side.server.wait(timeout=60)
+        client.close()
+    report(sides, runs)
+
+
+def report(sides: list[Side], runs: int) -> None:
+    a, b = sides
+    rows = ["| path | n | A p50 ms | B p50 ms | B/A p50 | A p95 ms | B p95 ms |", "|---|---|---|---|---|---|---|"]
+    for name in a.samples:
+        va, vb = a.samples[name], b.samples[name]
+        rows.append(
+            f"| {name} | {len(va)} | {statistics.median(va):.2f} | {statistics.median(vb):.2f} | "
+            f"{statistics.median(vb) / statistics.median(va):.3f} | {p95(va):.2f} | {p95(vb):.2f} |"
+        )
+    table = "\n".join(rows)
+    print(table)
+    section = (
+        f"## A/B latency, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"- command: `.venv/bin/python bench/ab_bench.py --baseline <worktree of A> --runs {runs}`\n"
+        f"- A = `{a.describe()}`, B = `{b.describe()}`; {os.cpu_count()} cores, "
+        f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+        f"- method: see the docstring of `bench/ab_bench.py` (both running at once, interleaved, settled)\n"
+        f"- the program's own wall_ms p50 over REST: A {statistics.median(a.program_ms):.0f}, "
+        f"B {statistics.median(b.program_ms):.0f}\n\n{table}\n"
+    )
+    results = ROOT / "bench" / "RESULTS.md"
+    existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
+    kept = [p for p in re.split(r"(?m)^(?=## )", existing) if p and not p.startswith("## A/B latency")]
+    results.write_text("".join(kept).rstrip("\n") + "\n\n" + section)
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", type=Path, required=True, help="A checkout (git worktree) of the baseline.")
+    parser.add_argument("--runs", type=int, default=40)
+    args = parser.parse_args()
+    asyncio.run(main(args.baseline, args.runs))
