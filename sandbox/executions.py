@@ -47,9 +47,13 @@ class ExecutionManager:
         """
         execution = self.service.execution(request, caller, session)
         await execution.prepare()
-        self._live[execution.id] = execution
         if record_now:
-            await self.service.save(execution.view, caller.key_id)
+            try:
+                await self.service.save(execution.view, caller.key_id)
+            except BaseException:
+                execution.release()  # admitted but never started: give the caller's slot back
+                raise
+        self._live[execution.id] = execution
         task = asyncio.create_task(self._finish(execution, on_output), name=f"execution-{execution.id}")
         self._tasks[execution.id] = task
         return execution

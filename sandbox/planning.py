@@ -131,10 +131,7 @@ class Planner:
 
     def plan_upload(self, language: str, path: str, data: bytes) -> SourceFile:
         """A file written into an open session, as the validator must see it."""
-        try:
-            FileInput(path=path)
-        except ValueError as exc:
-            raise RequestRejected(f"invalid file path {path!r}: relative, without '.', '..' or empty parts") from exc
+        check_path(path)
         self.check_size(len(data))
         spec = self.catalog.language(language)
         return source_file(path, data, spec)
@@ -144,6 +141,14 @@ class Planner:
             raise PayloadTooLarge(
                 f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
             )
+
+
+def check_path(path: str) -> None:
+    """A workdir path as a request's file path must be (the runner checks it again, without following links)."""
+    try:
+        FileInput(path=path)
+    except ValueError as exc:
+        raise RequestRejected(f"invalid file path {path!r}: relative, without '.', '..' or empty parts") from exc
 
 
 def source_files(request: ExecutionRequest, language: LanguageSpec) -> list[SourceFile]:

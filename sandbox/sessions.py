@@ -25,6 +25,7 @@ from sandbox.engine import OutputCallback
 from sandbox.errors import NotFound, RateLimited, RequestRejected
 from sandbox.executions import ExecutionManager
 from sandbox.models import Caller, ExecutionRequest, SessionExecution, SessionInfo, SessionRequest
+from sandbox.planning import check_path
 from sandbox.service import Execution, ExecutionService, OpenSession
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class SessionManager:
 
     async def get_file(self, session_id: str, caller: Caller, path: str) -> bytes:
         entry = self._own(session_id, caller)
-        self.service.planner.plan_upload(entry.open.language, path, b"")  # the path check only
+        check_path(path)
         entry.active += 1
         try:
             return await entry.open.sandbox.get_file(path)

@@ -24,7 +24,7 @@ from sandbox.engine import (
     RunSpec,
     deliver,
 )
-from sandbox.errors import EngineError, NotFound, RateLimited, RequestRejected, ValidationRejected
+from sandbox.errors import EngineError, NotFound, RateLimited, RequestRejected, StoreError, ValidationRejected
 from sandbox.executions import ExecutionManager
 from sandbox.models import Caller, ExecutionRecord, ExecutionRequest, Status
 from sandbox.service import Event, Execution, ExecutionService
@@ -449,3 +449,19 @@ async def test_aclose_cancels_what_still_runs(setup: Setup) -> None:
         await manager.aclose()
     assert execution.view.status is Status.KILLED
     assert gate.cancelled == 1
+
+
+async def test_a_failed_running_record_gives_the_slot_back(setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = FakeBackend(hello)
+    manager = setup.manager(backend)
+    key = setup.key("k", concurrency=1)
+
+    async def broken(record: ExecutionRecord, key_id: str | None) -> None:
+        raise StoreError("could not save an execution: OperationalError")
+
+    monkeypatch.setattr(manager.service, "save", broken)
+    with pytest.raises(StoreError):
+        await manager.submit(ExecutionRequest(code=CODE), key, record_now=True)
+    assert backend.specs == [], "it never started"
+    monkeypatch.undo()
+    await finished(await manager.submit(ExecutionRequest(code=CODE), key))  # concurrency 1: the slot is free
