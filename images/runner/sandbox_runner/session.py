@@ -1,0 +1,181 @@
+"""Sessions: one interpreter kept alive between requests, like a notebook kernel.
+
+The interpreter is a forked child prepared like a one-shot Python program
+(``program.child_setup`` and ``program.become_program``). It reads cells from
+a private control pipe and answers each on a private result pipe (see
+``wire.write_message``), while its stdout and stderr stay on the two pipes the
+runner forwards as frames for every cell. The host's side of a session (the
+``exec``, ``put``, ``get`` and ``close`` messages) is in the package docstring.
+
+Imported only when a session opens, so one-shot containers never load it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+from . import processes, program, wire, workspace
+
+CHUNK = 64 << 10
+
+
+def serve_session(request: dict) -> int:
+    """Keep one interpreter for the container's life; see the module docstring."""
+    ctl_r, ctl_w = os.pipe()
+    res_r, res_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    null = os.open(os.devnull, os.O_RDONLY)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.dup2(ctl_r, 3)
+            os.dup2(res_w, 4)
+            env = program.child_setup(request, null, out_w, err_w, keep=5)
+            session_child(env, 3, 4)
+        finally:
+            os._exit(127)
+    for fd in (ctl_r, res_w, out_w, err_w, null):
+        os.close(fd)
+    out = {out_r: "O", err_r: "E"}
+    wire.write_frame(b"R", json.dumps({"exit_code": 0, "session": "open"}).encode())
+    alive, cell = True, 0
+    while True:
+        try:
+            message = wire.read_request()
+        except (EOFError, ValueError):
+            break
+        op = message.get("op")
+        try:
+            if op == "exec" and alive:
+                cell += 1
+                result = run_cell(pid, ctl_w, res_r, out, message.get("code", ""), cell, message.get("limits") or {})
+                alive = not result["session_ended"]
+                wire.write_frame(b"R", json.dumps(result).encode())
+            elif op == "put":
+                workspace.write_files([{"path": message["path"], "data": message.get("data", ""), "mode": 0o644}])
+                wire.write_frame(b"R", b'{"ok": true}')
+            elif op == "get":
+                wire.write_frame(b"F", workspace.read_file(message["path"]))
+                wire.write_frame(b"R", b'{"ok": true}')
+            elif op == "close":
+                break
+            else:
+                reason = "the session has ended" if op == "exec" else f"unknown operation {op!r}"
+                wire.write_frame(b"X", json.dumps({"error": reason}).encode())
+        except Exception as exc:
+            wire.write_frame(b"X", json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+    processes.kill_everything_else()
+    return 0
+
+
+def session_child(env: dict, ctl: int, res: int) -> None:
+    """The session's interpreter: run cells in one __main__ namespace until told to stop."""
+    module = program.become_program(env, [""])
+    while True:
+        message = wire.read_message(ctl)
+        if message is None:
+            os._exit(program.finish_interpreter(0))
+        try:
+            code = compile(message["code"], f"<cell {message['cell']}>", "exec", dont_inherit=True)
+            exec(code, module.__dict__)
+            status = 0
+        except SystemExit as exc:
+            status = program.exit_status(exc)
+        except BaseException as exc:
+            program.report(exc)
+            status = 1
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        wire.write_message(res, {"exit_code": status})
+
+
+def run_cell(pid: int, ctl: int, res: int, out: dict, code: str, cell: int, limits: dict) -> dict:
+    """Send one cell to the session's interpreter and forward its output until it reports back."""
+    caps = {"O": int(limits.get("stdout_bytes", 1 << 20)), "E": int(limits.get("stderr_bytes", 1 << 20))}
+    cpu_before = processes.process_cpu_s(pid)
+    cpu = int(limits.get("cpu_s", 0))
+    if cpu > 0:
+        # Soft limit only: the hard limit cannot be raised again for the next cell.
+        soft = int(cpu_before) + 1 + cpu
+        resource.prlimit(pid, resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
+    oom_before = processes.read_oom_kills()
+    start = time.monotonic()
+    deadline = start + int(limits.get("wall_ms", 10_000)) / 1000
+    wire.write_message(ctl, {"code": code, "cell": cell})
+    sent = {"O": 0, "E": 0}
+    truncated = {"O": False, "E": False}
+    output_limit = None
+    timed_out = False
+    reply = None
+    status = None
+    poller = select.poll()
+    for fd in (*out, res):
+        poller.register(fd, select.POLLIN)
+    pidfd = os.pidfd_open(pid)
+    poller.register(pidfd, select.POLLIN)
+    try:
+        while reply is None and status is None and not output_limit and not timed_out:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            for fd, _ in poller.poll(int(remaining * 1000) + 1):
+                if fd in out:
+                    try:
+                        data = os.read(fd, CHUNK)
+                    except BlockingIOError:
+                        continue
+                    kind = out[fd]
+                    room = caps[kind] - sent[kind]
+                    if len(data) > room:
+                        data, truncated[kind] = data[: max(room, 0)], True
+                        output_limit = "stdout" if kind == "O" else "stderr"
+                    if data:
+                        wire.write_frame(kind.encode(), data)
+                        sent[kind] += len(data)
+                elif fd == res:
+                    reply = wire.read_message(res)
+                elif fd == pidfd:
+                    reaped = processes.reap_children(pid)
+                    if reaped is not None:
+                        status = reaped[0]
+        # What the cell wrote before reporting back is already in the pipes.
+        for fd, kind in out.items():
+            while not output_limit and select.select([fd], [], [], 0)[0]:
+                data = os.read(fd, CHUNK)[: caps[kind] - sent[kind]]
+                if not data:
+                    break
+                wire.write_frame(kind.encode(), data)
+                sent[kind] += len(data)
+    finally:
+        os.close(pidfd)
+    ended = reply is None
+    if ended and status is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        _, status, _ = os.wait4(pid, 0)
+    sig = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
+    cpu_used = processes.process_cpu_s(pid) if not ended else 0.0
+    return {
+        "exit_code": reply["exit_code"] if reply else (os.WEXITSTATUS(status) if os.WIFEXITED(status) else None),
+        "signal": sig,
+        "wall_ms": int((time.monotonic() - start) * 1000),
+        "cpu_ms": int(max(cpu_used - cpu_before, 0) * 1000),
+        "peak_memory_bytes": processes.process_peak_rss(pid) if not ended else 0,
+        "stdout_truncated": truncated["O"],
+        "stderr_truncated": truncated["E"],
+        "timed_out": timed_out,
+        "output_limit": output_limit,
+        "cpu_limit_hit": sig == signal.SIGXCPU or (cpu > 0 and sig == signal.SIGKILL and cpu_used >= cpu),
+        "oom_killed": processes.read_oom_kills() > oom_before,
+        "session_ended": ended,
+    }
