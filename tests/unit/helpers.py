@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import os
+import select
 import subprocess
 import sys
+import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 from sandbox.config import PROJECT_ROOT
 from sandbox.engine.base import RunFile, RunSpec
-from sandbox.engine.protocol import Frame, FrameParser, RunnerReport, encode_request
+from sandbox.engine.protocol import Frame, FrameParser, RunnerReport, encode_message, encode_request, runner_limits
 from sandbox.models import EffectiveLimits
 
 RUNNER_DIR = PROJECT_ROOT / "images" / "runner"
@@ -77,6 +82,24 @@ if "--hold-child-until-killpg" in options:
             time.sleep(0.005)
         return setup(*args, **kwargs)
     program.child_setup = _child_setup_after_killpg
+if "--pump-when-done" in options:
+    # The pump starts only once the program is done (it exited, or the session's cell
+    # reported back): everything the program wrote then reaches the host through the tail.
+    import select
+    from sandbox_runner import pump
+    _run = pump.Pump.run
+    def _run_when_done(self):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if self.reply_fd >= 0:
+                if select.select([self.reply_fd], [], [], 0.005)[0]:
+                    break
+            elif os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+                break
+            else:
+                time.sleep(0.005)
+        return _run(self)
+    pump.Pump.run = _run_when_done
 sys.exit(runner.main())
 """
 
@@ -116,6 +139,11 @@ def runner_env(workdir: Path) -> dict[str, str]:
 #: Wrapper option: the program's child waits before ``setsid`` until the runner has called
 #: ``os.killpg`` (append ``=<marker path>``).
 HOLD_CHILD_UNTIL_KILLPG = "--hold-child-until-killpg"
+
+
+#: Wrapper option: the output pump starts only once the program is done, so all of its
+#: output goes through the tail drain.
+PUMP_WHEN_DONE = "--pump-when-done"
 
 
 def run_runner_on_host(
@@ -168,6 +196,93 @@ def python_spec(code: str, **limits: float) -> RunSpec:
         files=(RunFile("main.py", code.encode()),),
         limits=make_limits(**limits),
     )
+
+
+def cell_limits(**overrides: float) -> dict[str, int]:
+    """A session cell's limits as the host sends them (``make_limits`` overrides)."""
+    spec = RunSpec(image="unused", mode="python", argv=(), files=(), limits=make_limits(**overrides))
+    return runner_limits(spec)
+
+
+class HostSession:
+    """A session of the real runner on the host (through ``RUNNER_WRAPPER``), driven message by message.
+
+    Use as a context manager: the runner's process is closed and waited for on exit.
+    """
+
+    def __init__(self, workdir: Path, *options: str, files: tuple[RunFile, ...] = ()) -> None:
+        spec = RunSpec(image="unused", mode="session", argv=("python3",), files=files, limits=make_limits())
+        self.process = subprocess.Popen(
+            runner_argv(RUNNER_DIR, *options),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=runner_env(workdir),
+        )
+        self._parser = FrameParser()
+        self._frames: deque[Frame] = deque()
+        self.send_raw(encode_request(spec))
+        hello = self.next_frame()
+        assert hello is not None and hello.kind == "hello", hello
+        opened = self.answer()
+        assert [f.kind for f in opened] == ["result"], opened
+        assert json.loads(opened[0].payload) == {"exit_code": 0, "session": "open"}
+
+    def __enter__(self) -> HostSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()  # only the runner itself: it is our own child
+                self.process.wait()
+            assert self.process.stdout is not None and self.process.stderr is not None
+            self.process.stdout.close()
+            self.process.stderr.close()
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def send(self, body: dict[str, object]) -> None:
+        self.send_raw(encode_message(body))
+
+    def next_frame(self, timeout: float = 15) -> Frame | None:
+        """The runner's next frame; None once it has closed its stdout."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while not self._frames:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, "the runner did not answer in time"
+            if not select.select([fd], [], [], remaining)[0]:
+                continue
+            data = os.read(fd, 1 << 16)
+            if not data:
+                return None
+            self._frames.extend(self._parser.feed(data))
+        return self._frames.popleft()
+
+    def answer(self) -> list[Frame]:
+        """Frames up to and including the next result or error frame."""
+        frames: list[Frame] = []
+        while not frames or frames[-1].kind not in ("result", "error"):
+            frame = self.next_frame()
+            assert frame is not None, f"the runner ended after {frames}"
+            frames.append(frame)
+        return frames
+
+    def exec(self, code: str, **limits: float) -> tuple[list[Frame], RunnerReport | None]:
+        """Run one cell: its frames, and its report (None if the runner refused)."""
+        self.send({"op": "exec", "code": code, "limits": cell_limits(**limits)})
+        frames = self.answer()
+        return frames, report_of(frames)
 
 
 def make_limits(**overrides: float) -> EffectiveLimits:

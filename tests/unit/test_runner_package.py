@@ -40,7 +40,7 @@ def function_bodies(tree: ast.Module) -> set[int]:
 
 
 def test_the_package_has_the_expected_modules() -> None:
-    expected = ["confinement", "oneshot", "processes", "program", "restricted", "session", "wire", "workspace"]
+    expected = ["confinement", "oneshot", "processes", "program", "pump", "restricted", "session", "wire", "workspace"]
     assert runner_modules() == expected
     assert [p.stem for p in MODULE_FILES] == ["__init__", *expected]
 

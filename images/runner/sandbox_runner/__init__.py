@@ -79,7 +79,9 @@ stdin, each answered by frames ending in R (or X)::
 b"F" carries the file's raw bytes. An exec's R frame has the fields above plus
 "session_ended". A cell that times out, overflows a cap or kills the interpreter
 ends the session: its R frame says "session_ended": true, and later exec
-requests get X.
+requests get X. Caps, the truncation flags and "output_limit" mean the same
+for a cell as for a one-shot run (see ``pump``), also when the cap is crossed
+by output the cell left in the pipes as it reported back.
 
 The program runs as the container's (non-root) uid in its own session, with
 rlimits applied, stdin/stdout/stderr on pipes owned by the runner. When it exits,

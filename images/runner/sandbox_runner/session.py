@@ -16,14 +16,11 @@ import contextlib
 import json
 import os
 import resource
-import select
 import signal
 import sys
 import time
 
-from . import processes, program, wire, workspace
-
-CHUNK = 64 << 10
+from . import processes, program, pump, wire, workspace
 
 
 def serve_session(request: dict) -> int:
@@ -98,9 +95,12 @@ def session_child(env: dict, ctl: int, res: int) -> None:
         wire.write_message(res, {"exit_code": status})
 
 
-def run_cell(pid: int, ctl: int, res: int, out: dict, code: str, cell: int, limits: dict) -> dict:
-    """Send one cell to the session's interpreter and forward its output until it reports back."""
-    caps = {"O": int(limits.get("stdout_bytes", 1 << 20)), "E": int(limits.get("stderr_bytes", 1 << 20))}
+def run_cell(pid: int, ctl: int, res: int, out: dict[int, str], code: str, cell: int, limits: dict) -> dict:
+    """Send one cell to the session's interpreter and forward its output until it reports back.
+
+    The interpreter survives a cell that reports back within its caps; a cell
+    that times out, overflows a cap or kills it ends the session.
+    """
     cpu_before = processes.process_cpu_s(pid)
     cpu = int(limits.get("cpu_s", 0))
     if cpu > 0:
@@ -109,61 +109,11 @@ def run_cell(pid: int, ctl: int, res: int, out: dict, code: str, cell: int, limi
         resource.prlimit(pid, resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
     oom_before = processes.read_oom_kills()
     start = time.monotonic()
-    deadline = start + int(limits.get("wall_ms", 10_000)) / 1000
     wire.write_message(ctl, {"code": code, "cell": cell})
-    sent = {"O": 0, "E": 0}
-    truncated = {"O": False, "E": False}
-    output_limit = None
-    timed_out = False
-    reply = None
-    status = None
-    poller = select.poll()
-    for fd in (*out, res):
-        poller.register(fd, select.POLLIN)
-    pidfd = os.pidfd_open(pid)
-    poller.register(pidfd, select.POLLIN)
-    try:
-        while reply is None and status is None and not output_limit and not timed_out:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
-                break
-            for fd, _ in poller.poll(int(remaining * 1000) + 1):
-                if fd in out:
-                    try:
-                        data = os.read(fd, CHUNK)
-                    except BlockingIOError:
-                        continue
-                    kind = out[fd]
-                    room = caps[kind] - sent[kind]
-                    if len(data) > room:
-                        data, truncated[kind] = data[: max(room, 0)], True
-                        output_limit = "stdout" if kind == "O" else "stderr"
-                    if data:
-                        wire.write_frame(kind.encode(), data)
-                        sent[kind] += len(data)
-                elif fd == res:
-                    reply = wire.read_message(res)
-                elif fd == pidfd:
-                    reaped = processes.reap_children(pid)
-                    if reaped is not None:
-                        status = reaped[0]
-        # What the cell wrote before reporting back is already in the pipes.
-        for fd, kind in out.items():
-            while not output_limit and select.select([fd], [], [], 0)[0]:
-                data = os.read(fd, CHUNK)[: caps[kind] - sent[kind]]
-                if not data:
-                    break
-                wire.write_frame(kind.encode(), data)
-                sent[kind] += len(data)
-    finally:
-        os.close(pidfd)
-    ended = reply is None
-    if ended and status is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        _, status, _ = os.wait4(pid, 0)
-    sig = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
+    run = pump.Pump(pid, out, limits, start, reply_fd=res).run()
+    reply, status = run.reply, run.status
+    ended = status is not None  # the pump stopped the interpreter, or it died
+    sig = os.WTERMSIG(status) if reply is None and status is not None and os.WIFSIGNALED(status) else None
     cpu_used = processes.process_cpu_s(pid) if not ended else 0.0
     return {
         "exit_code": reply["exit_code"] if reply else (os.WEXITSTATUS(status) if os.WIFEXITED(status) else None),
@@ -171,10 +121,7 @@ def run_cell(pid: int, ctl: int, res: int, out: dict, code: str, cell: int, limi
         "wall_ms": int((time.monotonic() - start) * 1000),
         "cpu_ms": int(max(cpu_used - cpu_before, 0) * 1000),
         "peak_memory_bytes": processes.process_peak_rss(pid) if not ended else 0,
-        "stdout_truncated": truncated["O"],
-        "stderr_truncated": truncated["E"],
-        "timed_out": timed_out,
-        "output_limit": output_limit,
+        **run.flags(),
         "cpu_limit_hit": sig == signal.SIGXCPU or (cpu > 0 and sig == signal.SIGKILL and cpu_used >= cpu),
         "oom_killed": processes.read_oom_kills() > oom_before,
         "session_ended": ended,
