@@ -91,7 +91,6 @@ SIGKILLed. The host still treats every frame as untrusted.
 
 from __future__ import annotations
 
-import json
 import signal
 
 from . import confinement, oneshot, wire, workspace
@@ -104,17 +103,16 @@ def main() -> int:
     """The runner's life: hello, one request, then one run (or a session until it closes)."""
     confinement.set_dumpable(False)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    wire.write_frame(b"H", json.dumps({"v": PROTOCOL_VERSION}).encode())
+    wire.write_json(b"H", {"v": PROTOCOL_VERSION})
     try:
         request = wire.read_request()
         workspace.write_files(request.get("files") or [])
     except Exception as exc:
-        wire.write_frame(b"X", json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        wire.write_error(f"{type(exc).__name__}: {exc}")
         return 2
     if request.get("mode") == "session":
         from . import session
 
         return session.serve_session(request)
-    result = oneshot.supervise(request)
-    wire.write_frame(b"R", json.dumps(result).encode())
+    wire.write_json(b"R", oneshot.supervise(request))
     return 0

@@ -13,7 +13,6 @@ Imported only when a session opens, so one-shot containers never load it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import resource
 import signal
@@ -21,6 +20,9 @@ import sys
 import time
 
 from . import processes, program, pump, wire, workspace
+
+# The interpreter's ends of its control and result pipes; it keeps no other descriptor above stdio.
+CONTROL_FD, RESULT_FD = 3, 4
 
 
 def serve_session(request: dict) -> int:
@@ -33,16 +35,16 @@ def serve_session(request: dict) -> int:
     pid = os.fork()
     if pid == 0:
         try:
-            os.dup2(ctl_r, 3)
-            os.dup2(res_w, 4)
-            env = program.child_setup(request, null, out_w, err_w, keep=5)
-            session_child(env, 3, 4)
+            os.dup2(ctl_r, CONTROL_FD)
+            os.dup2(res_w, RESULT_FD)
+            env = program.child_setup(request, null, out_w, err_w, keep=RESULT_FD + 1)
+            session_child(env, CONTROL_FD, RESULT_FD)
         finally:
             os._exit(127)
     for fd in (ctl_r, res_w, out_w, err_w, null):
         os.close(fd)
     out = {out_r: "O", err_r: "E"}
-    wire.write_frame(b"R", json.dumps({"exit_code": 0, "session": "open"}).encode())
+    wire.write_json(b"R", {"exit_code": 0, "session": "open"})
     alive, cell = True, 0
     while True:
         try:
@@ -55,20 +57,20 @@ def serve_session(request: dict) -> int:
                 cell += 1
                 result = run_cell(pid, ctl_w, res_r, out, message.get("code", ""), cell, message.get("limits") or {})
                 alive = not result["session_ended"]
-                wire.write_frame(b"R", json.dumps(result).encode())
+                wire.write_json(b"R", result)
             elif op == "put":
                 workspace.write_files([{"path": message["path"], "data": message.get("data", ""), "mode": 0o644}])
-                wire.write_frame(b"R", b'{"ok": true}')
+                wire.write_json(b"R", {"ok": True})
             elif op == "get":
                 wire.write_frame(b"F", workspace.read_file(message["path"]))
-                wire.write_frame(b"R", b'{"ok": true}')
+                wire.write_json(b"R", {"ok": True})
             elif op == "close":
                 break
             else:
                 reason = "the session has ended" if op == "exec" else f"unknown operation {op!r}"
-                wire.write_frame(b"X", json.dumps({"error": reason}).encode())
+                wire.write_error(reason)
         except Exception as exc:
-            wire.write_frame(b"X", json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+            wire.write_error(f"{type(exc).__name__}: {exc}")
     processes.kill_everything_else()
     return 0
 
