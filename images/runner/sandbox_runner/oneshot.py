@@ -33,6 +33,7 @@ def supervise(request: dict) -> dict:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_s = children.ru_utime + children.ru_stime
     status = run.status
+    assert status is not None, "the pump waits for a one-shot program"
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     cpu_limit = int(limits.get("cpu_s", 0))
     return {

@@ -17,11 +17,12 @@ into their own module.
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 
 
-def reap_children(pid: int) -> tuple[int, os.struct_rusage] | None:
+def reap_children(pid: int) -> tuple[int, resource.struct_rusage] | None:
     """Reap every exited child (as PID 1, orphans are ours too); (status, rusage) if ``pid`` was one."""
     found = None
     while True:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import signal
 import time
@@ -66,7 +67,7 @@ class Pump:
         self.output_limit: str | None = None
         self.timed_out = False
         self.status: int | None = None  # the wait status, once the program is reaped
-        self.rusage: os.struct_rusage | None = None
+        self.rusage: resource.struct_rusage | None = None
         self.reply: dict | None = None
         self._stdin = memoryview(stdin)
         self._stdin_fd = stdin_fd

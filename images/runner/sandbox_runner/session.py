@@ -113,12 +113,17 @@ def run_cell(pid: int, ctl: int, res: int, out: dict[int, str], code: str, cell:
     start = time.monotonic()
     wire.write_message(ctl, {"code": code, "cell": cell})
     run = pump.Pump(pid, out, limits, start, reply_fd=res).run()
-    reply, status = run.reply, run.status
-    ended = status is not None  # the pump stopped the interpreter, or it died
-    sig = os.WTERMSIG(status) if reply is None and status is not None and os.WIFSIGNALED(status) else None
+    ended = run.status is not None  # the pump stopped the interpreter, or it died
+    if run.reply is not None:  # the cell completed, whatever became of the interpreter after
+        exit_code, sig = run.reply["exit_code"], None
+    else:
+        status = run.status
+        assert status is not None, "without a reply the pump waits for the interpreter"
+        exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     cpu_used = processes.process_cpu_s(pid) if not ended else 0.0
     return {
-        "exit_code": reply["exit_code"] if reply else (os.WEXITSTATUS(status) if os.WIFEXITED(status) else None),
+        "exit_code": exit_code,
         "signal": sig,
         "wall_ms": int((time.monotonic() - start) * 1000),
         "cpu_ms": int(max(cpu_used - cpu_before, 0) * 1000),
