@@ -101,7 +101,7 @@ def container_options(
         "ipc_mode": "private",
         "cgroupns": "private",
         "shm_size": "16m",
-        # No docker-init: the runner is PID 1 (see images/runner/sandbox_runner.py). A
+        # No docker-init: the runner is PID 1 (see images/runner/sandbox_runner/__init__.py). A
         # dumpable init running as the sandbox uid would let the program open
         # /proc/1/fd/1 and forge protocol frames, or signal its way past the runner.
         "init": False,

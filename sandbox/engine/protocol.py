@@ -1,6 +1,6 @@
-"""Host side of the runner protocol (version 1); the runner side is ``images/runner/sandbox_runner.py``.
+"""Host side of the runner protocol (version 1); the runner side is the package ``images/runner/sandbox_runner``.
 
-Both directions are documented in the runner's module docstring. Everything read
+Both directions are documented in the runner package's docstring (its ``__init__.py``). Everything read
 here comes from a container the user's program shares, so it is parsed as
 untrusted input: frame sizes are capped, unknown frame types and malformed JSON
 are protocol errors, and numeric fields are type-checked before use.

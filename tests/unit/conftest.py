@@ -11,5 +11,5 @@ from tests.unit.helpers import load_runner
 
 @pytest.fixture
 def runner() -> ModuleType:
-    """A fresh copy of the in-container runner module per test, so monkeypatching stays local."""
+    """A fresh copy of the in-container runner package per test, so monkeypatching stays local."""
     return load_runner()

@@ -29,13 +29,13 @@ def evaluate(program: bytes, arch: int, nr: int) -> str:
 
 @pytest.fixture
 def program(runner, monkeypatch) -> bytes:
-    monkeypatch.setattr(runner.os, "uname", lambda: type("U", (), {"machine": "x86_64"})())
-    return runner.seccomp_filter()
+    monkeypatch.setattr(runner.confinement.os, "uname", lambda: type("U", (), {"machine": "x86_64"})())
+    return runner.confinement.seccomp_filter()
 
 
 @pytest.mark.parametrize("name", ["ptrace", "process_vm_readv", "io_uring_setup", "userfaultfd", "bpf", "keyctl"])
 def test_denied_syscalls_get_eperm(runner, program, name) -> None:
-    assert evaluate(program, X86_64, runner.DENIED_SYSCALLS[name][0]) == "eperm"
+    assert evaluate(program, X86_64, runner.confinement.DENIED_SYSCALLS[name][0]) == "eperm"
 
 
 @pytest.mark.parametrize("nr", [0, 1, 2, 3, 9, 56, 57, 59, 60, 61, 231, 435])  # read ... clone3
@@ -49,5 +49,5 @@ def test_other_abis_are_refused(program) -> None:
 
 
 def test_unknown_machines_get_no_filter(runner, monkeypatch) -> None:
-    monkeypatch.setattr(runner.os, "uname", lambda: type("U", (), {"machine": "riscv64"})())
-    assert runner.seccomp_filter() is None
+    monkeypatch.setattr(runner.confinement.os, "uname", lambda: type("U", (), {"machine": "riscv64"})())
+    assert runner.confinement.seccomp_filter() is None

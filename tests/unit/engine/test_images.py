@@ -33,8 +33,9 @@ def images(tmp_path: Path) -> Path:
     root = tmp_path / "images"
     (root / "base").mkdir(parents=True)
     (root / "base" / "base.toml").write_text('registry_image = "debian:bookworm-slim"\n')
-    (root / "runner").mkdir()
-    (root / "runner" / "sandbox_runner.py").write_text("print('runner')\n")
+    (root / "runner" / "sandbox_runner").mkdir(parents=True)
+    (root / "runner" / "sandbox_runner" / "__init__.py").write_text("print('runner')\n")
+    (root / "runner" / "sandbox_runner" / "pump.py").write_text("print('pump')\n")
     (root / "toy" / "extra").mkdir(parents=True)
     (root / "toy" / "image.toml").write_text(TOY_TOML)
     (root / "toy" / "Dockerfile").write_text("FROM base\n")
@@ -91,6 +92,9 @@ def test_tag_is_stable(images: Path) -> None:
     # Caches and unrelated languages do not count.
     (images / "toy" / "__pycache__").mkdir()
     (images / "toy" / "__pycache__" / "x.pyc").write_bytes(b"\x00junk")
+    # The unit tests import the runner package on the host, which leaves byte code next to it.
+    (images / "runner" / "sandbox_runner" / "__pycache__").mkdir()
+    (images / "runner" / "sandbox_runner" / "__pycache__" / "pump.cpython-311.pyc").write_bytes(b"\x00junk")
     (images / "other" / "Dockerfile").write_text("FROM something-else\n")
     assert tag(images) == first
     assert tag(images, "other") != first
@@ -102,7 +106,9 @@ def test_tag_is_stable(images: Path) -> None:
         "toy/Dockerfile",
         "toy/extra/helper.sh",
         "toy/new-file",
-        "runner/sandbox_runner.py",
+        "runner/sandbox_runner/__init__.py",
+        "runner/sandbox_runner/pump.py",
+        "runner/sandbox_runner/new_module.py",
         "runner/helper.py",
         "base/base.toml",
         "base/new.conf",
@@ -131,7 +137,7 @@ def test_tag_changes_when_a_file_is_renamed(images: Path) -> None:
 def test_base_tag_follows_base_only(images: Path) -> None:
     before = ImageCatalog(images).base_tag()
     (images / "toy" / "Dockerfile").write_text("FROM changed\n")
-    (images / "runner" / "sandbox_runner.py").write_text("changed\n")
+    (images / "runner" / "sandbox_runner" / "pump.py").write_text("changed\n")
     assert ImageCatalog(images).base_tag() == before
     (images / "base" / "base.toml").write_text('registry_image = "debian:trixie-slim"\n')
     assert ImageCatalog(images).base_tag() != before

@@ -60,8 +60,8 @@ def runner_read_request(runner: ModuleType, data: bytes, monkeypatch: pytest.Mon
         assert fd == 0, "the runner reads its request from fd 0"
         return stdin.read(min(n, 7))  # short reads on purpose: read_exact must loop
 
-    monkeypatch.setattr(runner, "os", SimpleNamespace(read=read))
-    return runner.read_request()
+    monkeypatch.setattr(runner.wire, "os", SimpleNamespace(read=read))
+    return runner.wire.read_request()
 
 
 def runner_frames(runner: ModuleType, monkeypatch: pytest.MonkeyPatch, frames: list[tuple[bytes, bytes]]) -> bytes:
@@ -74,9 +74,9 @@ def runner_frames(runner: ModuleType, monkeypatch: pytest.MonkeyPatch, frames: l
         out.extend(data[:n])
         return n
 
-    monkeypatch.setattr(runner, "os", SimpleNamespace(write=write))
+    monkeypatch.setattr(runner.wire, "os", SimpleNamespace(write=write))
     for kind, payload in frames:
-        runner.write_frame(kind, payload)
+        runner.wire.write_frame(kind, payload)
     return bytes(out)
 
 

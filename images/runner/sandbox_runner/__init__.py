@@ -1,0 +1,118 @@
+"""In-container runner: one request in, framed output and one result out.
+
+Stdlib only: this package is copied into every runtime image as
+``/opt/sandbox/sandbox_runner/``, compiled to byte code there, and imported by
+``python3 -I -S -B -c "...; import sandbox_runner; sys.exit(sandbox_runner.main())"``
+(see ``RUNNER_COMMAND``). It is the container's PID 1 and its only process
+until a request arrives. Being PID 1 is deliberate: the
+kernel ignores signals sent to a namespace's init from inside it, so the program
+cannot kill or stop the runner; and the runner is non-dumpable, so the program
+cannot ptrace it or open its descriptors (the container's stdin and stdout, the
+protocol channel). As init it also reaps orphaned processes.
+
+Modules, one concept each
+=========================
+
+    wire         frames to the host, the request, a session's private messages
+    workspace    paths checked; files written and read without following links
+    confinement  the program's seccomp filter, rlimits and OOM score; the dumpable flag
+    program      starting the program: fork, stdio, exec or ``python3 main.py`` in the forked interpreter
+    restricted   RestrictedPython for the strict tier (the one non-stdlib import, lazy)
+    processes    PID 1's chores: reaping, clearing the container, OOM count, CPU and memory
+    pump         the one output pump: O/E frames under the caps, deadline, stdin, the tail
+    oneshot      one request, one program, one result
+    session      one interpreter kept between requests (imported only when a session opens)
+
+Everything a one-shot run needs is imported here, before the hello frame, so a
+warm container imports nothing more once the request arrives. Modules reach
+each other's functions through the module (``processes.kill_everything_else()``)
+so that the host-side test wrapper can replace them.
+
+Protocol, version 1
+===================
+
+Host -> runner (container stdin), exactly one message::
+
+    b"SBX1" | u32 big-endian length N | N bytes of UTF-8 JSON
+
+    {"v": 1,
+     "mode": "python" | "restricted" | "exec" | "session",
+                                     # python: fork this pre-initialised interpreter;
+                                     # restricted: the same, compiled and run under RestrictedPython;
+                                     # session: see Sessions below
+     "allowed_modules": ["math", ...],  # restricted only: what the program may import
+     "argv": ["python3", "main.py", ...],   # exec: program argv; python: argv[1:] -> sys.argv
+     "files": [{"path": "main.py", "data": "<base64>", "mode": 420}],
+     "stdin": "<base64>",
+     "env": {"NAME": "value"},
+     "limits": {"wall_ms": int, "cpu_s": int, "fsize_bytes": int, "nofile": int,
+                "stdout_bytes": int, "stderr_bytes": int}}
+
+Runner -> host (container stdout), a sequence of frames::
+
+    type (1 byte) | u32 big-endian length N | N bytes payload
+
+    b"H"  hello, JSON {"v": 1}: sent once at start-up, before the request is read;
+          the host waits for it before sending, so a dead container is detected
+          before any program runs
+    b"O"  a chunk of the program's stdout (raw bytes)
+    b"E"  a chunk of the program's stderr (raw bytes)
+    b"R"  final result, JSON, always the last frame:
+          {"exit_code", "signal", "wall_ms", "cpu_ms", "peak_memory_bytes",
+           "stdout_truncated", "stderr_truncated", "timed_out", "output_limit",
+           "cpu_limit_hit", "oom_killed"}
+    b"X"  the runner could not run the request, JSON {"error": message}; last frame
+
+Sessions
+--------
+
+A session keeps one interpreter alive between requests (like a notebook
+kernel). After the opening request (``"mode": "session"``, answered by
+``R {"exit_code": 0, "session": "open"}``), the host sends more messages on
+stdin, each answered by frames ending in R (or X)::
+
+    {"v": 1, "op": "exec", "code": "...", "limits": {...}}   output frames, then R
+    {"v": 1, "op": "put", "path": "...", "data": "<base64>"}  R {"ok": true}
+    {"v": 1, "op": "get", "path": "..."}                       F (file bytes), then R
+    {"v": 1, "op": "close"}                                    the container ends
+
+b"F" carries the file's raw bytes. An exec's R frame has the fields above plus
+"session_ended". A cell that times out, overflows a cap or kills the interpreter
+ends the session: its R frame says "session_ended": true, and later exec
+requests get X. Caps, the truncation flags and "output_limit" mean the same
+for a cell as for a one-shot run (see ``pump``), also when the cap is crossed
+by output the cell left in the pipes as it reported back.
+
+The program runs as the container's (non-root) uid in its own session, with
+rlimits applied, stdin/stdout/stderr on pipes owned by the runner. When it exits,
+times out or overflows a stream cap, every other process in the container is
+SIGKILLed. The host still treats every frame as untrusted.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from . import confinement, oneshot, wire, workspace
+from .wire import PROTOCOL_VERSION
+
+__all__ = ["PROTOCOL_VERSION", "main"]
+
+
+def main() -> int:
+    """The runner's life: hello, one request, then one run (or a session until it closes)."""
+    confinement.set_dumpable(False)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    wire.write_json(b"H", {"v": PROTOCOL_VERSION})
+    try:
+        request = wire.read_request()
+        workspace.write_files(request.get("files") or [])
+    except Exception as exc:
+        wire.write_error(f"{type(exc).__name__}: {exc}")
+        return 2
+    if request.get("mode") == "session":
+        from . import session
+
+        return session.serve_session(request)
+    wire.write_json(b"R", oneshot.supervise(request))
+    return 0

@@ -1,0 +1,180 @@
+"""Starting the program: a forked child on the runner's pipes, confined, then exec or Python.
+
+``exec`` mode runs ``argv``. ``python`` and ``restricted`` mode skip a second
+interpreter start-up: the forked child already is an initialised ``python3``
+and only has to become ``python3 main.py`` (``__name__ == "__main__"``, argv,
+cwd, stdio, site-packages, exit status, tracebacks that start in the program).
+A session's interpreter is prepared the same way (``become_program``) and
+reports its cells' exceptions with the same ``report``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from types import ModuleType
+
+from . import confinement, restricted, workspace
+
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": workspace.WORKDIR,
+    "LANG": "C.UTF-8",
+    "TMPDIR": "/tmp",
+}
+
+
+def child_setup(request: dict, stdin_r: int, stdout_w: int, stderr_w: int, keep: int = 3) -> dict:
+    """In the forked child: own session, stdio on the runner's pipes, descriptors >= ``keep`` closed."""
+    os.setsid()
+    os.dup2(stdin_r, 0)
+    os.dup2(stdout_w, 1)
+    os.dup2(stderr_w, 2)
+    os.closerange(keep, 1 << 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    os.chdir(workspace.WORKDIR)
+    env = dict(BASE_ENV)
+    env.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+    confinement.set_child_limits(request.get("limits") or {})
+    confinement.install_seccomp()
+    return env
+
+
+def spawn(request: dict) -> tuple[int, int, int, int]:
+    """Fork the program; (pid, its stdin's write end, its stdout's and stderr's read ends)."""
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    stderr_r, stderr_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            env = child_setup(request, stdin_r, stdout_w, stderr_w)
+            if request.get("mode") in ("python", "restricted"):
+                run_python_child(request, env)  # never returns
+            argv = [str(a) for a in request["argv"]]
+            os.execvpe(argv[0], argv, env)
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            os.write(2, f"sandbox runner: cannot start program: {exc}\n".encode())
+            os._exit(127)
+    os.close(stdin_r)
+    os.close(stdout_w)
+    os.close(stderr_w)
+    return pid, stdin_w, stdout_r, stderr_r
+
+
+def run_python_child(request: dict, env: dict) -> None:
+    """Become ``python3 main.py`` without paying for a new interpreter."""
+    import importlib.machinery
+
+    argv = list(request.get("argv") or ["python3", "main.py"])[1:]
+    path = os.path.join(workspace.WORKDIR, argv[0])
+    module = become_program(env, argv)
+    module.__file__ = path
+    module.__cached__ = None
+    module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        if request.get("mode") == "restricted":
+            allowed = request.get("allowed_modules") or []
+            code = restricted.restricted_namespace(module.__dict__, allowed, path, source)
+        else:
+            code = compile(source, path, "exec", dont_inherit=True)
+        # The program's frames sit directly below this one: report() drops exactly this frame.
+        exec(code, module.__dict__)
+        status = 0
+    except SystemExit as exc:
+        status = exit_status(exc)
+    except BaseException as exc:
+        report(exc)
+        status = 1
+    os._exit(finish_interpreter(status))
+
+
+def become_program(env: dict, argv: list) -> ModuleType:
+    """In a forked child: the process state ``python3`` gives a program; returns a fresh ``__main__``."""
+    import io
+    import types
+
+    confinement.set_dumpable(True)
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = argv
+    sys.path.insert(0, workspace.WORKDIR)
+    add_site_packages()
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
+    )
+    module = types.ModuleType("__main__")
+    sys.modules["__main__"] = module
+    return module
+
+
+def report(exc: BaseException) -> None:
+    """Print an uncaught exception as the interpreter would, starting in the program's code.
+
+    Called from the frame that ran ``exec(code, ...)``; that frame is the one dropped.
+    """
+    tb = exc.__traceback__
+    if isinstance(exc, SyntaxError):
+        tb = None
+    elif tb is not None:
+        tb = tb.tb_next  # drop the runner's frame
+    sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+
+
+def add_site_packages() -> None:
+    """The site-packages directories ``python3`` would have (the runner starts with -S).
+
+    Skipping ``site`` at start-up saves every container several milliseconds of
+    CPU (its .pth processing imports importlib.util); only the program needs
+    these paths, and namespace packages work without the legacy .pth shims.
+    """
+    import site
+
+    for directory in site.getsitepackages():
+        if os.path.isdir(directory) and directory not in sys.path:
+            sys.path.append(directory)
+
+
+def exit_status(exc: SystemExit) -> int:
+    """The exit status ``python3 main.py`` would have for this SystemExit."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def finish_interpreter(status: int) -> int:
+    """What interpreter shutdown promises, without tearing down every module.
+
+    Non-daemon threads are joined, atexit handlers run, stdio is flushed; then
+    the caller leaves with ``os._exit``. A full finalization would add several
+    milliseconds to every run for nothing the program can rely on.
+    """
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        with contextlib.suppress(BaseException):
+            threading._shutdown()
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            status = status or 120
+    return status

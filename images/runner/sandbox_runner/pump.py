@@ -1,0 +1,214 @@
+"""The one output pump: a program's stdout and stderr, forwarded as frames until it is done.
+
+A one-shot run and a session cell are the same job: forward what the program
+writes as ``O``/``E`` frames, feed it its stdin (one-shot), stop at the wall
+deadline or at the first byte past a stream's cap, and notice when the program
+is done: it exited, or (a session) its interpreter reported the cell back on
+the result pipe. What it wrote just before is then still in the pipes, and the
+tail drain forwards it under the same caps, so a cap crossed there is reported
+exactly like one crossed while it ran (``*_truncated`` and ``output_limit``).
+Sessions used to have their own copy of this loop, whose tail cut output at the
+cap without saying so.
+
+A program that overflows a cap or outlives the deadline is SIGKILLed with its
+process group, in the tail too, so a session whose cell overflowed has lost
+its interpreter and ends. The callers clear the rest of the container and
+measure CPU and memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import select
+import signal
+import time
+
+from . import processes, wire
+
+CHUNK = 64 << 10
+DEFAULT_WALL_MS = 10_000
+DEFAULT_CAP = 1 << 20
+STREAM_NAMES = {"O": "stdout", "E": "stderr"}
+
+
+class Pump:
+    """Forwards one program's output until it is done; ``run()`` leaves the outcome on the pump.
+
+    ``streams`` maps the read ends of the program's stdout and stderr pipes to
+    their frame types (``"O"``, ``"E"``). A pipe at end of file is closed and
+    removed from the mapping, so a session that keeps it never polls it again.
+    ``stdin`` is written to ``stdin_fd``, which is closed once written (at once
+    if there is nothing to write). ``reply_fd`` is a session's result pipe: the
+    cell's reply ends the pump with the interpreter still alive.
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        streams: dict[int, str],
+        limits: dict,
+        start: float,
+        *,
+        stdin: bytes = b"",
+        stdin_fd: int = -1,
+        reply_fd: int = -1,
+    ) -> None:
+        self.pid = pid
+        self.streams = streams
+        self.caps = {
+            "O": int(limits.get("stdout_bytes", DEFAULT_CAP)),
+            "E": int(limits.get("stderr_bytes", DEFAULT_CAP)),
+        }
+        self.deadline = start + int(limits.get("wall_ms", DEFAULT_WALL_MS)) / 1000
+        self.sent = {"O": 0, "E": 0}
+        self.truncated = {"O": False, "E": False}
+        self.output_limit: str | None = None
+        self.timed_out = False
+        self.status: int | None = None  # the wait status, once the program is reaped
+        self.rusage: resource.struct_rusage | None = None
+        self.reply: dict | None = None
+        self._stdin = memoryview(stdin)
+        self._stdin_fd = stdin_fd
+        self.reply_fd = reply_fd  # -1 once the interpreter has closed it
+        self._pidfd = -1
+        self._poller = select.poll()
+
+    @property
+    def done(self) -> bool:
+        """The program exited or reported back, or has to be stopped."""
+        return self.status is not None or self.reply is not None or self.timed_out or self.output_limit is not None
+
+    def flags(self) -> dict:
+        """The result fields the pump decides, in the protocol's order."""
+        return {
+            "stdout_truncated": self.truncated["O"],
+            "stderr_truncated": self.truncated["E"],
+            "timed_out": self.timed_out,
+            "output_limit": self.output_limit,
+        }
+
+    def run(self) -> Pump:
+        """Watch the program until it is done, then forward what it left in the pipes."""
+        self._register()
+        try:
+            self._watch()
+            if self.timed_out:
+                self._stop_program()
+            if not self.output_limit:
+                self._drain()
+            if self.output_limit:
+                self._stop_program()
+        finally:
+            self._close_stdin()
+            if self._pidfd >= 0:
+                os.close(self._pidfd)
+        return self
+
+    # ------------------------------------------------------------------ private
+    def _register(self) -> None:
+        for fd in self.streams:
+            os.set_blocking(fd, False)
+            self._poller.register(fd, select.POLLIN)
+        if self._stdin:
+            os.set_blocking(self._stdin_fd, False)
+            self._poller.register(self._stdin_fd, select.POLLOUT)
+        else:
+            self._close_stdin()
+        if self.reply_fd >= 0:
+            self._poller.register(self.reply_fd, select.POLLIN)
+        try:
+            self._pidfd = os.pidfd_open(self.pid)
+            self._poller.register(self._pidfd, select.POLLIN)
+        except (AttributeError, OSError):
+            self._pidfd = -1  # no pidfd: poll every 10 ms for the exit instead
+
+    def _watch(self) -> None:
+        """Forward output and stdin until the program is done.
+
+        In each round the program's end is checked first: output that is ready in
+        the same round is left to the tail drain, which forwards it the same way.
+        """
+        while not self.done:
+            timeout_ms = max(0, int((self.deadline - time.monotonic()) * 1000))
+            if timeout_ms == 0:
+                self.timed_out = True
+                return
+            ready = [fd for fd, _ in self._poller.poll(min(timeout_ms, 1000 if self._pidfd >= 0 else 10))]
+            if self.reply_fd in ready:
+                self._read_reply()
+            reaped = processes.reap_children(self.pid)  # as PID 1, orphans too
+            if reaped is not None:
+                self.status, self.rusage = reaped
+            if self.done:
+                return
+            for fd in ready:
+                if fd == self._stdin_fd:
+                    self._feed_stdin()
+                elif fd in self.streams:
+                    self._take(fd)
+
+    def _drain(self) -> None:
+        """Forward what the program wrote before it was done, under the same caps."""
+        for fd in list(self.streams):
+            while fd in self.streams and not self.output_limit and self._take(fd):
+                pass
+
+    def _take(self, fd: int) -> bool:
+        """Forward one chunk of ``fd`` within its cap; False when it has nothing more for now."""
+        try:
+            data = os.read(fd, CHUNK)
+        except BlockingIOError:
+            return False
+        if not data:
+            self._poller.unregister(fd)
+            del self.streams[fd]
+            os.close(fd)
+            return False
+        kind = self.streams[fd]
+        room = self.caps[kind] - self.sent[kind]
+        if len(data) > room:
+            data = data[: max(room, 0)]
+            self.truncated[kind] = True
+            self.output_limit = self.output_limit or STREAM_NAMES[kind]
+        if data:
+            wire.write_frame(kind.encode(), data)
+            self.sent[kind] += len(data)
+        return True
+
+    def _feed_stdin(self) -> None:
+        try:
+            n = os.write(self._stdin_fd, self._stdin[:CHUNK])
+        except BlockingIOError:
+            return
+        except OSError:  # the program closed its stdin: EPIPE
+            self._close_stdin()
+            return
+        self._stdin = self._stdin[n:]
+        if not self._stdin:
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self._stdin_fd >= 0:
+            with contextlib.suppress(KeyError):
+                self._poller.unregister(self._stdin_fd)
+            os.close(self._stdin_fd)
+            self._stdin_fd = -1
+
+    def _read_reply(self) -> None:
+        message = wire.read_message(self.reply_fd)
+        if message is None:  # the interpreter is gone; its exit status follows
+            self._poller.unregister(self.reply_fd)
+            self.reply_fd = -1
+        else:
+            self.reply = message
+
+    def _stop_program(self) -> None:
+        """SIGKILL the program's group, and the program itself in case it has not called setsid() yet."""
+        if self.status is not None:
+            return
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(ProcessLookupError):
+                kill(self.pid, signal.SIGKILL)
+        _, self.status, self.rusage = os.wait4(self.pid, 0)
