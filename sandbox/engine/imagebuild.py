@@ -104,8 +104,8 @@ class ImageBuilder:
         spec = self.catalog.language(name)
         self.progress(f"{name}: building {tag} from {base}")
         with tempfile.TemporaryDirectory(prefix="sandbox-build-") as ctx:
-            # Byte code the host left behind is not part of the image (nor of its content hash).
-            skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+            # Byte code and tool caches the host left behind are not part of the image (nor of its hash).
+            skip = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
             shutil.copytree(spec.folder, ctx, dirs_exist_ok=True, ignore=skip)
             shutil.copytree(self.catalog.images_dir / RUNNER_DIR, ctx, dirs_exist_ok=True, ignore=skip)
             self._download_wheels(spec.folder / WHEELS_FILE, Path(ctx) / "wheels")

@@ -37,15 +37,23 @@ METADATA_FILE = "image.toml"  # read by the host only; not part of the image
 
 
 def folder_digest(*folders: Path) -> str:
-    """sha256 over every file's relative path and bytes (but the metadata file), in a stable order."""
+    """sha256 over every file's relative path and bytes (but the metadata file), in a stable order.
+
+    Byte code and tool caches (``__pycache__``, ``.mypy_cache`` and any other dot-folder or
+    dot-file) are not part of an image: they are skipped, so a test run cannot change a tag.
+    """
     digest = hashlib.sha256()
     for folder in folders:
-        files = (p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        files = (p for p in folder.rglob("*") if p.is_file() and not _ignored(p.relative_to(folder)))
         for path in sorted(p for p in files if p.name != METADATA_FILE):
             digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}\0".encode())
             digest.update(path.read_bytes())
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _ignored(relative: Path) -> bool:
+    return any(part == "__pycache__" or part.startswith(".") for part in relative.parts)
 
 
 class ImageCatalog:

@@ -95,6 +95,12 @@ def test_tag_is_stable(images: Path) -> None:
     # The unit tests import the runner package on the host, which leaves byte code next to it.
     (images / "runner" / "sandbox_runner" / "__pycache__").mkdir()
     (images / "runner" / "sandbox_runner" / "__pycache__" / "pump.cpython-311.pyc").write_bytes(b"\x00junk")
+    # Tool caches a developer's run may leave (mypy, pytest, ruff), and dot-files, are not the image.
+    (images / "runner" / ".mypy_cache" / "3.11").mkdir(parents=True)
+    (images / "runner" / ".mypy_cache" / "3.11" / "sandbox_runner.data.json").write_text("{}")
+    (images / "toy" / ".pytest_cache").mkdir()
+    (images / "toy" / ".pytest_cache" / "v").write_text("x")
+    (images / "toy" / ".DS_Store").write_bytes(b"\x00")
     (images / "other" / "Dockerfile").write_text("FROM something-else\n")
     assert tag(images) == first
     assert tag(images, "other") != first
