@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,47 @@ def test_run_non_utf8_file_is_rejected(cli: CliRunner, tmp_path: Path, monkeypat
     result = cli.invoke(app, ["run", str(program)])
     assert result.exit_code == 2
     assert "rejected" in result.output
+
+
+def test_an_unexpected_error_is_internal_error_with_the_traceback_in_the_log(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(settings: Settings, *, warm: bool = True) -> ExecutionService:
+        raise RuntimeError("boom at /srv/secret/path")
+
+    monkeypatch.setattr(sandbox.service, "build_service", broken)
+    program = tmp_path / "prog.py"
+    program.write_text("print(1)")
+    result = cli.invoke(app, ["run", str(program)])
+    assert result.exit_code == 70
+    assert flat(result.output) == "internal_error: internal error"
+    assert "/srv/secret" not in result.output
+    assert any(r.exc_info and "boom at /srv/secret/path" in str(r.exc_info[1]) for r in caplog.records)
+
+
+def test_refusals_print_the_error_object_as_json_with_json(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeService(monkeypatch, RunOutcome(status=Status.OK, exit_code=0))
+    program = tmp_path / "prog.py"
+    program.write_text("import subprocess\n")
+    result = cli.invoke(app, ["run", "--json", str(program)])
+    assert result.exit_code == 2
+    body = json.loads(result.stdout)
+    assert set(body) == {"code", "message", "findings"}
+    assert body["code"] == "validation_rejected" and body["findings"][0]["rule_id"] == "import.denied"
+    assert fake.specs == []
+
+
+def test_a_validation_denial_shows_the_finding_and_the_source_line(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeService(monkeypatch, RunOutcome(status=Status.OK, exit_code=0))
+    program = tmp_path / "prog.py"
+    program.write_text("x = 1\nimport subprocess\n")
+    result = cli.invoke(app, ["run", str(program)])
+    assert result.exit_code == 2
+    out = result.stderr
+    assert "main.py:2:0: deny import.denied" in flat(out)
+    assert "    import subprocess\n    ^" in out
+    assert "validation_rejected:" in out
