@@ -13,6 +13,10 @@ import os
 import resource
 import struct
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from . import wire
+
 # A second seccomp layer, on top of Docker's profile, for the program only: syscalls
 # the engine's default profile allows although sandboxed code has no use for them
 # and they widen the kernel surface (io_uring) or reach other processes (ptrace).
@@ -71,7 +75,7 @@ def install_seccomp() -> None:
         raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
-def set_child_limits(limits: dict) -> None:
+def set_child_limits(limits: wire.JSONObject) -> None:
     """The request's rlimits (CPU, file size, open files), no core dumps, first in line for the OOM killer."""
     cpu = int(limits.get("cpu_s", 0))
     if cpu > 0:

@@ -16,8 +16,12 @@ import time
 
 from . import processes, program, pump
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from . import wire
 
-def supervise(request: dict) -> dict:
+
+def supervise(request: wire.Request) -> dict[str, object]:
     """Run the request's program once; the fields of the result frame."""
     limits = request.get("limits") or {}
     stdin = binascii.a2b_base64(request.get("stdin") or "")

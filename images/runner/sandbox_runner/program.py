@@ -18,6 +18,10 @@ from types import ModuleType
 
 from . import confinement, restricted, workspace
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from . import wire
+
 BASE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "HOME": workspace.WORKDIR,
@@ -26,7 +30,7 @@ BASE_ENV = {
 }
 
 
-def child_setup(request: dict, stdin_r: int, stdout_w: int, stderr_w: int, keep: int = 3) -> dict:
+def child_setup(request: wire.Request, stdin_r: int, stdout_w: int, stderr_w: int, keep: int = 3) -> dict[str, str]:
     """In the forked child: own session, stdio on the runner's pipes, descriptors >= ``keep`` closed."""
     os.setsid()
     os.dup2(stdin_r, 0)
@@ -43,7 +47,7 @@ def child_setup(request: dict, stdin_r: int, stdout_w: int, stderr_w: int, keep:
     return env
 
 
-def spawn(request: dict) -> tuple[int, int, int, int]:
+def spawn(request: wire.Request) -> tuple[int, int, int, int]:
     """Fork the program; (pid, its stdin's write end, its stdout's and stderr's read ends)."""
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
@@ -69,7 +73,7 @@ def spawn(request: dict) -> tuple[int, int, int, int]:
     return pid, stdin_w, stdout_r, stderr_r
 
 
-def run_python_child(request: dict, env: dict) -> None:
+def run_python_child(request: wire.Request, env: dict[str, str]) -> None:
     """Become ``python3 main.py`` without paying for a new interpreter."""
     import importlib.machinery
 
@@ -77,7 +81,7 @@ def run_python_child(request: dict, env: dict) -> None:
     path = os.path.join(workspace.WORKDIR, argv[0])
     module = become_program(env, argv)
     module.__file__ = path
-    module.__cached__ = None
+    module.__cached__ = None  # type: ignore[attr-defined]  # not in typeshed; python3 main.py has it, None
     module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
     with open(path, "rb") as f:
         source = f.read()
@@ -98,7 +102,7 @@ def run_python_child(request: dict, env: dict) -> None:
     os._exit(finish_interpreter(status))
 
 
-def become_program(env: dict, argv: list) -> ModuleType:
+def become_program(env: dict[str, str], argv: list[str]) -> ModuleType:
     """In a forked child: the process state ``python3`` gives a program; returns a fresh ``__main__``."""
     import io
     import types
@@ -109,9 +113,10 @@ def become_program(env: dict, argv: list) -> ModuleType:
     sys.argv = argv
     sys.path.insert(0, workspace.WORKDIR)
     add_site_packages()
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+    # The program's original streams are these too; typeshed declares sys.__std*__ Final.
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))  # type: ignore[misc]
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))  # type: ignore[misc]
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(  # type: ignore[misc]
         io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
     )
     module = types.ModuleType("__main__")

@@ -48,7 +48,7 @@ class Pump:
         self,
         pid: int,
         streams: dict[int, str],
-        limits: dict,
+        limits: wire.JSONObject,
         start: float,
         *,
         stdin: bytes = b"",
@@ -68,7 +68,7 @@ class Pump:
         self.timed_out = False
         self.status: int | None = None  # the wait status, once the program is reaped
         self.rusage: resource.struct_rusage | None = None
-        self.reply: dict | None = None
+        self.reply: wire.JSONObject | None = None
         self._stdin = memoryview(stdin)
         self._stdin_fd = stdin_fd
         self.reply_fd = reply_fd  # -1 once the interpreter has closed it
@@ -80,7 +80,7 @@ class Pump:
         """The program exited or reported back, or has to be stopped."""
         return self.status is not None or self.reply is not None or self.timed_out or self.output_limit is not None
 
-    def flags(self) -> dict:
+    def flags(self) -> dict[str, bool | str | None]:
         """The result fields the pump decides, in the protocol's order."""
         return {
             "stdout_truncated": self.truncated["O"],

@@ -10,24 +10,42 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from types import CodeType, ModuleType
+    from typing import Any
+
 RESTRICTED_LIB = "/opt/sandbox/lib"
 
 
-def restricted_namespace(namespace: dict, allowed_modules: list, path: str, source: bytes):
+def restricted_namespace(namespace: dict[str, Any], allowed_modules: list[str], path: str, source: bytes) -> CodeType:
     """Compile ``source`` with RestrictedPython and fill ``namespace`` with its guards.
 
     Imports are limited to ``allowed_modules`` (and their submodules).
     """
     sys.path.insert(0, RESTRICTED_LIB)
-    from RestrictedPython import compile_restricted, safe_builtins, utility_builtins
+    from RestrictedPython.compile import compile_restricted
     from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-    from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
+    from RestrictedPython.Guards import (
+        guarded_iter_unpack_sequence,
+        guarded_unpack_sequence,
+        safe_builtins,
+        safer_getattr,
+    )
     from RestrictedPython.Limits import limited_builtins
+    from RestrictedPython.Utilities import utility_builtins
 
     sys.path.remove(RESTRICTED_LIB)
     real_import = __import__
 
-    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+    def guarded_import(
+        name: str,
+        globals: Mapping[str, object] | None = None,
+        locals: Mapping[str, object] | None = None,
+        fromlist: Sequence[str] = (),
+        level: int = 0,
+    ) -> ModuleType:
         if level or not any(name == m or name.startswith(m + ".") for m in allowed_modules):
             raise ImportError(f"import of {name!r} is not allowed by the strict policy")
         return real_import(name, globals, locals, fromlist, level)
@@ -35,10 +53,10 @@ def restricted_namespace(namespace: dict, allowed_modules: list, path: str, sour
     class StdoutPrint:
         """``print`` under RestrictedPython, writing to stdout as usual."""
 
-        def __init__(self, _getattr_=None):
+        def __init__(self, _getattr_: object = None) -> None:
             pass
 
-        def _call_print(self, *objects, **kwargs):
+        def _call_print(self, *objects: object, **kwargs: Any) -> None:
             print(*objects, **kwargs)
 
     builtins = dict(safe_builtins)
@@ -69,11 +87,11 @@ def restricted_namespace(namespace: dict, allowed_modules: list, path: str, sour
         return compile_restricted(source.decode("utf-8"), path, "exec")
 
 
-def _inplace(op: str, x, y):
+def _inplace(op: str, x: Any, y: Any) -> Any:
     """RestrictedPython's ``_inplacevar_``: ``x op= y``, the one augmented assignment it rewrites to a call."""
     import operator
 
-    return {
+    operators: dict[str, Callable[[Any, Any], Any]] = {
         "+=": operator.iadd,
         "-=": operator.isub,
         "*=": operator.imul,
@@ -87,4 +105,5 @@ def _inplace(op: str, x, y):
         "|=": operator.ior,
         "^=": operator.ixor,
         "@=": operator.imatmul,
-    }[op](x, y)
+    }
+    return operators[op](x, y)

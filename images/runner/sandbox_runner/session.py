@@ -25,7 +25,7 @@ from . import processes, program, pump, wire, workspace
 CONTROL_FD, RESULT_FD = 3, 4
 
 
-def serve_session(request: dict) -> int:
+def serve_session(request: wire.Request) -> int:
     """Keep one interpreter for the container's life; see the module docstring."""
     ctl_r, ctl_w = os.pipe()
     res_r, res_w = os.pipe()
@@ -75,7 +75,7 @@ def serve_session(request: dict) -> int:
     return 0
 
 
-def session_child(env: dict, ctl: int, res: int) -> None:
+def session_child(env: dict[str, str], ctl: int, res: int) -> None:
     """The session's interpreter: run cells in one __main__ namespace until told to stop."""
     module = program.become_program(env, [""])
     while True:
@@ -97,7 +97,9 @@ def session_child(env: dict, ctl: int, res: int) -> None:
         wire.write_message(res, {"exit_code": status})
 
 
-def run_cell(pid: int, ctl: int, res: int, out: dict[int, str], code: str, cell: int, limits: dict) -> dict:
+def run_cell(
+    pid: int, ctl: int, res: int, out: dict[int, str], code: str, cell: int, limits: wire.JSONObject
+) -> dict[str, object]:
     """Send one cell to the session's interpreter and forward its output until it reports back.
 
     The interpreter survives a cell that reports back within its caps; a cell

@@ -13,6 +13,18 @@ import json
 import os
 import struct
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, TypeAlias
+
+    #: A JSON object decoded from outside the runner's own code: a request's parts (its
+    #: ``limits``, a file spec) or a message on a session's private pipe. Untrusted: each
+    #: field is checked or converted where it is used, hence ``Any``.
+    JSONObject: TypeAlias = dict[str, Any]
+    #: The host's request, or a later message in a session (``read_request``).
+    Request: TypeAlias = JSONObject
+
 PROTOCOL_VERSION = 1
 MAGIC = b"SBX1"
 MAX_REQUEST_BYTES = 96 << 20
@@ -32,7 +44,7 @@ def write_frame(kind: bytes, payload: bytes) -> None:
         view = view[n:]
 
 
-def write_json(kind: bytes, body: dict) -> None:
+def write_json(kind: bytes, body: Mapping[str, object]) -> None:
     """A frame whose payload is ``body`` as JSON (results, errors, the hello)."""
     write_frame(kind, json.dumps(body).encode())
 
@@ -57,7 +69,7 @@ def read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
-def read_request() -> dict:
+def read_request() -> Request:
     """The next message from the host on stdin, checked for magic, size and version."""
     header = read_exact(0, 8)
     if header[:4] != MAGIC:
@@ -65,13 +77,13 @@ def read_request() -> dict:
     (length,) = struct.unpack(">I", header[4:])
     if length > MAX_REQUEST_BYTES:
         raise ValueError(f"request of {length} bytes exceeds {MAX_REQUEST_BYTES}")
-    request = json.loads(read_exact(0, length))
+    request: Request = json.loads(read_exact(0, length))
     if request.get("v") != PROTOCOL_VERSION:
         raise ValueError(f"unsupported protocol version {request.get('v')!r}")
     return request
 
 
-def write_message(fd: int, body: dict) -> None:
+def write_message(fd: int, body: Mapping[str, object]) -> None:
     """One message on a session's private pipe."""
     data = json.dumps(body).encode()
     data = MESSAGE_HEADER.pack(len(data)) + data
@@ -79,10 +91,11 @@ def write_message(fd: int, body: dict) -> None:
         data = data[os.write(fd, data) :]
 
 
-def read_message(fd: int) -> dict | None:
+def read_message(fd: int) -> JSONObject | None:
     """The next message on a session's private pipe; None once the other end is closed."""
     try:
         (length,) = MESSAGE_HEADER.unpack(read_exact(fd, MESSAGE_HEADER.size))
-        return json.loads(read_exact(fd, length))
+        message: JSONObject = json.loads(read_exact(fd, length))
+        return message
     except EOFError:
         return None

@@ -12,6 +12,10 @@ import binascii
 import contextlib
 import os
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from . import wire
+
 WORKDIR = os.environ.get("SANDBOX_WORKDIR", "/workspace")
 MAX_FILE_BYTES = 32 << 20
 
@@ -26,7 +30,7 @@ def safe_relpath(path: str) -> str:
     return path
 
 
-def write_files(files: list) -> None:
+def write_files(files: list[wire.JSONObject]) -> None:
     """Write the request's files (``{"path", "data": base64, "mode"}``) under the workdir."""
     dirfd = os.open(WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
     try:
