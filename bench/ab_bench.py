@@ -11,9 +11,10 @@ building them prunes nothing of ours): an engine worker per checkout (the
 service in-process, hello world through ``ExecutionService.execute`` on a warm
 pool) and a ``sandbox serve`` per checkout (hello world through REST, and one
 call into an open session). Every round takes one sample of each of the six
-paths in rotating order; before every sample all four processes are settled:
-each warm pool full and no container of theirs still being removed. Medians
-and ratios are over the same rounds, so machine noise hits A and B alike.
+paths in a shuffled order; before every sample everything is settled: each warm
+pool full, no container of ours still being removed, and every process involved
+(the runners of fresh containers, the servers, the workers) idle for 30 ms.
+Medians and ratios are over the same rounds, so machine noise hits A and B alike.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import re
 import socket
 import statistics
@@ -175,27 +177,70 @@ async def engine(side: Side) -> None:
     side.worker.stdin.write("run\n")
     side.worker.stdin.flush()
     line = await asyncio.to_thread(side.worker.stdout.readline)
-    in_process_ms, _ = line.split()
+    in_process_ms, program_ms = line.split()
     side.samples.setdefault("engine warm (in-process)", []).append(float(in_process_ms))
+    side.samples.setdefault("engine warm: the program's own wall_ms", []).append(float(program_ms))
 
 
-async def settle(client: docker.DockerClient, owners: list[str]) -> None:
-    """Every pool full (POOL running warm containers per owner) and nothing of ours left to remove."""
+async def settle(client: docker.DockerClient, owners: list[str], hosts: list[int]) -> None:
+    """Every pool full, nothing of ours being removed, and every process involved idle.
+
+    Full: POOL running warm containers per owner and no other. Idle: the runners in those
+    containers (a fresh one is still starting when Docker says running) and the host
+    processes (``hosts``: both servers write records after answering) used no CPU for 30 ms.
+    """
     deadline = time.monotonic() + 120
+    counts: dict[str, list[int]] = {}
     while time.monotonic() < deadline:
         filters = {"label": "io.sandbox.managed=1"}
         listed = await asyncio.to_thread(client.api.containers, all=True, filters=filters)
         counts = {owner: [0, 0] for owner in owners}
+        ours = []
         for container in listed:
             labels = container.get("Labels") or {}
             owner = labels.get("io.sandbox.owner")
-            if owner in counts and labels.get("io.sandbox.kind") != "session":
-                counts[owner][0] += 1
-                counts[owner][1] += container["State"] == "running"
+            if owner in counts:
+                ours.append(container["Id"])
+                if labels.get("io.sandbox.kind") != "session":
+                    counts[owner][0] += 1
+                    counts[owner][1] += container["State"] == "running"
         if all(total == POOL and running == POOL for total, running in counts.values()):
+            pids = [await container_pid(client, cid) for cid in ours] + hosts
+            for _ in range(100):  # up to ~3 s, then sample anyway
+                before = cpu_ticks(pids)
+                await asyncio.sleep(0.03)
+                if cpu_ticks(pids) == before:
+                    return
             return
         await asyncio.sleep(0.02)
     raise RuntimeError(f"the pools did not settle within 120 s: {counts}")
+
+
+_PIDS: dict[str, int] = {}
+
+
+async def container_pid(client: docker.DockerClient, container_id: str) -> int:
+    """The host pid of a container's PID 1 (the runner), cached."""
+    if container_id not in _PIDS:
+        state = (await asyncio.to_thread(client.api.inspect_container, container_id))["State"]
+        _PIDS[container_id] = int(state.get("Pid") or 0)
+    return _PIDS[container_id]
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    """User + system clock ticks of these processes and all their descendants (gone ones count 0)."""
+    total, seen, todo = 0, set(), [p for p in pids if p]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                todo.extend(int(child) for child in (task / "children").read_text().split())
+    return total
 
 
 async def main(baseline: Path, runs: int) -> None:
@@ -205,13 +250,14 @@ async def main(baseline: Path, runs: int) -> None:
     try:
         for side in sides:
             await start(side, client)
-        paths = [
-            (side, name, fn) for name, fn in (("engine", engine), ("rest", rest), ("cell", cell)) for side in sides
-        ]
-        for round_ in range(runs):
-            order = paths[round_ % len(paths) :] + paths[: round_ % len(paths)]
+        kinds = (("engine", engine), ("rest", rest), ("cell", cell))
+        paths = [(side, name, fn) for name, fn in kinds for side in sides]
+        hosts = [p.pid for side in sides for p in (side.worker, side.server) if p is not None]
+        shuffle = random.Random(RUN)  # a new order every round: no path always follows the same one
+        for _ in range(runs):
+            order = shuffle.sample(paths, len(paths))
             for side, name, fn in order:
-                await settle(client, owners)
+                await settle(client, owners, hosts)
                 started = time.perf_counter()
                 await fn(side)
                 elapsed = (time.perf_counter() - started) * 1000

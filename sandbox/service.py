@@ -143,7 +143,7 @@ class Execution:
         self.done = asyncio.Event()
         self.saved = asyncio.Event()
         self.log = _Bound(log, {"execution_id": self.id})
-        self._changed = asyncio.Condition()
+        self._listeners: set[asyncio.Event] = set()
         self._release: Callable[[], None] = lambda: None
 
     # ------------------------------------------------------------------ stages
@@ -227,17 +227,15 @@ class Execution:
         self._expect(Stage.REDACTED, "record")
         assert self.result is not None
         result = self.result
-        self.view = ExecutionRecord.model_validate(
-            {
-                **self.view.model_dump(),
-                **result.model_dump(),
-                "state": "done",
-                "stdout_bytes": len(result.stdout.encode()),
-                "stderr_bytes": len(result.stderr.encode()),
-                "finished_at": datetime.now(UTC),
-            }
-        )
-        await self._publish(Event("result", self.view))
+        done = {
+            **dict(result),  # already-validated values: copied into the view, not validated again
+            "state": "done",
+            "stdout_bytes": len(result.stdout.encode()),
+            "stderr_bytes": len(result.stderr.encode()),
+            "finished_at": datetime.now(UTC),
+        }
+        self.view = self.view.model_copy(update=done)
+        self._publish(Event("result", self.view))
         self.done.set()
         try:
             await self.service.save(self.view, self.caller.key_id)
@@ -305,9 +303,12 @@ class Execution:
                 yield event
                 if event.kind == "result":
                     return
-            async with self._changed:
-                if sent == len(self.events):
-                    await self._changed.wait()
+            more = asyncio.Event()
+            self._listeners.add(more)
+            try:
+                await more.wait()
+            finally:
+                self._listeners.discard(more)
 
     # ------------------------------------------------------------------ private
     def _expect(self, stage: Stage, action: str) -> None:
@@ -348,15 +349,15 @@ class Execution:
         async def publish(kind: str, chunk: bytes) -> None:
             text = decoders[kind].decode(chunk)
             if text:
-                await self._publish(Event(kind, text))
+                self._publish(Event(kind, text))
             await deliver(on_output, kind, chunk)
 
         return publish
 
-    async def _publish(self, event: Event) -> None:
+    def _publish(self, event: Event) -> None:
         self.events.append(event)
-        async with self._changed:
-            self._changed.notify_all()
+        for listener in self._listeners:
+            listener.set()
 
 
 class ExecutionService:
@@ -384,6 +385,7 @@ class ExecutionService:
         self.validator = validator or Validator()  # in-process validation (no workers): the CLI, tests
         self.validation = workers or InlineValidation(self.validator, policies, settings.validation_timeout_s)
         self._warm = warm
+        self._closed = False
 
     async def __aenter__(self) -> ExecutionService:
         await self.start()
@@ -403,6 +405,7 @@ class ExecutionService:
                 self.backend.warm(self.planner.default_profile(language))
 
     async def aclose(self) -> None:
+        self._closed = True
         await self.backend.aclose()
         await self.validation.aclose()
 
@@ -424,6 +427,8 @@ class ExecutionService:
         self, request: ExecutionRequest, caller: Caller = LOCAL, session: OpenSession | None = None
     ) -> Execution:
         """A new execution of ``request`` for ``caller`` (a cell of ``session`` if given), at ``Stage.NEW``."""
+        if self._closed:
+            raise RuntimeError("the service is closed")  # a bug in the caller, not a refusal
         return Execution(self, request, caller, session)
 
     async def execute(

@@ -198,6 +198,9 @@ class InlineValidation:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def validate(self, files: Sequence[SourceFile], language: str, policy: Policy) -> Verdict:
+        cached = self.validator.cache.get(self.validator.cache.key(files, language, policy))
+        if cached is not None:  # answered here: no thread hop for code seen before
+            return cached
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._threads, self.validator.validate, list(files), language, policy)
         try:

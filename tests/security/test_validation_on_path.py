@@ -31,7 +31,7 @@ from sandbox.config import Settings
 from sandbox.errors import ValidationRejected, error_body
 from sandbox.models import ExecutionRequest, Finding, Limits, Status
 from sandbox.service import ExecutionService
-from sandbox.validation import Verdict, pipeline
+from sandbox.validation import SourceFile, Verdict, pipeline
 from sandbox.validation.rules import RuleChecker
 from tests.security.test_bypasses import EngineSpy, NotRejected, containers_created
 
@@ -199,8 +199,11 @@ async def test_validator_runs_once_per_execute_before_the_run(
     for _ in range(2):
         result = await service.execute(request(policy))
         assert result.status is Status.OK and result.stdout == "ok\n", result
-    # The second, identical request is a cache hit: the pipeline itself runs once, the validator twice.
-    assert events == [f"validate:{policy}", "pipeline", "run", f"validate:{policy}", "run"], events
+    # The second, identical request is answered from the verdict cache (the same verdict, denials
+    # included, keyed by the code's hash and the policy version): the pipeline runs once.
+    assert events == [f"validate:{policy}", "pipeline", "run", "run"], events
+    cache = service.validator.cache
+    assert cache.get(cache.key([SourceFile("main.py", HARMLESS)], "python", service.policies.get(policy)))
     assert spy.runs == 2 and spy.creates == 2
     created = await containers_created(docker_client, service.backend.owner, since)
     assert len(created) == 2, f"engine events show containers {created}"
