@@ -420,3 +420,34 @@ def test_sqlalchemy_is_imported_only_inside_the_store_package() -> None:
                     offenders.append(f"{path.relative_to(package)}:{node.lineno}")
     assert not offenders, f"sqlalchemy imported outside sandbox/store: {offenders}"
     assert {"store.py", "tables.py"} <= importers  # the walk does see the real importers
+
+
+def test_an_execution_of_an_unknown_key_is_refused_not_lost(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    record = ExecutionRecord(id="e" * 32, language="python", policy="standard", created_at=datetime.now(UTC))
+    with pytest.raises(StoreError, match=f"could not save execution {'e' * 32}"):
+        store.save_execution(record, "no-such-key")
+    assert store.get_execution(record.id, "no-such-key") is None
+    store.close()
+
+
+def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) -> None:
+    """A database written before cells were recorded gains executions.session_id on start."""
+    url = f"sqlite:///{tmp_path}/db.sqlite"
+    Store(url).close()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:  # turn it back into what version 1 created
+        db.execute("DROP INDEX ix_executions_session_id")
+        db.execute("ALTER TABLE executions DROP COLUMN session_id")
+        db.execute("DELETE FROM schema_version")
+        db.execute("INSERT INTO schema_version (version) VALUES (1)")
+    store = Store(url)
+    key = store.create_key("k", "standard", 1, 1)[0]
+    record = ExecutionRecord(
+        id="c" * 32, language="python", policy="standard", session_id="s" * 32, created_at=datetime.now(UTC)
+    )
+    store.save_execution(record, key.id)
+    assert store.get_execution(record.id, key.id) == record
+    store.close()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+        assert "ix_executions_session_id" in {row[1] for row in db.execute("PRAGMA index_list(executions)")}
