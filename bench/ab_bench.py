@@ -243,14 +243,14 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
-async def main(baseline: Path, runs: int) -> None:
+async def main(baseline: Path, runs: int, only: list[str]) -> None:
     sides = [Side("A", baseline.resolve(), BASE_PREFIX), Side("B", ROOT, "sandbox")]
     owners = [side.owner(role) for side in sides for role in ("engine", "api")]
     client = docker.from_env()
     try:
         for side in sides:
             await start(side, client)
-        kinds = (("engine", engine), ("rest", rest), ("cell", cell))
+        kinds = [(name, fn) for name, fn in (("engine", engine), ("rest", rest), ("cell", cell)) if name in only]
         paths = [(side, name, fn) for name, fn in kinds for side in sides]
         hosts = [p.pid for side in sides for p in (side.worker, side.server) if p is not None]
         shuffle = random.Random(RUN)  # a new order every round: no path always follows the same one
@@ -279,10 +279,10 @@ async def main(baseline: Path, runs: int) -> None:
                 side.server.terminate()
                 side.server.wait(timeout=60)
         client.close()
-    report(sides, runs)
+    report(sides, runs, only)
 
 
-def report(sides: list[Side], runs: int) -> None:
+def report(sides: list[Side], runs: int, only: list[str]) -> None:
     a, b = sides
     rows = ["| path | n | A p50 ms | B p50 ms | B/A p50 | A p95 ms | B p95 ms |", "|---|---|---|---|---|---|---|"]
     for name in a.samples:
@@ -295,12 +295,18 @@ def report(sides: list[Side], runs: int) -> None:
     print(table)
     section = (
         f"## A/B latency, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-        f"- command: `.venv/bin/python bench/ab_bench.py --baseline <worktree of A> --runs {runs}`\n"
+        f"- command: `.venv/bin/python bench/ab_bench.py --baseline <worktree of A> --runs {runs} "
+        f"--paths {','.join(only)}`\n"
         f"- A = `{a.describe()}`, B = `{b.describe()}`; {os.cpu_count()} cores, "
         f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
         f"- method: see the docstring of `bench/ab_bench.py` (both running at once, interleaved, settled)\n"
-        f"- the program's own wall_ms p50 over REST: A {statistics.median(a.program_ms):.0f}, "
-        f"B {statistics.median(b.program_ms):.0f}\n\n{table}\n"
+        + (
+            f"- the program's own wall_ms p50 over REST: A {statistics.median(a.program_ms):.0f}, "
+            f"B {statistics.median(b.program_ms):.0f}\n"
+            if a.program_ms and b.program_ms
+            else ""
+        )
+        + f"\n{table}\n"
     )
     results = ROOT / "bench" / "RESULTS.md"
     existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
@@ -316,5 +322,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, required=True, help="A checkout (git worktree) of the baseline.")
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--paths", default="engine,rest,cell", help="Which paths to sample (comma-separated).")
     args = parser.parse_args()
-    asyncio.run(main(args.baseline, args.runs))
+    asyncio.run(main(args.baseline, args.runs, args.paths.split(",")))
