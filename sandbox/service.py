@@ -238,6 +238,7 @@ class Execution:
         self._publish(Event("result", self.view))
         self.done.set()
         try:
+            await asyncio.sleep(0)  # let a door waiting on `done` answer before the write competes with it
             await self.service.save(self.view, self.caller.key_id)
         except SandboxError:
             self.log.exception("could not write the record")

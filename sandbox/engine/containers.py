@@ -104,7 +104,10 @@ class DockerBackend(Backend):
         if self._slots is None or self._closed:
             raise EngineError("DockerBackend used before start() or after aclose()")
         try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self.settings.queue_timeout_s)
+            if self._slots.locked():  # wait_for costs a task and a timer: only when there is a queue
+                await asyncio.wait_for(self._slots.acquire(), timeout=self.settings.queue_timeout_s)
+            else:
+                await self._slots.acquire()
         except TimeoutError:
             raise PoolExhausted(
                 f"all {self.settings.max_concurrency} execution slots stayed busy for "
