@@ -56,7 +56,7 @@ from sandbox.models import (
 )
 from sandbox.planning import Planner, source_file, source_files
 from sandbox.resilience import KeyLimiter
-from sandbox.store import Store
+from sandbox.store import RecordWriter, Store
 from sandbox.validation import InlineValidation, Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,6 @@ class Execution:
         self._publish(Event("result", self.view))
         self.done.set()
         try:
-            await asyncio.sleep(0)  # let a door waiting on `done` answer before the write competes with it
             await self.service.save(self.view, self.caller.key_id)
         except SandboxError:
             self.log.exception("could not write the record")
@@ -381,6 +380,7 @@ class ExecutionService:
         self.catalog = catalog
         self.policies = policies
         self.store = store
+        self.records = RecordWriter(store) if store is not None else None
         self.planner = Planner(settings, catalog, policies)
         self.limiter = KeyLimiter()
         self.validator = validator or Validator()  # in-process validation (no workers): the CLI, tests
@@ -409,6 +409,8 @@ class ExecutionService:
         self._closed = True
         await self.backend.aclose()
         await self.validation.aclose()
+        if self.records is not None:
+            await self.records.aclose()
 
     async def readiness(self) -> dict[str, object]:
         """Engine reachable and warm pools filled: what `/readyz` reports."""
@@ -479,9 +481,15 @@ class ExecutionService:
             raise error(verdict.summary(), findings=list(verdict.findings), policy=policy.name)
 
     # -------------------------------------------------------------- persistence
-    async def save(self, record: ExecutionRecord, key_id: str | None) -> None:
-        if self.store is not None:
-            await asyncio.to_thread(self.store.save_execution, record, key_id)
+    async def save(self, record: ExecutionRecord, key_id: str | None, *, urgent: bool = False) -> None:
+        """Write ``record`` (batched with others; ``urgent``: a caller is waiting on it to answer)."""
+        if self.records is not None:
+            await self.records.save(record, key_id, urgent=urgent)
+
+    def flush_records(self) -> None:
+        """Write queued records now: a reader is about to look for them in the store."""
+        if self.records is not None:
+            self.records.flush()
 
     async def audit(self, event: str, key_id: str | None, **detail: Any) -> None:
         """Append to the audit log (never raises: a failed audit write is logged)."""

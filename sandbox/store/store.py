@@ -12,11 +12,24 @@ import contextlib
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast, overload
 
-from sqlalchemy import Table, bindparam, create_engine, event, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -30,6 +43,19 @@ _EXECUTIONS = cast(Table, ExecutionRow.__table__)
 #: Statements built once; values go in as execution parameters (compiled once, cached by SQLAlchemy).
 INSERT_EXECUTION = insert(_EXECUTIONS)
 UPDATE_EXECUTION = update(_EXECUTIONS).where(_EXECUTIONS.c.id == bindparam("record_id"))
+
+
+def upsert_execution(dialect: str) -> Executable | None:
+    """INSERT ... ON CONFLICT (id) DO UPDATE for SQLite and PostgreSQL (the owner never changes)."""
+    if dialect not in ("sqlite", "postgresql"):
+        return None
+    module = sqlite if dialect == "sqlite" else postgresql
+    statement = module.insert(_EXECUTIONS)
+    kept = {c.name: statement.excluded[c.name] for c in _EXECUTIONS.c if c.name not in ("id", "key_id")}
+    upsert: Executable = statement.on_conflict_do_update(index_elements=[_EXECUTIONS.c.id], set_=kept)
+    return upsert
+
+
 #: Schema steps for databases created by an older version (create_all adds new tables, not columns).
 MIGRATIONS: dict[int, list[str]] = {
     2: [
@@ -75,6 +101,7 @@ class Store:
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             self._session = sessionmaker(self.engine, expire_on_commit=False)
+            self._upsert_statement = upsert_execution(self.engine.dialect.name)
             self._migrate()
         except (SQLAlchemyError, ImportError, ValueError) as exc:  # ImportError: no driver for the URL
             raise StoreError(f"cannot open the database {_redact(url)}: {type(exc).__name__}") from exc
@@ -146,23 +173,51 @@ class Store:
 
     # ------------------------------------------------------------- executions
     def save_execution(self, record: ExecutionRecord, key_id: str | None) -> None:
-        """Insert or update; output is kept up to ``output_bytes`` per stream."""
+        """Insert or update one record; output is kept up to ``output_bytes`` per stream."""
+        error = self.save_executions([(record, key_id)])[0]
+        if error is not None:
+            raise error
+
+    def save_executions(self, batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[StoreError | None]:
+        """Insert or update many records in one transaction; the error of each, if any.
+
+        Core statements, not the ORM: this runs once per execution, and the ORM's
+        bookkeeping cost about a millisecond of CPU per record. A batch that fails
+        (a record of an unknown key) is retried one record at a time, so only the
+        bad record fails.
+        """
+        rows = [{**self._execution_values(record), "key_id": key_id} for record, key_id in batch]
+        try:
+            with self.engine.begin() as connection:
+                self._upsert(connection, rows)
+            return [None] * len(rows)
+        except SQLAlchemyError as exc:
+            if len(rows) == 1:
+                return [StoreError(f"could not save an execution ({rows[0]['id']}): {type(exc).__name__}")]
+        return [self.save_executions([one])[0] for one in batch]
+
+    def _upsert(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        if self._upsert_statement is not None:
+            connection.execute(self._upsert_statement, rows)
+            return
+        for row in rows:  # a dialect without ON CONFLICT: insert, else update
+            with connection.begin_nested():
+                try:
+                    connection.execute(INSERT_EXECUTION, row)
+                    continue
+                except IntegrityError:
+                    pass
+            updated = connection.execute(UPDATE_EXECUTION, {**row, "record_id": row["id"]})
+            if updated.rowcount != 1:
+                raise IntegrityError("upsert", None, Exception(f"no execution {row['id']} to update"))
+
+    def _execution_values(self, record: ExecutionRecord) -> dict[str, Any]:
         values = _as_utc(record.model_dump(exclude={"findings"}))
         values["status"] = record.status.value if record.status else None
         values["stdout"] = _head(record.stdout, self.output_bytes)
         values["stderr"] = _head(record.stderr, self.output_bytes)
         values["findings"] = [f.model_dump() for f in record.findings]
-        # Core statements, not the ORM: this runs once per execution, and the ORM's bookkeeping
-        # cost about a millisecond of CPU per write. Most records are new: insert, else update.
-        with self._guard("save an execution"):
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(INSERT_EXECUTION, {**values, "key_id": key_id})
-            except IntegrityError as exc:
-                with self.engine.begin() as connection:
-                    updated = connection.execute(UPDATE_EXECUTION, {**values, "record_id": record.id})
-                if updated.rowcount != 1:  # the insert failed for another reason (an unknown key)
-                    raise StoreError(f"could not save execution {record.id}: {type(exc).__name__}") from exc
+        return values
 
     def get_execution(self, execution_id: str, key_id: str | None) -> ExecutionRecord | None:
         """The execution if it belongs to ``key_id``."""

@@ -453,3 +453,28 @@ async def test_opening_a_session_validates_its_files_and_keeps_the_ceiling(world
         await world.session(strict, policy="standard")
     with pytest.raises(RequestRejected, match="RestrictedPython: no sessions"):
         await world.session(strict)
+
+
+async def test_a_session_counts_its_cells_and_is_not_busy_after_a_cancelled_one(
+    world_factory: Callable[..., World],
+) -> None:
+    from sandbox.models import SessionExecution
+    from sandbox.sessions import SessionManager
+
+    held = Held()
+    world = world_factory(held)
+    caller = world.key("k")
+    sessions = SessionManager(world.service, world.manager)
+    info = await sessions.create(SessionRequest(), caller)
+    entry = sessions._sessions[info.id]
+    cell = await sessions.execute(info.id, caller, SessionExecution(code=CODE))
+    await world.manager.cancel(cell.id, caller)  # before its first step: the manager finishes it
+    assert entry.active == 0 and entry.info.executions == 1
+    held.release.set()
+    done = await sessions.execute(info.id, caller, SessionExecution(code=CODE))
+    with anyio.fail_after(5):
+        await done.done.wait()
+        while entry.active:
+            await asyncio.sleep(0.01)
+    assert entry.info.executions == 2 and done.view.session_id == info.id
+    await sessions.aclose()

@@ -456,7 +456,7 @@ async def test_a_failed_running_record_gives_the_slot_back(setup: Setup, monkeyp
     manager = setup.manager(backend)
     key = setup.key("k", concurrency=1)
 
-    async def broken(record: ExecutionRecord, key_id: str | None) -> None:
+    async def broken(record: ExecutionRecord, key_id: str | None, *, urgent: bool = False) -> None:
         raise StoreError("could not save an execution: OperationalError")
 
     monkeypatch.setattr(manager.service, "save", broken)

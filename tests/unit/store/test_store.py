@@ -425,7 +425,7 @@ def test_sqlalchemy_is_imported_only_inside_the_store_package() -> None:
 def test_an_execution_of_an_unknown_key_is_refused_not_lost(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path}/db.sqlite")
     record = ExecutionRecord(id="e" * 32, language="python", policy="standard", created_at=datetime.now(UTC))
-    with pytest.raises(StoreError, match=f"could not save execution {'e' * 32}"):
+    with pytest.raises(StoreError, match=rf"could not save an execution \({'e' * 32}\)"):
         store.save_execution(record, "no-such-key")
     assert store.get_execution(record.id, "no-such-key") is None
     store.close()
@@ -451,3 +451,19 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
         assert "ix_executions_session_id" in {row[1] for row in db.execute("PRAGMA index_list(executions)")}
+
+
+def test_a_batch_with_one_bad_record_saves_the_others(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    key = store.create_key("k", "standard", 1, 1)[0]
+    made = [
+        ExecutionRecord(id=f"{i:032d}", language="python", policy="standard", created_at=datetime.now(UTC))
+        for i in range(3)
+    ]
+    errors = store.save_executions([(made[0], key.id), (made[1], "no-such-key"), (made[2], key.id)])
+    assert [e is None for e in errors] == [True, False, True]
+    assert [store.get_execution(r.id, key.id) is not None for r in made] == [True, False, True]
+    done = made[0].model_copy(update={"state": "done", "status": Status.OK, "stdout": "hi\n"})
+    assert store.save_executions([(done, key.id)]) == [None]  # the same id again: an update
+    assert store.get_execution(done.id, key.id) == done
+    store.close()

@@ -1,0 +1,105 @@
+"""Execution records written in batches, off the request path: one wake-up and one transaction for many.
+
+Every execution ends with a record write. Done one at a time on a worker thread,
+each write cost more than a millisecond of the service's CPU, mostly in thread
+wake-ups and in the interpreter lock passing back and forth with the event
+loop, which was meanwhile serving the next request. ``RecordWriter`` gathers the
+records that arrive within ``delay_s`` (250 ms) and writes them together in one
+thread hop; a reader that needs them now (a listing) asks for ``flush``. ``save``
+returns once its record is written (or raises the record's ``StoreError``); a
+caller that is cancelled meanwhile does not cancel the write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sandbox.errors import StoreError
+from sandbox.models import ExecutionRecord
+from sandbox.store.store import Store
+
+log = logging.getLogger(__name__)
+
+_Item = tuple[ExecutionRecord, str | None, "asyncio.Future[None]"]
+
+
+class RecordWriter:
+    """See the module docstring. ``aclose`` writes whatever is still queued."""
+
+    def __init__(self, store: Store, *, delay_s: float = 0.25, max_batch: int = 500) -> None:
+        self.store = store
+        self._delay_s = delay_s
+        self._max_batch = max_batch
+        self._queue: list[_Item] = []
+        self._urgent = False
+        self._writing = False
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def save(self, record: ExecutionRecord, key_id: str | None, *, urgent: bool = False) -> None:
+        """Queue ``record`` and wait until it is written; ``urgent``: without waiting for others."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieve)  # a cancelled caller's error is not "never retrieved"
+        self._queue.append((record, key_id, future))
+        self._urgent |= urgent
+        if self._task is None:
+            self._wake = asyncio.Event()
+            self._task = asyncio.create_task(self._run(), name="record-writer")
+        assert self._wake is not None
+        self._wake.set()
+        await asyncio.shield(future)
+
+    def flush(self) -> None:
+        """Write what is queued now rather than after the gathering delay."""
+        if self._queue and self._wake is not None:
+            self._urgent = True
+            self._wake.set()
+
+    async def aclose(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        self._urgent = True
+        while self._queue or self._writing:
+            assert self._wake is not None
+            self._wake.set()
+            await asyncio.sleep(0.005)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._urgent:
+                await asyncio.sleep(self._delay_s)  # gather what arrives meanwhile
+            self._urgent = False
+            while self._queue:
+                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+                self._writing = True
+                try:
+                    await self._write(batch)
+                finally:
+                    self._writing = False
+
+    async def _write(self, batch: list[_Item]) -> None:
+        try:
+            errors = await asyncio.to_thread(self.store.save_executions, [(r, k) for r, k, _ in batch])
+        except Exception as exc:  # the database itself failed: every record of the batch
+            log.exception("could not write %d execution record(s)", len(batch))
+            errors = [StoreError(f"could not save an execution: {type(exc).__name__}")] * len(batch)
+        for (_, _, future), error in zip(batch, errors, strict=True):
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()

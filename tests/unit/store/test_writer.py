@@ -1,0 +1,103 @@
+"""RecordWriter on a real SQLite store: batches, urgency, a bad record alone fails, nothing lost on close."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import pytest
+
+from sandbox.errors import StoreError
+from sandbox.models import ExecutionRecord
+from sandbox.store import RecordWriter, Store
+
+pytestmark = pytest.mark.anyio
+
+
+class CountingStore(Store):
+    """A real store that remembers the size of every batch it was asked to write."""
+
+    batches: list[int]
+
+    def save_executions(self, batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[StoreError | None]:
+        self.batches.append(len(batch))
+        return super().save_executions(batch)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[CountingStore]:
+    made = CountingStore(f"sqlite:///{tmp_path}/db.sqlite")
+    made.batches = []
+    yield made
+    made.close()
+
+
+def record(i: int) -> ExecutionRecord:
+    return ExecutionRecord(id=f"{i:032d}", language="python", policy="standard", created_at=datetime.now(UTC))
+
+
+async def test_records_arriving_together_are_written_in_one_batch(store: CountingStore) -> None:
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=0.05)
+    with anyio.fail_after(5):
+        await asyncio.gather(*(writer.save(record(i), key.id) for i in range(20)))
+    assert store.batches == [20]
+    assert store.list_executions(key.id, 50, 0)[1] == 20
+    await writer.aclose()
+
+
+async def test_an_urgent_record_does_not_wait_for_company(store: CountingStore) -> None:
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=5)
+    started = time.monotonic()
+    with anyio.fail_after(2):
+        await writer.save(record(1), key.id, urgent=True)
+    assert time.monotonic() - started < 1
+    assert store.get_execution(record(1).id, key.id) is not None
+    await writer.aclose()
+
+
+async def test_a_bad_record_fails_alone(store: CountingStore) -> None:
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=0.05)
+    results = await asyncio.gather(
+        writer.save(record(1), key.id), writer.save(record(2), "no-such-key"), return_exceptions=True
+    )
+    assert results[0] is None and isinstance(results[1], StoreError)
+    assert store.get_execution(record(1).id, key.id) is not None
+    await writer.aclose()
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_write_and_close_flushes(store: CountingStore) -> None:
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=0.2)
+    waiting = asyncio.create_task(writer.save(record(1), key.id))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    late = asyncio.create_task(writer.save(record(2), key.id))
+    await asyncio.sleep(0)
+    with anyio.fail_after(5):
+        await writer.aclose()  # writes what is queued before it stops
+        await late
+    assert [store.get_execution(record(i).id, key.id) is not None for i in (1, 2)] == [True, True]
+
+
+async def test_a_failing_database_fails_every_record_of_the_batch(store: CountingStore) -> None:
+    key = store.create_key("k", "standard", 1, 1)[0]
+    store.engine.dispose()
+    store.close()
+
+    def broken(batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[StoreError | None]:
+        raise RuntimeError("disk on fire")
+
+    store.save_executions = broken  # type: ignore[method-assign]
+    writer = RecordWriter(store, delay_s=0.01)
+    results = await asyncio.gather(*(writer.save(record(i), key.id) for i in range(3)), return_exceptions=True)
+    assert all(isinstance(r, StoreError) and "RuntimeError" in str(r) for r in results)
+    await writer.aclose()
