@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from sandbox.engine import OutputCallback
 from sandbox.errors import NotFound
@@ -30,7 +29,6 @@ class ExecutionManager:
         self.service = service
         self._live: dict[str, Execution] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._on_done: dict[str, Callable[[Execution], Awaitable[None]]] = {}
         self._finished: list[str] = []
 
     async def submit(
@@ -41,13 +39,11 @@ class ExecutionManager:
         session: OpenSession | None = None,
         record_now: bool = False,
         on_output: OutputCallback | None = None,
-        on_done: Callable[[Execution], Awaitable[None]] | None = None,
     ) -> Execution:
         """Admit and validate ``request`` (raises on refusal), then start it; returns at once.
 
         ``record_now``: write the running record before starting (the caller answers
         202 and may look it up elsewhere); the finished record is always written.
-        ``on_done``: awaited in the execution's own task once it has ended, however it ended.
         """
         execution = self.service.execution(request, caller, session)
         await execution.prepare()
@@ -58,8 +54,6 @@ class ExecutionManager:
                 execution.release()  # admitted but never started: give the caller's slot back
                 raise
         self._live[execution.id] = execution
-        if on_done is not None:
-            self._on_done[execution.id] = on_done
         task = asyncio.create_task(self._finish(execution, on_output), name=f"execution-{execution.id}")
         self._tasks[execution.id] = task
         return execution
@@ -68,17 +62,10 @@ class ExecutionManager:
         try:
             await execution.finish(on_output)
         finally:
-            await self._ended(execution)
             self._tasks.pop(execution.id, None)
             self._finished.append(execution.id)
             while len(self._finished) > KEEP_FINISHED:
                 self._live.pop(self._finished.pop(0), None)
-
-    async def _ended(self, execution: Execution) -> None:
-        """Run the submitter's ``on_done`` once, whichever way the execution ended."""
-        hook = self._on_done.pop(execution.id, None)
-        if hook is not None:
-            await hook(execution)
 
     def live(self, execution_id: str, caller: Caller) -> Execution:
         """A running or recently finished execution of ``caller`` (``NotFound`` otherwise)."""
@@ -116,7 +103,6 @@ class ExecutionManager:
             await asyncio.wait({task})  # unlike gather, our own cancellation leaves the task alone
             if not execution.done.is_set():  # cancelled before its first step: finish it here
                 await execution.abandon()
-                await self._ended(execution)
         return execution.view
 
     async def aclose(self) -> None:
@@ -129,5 +115,4 @@ class ExecutionManager:
             execution = self._live.get(execution_id)
             if execution is not None and not execution.done.is_set():
                 await execution.abandon()
-                await self._ended(execution)
         await asyncio.gather(*(e.saved.wait() for e in self._live.values() if e.done.is_set()))

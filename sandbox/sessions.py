@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ class SessionManager:
         self.settings = service.settings
         self._sessions: dict[str, _Entry] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._followers: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_loop(), name="session-reaper")
@@ -56,6 +56,7 @@ class SessionManager:
     async def aclose(self) -> None:
         if self._reaper is not None:
             self._reaper.cancel()
+        await asyncio.gather(*self._followers, return_exceptions=True)
         for session_id in list(self._sessions):
             await self._close(session_id, "server shutdown")
 
@@ -110,16 +111,14 @@ class SessionManager:
         )
         entry.active += 1
         try:
-            return await self.executions.submit(
-                request,
-                caller,
-                session=entry.open,
-                on_output=on_output,
-                on_done=functools.partial(self._cell_done, session_id, entry),
-            )
+            execution = await self.executions.submit(request, caller, session=entry.open, on_output=on_output)
         except BaseException:
             entry.active -= 1
             raise
+        follower = asyncio.create_task(self._follow(session_id, entry, execution))
+        self._followers.add(follower)
+        follower.add_done_callback(self._followers.discard)
+        return execution
 
     async def put_file(self, session_id: str, caller: Caller, path: str, data: bytes) -> None:
         """Write a file into the session, validated first (a program file is validated as code)."""
@@ -154,10 +153,13 @@ class SessionManager:
             raise NotFound(f"no open session {session_id!r} for this key")
         return entry
 
-    async def _cell_done(self, session_id: str, entry: _Entry, execution: Execution) -> None:
-        """When a cell has ended (in its own task): count it, and close the session if the cell ended it."""
-        entry.active -= 1
-        entry.info.last_used_at = datetime.now(UTC)
+    async def _follow(self, session_id: str, entry: _Entry, execution: Execution) -> None:
+        """When a cell is done: count it, and close the session if the cell ended it."""
+        try:
+            await execution.done.wait()
+        finally:
+            entry.active -= 1
+            entry.info.last_used_at = datetime.now(UTC)
         if execution.result is not None and execution.verdict is not None:
             entry.info.executions += 1
         status = execution.result.status.value if execution.result else "?"
