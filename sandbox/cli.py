@@ -1,7 +1,7 @@
 """The ``sandbox`` command line: a thin door over ``ExecutionService``.
 
 Settings are loaded once per command. Errors are translated in one place,
-``Door.invoke``, which every command runs inside: the error object is printed
+``Commands.invoke``, which every command runs inside: the error object is printed
 as ``code: message`` (with findings, or as JSON under ``--json``) and the
 command exits with the error's exit code; anything unexpected is
 ``internal_error`` (exit 70) with its traceback in the log (stderr).
@@ -35,7 +35,7 @@ log = logging.getLogger("sandbox.cli")
 SOURCES, AS_JSON = "sandbox.sources", "sandbox.json"
 
 
-class Door(TyperGroup):
+class Commands(TyperGroup):
     """The CLI's one translation of errors into the error object and an exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
@@ -65,7 +65,7 @@ def report(exc: Exception, meta: dict[str, Any]) -> int:
     return exc.exit_code if isinstance(exc, SandboxError) else 70
 
 
-app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True, cls=Door)
+app = typer.Typer(help="Run untrusted code in one-shot hardened containers.", no_args_is_help=True, cls=Commands)
 images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_help=True)
 app.add_typer(images_app, name="images")
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
@@ -395,14 +395,13 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
 def mcp_stdio() -> None:
     """Serve the MCP tools over stdio (for an agent that starts this command), as the key `mcp-stdio`."""
     from sandbox.executions import ExecutionManager
-    from sandbox.mcp import Door as McpDoor
-    from sandbox.mcp import build_mcp, local_key
+    from sandbox.mcp import Door, build_mcp, local_key
     from sandbox.service import build_service
     from sandbox.sessions import SessionManager
 
-    store, settings = _store()  # the log goes to stderr (Door.invoke): stdout carries the protocol
+    store, settings = _store()  # the log goes to stderr (Commands.invoke): stdout carries the protocol
     key = local_key(store, settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min)
-    holder: dict[str, McpDoor] = {}
+    holder: dict[str, Door] = {}
     server = build_mcp(lambda: holder["door"])
 
     async def go() -> None:
@@ -414,20 +413,21 @@ def mcp_stdio() -> None:
             executions = ExecutionManager(service)
             sessions = SessionManager(service, executions)
             sessions.start()
-            holder["door"] = McpDoor(service, store, executions, sessions, stdio_key=key)
+            holder["door"] = Door(service, store, executions, sessions, stdio_key=key)
             serving = asyncio.create_task(server.run_stdio_async(), name="mcp-stdio")
             stopping = asyncio.create_task(stop.wait(), name="sigterm")
             try:
                 await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stopping.cancel()
+                serving.cancel()  # no new calls (the managers refuse them too while they close)
                 await executions.aclose()
                 await sessions.aclose()
         if stop.is_set():
             # The SDK reads stdin in a thread that nothing can interrupt: leave without waiting for it.
             sys.stdout.flush()
             os._exit(0)
-        error = serving.exception()
+        error = serving.exception() if serving.done() and not serving.cancelled() else None
         if error is not None:
             raise error
 

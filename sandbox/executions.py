@@ -14,7 +14,7 @@ import asyncio
 import logging
 
 from sandbox.engine import OutputCallback
-from sandbox.errors import NotFound
+from sandbox.errors import CapacityUnavailable, NotFound
 from sandbox.models import Caller, ExecutionRecord, ExecutionRequest
 from sandbox.service import Execution, ExecutionService, OpenSession
 
@@ -30,6 +30,7 @@ class ExecutionManager:
         self._live: dict[str, Execution] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._finished: list[str] = []
+        self._stopping = False
 
     async def submit(
         self,
@@ -45,6 +46,8 @@ class ExecutionManager:
         ``record_now``: write the running record before starting (the caller answers
         202 and may look it up elsewhere); the finished record is always written.
         """
+        if self._stopping:
+            raise CapacityUnavailable("the server is shutting down; retry on another one")
         execution = self.service.execution(request, caller, session)
         await execution.prepare()
         if record_now:
@@ -54,18 +57,18 @@ class ExecutionManager:
                 execution.release()  # admitted but never started: give the caller's slot back
                 raise
         self._live[execution.id] = execution
-        task = asyncio.create_task(self._finish(execution, on_output), name=f"execution-{execution.id}")
+        task = asyncio.create_task(execution.finish(on_output), name=f"execution-{execution.id}")
         self._tasks[execution.id] = task
+        # A callback, not a `finally`: a task cancelled before its first step never runs its body.
+        task.add_done_callback(lambda _: self._forget(execution.id))
         return execution
 
-    async def _finish(self, execution: Execution, on_output: OutputCallback | None) -> None:
-        try:
-            await execution.finish(on_output)
-        finally:
-            self._tasks.pop(execution.id, None)
-            self._finished.append(execution.id)
-            while len(self._finished) > KEEP_FINISHED:
-                self._live.pop(self._finished.pop(0), None)
+    def _forget(self, execution_id: str) -> None:
+        """The execution's task is over: keep it findable for a while, then only in the store."""
+        self._tasks.pop(execution_id, None)
+        self._finished.append(execution_id)
+        while len(self._finished) > KEEP_FINISHED:
+            self._live.pop(self._finished.pop(0), None)
 
     def live(self, execution_id: str, caller: Caller) -> Execution:
         """A running or recently finished execution of ``caller`` (``NotFound`` otherwise)."""
@@ -106,7 +109,8 @@ class ExecutionManager:
         return execution.view
 
     async def aclose(self) -> None:
-        """Cancel what still runs (recorded as killed); let finished executions write their records."""
+        """Refuse new work, cancel what still runs (recorded as killed), let records be written."""
+        self._stopping = True
         tasks = list(self._tasks.items())
         for _, task in tasks:
             task.cancel()

@@ -146,6 +146,8 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
             with anyio.CancelScope(shield=True):
                 await current.executions.cancel(execution.id, caller_)  # the container goes with it
             raise
+        if execution.error is not None:  # admitted, but it could not run: an error, translated as refusals are
+            raise execution.error
         record = execution.view
         return CallToolResult(
             content=[TextContent(type="text", text=_readable(record))],
@@ -273,9 +275,12 @@ class McpAuth:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         scheme, _, token = headers.get(b"authorization", b"").decode(errors="replace").partition(" ")
-        key = await asyncio.to_thread(self.store().authenticate, token) if scheme.lower() == "bearer" else None
+        store = self.store()
+        key = await asyncio.to_thread(store.authenticate, token) if scheme.lower() == "bearer" and token else None
         if key is None:
-            body = ErrorBody(code=Status.REJECTED, message="missing or unknown API key").model_dump_json().encode()
+            await asyncio.to_thread(store.audit, "auth.failed", None, path=str(scope.get("path", "/mcp")))
+            refusal = Unauthenticated("missing or unknown API key: send `Authorization: Bearer <key>`")
+            body = error_body(refusal).model_dump_json().encode()
             await send(
                 {
                     "type": "http.response.start",

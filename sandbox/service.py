@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import enum
 import hashlib
 import logging
@@ -237,13 +238,11 @@ class Execution:
         self.view = self.view.model_copy(update=done)
         self._publish(Event("result", self.view))
         self.done.set()
-        try:
-            await self.service.save(self.view, self.caller.key_id)
-        except SandboxError:
-            self.log.exception("could not write the record")
-        finally:
-            self.saved.set()
-            self.stage = Stage.RECORDED
+        self.stage = Stage.RECORDED
+        writing = asyncio.ensure_future(self.service.save(self.view, self.caller.key_id))
+        writing.add_done_callback(self._written)
+        with contextlib.suppress(SandboxError):  # logged by _written; the result stands
+            await asyncio.shield(writing)  # a cancelled caller does not stop the write; `saved` waits for it
 
     # -------------------------------------------------------------- sequences
     async def prepare(self) -> None:
@@ -256,6 +255,7 @@ class Execution:
 
         A cancelled execution is recorded as ``killed`` and the cancellation goes on.
         """
+        self._expect(Stage.VALIDATED, "finish")
         cancelled: asyncio.CancelledError | None = None
         try:
             async with self.acquire() as lease:
@@ -281,7 +281,7 @@ class Execution:
 
     async def abandon(self) -> None:
         """Finish an execution whose task was cancelled before it took its first step."""
-        if self.stage in (Stage.VALIDATED, Stage.ACQUIRED):
+        if self.stage is Stage.VALIDATED:
             self.release()
             self._failed(self._cancelled_result())
             self.redact()
@@ -319,12 +319,17 @@ class Execution:
 
     def _failed(self, result: ExecutionResult) -> None:
         """The run did not produce an outcome: ``result`` says why (kept if the outcome came first)."""
-        if self.stage is Stage.RAN:
+        if self.stage not in (Stage.VALIDATED, Stage.ACQUIRED):
             return
         result.stdout = "".join(e.data for e in self.events if e.kind == "stdout")
         result.stderr = "".join(e.data for e in self.events if e.kind == "stderr")
         self.result = result
         self.stage = Stage.RAN
+
+    def _written(self, writing: asyncio.Future[None]) -> None:
+        if not writing.cancelled() and writing.exception() is not None:
+            self.log.error("could not write the record: %s", writing.exception())
+        self.saved.set()
 
     def _cancelled_result(self) -> ExecutionResult:
         ran = self.stage is Stage.ACQUIRED
@@ -398,12 +403,19 @@ class ExecutionService:
         await self.aclose()
 
     async def start(self) -> None:
-        """Start the backend, load bandit, and, if asked, warm a pool per configured language."""
-        await self.validation.start()
-        await self.backend.start()
-        if self._warm and self.settings.pool_size > 0:
-            for language in self.settings.pool_languages:
-                self.backend.warm(self.planner.default_profile(language))
+        """Start the backend, load bandit, and, if asked, warm a pool per configured language.
+
+        If any of it fails, what did start is closed again before the error goes on.
+        """
+        try:
+            await self.validation.start()
+            await self.backend.start()
+            if self._warm and self.settings.pool_size > 0:
+                for language in self.settings.pool_languages:
+                    self.backend.warm(self.planner.default_profile(language))
+        except BaseException:
+            await self.aclose()
+            raise
 
     async def aclose(self) -> None:
         self._closed = True

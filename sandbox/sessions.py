@@ -18,11 +18,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sandbox.engine import OutputCallback
-from sandbox.errors import NotFound, RateLimited, RequestRejected
+from sandbox.errors import CapacityUnavailable, NotFound, RateLimited, RequestRejected
 from sandbox.executions import ExecutionManager
 from sandbox.models import Caller, ExecutionRequest, SessionExecution, SessionInfo, SessionRequest
 from sandbox.planning import check_path
@@ -47,30 +48,43 @@ class SessionManager:
         self.executions = executions
         self.settings = service.settings
         self._sessions: dict[str, _Entry] = {}
+        self._opening: Counter[str | None] = Counter()  # per key: sessions being opened right now
         self._reaper: asyncio.Task[None] | None = None
         self._followers: set[asyncio.Task[None]] = set()
+        self._closing: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
 
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_loop(), name="session-reaper")
 
     async def aclose(self) -> None:
+        """Refuse new work, then close every session (their containers go with them)."""
+        self._stopping = True
         if self._reaper is not None:
             self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
         await asyncio.gather(*self._followers, return_exceptions=True)
         for session_id in list(self._sessions):
-            await self._close(session_id, "server shutdown")
+            self._begin_close(session_id, "server shutdown")
+        await asyncio.gather(*self._closing.values(), return_exceptions=True)
 
     async def create(self, request: SessionRequest, caller: Caller) -> SessionInfo:
-        mine = [s for s in self._sessions.values() if s.caller.key_id == caller.key_id]
-        if len(mine) >= self.settings.max_sessions_per_key:
-            raise RateLimited(f"this key already holds {len(mine)} open sessions (its limit)")
+        self._refuse_when_stopping()
+        held = sum(1 for s in self._sessions.values() if s.caller.key_id == caller.key_id)
+        held += self._opening[caller.key_id]
+        if held >= self.settings.max_sessions_per_key:
+            raise RateLimited(f"this key already holds {held} open sessions (its limit)")
         idle = request.idle_ttl_s or self.settings.session_idle_ttl_s
         if idle > self.settings.max_session_idle_ttl_s:
             raise RequestRejected(
                 f"idle_ttl_s={idle:g} exceeds the server maximum {self.settings.max_session_idle_ttl_s:g}"
             )
         session_id = uuid.uuid4().hex
-        opened = await self.service.open_session(request, caller, session_id)
+        self._opening[caller.key_id] += 1  # counted against the cap while its container is made
+        try:
+            opened = await self.service.open_session(request, caller, session_id)
+        finally:
+            self._opening[caller.key_id] -= 1
         lifetime = self.settings.session_max_lifetime_s
         now = datetime.now(UTC)
         info = SessionInfo(
@@ -85,8 +99,12 @@ class SessionManager:
         )
         self._sessions[session_id] = _Entry(info, caller, opened)
         store = self.service.store
-        if store is not None:
-            await asyncio.to_thread(store.save_session, info, caller.key_id or "")
+        try:
+            if store is not None:
+                await asyncio.to_thread(store.save_session, info, caller.key_id or "")
+        except BaseException:
+            await self._close(session_id, "its record could not be written")  # not an orphan nobody can reach
+            raise
         await self.service.audit("session.opened", caller.key_id, session=session_id, policy=opened.policy.name)
         return info
 
@@ -143,15 +161,25 @@ class SessionManager:
             await self._close_if_ended(session_id, entry, "its container ended")
 
     async def delete(self, session_id: str, caller: Caller) -> None:
-        self._own(session_id, caller)
+        entry = self._sessions.get(session_id)
+        if entry is None or entry.caller.key_id != caller.key_id:
+            raise NotFound(f"no open session {session_id!r} for this key")
         await self._close(session_id, "closed by the caller")
 
     # ------------------------------------------------------------------ private
     def _own(self, session_id: str, caller: Caller) -> _Entry:
+        self._refuse_when_stopping()
         entry = self._sessions.get(session_id)
         if entry is None or entry.caller.key_id != caller.key_id:
             raise NotFound(f"no open session {session_id!r} for this key")
+        if entry.open.sandbox.ended:  # ended by its last call; its close may not have run yet
+            self._begin_close(session_id, "its container ended")
+            raise NotFound(f"session {session_id!r} has ended")
         return entry
+
+    def _refuse_when_stopping(self) -> None:
+        if self._stopping:
+            raise CapacityUnavailable("the server is shutting down; open a session on another one")
 
     async def _follow(self, session_id: str, entry: _Entry, execution: Execution) -> None:
         """When a cell is done: count it, and close the session if the cell ended it."""
@@ -170,12 +198,25 @@ class SessionManager:
             await self._close(session_id, reason)
 
     async def _close(self, session_id: str, reason: str) -> None:
+        """Close a session and wait for it; a cancelled caller does not stop the close."""
+        task = self._begin_close(session_id, reason)
+        if task is not None:
+            await asyncio.shield(task)
+
+    def _begin_close(self, session_id: str, reason: str) -> asyncio.Task[None] | None:
+        """Start closing (once): the session leaves the registry now, its container and record follow."""
         entry = self._sessions.pop(session_id, None)
         if entry is None:
-            return
+            return self._closing.get(session_id)
         entry.info.state, entry.info.closed_reason = "closed", reason
+        task = asyncio.create_task(self._finish_close(session_id, entry, reason), name=f"session-close-{session_id}")
+        self._closing[session_id] = task
+        task.add_done_callback(lambda _: self._closing.pop(session_id, None))
+        return task
+
+    async def _finish_close(self, session_id: str, entry: _Entry, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await entry.open.sandbox.close()
+            await entry.open.sandbox.close()  # waits for a running cell to end
         store = self.service.store
         if store is not None:
             with contextlib.suppress(Exception):
@@ -188,7 +229,7 @@ class SessionManager:
             now = datetime.now(UTC)
             for session_id, entry in list(self._sessions.items()):
                 info = entry.info
-                if now >= info.expires_at:
-                    await self._close(session_id, "maximum lifetime reached")
+                if now >= info.expires_at:  # closes run side by side: one waiting for a cell stalls no other
+                    self._begin_close(session_id, "maximum lifetime reached")
                 elif not entry.active and (now - info.last_used_at).total_seconds() > info.idle_ttl_s:
-                    await self._close(session_id, "idle")
+                    self._begin_close(session_id, "idle")

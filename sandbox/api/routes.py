@@ -95,6 +95,8 @@ async def create_execution(
     execution = await manager(request).submit(body, key, record_now=not wait)
     if wait:
         await execution.done.wait()
+        if execution.error is not None:  # admitted, but it could not run: 503 (capacity) or 500, as refusals are
+            raise execution.error
     # Already a validated model: serialise it directly rather than through response_model again.
     return JSONResponse(execution.view.model_dump(mode="json"), status_code=200 if wait else 202)
 
@@ -185,6 +187,8 @@ async def get_session(session_id: str, key: Key, request: Request) -> SessionInf
 async def session_execute(session_id: str, body: SessionExecution, key: Key, request: Request) -> Any:
     execution = await sessions(request).execute(session_id, key, body)
     await execution.done.wait()
+    if execution.error is not None:
+        raise execution.error
     return JSONResponse(execution.view.model_dump(mode="json"))
 
 

@@ -124,7 +124,12 @@ class _FakeLease(Lease):
         self._session = session
 
     async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
-        outcome = await self._backend.answer(spec, on_output)
+        try:
+            outcome = await self._backend.answer(spec, on_output)
+        except BaseException:
+            if self._session is not None:  # as a real session: a cell that did not finish ends it
+                await self._session.close()
+            raise
         if self._session is not None and outcome.status not in (Status.OK, Status.RUNTIME_ERROR):
             await self._session.close()
         return outcome

@@ -19,7 +19,7 @@ from sandbox.engine.channel import RunnerChannel
 from sandbox.engine.docker import Container
 from sandbox.engine.protocol import encode_message, runner_limits
 from sandbox.engine.spec import OutputCallback, RunOutcome, RunSpec
-from sandbox.errors import EngineError, SandboxError
+from sandbox.errors import EngineError, RequestRejected
 from sandbox.models import Status
 
 #: Statuses after which the interpreter is known to be intact; any other ends the session.
@@ -92,15 +92,18 @@ class DockerSession(BackendSession):
             raise EngineError("the session has ended")
 
     async def _call(self, body: dict[str, object]) -> bytes:
+        """One file operation. Anything but the runner's refusal ends the session: an answer left
+        unread in the socket (a cancelled call) would be taken for the next cell's."""
         try:
             return await self._channel.call(encode_message(body))
-        except SandboxError as exc:
-            if exc.status is Status.INTERNAL_ERROR:  # the container is gone, not a refused path
-                self._end()
-            raise
+        except RequestRejected:
+            raise  # the runner refused the path; its answer was read to the end
         except (OSError, TimeoutError) as exc:
             self._end()
             raise EngineError(f"lost the session's container: {exc}") from exc
+        except BaseException:
+            self._end()
+            raise
 
     def _end(self) -> None:
         if not self._ended:

@@ -13,6 +13,7 @@ caller that is cancelled meanwhile does not cancel the write.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sandbox.errors import StoreError
@@ -32,9 +33,9 @@ class RecordWriter:
         self._delay_s = delay_s
         self._max_batch = max_batch
         self._queue: list[_Item] = []
-        self._urgent = False
         self._writing = False
-        self._wake: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None  # something is queued
+        self._hurry: asyncio.Event | None = None  # ... and someone waits for it: stop gathering
         self._task: asyncio.Task[None] | None = None
 
     async def save(self, record: ExecutionRecord, key_id: str | None, *, urgent: bool = False) -> None:
@@ -42,41 +43,41 @@ class RecordWriter:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)  # a cancelled caller's error is not "never retrieved"
         self._queue.append((record, key_id, future))
-        self._urgent |= urgent
         if self._task is None:
-            self._wake = asyncio.Event()
+            self._wake, self._hurry = asyncio.Event(), asyncio.Event()
             self._task = asyncio.create_task(self._run(), name="record-writer")
-        assert self._wake is not None
+        assert self._wake is not None and self._hurry is not None
         self._wake.set()
+        if urgent:
+            self._hurry.set()
         await asyncio.shield(future)
 
     def flush(self) -> None:
         """Write what is queued now rather than after the gathering delay."""
-        if self._queue and self._wake is not None:
-            self._urgent = True
-            self._wake.set()
+        if self._queue and self._hurry is not None:
+            self._hurry.set()
 
     async def aclose(self) -> None:
         """Write what is queued, then stop."""
         if self._task is None:
             return
-        self._urgent = True
+        assert self._wake is not None and self._hurry is not None
         while self._queue or self._writing:
-            assert self._wake is not None
             self._wake.set()
+            self._hurry.set()
             await asyncio.sleep(0.005)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
 
     async def _run(self) -> None:
-        assert self._wake is not None
+        assert self._wake is not None and self._hurry is not None
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if not self._urgent:
-                await asyncio.sleep(self._delay_s)  # gather what arrives meanwhile
-            self._urgent = False
+            with contextlib.suppress(TimeoutError):  # gather what arrives meanwhile, unless hurried
+                await asyncio.wait_for(self._hurry.wait(), self._delay_s)
+            self._hurry.clear()
             while self._queue:
                 batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
                 self._writing = True

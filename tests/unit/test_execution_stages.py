@@ -21,6 +21,7 @@ from sandbox.errors import PayloadTooLarge, PoolExhausted, RateLimited, RequestR
 from sandbox.executions import ExecutionManager
 from sandbox.models import Caller, ExecutionRequest, Limits, SessionRequest, Status
 from sandbox.service import Execution, ExecutionService, OpenSession, Stage, StageOrderError
+from sandbox.sessions import SessionManager
 from sandbox.store import Store
 from sandbox.validation import PolicySet, Verdict
 
@@ -459,7 +460,6 @@ async def test_a_session_counts_its_cells_and_is_not_busy_after_a_cancelled_one(
     world_factory: Callable[..., World],
 ) -> None:
     from sandbox.models import SessionExecution
-    from sandbox.sessions import SessionManager
 
     held = Held()
     world = world_factory(held)
@@ -478,3 +478,144 @@ async def test_a_session_counts_its_cells_and_is_not_busy_after_a_cancelled_one(
             await asyncio.sleep(0.01)
     assert entry.info.executions == 2 and done.view.session_id == info.id
     await sessions.aclose()
+
+
+# ------------------------------------------------------------- found in review
+
+
+async def test_finish_twice_raises_and_leaves_the_record_alone(world_factory: Callable[..., World]) -> None:
+    world = world_factory()
+    execution = await new_execution(world, "one-shot", world.key("k"))
+    await execution.prepare()
+    await execution.finish()
+    done = execution.view
+    with pytest.raises(StageOrderError, match="cannot finish in stage 'recorded'"):
+        await execution.finish()
+    assert execution.view is done and [e.kind for e in execution.events].count("result") == 1
+
+
+async def test_a_closing_manager_refuses_new_work(world_factory: Callable[..., World]) -> None:
+    from sandbox.errors import CapacityUnavailable
+
+    world = world_factory()
+    caller = world.key("k")
+    await world.manager.aclose()
+    with pytest.raises(CapacityUnavailable, match="shutting down"):
+        await world.manager.submit(ExecutionRequest(code=CODE), caller)
+
+
+async def test_cancelled_before_its_first_step_leaves_nothing_in_the_registry(
+    world_factory: Callable[..., World],
+) -> None:
+    world = world_factory(Held())
+    caller = world.key("k")
+    execution = await world.manager.submit(ExecutionRequest(code=CODE), caller)
+    await world.manager.cancel(execution.id, caller)
+    await asyncio.sleep(0)  # the task's done-callback
+    assert world.manager._tasks == {}
+    assert world.manager.live(execution.id, caller).view.status is Status.KILLED  # findable while recent
+
+
+def sessions_of(world: World) -> SessionManager:
+    return SessionManager(world.service, world.manager)
+
+
+async def test_concurrent_opens_cannot_pass_the_per_key_cap(
+    world_factory: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = world_factory(max_sessions_per_key=1)
+    caller = world.key("k")
+    sessions = sessions_of(world)
+    real_open = world.service.open_session
+
+    async def slow_open(*args: object) -> OpenSession:
+        await asyncio.sleep(0.1)
+        return await real_open(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.service, "open_session", slow_open)
+    results = await asyncio.gather(
+        *(sessions.create(SessionRequest(), caller) for _ in range(3)), return_exceptions=True
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, RateLimited) for r in results if isinstance(r, BaseException))
+    await sessions.aclose()
+
+
+async def test_a_session_whose_record_cannot_be_written_is_closed_not_orphaned(
+    world_factory: Callable[..., World], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.errors import StoreError
+
+    world = world_factory()
+    sessions = sessions_of(world)
+
+    def broken(*args: object) -> None:
+        raise StoreError("could not save a session: OperationalError")
+
+    monkeypatch.setattr(world.store, "save_session", broken)
+    with pytest.raises(StoreError):
+        await sessions.create(SessionRequest(), world.key("k"))
+    assert sessions._sessions == {}
+    assert world.backend.sessions[-1].ended
+    await sessions.aclose()
+
+
+async def test_an_ended_session_takes_no_more_work(world_factory: Callable[..., World]) -> None:
+    from sandbox.errors import NotFound
+    from sandbox.models import SessionExecution
+
+    world = world_factory(lambda spec: RunOutcome(status=Status.TIMEOUT, signal=9))
+    caller = world.key("k")
+    sessions = sessions_of(world)
+    info = await sessions.create(SessionRequest(), caller)
+    world.backend.sessions[-1]._ended = True  # as a cell that timed out leaves it, before its close has run
+    with pytest.raises(NotFound, match="has ended"):
+        await sessions.execute(info.id, caller, SessionExecution(code=CODE))
+    with pytest.raises(NotFound):  # closed now, as a session ended by its last call always was
+        await sessions.delete(info.id, caller)
+    await asyncio.gather(*sessions._closing.values())
+    assert (await sessions.get(info.id, caller)).state == "closed"
+    await sessions.aclose()
+
+
+async def test_a_cancelled_delete_still_closes_the_session(world_factory: Callable[..., World]) -> None:
+    from sandbox.models import SessionExecution
+
+    held = Held()
+    world = world_factory(held)
+    caller = world.key("k")
+    sessions = sessions_of(world)
+    info = await sessions.create(SessionRequest(), caller)
+    await sessions.execute(info.id, caller, SessionExecution(code=CODE))
+    with anyio.fail_after(5):
+        await held.started.wait()
+    fake = world.backend.sessions[-1]
+
+    async def close_after_the_cell() -> None:  # a real session's close waits for the running cell
+        async with fake.lock:
+            fake._ended = True
+
+    fake.close = close_after_the_cell  # type: ignore[method-assign]
+    deleting = asyncio.create_task(sessions.delete(info.id, caller))
+    await asyncio.sleep(0.05)
+    deleting.cancel()  # the caller goes away while the close waits for the cell
+    with pytest.raises(asyncio.CancelledError):
+        await deleting
+    held.release.set()
+    with anyio.fail_after(5):
+        while not fake.ended:
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*sessions._closing.values())
+    stored = world.store.get_session(info.id, caller.key_id or "")
+    assert stored is not None and stored.state == "closed" and stored.closed_reason == "closed by the caller"
+    await sessions.aclose()
+
+
+async def test_a_closing_session_manager_refuses_new_work(world_factory: Callable[..., World]) -> None:
+    from sandbox.errors import CapacityUnavailable
+
+    world = world_factory()
+    sessions = sessions_of(world)
+    await sessions.aclose()
+    with pytest.raises(CapacityUnavailable, match="shutting down"):
+        await sessions.create(SessionRequest(), world.key("k"))

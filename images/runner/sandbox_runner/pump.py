@@ -7,8 +7,6 @@ is done: it exited, or (a session) its interpreter reported the cell back on
 the result pipe. What it wrote just before is then still in the pipes, and the
 tail drain forwards it under the same caps, so a cap crossed there is reported
 exactly like one crossed while it ran (``*_truncated`` and ``output_limit``).
-Sessions used to have their own copy of this loop, whose tail cut output at the
-cap without saying so.
 
 A program that overflows a cap or outlives the deadline is SIGKILLed with its
 process group, in the tail too, so a session whose cell overflowed has lost

@@ -101,3 +101,21 @@ async def test_a_failing_database_fails_every_record_of_the_batch(store: Countin
     results = await asyncio.gather(*(writer.save(record(i), key.id) for i in range(3)), return_exceptions=True)
     assert all(isinstance(r, StoreError) and "RuntimeError" in str(r) for r in results)
     await writer.aclose()
+
+
+async def test_an_urgent_record_or_a_flush_cuts_a_gathering_short(store: CountingStore) -> None:
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=5)
+    gathering = asyncio.create_task(writer.save(record(1), key.id))
+    await asyncio.sleep(0.05)  # the writer is now waiting for company
+    started = time.monotonic()
+    with anyio.fail_after(2):
+        await writer.save(record(2), key.id, urgent=True)
+        await gathering
+    later = asyncio.create_task(writer.save(record(3), key.id))
+    await asyncio.sleep(0.05)
+    writer.flush()
+    with anyio.fail_after(2):
+        await later
+    assert time.monotonic() - started < 1.5
+    await writer.aclose()

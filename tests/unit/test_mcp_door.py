@@ -1,0 +1,80 @@
+"""The MCP door on a FakeBackend through the SDK's in-memory client: one error object, one place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp.shared.memory import create_connected_server_and_client_session
+
+from sandbox.config import Settings
+from sandbox.engine import FakeBackend, RunOutcome, RunSpec
+from sandbox.errors import PoolExhausted
+from sandbox.executions import ExecutionManager
+from sandbox.mcp import Door, build_mcp, local_key
+from sandbox.models import Status
+from sandbox.service import build_service
+from sandbox.sessions import SessionManager
+from sandbox.store import Store
+
+pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def connected(tmp_path: Path, handler: Callable[[RunSpec], RunOutcome]) -> AsyncIterator[Any]:
+    settings = Settings(state_dir=tmp_path, validation_workers=0, pool_size=0)
+    store = Store(settings.database)
+    service = build_service(settings, store=store, backend=FakeBackend(handler))
+    async with service:
+        executions = ExecutionManager(service)
+        sessions = SessionManager(service, executions)
+        key = local_key(store, "standard", 8, 1000)
+        door = Door(service, store, executions, sessions, stdio_key=key)
+        server = build_mcp(lambda: door)
+        async with create_connected_server_and_client_session(server._mcp_server) as client:
+            yield client
+        await executions.aclose()
+        await sessions.aclose()
+    store.close()
+
+
+def body(result: object) -> dict[str, object]:
+    assert result.isError
+    text = result.content[0].text
+    parsed: dict[str, object] = json.loads(text)  # the error object alone: no "Error executing tool" prefix
+    assert set(parsed) == {"code", "message", "findings"}
+    return parsed
+
+
+async def test_capacity_after_admission_is_a_tool_error(tmp_path: Path) -> None:
+    def busy(spec: RunSpec) -> RunOutcome:
+        raise PoolExhausted("all 16 execution slots stayed busy for 30 s; retry later")
+
+    async with connected(tmp_path, busy) as client:
+        error = body(await client.call_tool("execute", {"code": "print(1)"}))
+        assert error["code"] == "capacity_unavailable" and "retry later" in str(error["message"])
+
+
+async def test_an_unexpected_failure_is_internal_error_with_nothing_more(tmp_path: Path) -> None:
+    def broken(spec: RunSpec) -> RunOutcome:
+        raise RuntimeError("boom at /srv/secret")
+
+    async with connected(tmp_path, broken) as client:
+        result = await client.call_tool("execute", {"code": "print(1)"})
+        # A failure inside the run is the execution's result (internal_error), never its details.
+        assert not result.isError and result.structuredContent["status"] == "internal_error"
+        assert "/srv/secret" not in json.dumps(result.structuredContent)
+        refused = body(await client.call_tool("execute", {"code": "import subprocess"}))
+        assert refused["code"] == "validation_rejected" and refused["findings"]
+
+
+async def test_bad_arguments_and_unknown_tools_are_rejected_error_objects(tmp_path: Path) -> None:
+    async with connected(tmp_path, lambda spec: RunOutcome(status=Status.OK, exit_code=0)) as client:
+        bad = body(await client.call_tool("execute", {"code": "print(1)", "limits": {"wall_time_s": -1}}))
+        assert bad["code"] == "rejected" and "wall_time_s" in str(bad["message"])
+        unknown = body(await client.call_tool("no_such_tool", {}))
+        assert unknown["code"] == "rejected"
