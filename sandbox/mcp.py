@@ -16,6 +16,7 @@ import asyncio
 import base64
 import binascii
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -26,9 +27,9 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.fastmcp.server import StreamableHTTPASGIApp
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ValidationError
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from sandbox.errors import RequestRejected, SandboxError, Unauthenticated, error_body, invalid_request
+from sandbox.errors import NotFound, RequestRejected, SandboxError, Unauthenticated, error_body, invalid_request
 from sandbox.executions import ExecutionManager
 from sandbox.models import (
     ApiKeyInfo,
@@ -266,11 +267,19 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
 
 
 class McpAuth:
-    """ASGI wrapper of the streamable HTTP endpoint: the same Bearer keys as REST."""
+    """ASGI wrapper of the streamable HTTP endpoint: the same Bearer keys as REST.
+
+    An MCP session (the ``Mcp-Session-Id`` the SDK hands out at initialisation)
+    belongs to the key that opened it: a request of another key naming it is
+    refused, so nobody can end or cancel someone else's calls by learning the id.
+    """
+
+    MAX_SESSIONS = 10_000  # owners remembered; the oldest are forgotten first
 
     def __init__(self, app: StreamableHTTPASGIApp, store: Callable[[], Store]) -> None:
         self.app = app
         self.store = store
+        self._owners: OrderedDict[str, str] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
@@ -279,19 +288,32 @@ class McpAuth:
         key = await asyncio.to_thread(store.authenticate, token) if scheme.lower() == "bearer" and token else None
         if key is None:
             await asyncio.to_thread(store.audit, "auth.failed", None, path=str(scope.get("path", "/mcp")))
-            refusal = Unauthenticated("missing or unknown API key: send `Authorization: Bearer <key>`")
-            body = error_body(refusal).model_dump_json().encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _refuse(send, 401, Unauthenticated("missing or unknown API key: send `Authorization: Bearer <key>`"))
             return
+        named = headers.get(b"mcp-session-id")
+        if named is not None and self._owners.get(named.decode("latin-1"), key.id) != key.id:
+            await _refuse(send, 404, NotFound("no MCP session with this id for this key"))
+            return
+
+        async def remember_owner(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers") or []:
+                    if name.lower() == b"mcp-session-id":
+                        self._owners.setdefault(value.decode("latin-1"), key.id)
+                        while len(self._owners) > self.MAX_SESSIONS:
+                            self._owners.popitem(last=False)
+            await send(message)
+
         scope["sandbox_key"] = key
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, remember_owner)
+
+
+async def _refuse(send: Send, status: int, error: SandboxError) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": error_body(error).model_dump_json().encode()})
 
 
 def _readable(record: ExecutionRecord) -> str:
@@ -311,7 +333,12 @@ def _readable(record: ExecutionRecord) -> str:
 
 def _decode(content: str, encoding: str) -> bytes:
     if encoding == "utf8":
-        return content.encode()
+        try:
+            return content.encode()
+        except UnicodeEncodeError as exc:
+            raise RequestRejected(
+                f"content is not valid Unicode text: a lone surrogate at position {exc.start}"
+            ) from None
     try:
         return base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 
 class Status(enum.StrEnum):
@@ -35,7 +35,34 @@ class Status(enum.StrEnum):
 
 
 class _Strict(BaseModel):
+    """A request model: unknown fields are errors, and every text is valid Unicode.
+
+    JSON can carry a lone surrogate (``"\\ud800"``) that no UTF-8 encoder accepts;
+    refused here, once, for every text field of every request (code, stdin, args,
+    file names and contents, policy and language names).
+    """
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _encodable(cls, value: object, info: ValidationInfo) -> object:
+        for text in _texts(value):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"{info.field_name} is not valid Unicode text: a lone surrogate at position {exc.start}"
+                ) from None
+        return value
+
+
+def _texts(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []
 
 
 class Limits(_Strict):
@@ -67,7 +94,9 @@ class EffectiveLimits(_Strict):
 class FileInput(_Strict):
     """An extra file written into the workdir before the program starts."""
 
-    path: str = Field(..., min_length=1, max_length=255, description="Relative path inside the workdir.")
+    path: str = Field(
+        ..., min_length=1, max_length=1024, description="Relative path inside the workdir (255 bytes a part)."
+    )
     content: str = Field("", max_length=48 << 20, description="File content, encoded as `encoding` says.")
     encoding: Literal["utf8", "base64"] = "utf8"
 
@@ -84,6 +113,11 @@ class FileInput(_Strict):
             raise ValueError(f"file path {path!r} must be relative, without '.', '..' or empty parts")
         if len(parts) > 8:
             raise ValueError(f"file path {path!r} has more than 8 parts")
+        # What the kernel allows, counted as it counts: bytes (NAME_MAX per part), not characters.
+        if any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in parts):
+            raise ValueError(f"file path {path[:64]!r}...: a part is longer than 255 bytes")
+        if len(path.encode("utf-8", "surrogatepass")) > 1024:
+            raise ValueError(f"file path {path[:64]!r}... is longer than 1024 bytes")
         return path
 
     @model_validator(mode="after")

@@ -63,6 +63,7 @@ class Planner:
         files.extend(RunFile(extra.path, extra.data()) for extra in request.files)
         check_file_layout([f.path for f in files], language.main_file)
         self.check_size(sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args))
+        check_fits(files, limits.workdir_mb)
         restricted = language.mode == "python" and policy.python.restricted_python
         return RunSpec(
             image=self.catalog.image_tag(language.name),
@@ -86,12 +87,14 @@ class Planner:
         files = [RunFile(extra.path, extra.data()) for extra in request.files]
         check_file_layout([f.path for f in files], language.main_file)
         self.check_size(sum(len(f.data) for f in files))
+        limits = self.limits(request.limits, policy)
+        check_fits(files, limits.workdir_mb)
         return RunSpec(
             image=self.catalog.image_tag(language.name),
             mode="session",
             argv=("python3",),
             files=tuple(files),
-            limits=self.limits(request.limits, policy),
+            limits=limits,
             nofile=self.settings.nofile,
             cpus=self.settings.cpus,
         )
@@ -141,6 +144,22 @@ class Planner:
             raise PayloadTooLarge(
                 f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
             )
+
+
+#: tmpfs gives every file at least one page; and some room stays free for the program itself.
+PAGE = 4096
+WORKDIR_HEADROOM = 64 << 10
+
+
+def check_fits(files: list[RunFile], workdir_mb: int) -> None:
+    """The files must fit the workdir they are written to: a request, not our failure, if they do not."""
+    need = sum(max(1, -(-len(f.data) // PAGE)) * PAGE for f in files) + WORKDIR_HEADROOM
+    room = workdir_mb << 20
+    if need > room:
+        raise PayloadTooLarge(
+            f"the {len(files)} file(s) take {need >> 10} KiB in the workdir, over its {room >> 10} KiB "
+            f"(limits.workdir_mb={workdir_mb}): fewer or smaller files, or a larger workdir_mb"
+        )
 
 
 def check_path(path: str) -> None:

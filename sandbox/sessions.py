@@ -79,6 +79,7 @@ class SessionManager:
             raise RequestRejected(
                 f"idle_ttl_s={idle:g} exceeds the server maximum {self.settings.max_session_idle_ttl_s:g}"
             )
+        self.service.limiter.take(caller.key_id, caller.rate_per_min)  # opening one counts against the rate
         session_id = uuid.uuid4().hex
         self._opening[caller.key_id] += 1  # counted against the cap while its container is made
         try:
@@ -120,7 +121,13 @@ class SessionManager:
         return info
 
     async def execute(
-        self, session_id: str, caller: Caller, body: SessionExecution, on_output: OutputCallback | None = None
+        self,
+        session_id: str,
+        caller: Caller,
+        body: SessionExecution,
+        on_output: OutputCallback | None = None,
+        *,
+        record_now: bool = False,
     ) -> Execution:
         """Submit a cell (refusals raise here); await ``done`` on the returned execution for its result."""
         entry = self._own(session_id, caller)
@@ -129,7 +136,9 @@ class SessionManager:
         )
         entry.active += 1
         try:
-            execution = await self.executions.submit(request, caller, session=entry.open, on_output=on_output)
+            execution = await self.executions.submit(
+                request, caller, session=entry.open, on_output=on_output, record_now=record_now
+            )
         except BaseException:
             entry.active -= 1
             raise

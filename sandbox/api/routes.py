@@ -182,14 +182,22 @@ async def get_session(session_id: str, key: Key, request: Request) -> SessionInf
 @router.post(
     "/sessions/{session_id}/executions",
     response_model=ExecutionRecord,
+    responses={202: {"model": ExecutionRecord, "description": "Started (`wait=false`): follow or cancel it by id"}},
     summary="Run code in the session (a cell: an execution like any other, with its own id and record)",
 )
-async def session_execute(session_id: str, body: SessionExecution, key: Key, request: Request) -> Any:
-    execution = await sessions(request).execute(session_id, key, body)
-    await execution.done.wait()
-    if execution.error is not None:
-        raise execution.error
-    return JSONResponse(execution.view.model_dump(mode="json"))
+async def session_execute(
+    session_id: str,
+    body: SessionExecution,
+    key: Key,
+    request: Request,
+    wait: Annotated[bool, Query(description="Wait for the result (default) or return 202 at once.")] = True,
+) -> Any:
+    execution = await sessions(request).execute(session_id, key, body, record_now=not wait)
+    if wait:
+        await execution.done.wait()
+        if execution.error is not None:
+            raise execution.error
+    return JSONResponse(execution.view.model_dump(mode="json"), status_code=200 if wait else 202)
 
 
 @router.put("/sessions/{session_id}/files/{path:path}", status_code=204, summary="Write a file into the session")

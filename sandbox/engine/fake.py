@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.spec import OutputCallback, RunOutcome, RunSpec, deliver
-from sandbox.errors import EngineError, PoolExhausted, RequestRejected
+from sandbox.errors import NotFound, PoolExhausted, RequestRejected
 from sandbox.models import Status
 
 #: Gets every spec (one-shot runs, session openings with mode "session", cells with mode "cell").
@@ -115,7 +115,7 @@ class FakeSession(BackendSession):
 
     def _check_open(self) -> None:
         if self._ended:
-            raise EngineError("the session has ended")
+            raise NotFound("the session has ended")
 
 
 class _FakeLease(Lease):

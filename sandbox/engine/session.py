@@ -5,12 +5,21 @@ session protocol). One call at a time: a cell holds the session's lock and an
 execution slot of the backend for as long as it runs; file operations hold the
 lock only. A cell that times out, overflows a cap or kills the interpreter ends
 the session, and so does a lost connection; the container is removed then.
+
+The program shares the interpreter with the session's protocol, so it can break
+it (exit between calls, close or write the interpreter's pipes, forge its
+reply). Whatever it breaks, it breaks only its own session: the session ends
+and the call is answered ``NotFound("the session has ended: ...")``, never as
+our failure. Closing a session does not wait for a running cell: the cell is
+killed with the container and answers ``killed``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 
@@ -19,8 +28,10 @@ from sandbox.engine.channel import RunnerChannel
 from sandbox.engine.docker import Container
 from sandbox.engine.protocol import encode_message, runner_limits
 from sandbox.engine.spec import OutputCallback, RunOutcome, RunSpec
-from sandbox.errors import EngineError, RequestRejected
+from sandbox.errors import EngineError, NotFound, RequestRejected
 from sandbox.models import Status
+
+log = logging.getLogger(__name__)
 
 #: Statuses after which the interpreter is known to be intact; any other ends the session.
 SURVIVABLE = (Status.OK, Status.RUNTIME_ERROR)
@@ -43,6 +54,7 @@ class DockerSession(BackendSession):
         self._on_end = on_end
         self._lock = asyncio.Lock()
         self._ended = False
+        self._closing = False  # close() was called: a running cell is being killed, not lost
 
     @property
     def ended(self) -> bool:
@@ -66,6 +78,13 @@ class DockerSession(BackendSession):
             return await self._call({"op": "get", "path": path})
 
     async def close(self) -> None:
+        self._closing = True
+        if self._lock.locked():
+            # A call is running: kill the container rather than wait for the call. Its end of the
+            # stream then closes and the call finishes at once (closing our socket would not wake
+            # it: a closed descriptor just leaves the event loop's poll set).
+            await self.container.kill()
+            return
         async with self._lock:
             if not self._ended:
                 with suppress(OSError):
@@ -80,16 +99,24 @@ class DockerSession(BackendSession):
         message = encode_message({"op": "exec", "code": code, "limits": runner_limits(spec)})
         try:
             outcome, report = await self._channel.run(message, spec.limits, on_output)
+        except (EngineError, OSError) as exc:
+            self._end()
+            if self._closing:
+                return _closed_while_running()
+            raise self._gone(exc) from exc
         except BaseException:
             self._end()
             raise
+        if self._closing:  # the container went away under the cell because the session was closed
+            self._end()
+            return _closed_while_running(outcome)
         if report is None or report.session_ended or outcome.status not in SURVIVABLE:
             self._end()
         return outcome
 
     def _check_open(self) -> None:
         if self._ended:
-            raise EngineError("the session has ended")
+            raise NotFound("the session has ended")
 
     async def _call(self, body: dict[str, object]) -> bytes:
         """One file operation. Anything but the runner's refusal ends the session: an answer left
@@ -98,17 +125,37 @@ class DockerSession(BackendSession):
             return await self._channel.call(encode_message(body))
         except RequestRejected:
             raise  # the runner refused the path; its answer was read to the end
-        except (OSError, TimeoutError) as exc:
+        except (EngineError, OSError, TimeoutError) as exc:
             self._end()
-            raise EngineError(f"lost the session's container: {exc}") from exc
+            raise self._gone(exc) from exc
         except BaseException:
             self._end()
             raise
+
+    def _gone(self, exc: BaseException) -> NotFound:
+        """The answer when the session's protocol broke: the detail goes to the log, not to the caller."""
+        log.info("session container %s ended: %s", self.container.id[:12], getattr(exc, "message", exc))
+        return NotFound(
+            "the session has ended: its interpreter is gone (it exited between calls, or the program "
+            "broke the session's protocol); open a new session"
+        )
 
     def _end(self) -> None:
         if not self._ended:
             self._ended = True
             self._on_end(self)
+
+
+def _closed_while_running(outcome: RunOutcome | None = None) -> RunOutcome:
+    """A cell killed because its session was closed (deleted, or past its maximum lifetime)."""
+    return RunOutcome(
+        status=Status.KILLED,
+        signal=signal.SIGKILL,
+        stdout=outcome.stdout if outcome else b"",
+        stderr=outcome.stderr if outcome else b"",
+        wall_ms=outcome.wall_ms if outcome else 0,
+        message="the session was closed while this cell ran; it was killed with the container",
+    )
 
 
 class _Cell(Lease):
@@ -118,7 +165,4 @@ class _Cell(Lease):
         self._session = session
 
     async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
-        try:
-            return await self._session.run_cell(spec, on_output)
-        except OSError as exc:
-            raise EngineError(f"lost the session's container: {exc}") from exc
+        return await self._session.run_cell(spec, on_output)

@@ -35,12 +35,7 @@ class KeyLimiter:
         """
         if key_id is None or rate_per_min is None or max_concurrency is None:
             return _unlimited
-        bucket = self._buckets.get(key_id)
-        now = time.monotonic()
-        if bucket is None:
-            bucket = self._buckets[key_id] = _Bucket(tokens=float(rate_per_min), updated=now)
-        bucket.tokens = min(float(rate_per_min), bucket.tokens + (now - bucket.updated) * rate_per_min / 60)
-        bucket.updated = now
+        bucket = self._refill(key_id, rate_per_min)
         if bucket.running >= max_concurrency:
             error = RateLimited(f"this key already runs {bucket.running} executions (its limit is {max_concurrency})")
             error.retry_after_s = 1
@@ -61,6 +56,26 @@ class KeyLimiter:
                 bucket.running -= 1
 
         return release
+
+    def take(self, key_id: str | None, rate_per_min: int | None) -> None:
+        """Take one token of the rate only (opening a session: no execution runs yet)."""
+        if key_id is None or rate_per_min is None:
+            return
+        bucket = self._refill(key_id, rate_per_min)
+        if bucket.tokens < 1:
+            error = RateLimited(f"this key's rate limit of {rate_per_min} per minute is used up")
+            error.retry_after_s = math.ceil((1 - bucket.tokens) * 60 / rate_per_min - 1e-9)
+            raise error
+        bucket.tokens -= 1
+
+    def _refill(self, key_id: str, rate_per_min: int) -> _Bucket:
+        bucket = self._buckets.get(key_id)
+        now = time.monotonic()
+        if bucket is None:
+            bucket = self._buckets[key_id] = _Bucket(tokens=float(rate_per_min), updated=now)
+        bucket.tokens = min(float(rate_per_min), bucket.tokens + (now - bucket.updated) * rate_per_min / 60)
+        bucket.updated = now
+        return bucket
 
 
 def _unlimited() -> None:

@@ -166,3 +166,14 @@ def test_a_caller_without_a_key_or_limits_is_not_limited(args: tuple[str | None,
     assert limiter.acquire("key", 1, 1) is not None  # a real key is still limited on its own
     with pytest.raises(RateLimited):
         limiter.acquire("key", 1, 1)
+
+
+def test_take_spends_a_token_of_the_rate_only() -> None:
+    limiter = KeyLimiter()
+    release = limiter.acquire("key", 2, 1)  # one token, and the only concurrency slot, held
+    limiter.take("key", 2)  # opening a session needs no slot: the second token
+    with pytest.raises(RateLimited, match="rate limit of 2 per minute") as caught:
+        limiter.take("key", 2)
+    assert caught.value.retry_after_s >= 1
+    release()
+    limiter.take(None, None)  # the local operator is not limited

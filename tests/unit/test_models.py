@@ -154,3 +154,27 @@ def test_status_values_are_stable() -> None:
 def test_result_serialises_status_as_its_value() -> None:
     result = ExecutionResult(status=Status.TIMEOUT, message="m")
     assert result.model_dump(mode="json")["status"] == "timeout"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"code": "print(1)", "args": ["\ud800"]},
+        {"code": "print(1)", "stdin": "a\udfffb"},
+        {"code": "print(1)", "files": [{"path": "a.txt", "content": "x\ud83d"}]},
+        {"code": "print(1)", "files": [{"path": "\udc80.txt"}]},
+        {"code": "print(1)", "policy": "st\ud800"},
+    ],
+    ids=["args", "stdin", "file-content", "file-path", "policy"],
+)
+def test_a_lone_surrogate_anywhere_in_a_request_is_refused(fields: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match=r"not valid Unicode text|unable to parse raw data as a unicode string"):
+        ExecutionRequest(**fields)  # type: ignore[arg-type]
+
+
+def test_file_paths_are_measured_in_bytes_as_the_kernel_does() -> None:
+    FileInput(path="é" * 127 + "x")  # 255 bytes: fine
+    with pytest.raises(ValidationError, match="longer than 255 bytes"):
+        FileInput(path="é" * 128)  # 128 characters, 256 bytes
+    with pytest.raises(ValidationError, match="longer than 1024 bytes"):
+        FileInput(path="/".join(["é" * 120] * 5))

@@ -286,3 +286,11 @@ def test_error_result(exc: SandboxError | None, status: Status, message: str) ->
     assert result.status is status
     assert result.message == message
     assert result.stdout == "" and result.exit_code is None
+
+
+def test_files_that_cannot_fit_the_workdir_are_refused_before_anything_runs() -> None:
+    service, _ = make_service()
+    many = [FileInput(path=f"f{i}", content="x") for i in range(256)]  # 256 pages of tmpfs
+    with pytest.raises(PayloadTooLarge, match=r"limits.workdir_mb=1"):
+        prepare(service, ExecutionRequest(code="", files=many, limits=Limits(workdir_mb=1)))
+    prepare(service, ExecutionRequest(code="", files=many, limits=Limits(workdir_mb=2)))

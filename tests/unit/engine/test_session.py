@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.engine.session import DockerSession
-from sandbox.errors import EngineError, RequestRejected
+from sandbox.errors import EngineError, NotFound, RequestRejected
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +55,7 @@ async def test_a_cancelled_file_operation_ends_the_session() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert session.ended and ended == [session]
-    with pytest.raises(EngineError, match="the session has ended"):
+    with pytest.raises(NotFound, match="the session has ended"):
         await session.get_file("a.txt")
 
 
@@ -68,6 +68,48 @@ async def test_a_refused_path_does_not_end_the_session() -> None:
 
 async def test_a_lost_container_ends_the_session() -> None:
     session, ended = make("fail")
-    with pytest.raises(EngineError):
+    with pytest.raises(NotFound, match="the session has ended: its interpreter is gone"):
         await session.put_file("a.txt", b"x")
     assert session.ended and ended == [session]
+
+
+async def test_closing_a_session_kills_its_running_cell_at_once() -> None:
+    from sandbox.engine import RunFile, RunSpec
+    from sandbox.models import EffectiveLimits, Status
+
+    gone = asyncio.Event()
+
+    class Running(StubChannel):
+        async def run(self, message: bytes, limits: object, on_output: object) -> object:
+            await gone.wait()  # the container is removed under it
+            raise OSError(104, "Connection reset by peer")
+
+    ended: list[DockerSession] = []
+
+    @asynccontextmanager
+    async def slot() -> AsyncIterator[None]:
+        yield
+
+    class Killable:
+        id = "c" * 64
+
+        async def kill(self) -> None:  # the runner dies: the stream under the running cell ends
+            gone.set()
+
+    container: Any = Killable()
+    session = DockerSession(container, Running("block"), slot, on_end=ended.append)  # type: ignore[arg-type]
+    limits = EffectiveLimits(
+        wall_time_s=60, cpu_time_s=5, memory_mb=256, processes=64, workdir_mb=64, stdout_bytes=99, stderr_bytes=99
+    )
+    spec = RunSpec(image="i", mode="cell", argv=(), files=(RunFile("main.py", b"import time"),), limits=limits)
+
+    async def cell() -> object:
+        async with session.acquire() as lease:
+            return await lease.run(spec)
+
+    running = asyncio.create_task(cell())
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(session.close(), 1)  # does not wait for the cell
+    outcome = await asyncio.wait_for(running, 1)
+    assert outcome.status is Status.KILLED and "closed while this cell ran" in outcome.message  # type: ignore[attr-defined]
+    assert ended == [session]
