@@ -88,6 +88,28 @@ class Settings(BaseSettings):
     kill_grace_s: float = Field(1.0, ge=0, description="Host deadline = wall limit + this; then SIGKILL.")
     janitor_interval_s: float = Field(60.0, gt=0, description="How often leftover containers are reaped.")
 
+    # Resilience: the circuit breaker around the engine, retries of safe engine calls, shutdown.
+    breaker_failures: int = Field(5, ge=1, description="Engine failures in a row that open the circuit breaker.")
+    breaker_open_s: float = Field(1.0, gt=0, description="How long an open breaker refuses before it probes.")
+    breaker_probes: int = Field(1, ge=1, description="Requests let through at once while the breaker probes.")
+    retry_attempts: int = Field(3, ge=1, description="Tries of an engine call that is safe to repeat.")
+    retry_base_s: float = Field(0.05, ge=0, description="First retry backoff (exponential, full jitter).")
+    retry_max_s: float = Field(1.0, ge=0, description="Longest retry backoff.")
+    shutdown_grace_s: float = Field(30.0, ge=0, description="On SIGTERM, how long running executions may finish.")
+
+    # Observability.
+    log_format: str = Field(
+        "auto", pattern="^(auto|json|text)$", description="Log lines: JSON, text, or auto (text on a terminal)."
+    )
+    log_level: str = Field("info", pattern="^(debug|info|warning|error)$", description="Lowest level logged.")
+    metrics_access: str = Field(
+        "loopback",
+        pattern="^(loopback|open|key)$",
+        description="Who may scrape /metrics: loopback clients without a key, anyone, or key holders only.",
+    )
+    tracing: bool = Field(False, description="OpenTelemetry traces: a span per stage (OTLP when an endpoint is set).")
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318.")
+
     @property
     def database(self) -> str:
         """The database URL in force."""

@@ -275,10 +275,11 @@ class Caller:
     policy: str | None = None  # the loosest tier this caller may use
     rate_per_min: int | None = None
     max_concurrency: int | None = None
+    name: str | None = None  # the key's name, for logs (never the key itself)
 
     @classmethod
     def of(cls, key: ApiKeyInfo) -> Caller:
-        return cls(key.id, key.policy, key.rate_per_min, key.max_concurrency)
+        return cls(key.id, key.policy, key.rate_per_min, key.max_concurrency, key.name)
 
 
 #: The CLI's caller: the operator of this machine, without a key.

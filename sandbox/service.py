@@ -26,13 +26,14 @@ import hashlib
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from sandbox import telemetry
 from sandbox.config import Settings
 from sandbox.engine import (
     Backend,
@@ -151,6 +152,10 @@ class Execution:
     async def admit(self) -> None:
         """Policy (within the caller's ceiling), limits, sizes; then the caller's rate token and slot."""
         self._expect(Stage.NEW, "admit")
+        with self._stage("admit"):
+            await self._admit()
+
+    async def _admit(self) -> None:
         planner = self.service.planner
         try:
             if self.session is not None:
@@ -176,6 +181,10 @@ class Execution:
     async def validate(self) -> None:
         """Every source file through the policy: the cell, or the main file and every extra file."""
         self._expect(Stage.ADMITTED, "validate")
+        with self._stage("validate"):
+            await self._validate()
+
+    async def _validate(self) -> None:
         assert self.policy is not None
         language = self.service.catalog.language(self.request.language)
         try:
@@ -200,7 +209,9 @@ class Execution:
         self._expect(Stage.VALIDATED, "acquire")
         assert self.spec is not None
         held = self.session.sandbox.acquire() if self.session else self.service.backend.acquire(self.spec)
-        async with held as lease:
+        async with contextlib.AsyncExitStack() as stack:
+            with self._stage("acquire"):
+                lease = await stack.enter_async_context(held)
             self.stage = Stage.ACQUIRED
             self.log.debug("acquired a sandbox (%s)", self.spec.image)
             yield lease
@@ -209,7 +220,9 @@ class Execution:
         """Run the program in the held sandbox; its output is published as it comes."""
         self._expect(Stage.ACQUIRED, "run")
         assert self.spec is not None and self.verdict is not None
-        outcome = await lease.run(self.spec, self._publisher(on_output))
+        with self._stage("run") as stage:
+            outcome = await lease.run(self.spec, self._publisher(on_output))
+            stage["status"] = outcome.status.value
         if self.session is not None and self.session.sandbox.ended:
             outcome.message = (outcome.message + "; the session has ended").lstrip("; ")
         result = outcome.to_result()
@@ -226,6 +239,10 @@ class Execution:
     async def record(self) -> None:
         """Publish the result, then write the record (the door may answer before the write ends)."""
         self._expect(Stage.REDACTED, "record")
+        with self._stage("record"):
+            await self._record()
+
+    async def _record(self) -> None:
         assert self.result is not None
         result = self.result
         done = {
@@ -311,6 +328,16 @@ class Execution:
                 self._listeners.discard(more)
 
     # ------------------------------------------------------------------ private
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[dict[str, Any]]:
+        """One stage through the telemetry hook, with this execution's ids bound to its log lines."""
+        session_id = self.session.id if self.session else None
+        with (
+            telemetry.bind(execution_id=self.id, session_id=session_id, key=self.caller.name),
+            telemetry.stage(name, language=self.request.language, policy=self.view.policy or None) as outcome,
+        ):
+            yield outcome
+
     def _expect(self, stage: Stage, action: str) -> None:
         if self.stage is not stage:
             raise StageOrderError(

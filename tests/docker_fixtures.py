@@ -26,11 +26,20 @@ from sandbox.validation import PolicySet
 
 #: Owner labels of this test session's containers start with this.
 SESSION_OWNER = f"test-{uuid.uuid4().hex[:6]}"
+#: When this test session started (Docker's ``Created`` is whole seconds).
+SESSION_STARTED = int(time.time()) - 1
 
 
 def _ours(container: dict) -> bool:
-    """This session's containers; under CI (nothing else runs there) every sandbox container."""
-    return bool(os.environ.get("CI")) or container["Labels"].get(LABEL_OWNER, "").startswith(SESSION_OWNER)
+    """This session's containers; under CI every sandbox container made while the tests ran.
+
+    Under CI the check also catches containers a test made under an owner it did not
+    choose (a subprocess's default owner); containers already on the engine when the
+    run began (another program's, or a killed run's) are not this run's leak.
+    """
+    if container["Labels"].get(LABEL_OWNER, "").startswith(SESSION_OWNER):
+        return True
+    return bool(os.environ.get("CI")) and container["Created"] >= SESSION_STARTED
 
 
 @pytest.fixture(scope="session")

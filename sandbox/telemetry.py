@@ -1,0 +1,55 @@
+"""Where an execution's stages meet logs, metrics and traces: one hook, written once.
+
+``bind(**fields)`` adds fields (``execution_id``, ``session_id``, ``key``,
+``request_id``) to every log line written in the current context (task or
+request); ``fields()`` reads them for the log formatter. ``stage(name, ...)``
+wraps one stage of ``service.Execution``: it binds the stage, times it, and is
+the single place where a stage becomes a span and a histogram sample, so a new
+concern (metrics, traces) is added here and covers one-shot runs and session
+cells alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+_FIELDS: ContextVar[dict[str, Any]] = ContextVar("sandbox_log_fields", default={})  # noqa: B039 - never mutated
+
+
+def fields() -> dict[str, Any]:
+    """The log fields bound in the current context (a copy)."""
+    return dict(_FIELDS.get())
+
+
+@contextlib.contextmanager
+def bind(**values: Any) -> Iterator[None]:
+    """Add ``values`` (``None`` ones skipped) to the log fields of this context, for the block."""
+    token = _FIELDS.set({**_FIELDS.get(), **{k: v for k, v in values.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _FIELDS.reset(token)
+
+
+def bind_forever(**values: Any) -> None:
+    """Add ``values`` to this context's log fields for the rest of it (a task's own context)."""
+    _FIELDS.set({**_FIELDS.get(), **{k: v for k, v in values.items() if v is not None}})
+
+
+@contextlib.contextmanager
+def stage(name: str, *, language: str | None = None, policy: str | None = None) -> Iterator[dict[str, Any]]:
+    """One stage of an execution: bound as ``stage`` in the logs, timed, (later) a span and a sample.
+
+    Yields a dict the stage may fill with attributes of its outcome (``status``, ``outcome``).
+    """
+    outcome: dict[str, Any] = {}
+    started = time.perf_counter()
+    with bind(stage=name):
+        try:
+            yield outcome
+        finally:
+            outcome["duration_s"] = time.perf_counter() - started
