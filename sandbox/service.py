@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sandbox import telemetry
+from sandbox import observability
 from sandbox.config import Settings
 from sandbox.engine import (
     Backend,
@@ -333,8 +333,8 @@ class Execution:
         """One stage through the telemetry hook, with this execution's ids bound to its log lines."""
         session_id = self.session.id if self.session else None
         with (
-            telemetry.bind(execution_id=self.id, session_id=session_id, key=self.caller.name),
-            telemetry.stage(name, language=self.request.language, policy=self.view.policy or None) as outcome,
+            observability.bind(execution_id=self.id, session_id=session_id, key=self.caller.name),
+            observability.stage(name, language=self.request.language, policy=self.view.policy or None) as outcome,
         ):
             yield outcome
 
