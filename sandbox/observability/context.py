@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from sandbox.observability import metrics
+
 _FIELDS: ContextVar[dict[str, Any]] = ContextVar("sandbox_log_fields", default={})  # noqa: B039 - never mutated
 
 
@@ -44,12 +46,17 @@ def bind_forever(**values: Any) -> None:
 def stage(name: str, *, language: str | None = None, policy: str | None = None) -> Iterator[dict[str, Any]]:
     """One stage of an execution: bound as ``stage`` in the logs, timed, (later) a span and a sample.
 
-    Yields a dict the stage may fill with attributes of its outcome (``status``, ``outcome``).
+    Yields a dict the stage may fill with attributes of its outcome (``status``, ``outcome``);
+    the hook adds ``duration_s`` and, if the stage raised, ``error``.
     """
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
     with bind(stage=name):
         try:
             yield outcome
+        except BaseException as exc:
+            outcome["error"] = exc
+            raise
         finally:
             outcome["duration_s"] = time.perf_counter() - started
+            metrics.stage_finished(name, language, policy, outcome)

@@ -22,8 +22,8 @@ so the figures are whole whichever worker answers (see ``exposition``).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -137,13 +137,100 @@ def _state(name: str) -> str:
     return name if name in BREAKER_STATES else OTHER
 
 
-def multiprocess_dir() -> str | None:
-    """The multiprocess directory in force, if any.
+# ---------------------------------------------------------------- the stages of an execution
 
-    prometheus-client reads ``PROMETHEUS_MULTIPROC_DIR`` itself when it is first
-    imported and chooses where values live; this only asks which way it went.
+#: Stages whose refusal (a ``SandboxError`` out of the stage) ends the execution; the rest end at ``record``.
+REFUSING_STAGES = frozenset({"admit", "validate"})
+_languages: dict[str, str] = {}  # every name or alias the service knows -> the language's name
+_policies: set[str] = set()
+
+
+def known_names(languages: Mapping[str, str], policies: Iterable[str]) -> None:
+    """The language names (alias -> name) and policy names a label may carry; anything else is ``other``.
+
+    A request names its language and policy itself: without this, a client could
+    grow a label set (and the server's memory) one made-up name at a time.
     """
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    _languages.update({alias.lower(): name for alias, name in languages.items()})
+    _policies.update(policies)
 
 
-_refreshers: list[Callable[[], None]] = []
+def stage_finished(name: str, language: str | None, policy: str | None, outcome: Mapping[str, Any]) -> None:
+    """One stage of one execution ended (the stage hook calls this for every stage).
+
+    ``outcome`` holds ``duration_s``, ``status`` (set by the stage that ends the
+    execution: ``record``) and ``error`` (what the stage raised, if anything).
+    """
+    lang = _languages.get(language.lower(), OTHER) if language else OTHER
+    STAGE_SECONDS.labels(name, lang).observe(outcome["duration_s"])
+    status = outcome.get("status")
+    if status is None and name in REFUSING_STAGES:
+        refusal = getattr(outcome.get("error"), "status", None)  # a SandboxError's status; None otherwise
+        status = getattr(refusal, "value", None)
+    if status is not None and (name == "record" or name in REFUSING_STAGES):
+        EXECUTIONS.labels(lang, str(status), policy if policy in _policies else OTHER).inc()
+
+
+def queue_waited(seconds: float) -> None:
+    """An execution (or a session cell) waited ``seconds`` for its execution slot (or gave up)."""
+    QUEUE_WAIT_SECONDS.observe(seconds)
+
+
+def validated(verdict: str, *, cached: bool) -> None:
+    """One validation verdict (``ok``, ``validation_rejected``, ``syntax_error``); ``cached``: from the cache."""
+    VALIDATIONS.labels(verdict).inc()
+    if cached:
+        VALIDATION_CACHE_HITS.inc()
+
+
+# -------------------------------------------------------------------- pools and sessions
+
+_pool_totals: dict[str, tuple[int, ...]] = {}
+_POOL_COUNTERS = (POOL_HITS, POOL_MISSES, POOL_CREATES, POOL_CREATE_FAILURES)
+
+
+def pool_observed(name: str, *, ready: int, size: int, hits: int, misses: int, created: int, failures: int) -> None:
+    """A pool's figures as it reports them (running totals); its counters grow by what is new since last time."""
+    POOL_READY.labels(name).set(ready)
+    POOL_SIZE.labels(name).set(size)
+    totals = (hits, misses, created, failures)
+    last = _pool_totals.get(name, (0,) * len(totals))
+    for counter, now, before in zip(_POOL_COUNTERS, totals, last, strict=True):
+        grown = now - before if now >= before else now  # a smaller total: a new pool under the same name
+        if grown:
+            counter.labels(name).inc(grown)
+    _pool_totals[name] = totals
+
+
+def pool_closed(name: str) -> None:
+    """The pool is gone: it keeps nothing ready any more."""
+    POOL_READY.labels(name).set(0)
+    POOL_SIZE.labels(name).set(0)
+
+
+def cold_created(pool: str) -> None:
+    """A run created its own container (``pool``: its pool's name, or ``unpooled``)."""
+    COLD_CREATES.labels(pool).inc()
+
+
+def session_opened() -> None:
+    """A session opened (its container is up)."""
+    SESSIONS_OPEN.inc()
+
+
+def session_closed() -> None:
+    """A session closed (counted once, however it ended)."""
+    SESSIONS_OPEN.dec()
+
+
+# ------------------------------------------------------------------------------ HTTP
+
+
+def http_request(method: str, route: str, code: int, seconds: float) -> None:
+    """One HTTP request answered; ``route`` is the route template (never the raw path)."""
+    method = method if method in HTTP_METHODS else OTHER
+    HTTP_REQUESTS.labels(method, route, str(code)).inc()
+    HTTP_SECONDS.labels(method, route).observe(seconds)
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
