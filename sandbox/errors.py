@@ -14,7 +14,8 @@ exceptions. These classes are for requests we refuse or could not carry out::
     ├── CapacityUnavailable           capacity_unavailable  503  exit 75
     │   ├── PoolExhausted
     │   ├── CircuitOpen
-    │   └── DockerUnavailable
+    │   ├── DockerUnavailable
+    │   └── DockerFailing
     ├── EngineError                   internal_error        500  exit 70
     ├── SecretError                   internal_error        500
     └── StoreError                    internal_error        500
@@ -105,7 +106,7 @@ class CapacityUnavailable(SandboxError):
     status = Status.CAPACITY_UNAVAILABLE
     http_status = 503
     exit_code = 75
-    retry_after_s: ClassVar[int] = 1
+    retry_after_s: int = 1
 
 
 class PoolExhausted(CapacityUnavailable):
@@ -118,6 +119,10 @@ class CircuitOpen(CapacityUnavailable):
 
 class DockerUnavailable(CapacityUnavailable):
     """The Docker engine does not answer."""
+
+
+class DockerFailing(CapacityUnavailable):
+    """The engine answered with a server error or not in time (often: it is restarting); retried, counted."""
 
 
 class EngineError(SandboxError):

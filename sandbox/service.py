@@ -41,6 +41,7 @@ from sandbox.engine import (
     DockerBackend,
     ImageCatalog,
     Lease,
+    MeteredBackend,
     OutputCallback,
     RunSpec,
     deliver,
@@ -239,7 +240,8 @@ class Execution:
     async def record(self) -> None:
         """Publish the result, then write the record (the door may answer before the write ends)."""
         self._expect(Stage.REDACTED, "record")
-        with self._stage("record"):
+        with self._stage("record") as stage:
+            stage["status"] = self.result.status.value if self.result else None
             await self._record()
 
     async def _record(self) -> None:
@@ -417,6 +419,8 @@ class ExecutionService:
         self.limiter = KeyLimiter()
         self.validator = validator or Validator()  # in-process validation (no workers): the CLI, tests
         self.validation = workers or InlineValidation(self.validator, policies, settings.validation_timeout_s)
+        names = {alias: spec.name for spec in catalog.languages.values() for alias in (spec.name, *spec.aliases)}
+        observability.metrics.known_names(names, policies.policies)  # metric labels carry only names we know
         self._warm = warm
         self._closed = False
 
@@ -494,7 +498,9 @@ class ExecutionService:
 
     async def validate(self, files: list[SourceFile], language: str, policy: Policy) -> Verdict:
         """The validation pipeline, in a worker process (or a thread); fails closed on timeout."""
-        return await self.validation.validate(files, language, policy)
+        verdict = await self.validation.validate(files, language, policy)
+        observability.metrics.validated(verdict.status.value, cached=verdict.cached)
+        return verdict
 
     # ----------------------------------------------------------------- sessions
     async def open_session(self, request: SessionRequest, caller: Caller, session_id: str) -> OpenSession:
@@ -565,5 +571,5 @@ def build_service(
             size=settings.validation_workers,
             timeout_s=settings.validation_timeout_s,
         )
-    backend = backend or DockerBackend(settings)
+    backend = MeteredBackend(backend or DockerBackend(settings))
     return ExecutionService(settings, backend, catalog, policies, store=store, warm=warm, workers=workers)

@@ -17,13 +17,14 @@ from fastapi import FastAPI
 from starlette.routing import Route
 
 from sandbox import __version__
-from sandbox.api import problems
+from sandbox.api import metering, problems
 from sandbox.api.guard import BodyGuard
 from sandbox.api.routes import health, router
 from sandbox.config import Settings
 from sandbox.engine import Backend
 from sandbox.executions import ExecutionManager
 from sandbox.mcp import Door, build_mcp, http_endpoint
+from sandbox.observability import exposition
 from sandbox.service import build_service
 from sandbox.sessions import SessionManager
 from sandbox.store import Store
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
                 await manager.aclose()
                 await sessions.aclose()
         store.close()
+        exposition.process_stopped()  # a worker's live gauges leave the sums with it
 
     app = FastAPI(
         title="sandbox",
@@ -76,10 +78,12 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     problems.install(app)
     app.include_router(health)
     app.include_router(router)
+    app.include_router(metering.router)
     # MCP over streamable HTTP, with the same keys, managers and limits as REST.
     mcp_server = build_mcp(lambda: app.state.door)
     app.router.routes.append(Route("/mcp", http_endpoint(mcp_server, lambda: app.state.store), methods=None))
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+    app.add_middleware(metering.HttpMetrics, routes=app.router.routes)  # outermost: sees every answer
     return app
 
 

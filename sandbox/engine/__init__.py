@@ -6,6 +6,7 @@ from sandbox.engine.doctor import Check, run_checks
 from sandbox.engine.fake import FakeBackend, FakeSession
 from sandbox.engine.imagebuild import ImageBuilder, ImageStatus, image_statuses
 from sandbox.engine.images import ImageCatalog, LanguageSpec
+from sandbox.engine.metered import MeteredBackend
 from sandbox.engine.spec import (
     OutputCallback,
     PoolReport,
@@ -15,10 +16,12 @@ from sandbox.engine.spec import (
     RunSpec,
     deliver,
 )
+from sandbox.engine.wrappers import BreakerBackend
 
 __all__ = [
     "Backend",
     "BackendSession",
+    "BreakerBackend",
     "Check",
     "DockerBackend",
     "FakeBackend",
@@ -28,6 +31,7 @@ __all__ = [
     "ImageStatus",
     "LanguageSpec",
     "Lease",
+    "MeteredBackend",
     "OutputCallback",
     "PoolReport",
     "Profile",

@@ -80,6 +80,13 @@ class Backend(abc.ABC):
         """The warm pools, for readiness; none by default."""
         return []
 
+    def conditions(self) -> dict[str, str]:
+        """Named states for readiness (a wrapper adds its own, e.g. ``{"breaker": "open"}``)."""
+        return {}
+
+    def recovered(self) -> None:  # noqa: B027 - optional hook
+        """The engine answers again after an outage: replace what may have died with it."""
+
     @abc.abstractmethod
     def acquire(self, spec: RunSpec) -> AbstractAsyncContextManager[Lease]:
         """An execution slot and a fresh sandbox for one run of ``spec``; released on exit."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from sandbox.engine.protocol import encode_request
 from sandbox.engine.session import DockerSession
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
 from sandbox.errors import EngineError, PoolExhausted, RequestRejected
+from sandbox.observability import metrics
 
 log = logging.getLogger(__name__)
 #: A run that took a warm container starts the refill when it ends, or after this
@@ -82,7 +84,7 @@ class DockerBackend(Backend):
         pool.start()
 
     def pools(self) -> list[PoolReport]:
-        return [PoolReport(pool.name, pool.stats.ready, pool.size) for pool in self._pools.values()]
+        return [_report(pool) for pool in self._pools.values()]
 
     def pool(self, profile: Profile) -> WarmPool[Container] | None:
         """The warm pool of ``profile`` (benchmarks and tests wait on it)."""
@@ -103,6 +105,7 @@ class DockerBackend(Backend):
         """One of ``max_concurrency`` execution slots; ``PoolExhausted`` after the queue timeout."""
         if self._slots is None or self._closed:
             raise EngineError("DockerBackend used before start() or after aclose()")
+        waiting = time.perf_counter()
         try:
             if self._slots.locked():  # wait_for costs a task and a timer: only when there is a queue
                 await asyncio.wait_for(self._slots.acquire(), timeout=self.settings.queue_timeout_s)
@@ -113,6 +116,8 @@ class DockerBackend(Backend):
                 f"all {self.settings.max_concurrency} execution slots stayed busy for "
                 f"{self.settings.queue_timeout_s:g} s; retry later"
             ) from None
+        finally:
+            metrics.queue_waited(time.perf_counter() - waiting)
         try:
             yield
         finally:
@@ -129,6 +134,7 @@ class DockerBackend(Backend):
             try:
                 channel = await self._greet_warm(container) if container is not None else None
                 if channel is None:
+                    metrics.cold_created(pool.name if pool is not None else "unpooled")
                     container = await self._create(spec.profile, "cold", self._lifetime(pool=False))
                     channel = await self._greet(container)
                 try:
@@ -193,6 +199,11 @@ class DockerBackend(Backend):
     def _lifetime(self, *, pool: bool) -> float:
         run = self.settings.max_wall_time_s + self.settings.kill_grace_s + 60
         return run + (self.settings.pool_max_idle_s if pool else 0)
+
+
+def _report(pool: WarmPool[Container]) -> PoolReport:
+    stats = pool.stats
+    return PoolReport(pool.name, stats.ready, pool.size, stats.hits, stats.misses, stats.created, stats.failures)
 
 
 class _OneShot(Lease):

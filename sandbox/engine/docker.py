@@ -9,6 +9,14 @@ translated here, once, by ``map_docker_errors``; SDK objects never leave.
 event loop never waits on one, and owns the two promises that cancellation and
 shutdown must not break: a container whose creator was cancelled is removed as
 soon as it exists, and ``aclose`` waits for every pending creation and removal.
+
+Calls that are safe to repeat (create, attach, start, remove, list) are retried
+on transient failures (``RetryPolicy``); a creation is named before it is sent,
+so a try the engine may have carried out before failing is removed by name
+before the next one, and a creation that fails for good leaves nothing behind
+(or, if the engine is gone, a name the janitor removes once it answers).
+Running a program is never retried. ``held`` is every container this engine
+created and has not removed: what the janitor must not touch.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ import contextlib
 import functools
 import logging
 import socket
+import threading
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,11 +41,14 @@ import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
 from sandbox.engine.hardening import LABEL_MANAGED, ContainerOptions
-from sandbox.errors import DockerUnavailable, EngineError, SandboxError
+from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, SandboxError
+from sandbox.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Progress = Callable[[str], None]
+#: Failures another try may cure: no answer, or a server-side error (the engine restarting, overloaded).
+TRANSIENT = (DockerUnavailable, DockerFailing)
 
 
 @contextlib.contextmanager
@@ -50,9 +63,14 @@ def map_docker_errors(action: str) -> Iterator[None]:
     except docker.errors.NotFound as exc:
         raise EngineError(f"{action}: {exc.explanation or exc}") from exc
     except docker.errors.APIError as exc:
-        raise EngineError(f"{action}: Docker API error: {exc.explanation or exc}") from exc
+        # 502-504: the engine (or a proxy before it) cannot serve now. A plain 500 is not retried
+        # nor counted by the breaker: a request's own limits can cause one, every time.
+        kind = DockerFailing if exc.status_code in (502, 503, 504) else EngineError
+        raise kind(f"{action}: Docker API error: {exc.explanation or exc}") from exc
     except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
         raise DockerUnavailable(f"{action}: the Docker engine does not answer ({exc})") from exc
+    except requests.exceptions.Timeout as exc:
+        raise DockerFailing(f"{action}: the Docker engine did not answer in time ({exc})") from exc
     except requests.exceptions.RequestException as exc:
         raise EngineError(f"{action}: request to the Docker engine failed: {exc}") from exc
     except docker.errors.DockerException as exc:
@@ -97,17 +115,23 @@ class ManagedContainer:
 
     id: str
     labels: dict[str, str]
+    name: str = ""
 
 
 class DockerEngine:
     """Async access to the engine's container API (see the module docstring)."""
 
-    def __init__(self, *, threads: int) -> None:
+    def __init__(self, *, threads: int, retry: RetryPolicy | None = None) -> None:
         self._threads = threads
+        self._retry = retry or RetryPolicy()
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docker")
         self._client: docker.DockerClient | None = None
         self._creations: set[asyncio.Future[Container]] = set()
         self._background: set[asyncio.Task[None]] = set()
+        # Bookkeeping for the janitor, written from the engine's threads (hence the lock):
+        self._lock = threading.Lock()
+        self._held: set[str] = set()  # ids of containers created and not yet removed
+        self._naming: set[str] = set()  # names of creations under way (their ids are not known yet)
 
     async def connect(self) -> None:
         """Connect and ping; ``DockerUnavailable`` when the engine does not answer. Idempotent."""
@@ -163,14 +187,26 @@ class DockerEngine:
         self.spawn(self.remove(container.id))
 
     async def remove(self, container_id: str) -> None:
-        """SIGKILL and delete; a container already gone or going is not an error."""
-        await self.call("remove a container", self._remove_blocking, container_id)
+        """SIGKILL and delete (retried); a container already gone or going is not an error.
 
-    async def managed(self) -> list[ManagedContainer]:
-        """Every container on the engine that carries our managed label."""
-        listing = functools.partial(self.api.containers, all=True, filters={"label": f"{LABEL_MANAGED}=1"})
-        found = await self.call("list sandbox containers", listing)
-        return [ManagedContainer(c["Id"], dict(c.get("Labels") or {})) for c in found]
+        Unwanted from now on: if the removal fails (the engine is down), the janitor's to take.
+        """
+        self._mark(self._held, container_id, False)
+        await self.call("remove a container", self._retried, "remove a container", self._remove_blocking, container_id)
+
+    def owns(self, container: ManagedContainer) -> bool:
+        """True for a container this engine created and has not removed, or is creating right now."""
+        with self._lock:
+            return container.id in self._held or container.name in self._naming
+
+    async def managed(self, label: str = f"{LABEL_MANAGED}=1") -> list[ManagedContainer]:
+        """Every container on the engine that carries ``label`` (default: our managed label)."""
+        listing = functools.partial(self.api.containers, all=True, filters={"label": label})
+        found = await self.call("list sandbox containers", self._retried, "list sandbox containers", listing)
+        return [
+            ManagedContainer(c["Id"], dict(c.get("Labels") or {}), (c.get("Names") or ["/"])[0].lstrip("/"))
+            for c in found
+        ]
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run housekeeping in the background; ``aclose`` waits for it, failures are logged."""
@@ -178,35 +214,83 @@ class DockerEngine:
         self._background.add(task)
         task.add_done_callback(self._reap_task)
 
-    async def aclose(self) -> None:
-        """Wait for pending creations (their containers are removed) and removals; disconnect."""
+    async def aclose(self, sweep: str | None = None) -> None:
+        """Wait for pending creations (their containers are removed) and removals; disconnect.
+
+        ``sweep``: a label; every container still carrying it is removed last (what a
+        failed removal or a lost creation answer left; best effort when the engine is down).
+        """
         while self._creations:
             await asyncio.gather(*list(self._creations), return_exceptions=True)
             await asyncio.sleep(0)  # let done-callbacks schedule the removals
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+        if sweep is not None and self._client is not None:
+            try:
+                left = await self.managed(sweep)
+                await asyncio.gather(*(self.remove(c.id) for c in left))
+            except SandboxError as exc:
+                log.warning("could not remove this process's last containers (the janitor will): %s", exc.message)
         if self._client is not None:
             self._client.close()
         self._executor.shutdown(wait=True)
 
     # ------------------------------------------------------------------ private
+    def _mark(self, names: set[str], name: str, present: bool) -> None:
+        with self._lock:
+            if present:
+                names.add(name)
+            else:
+                names.discard(name)
+
+    def _retried(
+        self, action: str, fn: Callable[..., T], *args: Any, before_retry: Callable[[], None] | None = None
+    ) -> T:
+        """``fn(*args)`` with its errors translated, tried again on a transient failure."""
+
+        def once() -> T:
+            with map_docker_errors(action):
+                return fn(*args)
+
+        return self._retry.call(action, once, retry_on=TRANSIENT, before_retry=before_retry)
+
     def _create_blocking(self, options: ContainerOptions, action: str) -> Container:
+        api = self.api
+        name = f"sandbox-{uuid.uuid4().hex[:16]}"
         with map_docker_errors(action):
-            api = self.api
             host = dict(options.host)
             host["ulimits"] = [Ulimit(**u) for u in host["ulimits"]]
             host["log_config"] = LogConfig(**host["log_config"])
-            container_id = api.create_container(**options.create, host_config=api.create_host_config(**host))["Id"]
+            host_config = api.create_host_config(**host)
+        create = functools.partial(api.create_container, **options.create, name=name, host_config=host_config)
+        self._mark(self._naming, name, True)
+        try:
+            # A try that failed in transit may have created the container: remove it by name first.
+            container_id = self._retried(action, create, before_retry=lambda: self._remove_quietly(name))["Id"]
+            self._mark(self._held, container_id, True)
             try:
-                wrapper = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+                params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                wrapper = self._retried(action, api.attach_socket, container_id, params)
                 raw = getattr(wrapper, "_sock", wrapper)
                 raw.setblocking(False)
-                api.start(container_id)
+                self._retried(action, api.start, container_id)  # starting a started container is a no-op
             except BaseException:
-                with contextlib.suppress(Exception):
-                    api.remove_container(container_id, force=True)
+                self._remove_quietly(container_id)
                 raise
-            return Container(container_id, raw, self, wrapper)
+        except BaseException:
+            self._remove_quietly(name)
+            raise
+        finally:
+            self._mark(self._naming, name, False)
+        return Container(container_id, raw, self, wrapper)
+
+    def _remove_quietly(self, name_or_id: str) -> None:
+        """Best-effort removal of a failed creation; what cannot be removed now is left to the janitor."""
+        self._mark(self._held, name_or_id, False)
+        try:
+            self._retried("remove a failed creation", self._remove_blocking, name_or_id)
+        except SandboxError as exc:
+            log.warning("could not remove the failed creation %s yet (the janitor will): %s", name_or_id, exc)
 
     def _remove_blocking(self, container_id: str) -> None:
         try:

@@ -18,6 +18,7 @@ LABEL_MANAGED = "io.sandbox.managed"
 LABEL_OWNER = "io.sandbox.owner"
 LABEL_KIND = "io.sandbox.kind"
 LABEL_EXPIRES = "io.sandbox.expires"
+LABEL_INSTANCE = "io.sandbox.instance"  # the creating server process (``sandbox.instance``)
 WORKSPACE = "/workspace"
 #: The runner is imported from its byte code, compiled when the image is built: compiling the
 #: source at every container start cost about 5 ms of CPU.
@@ -46,6 +47,7 @@ def container_options(
     owner: str,
     kind: str,
     lifetime_s: float,
+    instance: str = "",
 ) -> ContainerOptions:
     """Arguments for ``create_container``/``create_host_config`` of one container.
 
@@ -76,6 +78,7 @@ def container_options(
             LABEL_OWNER: owner,
             LABEL_KIND: kind,
             LABEL_EXPIRES: str(int(time.time() + lifetime_s)),
+            LABEL_INSTANCE: instance,
         },
     }
     host: dict[str, Any] = {

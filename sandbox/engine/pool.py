@@ -67,6 +67,7 @@ class WarmPool(Generic[T]):
         self._background: set[asyncio.Task[None]] = set()
         self._inflight: set[asyncio.Task[None]] = set()
         self._counts = PoolStats()
+        self._retry_now = asyncio.Event()  # purge() cuts a failure backoff short
 
     def start(self) -> None:
         """Begin filling in the background."""
@@ -93,6 +94,14 @@ class WarmPool(Generic[T]):
 
     def replenish(self) -> None:
         """Start refilling up to ``size`` now (idempotent)."""
+        self._wake.set()
+
+    def purge(self) -> None:
+        """Destroy every ready item and refill at once, without backoff (they may all be dead)."""
+        while self._ready:
+            self._counts.recycled += 1
+            self._discard(self._ready.popleft()[1])
+        self._retry_now.set()
         self._wake.set()
 
     @property
@@ -152,8 +161,12 @@ class WarmPool(Generic[T]):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=min(self._max_idle_s / 4, 30))
                 continue
-            if backoff:
-                await asyncio.sleep(backoff)
+            if backoff and not self._retry_now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._retry_now.wait(), timeout=backoff)
+            if self._retry_now.is_set():
+                self._retry_now.clear()
+                backoff = 0.0
             # Separate tasks, awaited with asyncio.wait: cancelling this loop does not cancel them.
             batch = [self._spawn_creation() for _ in range(missing)]
             await asyncio.wait(batch)

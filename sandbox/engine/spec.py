@@ -96,8 +96,12 @@ class RunOutcome:
 
 @dataclass(frozen=True)
 class PoolReport:
-    """One warm pool as readiness and metrics see it."""
+    """One warm pool as readiness and metrics see it (the counts are running totals)."""
 
     name: str
     ready: int
     size: int
+    hits: int = 0  # runs that took a warm container
+    misses: int = 0  # runs that found the pool empty
+    created: int = 0  # containers created to fill it
+    failures: int = 0  # creations that failed

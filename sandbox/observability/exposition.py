@@ -23,11 +23,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess, values
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 #: The variable prometheus-client reads to choose multiprocess mode.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+#: The classic text format: every Prometheus version reads it (our names need nothing newer).
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 _LIVE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
 _refreshers: list[Callable[[], None]] = []
 # prometheus_client.multiprocess has no annotations: the two calls used here, typed.

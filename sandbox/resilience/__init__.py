@@ -1,5 +1,7 @@
-"""Generic protection around the core: admission (rate and concurrency per caller)."""
+"""Generic protection around the core: admission (rate and concurrency per caller), the circuit breaker, retries."""
 
 from sandbox.resilience.admission import KeyLimiter
+from sandbox.resilience.breaker import BreakerState, CircuitBreaker
+from sandbox.resilience.retry import RetryPolicy
 
-__all__ = ["KeyLimiter"]
+__all__ = ["BreakerState", "CircuitBreaker", "KeyLimiter", "RetryPolicy"]

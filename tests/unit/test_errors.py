@@ -35,6 +35,7 @@ TABLE = {
     "PoolExhausted": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "CircuitOpen": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "DockerFailing": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "EngineError": (Status.INTERNAL_ERROR, 500, 70),
     "SecretError": (Status.INTERNAL_ERROR, 500, 70),
     "StoreError": (Status.INTERNAL_ERROR, 500, 70),
