@@ -26,7 +26,7 @@ import hashlib
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +57,7 @@ from sandbox.models import (
     SessionRequest,
     Status,
 )
+from sandbox.observability import tracing
 from sandbox.planning import Planner, source_file, source_files
 from sandbox.resilience import KeyLimiter
 from sandbox.store import RecordWriter, Store
@@ -102,14 +103,6 @@ class Event:
     data: Any
 
 
-class _Bound(logging.LoggerAdapter[logging.Logger]):
-    """Every line of one execution carries its id (in the text and as ``execution_id``)."""
-
-    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
-        kwargs.setdefault("extra", {}).update(self.extra or {})
-        return f"execution {(self.extra or {})['execution_id']}: {msg}", kwargs
-
-
 class Execution:
     """One execution's life through the stages (see the module docstring).
 
@@ -145,7 +138,14 @@ class Execution:
         self.events: list[Event] = []
         self.done = asyncio.Event()
         self.saved = asyncio.Event()
-        self.log = _Bound(log, {"execution_id": self.id})
+        # Its span (tracing on): a child of the request's, if any; the stages' parent; ends with the execution.
+        self.span = tracing.start_execution(self.id, session_id=session.id if session else None, key=caller.name)
+        self._ids = {"execution_id": self.id, "session_id": session.id if session else None, "key": caller.name}
+        # Every line it logs carries its ids, also outside a stage (the record-write callback).
+        extra = {name: value for name, value in self._ids.items() if value is not None}
+        if (ids := tracing.ids(self.span)) is not None:
+            extra["trace_id"], extra["span_id"] = ids
+        self.log = logging.LoggerAdapter(log, extra)
         self._listeners: set[asyncio.Event] = set()
         self._release: Callable[[], None] = lambda: None
 
@@ -288,7 +288,7 @@ class Execution:
             if exc.status is Status.INTERNAL_ERROR:
                 self.log.error("could not run: %s", exc.message)
         except Exception:
-            self.log.exception("failed")
+            self.log.exception("execution failed")
             self._failed(error_result(None))
         finally:
             self.release()
@@ -332,13 +332,28 @@ class Execution:
     # ------------------------------------------------------------------ private
     @contextlib.contextmanager
     def _stage(self, name: str) -> Iterator[dict[str, Any]]:
-        """One stage through the telemetry hook, with this execution's ids bound to its log lines."""
-        session_id = self.session.id if self.session else None
-        with (
-            observability.bind(execution_id=self.id, session_id=session_id, key=self.caller.name),
-            observability.stage(name, language=self.request.language, policy=self.view.policy or None) as outcome,
-        ):
-            yield outcome
+        """One stage through the telemetry hook, with this execution's ids bound to its log lines.
+
+        The stage's span is a child of the execution's, which ends once the execution
+        is recorded or refused.
+        """
+        error: BaseException | None = None
+        try:
+            with (
+                observability.bind(**self._ids),
+                tracing.within(self.span),
+                observability.stage(name, language=self.request.language, policy=self.view.policy or None) as outcome,
+            ):
+                yield outcome
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if self.span is not None and self.stage in (Stage.RECORDED, Stage.REFUSED):
+                status = self.view.status.value if self.stage is Stage.RECORDED and self.view.status else None
+                language, policy = self.view.language, self.view.policy or None
+                tracing.end_execution(self.span, status, error, language=language, policy=policy)
+                self.span = None
 
     def _expect(self, stage: Stage, action: str) -> None:
         if self.stage is not stage:

@@ -12,12 +12,15 @@ cells alike.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from sandbox.observability import metrics
+from sandbox.observability import metrics, tracing
+
+log = logging.getLogger(__name__)
 
 _FIELDS: ContextVar[dict[str, Any]] = ContextVar("sandbox_log_fields", default={})  # noqa: B039 - never mutated
 
@@ -44,13 +47,15 @@ def bind_forever(**values: Any) -> None:
 
 @contextlib.contextmanager
 def stage(name: str, *, language: str | None = None, policy: str | None = None) -> Iterator[dict[str, Any]]:
-    """One stage of an execution: bound as ``stage`` in the logs, timed, (later) a span and a sample.
+    """One stage of an execution: bound as ``stage`` in the logs, timed, a span and a sample.
 
     Yields a dict the stage may fill with attributes of its outcome (``status``, ``outcome``);
-    the hook adds ``duration_s`` and, if the stage raised, ``error``.
+    the hook adds ``duration_s`` and, if the stage raised, ``error``. The span (tracing on)
+    is current inside the stage, a child of the current one (the execution's).
     """
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
+    span = tracing.start_stage(name, language, policy)
     with bind(stage=name):
         try:
             yield outcome
@@ -60,3 +65,6 @@ def stage(name: str, *, language: str | None = None, policy: str | None = None) 
         finally:
             outcome["duration_s"] = time.perf_counter() - started
             metrics.stage_finished(name, language, policy, outcome)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s done", name, extra={"duration_s": round(outcome["duration_s"], 6)})
+            tracing.end_stage(span, outcome)

@@ -1,0 +1,227 @@
+"""OpenTelemetry traces: a span per HTTP request, per execution and per stage; off by default.
+
+With the ``tracing`` setting off, nothing here touches OpenTelemetry: every
+helper looks at one module global and returns, so the hot path pays a few
+attribute lookups. With it on (``configure_tracing``), spans come from our own
+``TracerProvider`` (the global one is left to the host application):
+
+- ``http <METHOD> <route>`` (kind server), started by the request middleware,
+  child of an incoming W3C ``traceparent`` if the client sent a valid one;
+- ``execution``: one per execution (one-shot run or session cell), child of the
+  request's span when there is one (REST, MCP over HTTP), a root otherwise (CLI,
+  MCP over stdio); it lives from admission to the record, even when the request
+  that started it has already answered (``?wait=false``);
+- ``execution.<stage>`` (admit, validate, acquire, run, record), children of it,
+  from the one stage hook (``context.stage``).
+
+Where spans go: ``otlp_endpoint`` set: the OTLP/HTTP exporter posts to
+``<endpoint>/v1/traces``; unset, the standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
+or ``OTEL_EXPORTER_OTLP_ENDPOINT`` variables are used if present; neither: no
+exporter (trace ids still reach the logs and the ``X-Trace-Id`` header, so lines
+of one request can be found together). Spans are exported in batches, off the
+request path. The SDK's own variables (``OTEL_SERVICE_NAME``,
+``OTEL_EXPORTER_OTLP_HEADERS``, ``OTEL_TRACES_SAMPLER``, ...) apply as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from contextvars import Token
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from sandbox import __version__
+from sandbox.config import Settings
+
+if TYPE_CHECKING:  # the SDK is imported when tracing is turned on: a process without it never loads it
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+#: The standard variables that name an OTLP collector when ``otlp_endpoint`` does not.
+OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+
+_tracer: trace.Tracer | None = None
+_provider: TracerProvider | None = None
+_propagator = TraceContextTextMapPropagator()
+
+
+def configure_tracing(settings: Settings) -> None:
+    """Turn tracing on (with its exporter) or off, as the settings say; once per process."""
+    if not settings.tracing:
+        install(None)
+        return
+    from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({SERVICE_NAME: "sandbox", SERVICE_VERSION: __version__})
+    provider = TracerProvider(resource=resource)
+    exporter = _exporter(settings)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    install(provider)
+
+
+def _exporter(settings: Settings) -> SpanExporter | None:
+    # Imported here: it pulls in requests and protobuf, which a process without tracing never needs.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    if settings.otlp_endpoint:
+        endpoint = settings.otlp_endpoint.rstrip("/")
+        return OTLPSpanExporter(endpoint=endpoint if endpoint.endswith("/v1/traces") else f"{endpoint}/v1/traces")
+    # The SDK's own variables, read by the SDK: we only look whether one is there.
+    if any(os.environ.get(name) for name in OTLP_VARIABLES):
+        return OTLPSpanExporter()
+    return None
+
+
+def install(provider: TracerProvider | None) -> None:
+    """Use ``provider``'s tracer from now on (``None``: tracing off); tests install an in-memory one."""
+    global _tracer, _provider
+    if _provider is not None and _provider is not provider:
+        _provider.shutdown()  # flushes what the old one still holds
+    _provider = provider
+    _tracer = provider.get_tracer("sandbox", __version__) if provider is not None else None
+
+
+def enabled() -> bool:
+    return _tracer is not None
+
+
+def current_ids() -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` in hex of the current span, for the log lines; ``None`` if none or off."""
+    if _tracer is None:
+        return None
+    return ids(trace.get_current_span())
+
+
+def ids(span: Span | None) -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` in hex of ``span``; ``None`` if it is ``None`` or not a valid span."""
+    if span is None:
+        return None
+    found = span.get_span_context()
+    if not found.is_valid:
+        return None
+    return format(found.trace_id, "032x"), format(found.span_id, "016x")
+
+
+# ------------------------------------------------------------------ requests
+def start_request(method: str, traceparent: str | None) -> tuple[Span, Context] | None:
+    """The server span of one HTTP request (child of a valid ``traceparent``), made current.
+
+    Returns the span and its context (to hand to work that runs in another task),
+    or ``None`` when tracing is off. The span's parent is never the ambient context:
+    a request is its own trace unless the client says otherwise.
+    """
+    if _tracer is None:
+        return None
+    parent = _propagator.extract({"traceparent": traceparent}) if traceparent else Context()
+    span = _tracer.start_span(f"http {method}", context=parent, kind=SpanKind.SERVER)
+    span.set_attribute("http.request.method", method)
+    current = trace.set_span_in_context(span)
+    otel_context.attach(current)  # for the rest of this request's task: its log lines carry the ids
+    return span, current
+
+
+def end_request(span: Span, method: str, route: str | None, status: int) -> None:
+    """Name the request's span after its route template (never the raw path) and end it."""
+    if route:
+        span.update_name(f"http {method} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(StatusCode.ERROR)
+    span.end()
+
+
+def resume(parent: Context | None) -> None:
+    """Make ``parent`` (a request's context) current for the rest of this task (work handed over)."""
+    if _tracer is not None and parent is not None:
+        otel_context.attach(parent)
+
+
+# ---------------------------------------------------------------- executions
+def start_execution(execution_id: str, **attributes: Any) -> Span | None:
+    """The span of one execution, child of the current span (a request's) if any; ``None`` when off."""
+    if _tracer is None:
+        return None
+    values = {f"sandbox.{name}": value for name, value in attributes.items() if value is not None}
+    return _tracer.start_span("execution", attributes={"sandbox.execution_id": execution_id, **values})
+
+
+def within(span: Span | None) -> contextlib.AbstractContextManager[Any]:
+    """Make ``span`` current for the block (its stages become its children); nothing when ``None``."""
+    if span is None:
+        return contextlib.nullcontext()
+    return trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False)
+
+
+def end_execution(span: Span | None, status: str | None, error: BaseException | None = None, **attributes: Any) -> None:
+    """End an execution's span with how it ended: the result's status, or the refusal."""
+    if span is None:
+        return
+    for name, value in attributes.items():
+        if value is not None:
+            span.set_attribute(f"sandbox.{name}", value)
+    _outcome(span, status, error)
+    span.end()
+
+
+# -------------------------------------------------------------------- stages
+def start_stage(name: str, language: str | None, policy: str | None) -> tuple[Span, Token[Context]] | None:
+    """A stage's span, made current until ``end_stage``; ``None`` when tracing is off."""
+    if _tracer is None:
+        return None
+    attributes = {"sandbox.stage": name}
+    if language:
+        attributes["sandbox.language"] = language
+    if policy:
+        attributes["sandbox.policy"] = policy
+    span = _tracer.start_span(f"execution.{name}", attributes=attributes)
+    return span, otel_context.attach(trace.set_span_in_context(span))
+
+
+def end_stage(started: tuple[Span, Token[Context]] | None, outcome: dict[str, Any]) -> None:
+    """End a stage's span with what the stage noted (``status``) or the error it raised."""
+    if started is None:
+        return
+    span, token = started
+    otel_context.detach(token)
+    _outcome(span, outcome.get("status"), outcome.get("error"))
+    span.end()
+
+
+def _outcome(span: Span, status: str | None, error: BaseException | None) -> None:
+    """A refusal (a ``SandboxError``) is an answer, not a failure: only our own failures mark the span."""
+    code = getattr(error, "status", None)
+    status = status or getattr(code, "value", None)
+    if status:
+        span.set_attribute("sandbox.status", status)
+    if error is None:
+        failed = status == "internal_error"
+    elif code is not None:
+        failed = code.value == "internal_error"
+    else:
+        failed = isinstance(error, Exception)  # a cancellation is the caller's choice, not a failure
+        span.set_attribute("sandbox.error", type(error).__name__)
+        if failed:
+            span.record_exception(error)
+    if failed:
+        span.set_status(StatusCode.ERROR)
+
+
+@contextlib.contextmanager
+def installed(provider: TracerProvider) -> Iterator[TracerProvider]:
+    """``provider`` for the block, then tracing off again (tests)."""
+    install(provider)
+    try:
+        yield provider
+    finally:
+        install(None)
