@@ -22,13 +22,15 @@ so the figures are whole whichever worker answers (see ``exposition``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+import prometheus_client
+from prometheus_client import Counter, Gauge, Histogram
 
 # The `_created` timestamp series double what a scrape carries and no panel or rule reads them.
-disable_created_metrics()
+_disable_created: Callable[[], None] = prometheus_client.disable_created_metrics  # untyped in the library
+_disable_created()
 
 #: Breaker states as the gauge shows them: the higher, the worse (max across workers is the alert).
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
