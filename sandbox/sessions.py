@@ -10,6 +10,12 @@ registry: ownership, the per-key cap, the idle TTL and the maximum lifetime.
 A session closes when its caller deletes it, after ``idle_ttl_s`` without a
 call, at its maximum lifetime, or when a cell ends it (timeout, output cap,
 crash); its container is removed then.
+
+Each record names the server instance holding its container. A process that
+dies (SIGKILL, crash) takes its sessions with it; the next process to start, and
+every process every ``janitor_interval_s``, closes the records of sessions whose
+instance is gone, so none reads ``open`` forever (the janitor removes their
+containers).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sandbox import instance
 from sandbox.engine import OutputCallback
 from sandbox.errors import CapacityUnavailable, NotFound, RateLimited, RequestRejected
 from sandbox.executions import ExecutionManager
@@ -56,6 +63,21 @@ class SessionManager:
 
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_loop(), name="session-reaper")
+
+    async def close_orphans(self) -> int:
+        """Close the records of open sessions whose server instance is gone; returns how many."""
+        store = self.service.store
+        if store is None:
+            return 0
+        reason = "its server stopped without closing it (the process is gone)"
+        try:
+            closed = await asyncio.to_thread(store.close_orphaned_sessions, _gone, reason)
+        except Exception as exc:  # the next round tries again
+            log.warning("could not close the sessions of stopped servers: %s", exc)
+            return 0
+        if closed:
+            log.info("closed %d session(s) left open by a stopped server", closed)
+        return closed
 
     async def aclose(self) -> None:
         """Refuse new work, then close every session (their containers go with them)."""
@@ -102,7 +124,7 @@ class SessionManager:
         store = self.service.store
         try:
             if store is not None:
-                await asyncio.to_thread(store.save_session, info, caller.key_id or "")
+                await asyncio.to_thread(store.save_session, info, caller.key_id or "", instance.current().label)
         except BaseException:
             await self._close(session_id, "its record could not be written")  # not an orphan nobody can reach
             raise
@@ -233,8 +255,13 @@ class SessionManager:
         await self.service.audit("session.closed", entry.caller.key_id, session=session_id, reason=reason)
 
     async def _reap_loop(self) -> None:
+        await self.close_orphans()
+        orphans_due = asyncio.get_running_loop().time() + self.settings.janitor_interval_s
         while True:
             await asyncio.sleep(1.0)
+            if asyncio.get_running_loop().time() >= orphans_due:
+                orphans_due += self.settings.janitor_interval_s
+                await self.close_orphans()
             now = datetime.now(UTC)
             for session_id, entry in list(self._sessions.items()):
                 info = entry.info
@@ -242,3 +269,9 @@ class SessionManager:
                     self._begin_close(session_id, "maximum lifetime reached")
                 elif not entry.active and (now - info.last_used_at).total_seconds() > info.idle_ttl_s:
                     self._begin_close(session_id, "idle")
+
+
+def _gone(label: str) -> bool:
+    """True when the instance ``label`` names is known to be dead (another host's is not known)."""
+    creator = instance.Instance.parse(label)
+    return creator is not None and creator.alive() is False

@@ -42,6 +42,7 @@ from docker.types import LogConfig, Ulimit
 
 from sandbox.engine.hardening import LABEL_MANAGED, ContainerOptions
 from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, SandboxError
+from sandbox.observability import metrics
 from sandbox.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -53,30 +54,45 @@ TRANSIENT = (DockerUnavailable, DockerFailing)
 
 @contextlib.contextmanager
 def map_docker_errors(action: str) -> Iterator[None]:
-    """Translate Docker SDK and transport errors into the service's error tree."""
+    """Translate Docker SDK and transport errors into the service's error tree (and count them)."""
     try:
         yield
     except SandboxError:
         raise
-    except docker.errors.ImageNotFound as exc:
-        raise EngineError(f"{action}: image not found; run `sandbox images build` ({exc.explanation})") from exc
-    except docker.errors.NotFound as exc:
-        raise EngineError(f"{action}: {exc.explanation or exc}") from exc
-    except docker.errors.APIError as exc:
-        # 502-504: the engine (or a proxy before it) cannot serve now. A plain 500 is not retried
+    except Exception as exc:
+        error = translate(action, exc)
+        if error is None:
+            raise
+        metrics.engine_error(ERROR_KINDS.get(type(error), "error"))
+        raise error from exc
+
+
+#: The ``kind`` label of ``sandbox_engine_errors_total`` per translated error.
+ERROR_KINDS: dict[type[SandboxError], str] = {DockerUnavailable: "unavailable", DockerFailing: "failing"}
+
+
+def translate(action: str, exc: Exception) -> SandboxError | None:
+    """The service's error for an SDK or transport error; None for anything else (a bug: left as is)."""
+    if isinstance(exc, docker.errors.ImageNotFound):
+        return EngineError(f"{action}: image not found; run `sandbox images build` ({exc.explanation})")
+    if isinstance(exc, docker.errors.NotFound):
+        return EngineError(f"{action}: {exc.explanation or exc}")
+    if isinstance(exc, docker.errors.APIError):
+        # 502-504: the engine (or a proxy before it) cannot serve now. A plain 500 is neither retried
         # nor counted by the breaker: a request's own limits can cause one, every time.
         kind = DockerFailing if exc.status_code in (502, 503, 504) else EngineError
-        raise kind(f"{action}: Docker API error: {exc.explanation or exc}") from exc
-    except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
-        raise DockerUnavailable(f"{action}: the Docker engine does not answer ({exc})") from exc
-    except requests.exceptions.Timeout as exc:
-        raise DockerFailing(f"{action}: the Docker engine did not answer in time ({exc})") from exc
-    except requests.exceptions.RequestException as exc:
-        raise EngineError(f"{action}: request to the Docker engine failed: {exc}") from exc
-    except docker.errors.DockerException as exc:
+        return kind(f"{action}: Docker API error: {exc.explanation or exc}")
+    if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
+        return DockerUnavailable(f"{action}: the Docker engine does not answer ({exc})")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return DockerFailing(f"{action}: the Docker engine did not answer in time ({exc})")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return EngineError(f"{action}: request to the Docker engine failed: {exc}")
+    if isinstance(exc, docker.errors.DockerException):
         if "Error while fetching server API version" in str(exc):
-            raise DockerUnavailable(f"{action}: the Docker engine does not answer ({exc})") from exc
-        raise EngineError(f"{action}: {exc}") from exc
+            return DockerUnavailable(f"{action}: the Docker engine does not answer ({exc})")
+        return EngineError(f"{action}: {exc}")
+    return None
 
 
 @dataclass(eq=False)
@@ -238,10 +254,13 @@ class DockerEngine:
     # ------------------------------------------------------------------ private
     def _mark(self, names: set[str], name: str, present: bool) -> None:
         with self._lock:
+            changed = (name in names) != present
             if present:
                 names.add(name)
             else:
                 names.discard(name)
+        if changed and names is self._held:
+            (metrics.container_created if present else metrics.container_removed)()
 
     def _retried(
         self, action: str, fn: Callable[..., T], *args: Any, before_retry: Callable[[], None] | None = None
@@ -252,7 +271,13 @@ class DockerEngine:
             with map_docker_errors(action):
                 return fn(*args)
 
-        return self._retry.call(action, once, retry_on=TRANSIENT, before_retry=before_retry)
+        return self._retry.call(
+            action,
+            once,
+            retry_on=TRANSIENT,
+            before_retry=before_retry,
+            on_retry=lambda action, _: metrics.engine_retry(action.split()[0]),
+        )
 
     def _create_blocking(self, options: ContainerOptions, action: str) -> Container:
         api = self.api

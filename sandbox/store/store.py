@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import secrets
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast, overload
 
@@ -62,6 +62,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE executions ADD COLUMN session_id VARCHAR(32)",
         "CREATE INDEX IF NOT EXISTS ix_executions_session_id ON executions (session_id)",
     ],
+    3: ["ALTER TABLE sessions ADD COLUMN instance VARCHAR(200)"],
 }
 
 
@@ -236,16 +237,27 @@ class Store:
             return [_record(r) for r in rows], total
 
     # --------------------------------------------------------------- sessions
-    def save_session(self, info: SessionInfo, key_id: str) -> None:
-        """Insert or update a session's record (its container lives in one server process)."""
+    def save_session(self, info: SessionInfo, key_id: str, instance: str | None = None) -> None:
+        """Insert or update a session's record (its container lives in one server process: ``instance``)."""
         with self._guard("save a session"), self._session.begin() as session:
             row = session.get(SessionRow, info.id)
             values = _as_utc(info.model_dump())
             if row is None:
-                session.add(SessionRow(key_id=key_id, **values))
+                session.add(SessionRow(key_id=key_id, instance=instance, **values))
             else:
                 for name, value in values.items():
                     setattr(row, name, value)
+
+    def close_orphaned_sessions(self, gone: Callable[[str], bool], reason: str) -> int:
+        """Close the open sessions whose instance is ``gone`` (its process died with their containers)."""
+        with self._guard("close orphaned sessions"), self._session.begin() as session:
+            rows = session.scalars(
+                select(SessionRow).where(SessionRow.state == "open", SessionRow.instance.is_not(None))
+            ).all()
+            orphans = [row for row in rows if row.instance is not None and gone(row.instance)]
+            for row in orphans:
+                row.state, row.closed_reason = "closed", reason
+            return len(orphans)
 
     def get_session(self, session_id: str, key_id: str) -> SessionInfo | None:
         with self._guard("read a session"), self._session() as session:

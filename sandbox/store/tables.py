@@ -8,7 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2  # 2: executions.session_id (cells of sessions are executions too)
+SCHEMA_VERSION = 3  # 2: executions.session_id (cells are executions too); 3: sessions.instance
 
 
 class Base(DeclarativeBase):
@@ -82,3 +82,5 @@ class SessionRow(Base):
     idle_ttl_s: Mapped[float] = mapped_column(Float)
     executions: Mapped[int] = mapped_column(Integer, default=0)
     closed_reason: Mapped[str] = mapped_column(Text, default="")
+    # The server instance holding its container (``sandbox.instance``): a dead one's open sessions are closed.
+    instance: Mapped[str | None] = mapped_column(String(200), nullable=True)

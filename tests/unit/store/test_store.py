@@ -14,7 +14,7 @@ import pytest
 
 import sandbox
 from sandbox.errors import RequestRejected, StoreError
-from sandbox.models import ExecutionRecord, Finding, Status
+from sandbox.models import ExecutionRecord, Finding, SessionInfo, Status
 from sandbox.store import KEY_PREFIX, Store, hash_key
 from sandbox.store.tables import SCHEMA_VERSION
 
@@ -438,6 +438,7 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
     with sqlite3.connect(tmp_path / "db.sqlite") as db:  # turn it back into what version 1 created
         db.execute("DROP INDEX ix_executions_session_id")
         db.execute("ALTER TABLE executions DROP COLUMN session_id")
+        db.execute("ALTER TABLE sessions DROP COLUMN instance")
         db.execute("DELETE FROM schema_version")
         db.execute("INSERT INTO schema_version (version) VALUES (1)")
     store = Store(url)
@@ -451,6 +452,7 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
     with sqlite3.connect(tmp_path / "db.sqlite") as db:
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
         assert "ix_executions_session_id" in {row[1] for row in db.execute("PRAGMA index_list(executions)")}
+        assert "instance" in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
 
 
 def test_a_batch_with_one_bad_record_saves_the_others(tmp_path: Path) -> None:
@@ -466,4 +468,29 @@ def test_a_batch_with_one_bad_record_saves_the_others(tmp_path: Path) -> None:
     done = made[0].model_copy(update={"state": "done", "status": Status.OK, "stdout": "hi\n"})
     assert store.save_executions([(done, key.id)]) == [None]  # the same id again: an update
     assert store.get_execution(done.id, key.id) == done
+    store.close()
+
+
+def test_open_sessions_of_a_gone_instance_are_closed_with_a_reason(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    key = store.create_key("k", "standard", 1, 1)[0]
+    now = datetime.now(UTC)
+
+    def session(sid: str, instance: str | None, state: str = "open") -> None:
+        info = SessionInfo(
+            id=sid * 32, language="python", policy="standard", state=state, created_at=now,
+            last_used_at=now, expires_at=now, idle_ttl_s=60,
+        )  # fmt: skip
+        store.save_session(info, key.id, instance)
+
+    session("a", "dead-1")
+    session("b", "alive-1")
+    session("c", None)  # written by an older version: no instance known
+    session("d", "dead-2", state="closed")
+    closed = store.close_orphaned_sessions(lambda label: label.startswith("dead"), "its server stopped")
+    assert closed == 1
+    states = {sid: store.get_session(sid * 32, key.id) for sid in "abcd"}
+    assert (states["a"].state, states["a"].closed_reason) == ("closed", "its server stopped")
+    assert states["b"].state == "open" and states["c"].state == "open"
+    assert states["d"].closed_reason == ""  # closed before: left as it was
     store.close()
