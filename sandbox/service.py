@@ -38,6 +38,7 @@ from sandbox.config import Settings
 from sandbox.engine import (
     Backend,
     BackendSession,
+    BreakerBackend,
     DockerBackend,
     ImageCatalog,
     Lease,
@@ -57,9 +58,9 @@ from sandbox.models import (
     SessionRequest,
     Status,
 )
-from sandbox.observability import tracing
+from sandbox.observability import metrics, tracing
 from sandbox.planning import Planner, source_file, source_files
-from sandbox.resilience import KeyLimiter
+from sandbox.resilience import CircuitBreaker, KeyLimiter
 from sandbox.store import RecordWriter, Store
 from sandbox.validation import InlineValidation, Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict
 
@@ -471,12 +472,16 @@ class ExecutionService:
             await self.records.aclose()
 
     async def readiness(self) -> dict[str, object]:
-        """Engine reachable and warm pools filled: what `/readyz` reports."""
+        """Engine reachable, breaker closed, warm pools filled: what `/readyz` reports."""
         report: dict[str, object] = {"ready": True, "engine": "ok", "pools": {}}
         try:
             await self.backend.ping()
         except SandboxError as exc:
             report.update(ready=False, engine=exc.message)
+        conditions = self.backend.conditions()
+        report.update(conditions)
+        if conditions.get("breaker", "closed") != "closed":
+            report["ready"] = False
         pools = self.backend.pools()
         report["pools"] = {pool.name: {"ready": pool.ready, "size": pool.size} for pool in pools}
         if any(pool.ready == 0 and pool.size > 0 for pool in pools):
@@ -572,7 +577,8 @@ def error_result(exc: SandboxError | None) -> ExecutionResult:
 def build_service(
     settings: Settings, *, store: Store | None = None, warm: bool = True, backend: Backend | None = None
 ) -> ExecutionService:
-    """Compose the service: the Docker backend (unless ``backend`` is given), validation workers, the store.
+    """Compose the service: the Docker backend (unless ``backend`` is given) behind the circuit breaker,
+    validation workers, the store.
 
     ``store``: where records and the audit log go (none for the CLI).
     """
@@ -586,5 +592,12 @@ def build_service(
             size=settings.validation_workers,
             timeout_s=settings.validation_timeout_s,
         )
-    backend = MeteredBackend(backend or DockerBackend(settings))
-    return ExecutionService(settings, backend, catalog, policies, store=store, warm=warm, workers=workers)
+    breaker = CircuitBreaker(
+        "Docker engine",
+        failures=settings.breaker_failures,
+        open_s=settings.breaker_open_s,
+        probes=settings.breaker_probes,
+        on_change=lambda old, new: metrics.breaker_changed(old.value, new.value),
+    )
+    engine = MeteredBackend(BreakerBackend(backend or DockerBackend(settings), breaker))
+    return ExecutionService(settings, engine, catalog, policies, store=store, warm=warm, workers=workers)

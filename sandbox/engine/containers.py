@@ -6,8 +6,11 @@ parked in a ``WarmPool`` with the runner blocked on stdin. ``acquire`` takes an
 execution slot and a container (warm, or created on the spot: the cold path),
 waits for the runner's hello, and lends it for one run; when the lease ends the
 container is removed (SIGKILL, then delete) in the background and the pool
-refills. Every container carries an expiry label; the janitor removes any
-labelled container past it, whichever process created it.
+refills. Every container carries an expiry label and its creator's instance
+label; the janitor removes expired containers, those of dead instances and
+those this instance no longer holds. When the engine answers again after an
+outage (``recovered``), the warm containers that may have died with it are
+replaced and the janitor sweeps.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sandbox import instance
 from sandbox.config import Settings
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.channel import RunnerChannel, StaleContainer
 from sandbox.engine.docker import Container, DockerEngine
-from sandbox.engine.hardening import container_options
+from sandbox.engine.hardening import LABEL_INSTANCE, container_options
 from sandbox.engine.janitor import Janitor
 from sandbox.engine.pool import WarmPool
 from sandbox.engine.protocol import encode_request
@@ -32,6 +36,7 @@ from sandbox.engine.session import DockerSession
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
 from sandbox.errors import EngineError, PoolExhausted, RequestRejected
 from sandbox.observability import metrics
+from sandbox.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
 #: A run that took a warm container starts the refill when it ends, or after this
@@ -45,8 +50,11 @@ class DockerBackend(Backend):
     def __init__(self, settings: Settings, *, owner: str | None = None) -> None:
         self.settings = settings
         self.owner = owner or settings.owner or uuid.uuid4().hex[:12]
-        self.engine = DockerEngine(threads=settings.max_concurrency * 2 + settings.refill_concurrency + 2)
-        self.janitor = Janitor(self.engine, settings.janitor_interval_s)
+        self.instance = instance.current()
+        retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
+        threads = settings.max_concurrency * 2 + settings.refill_concurrency + 2
+        self.engine = DockerEngine(threads=threads, retry=retry)
+        self.janitor = Janitor(self.engine, settings.janitor_interval_s, self.instance, metrics.janitor_removed)
         self._pools: dict[Profile, WarmPool[Container]] = {}
         self._sessions: set[DockerSession] = set()
         self._slots: asyncio.Semaphore | None = None
@@ -90,14 +98,21 @@ class DockerBackend(Backend):
         """The warm pool of ``profile`` (benchmarks and tests wait on it)."""
         return self._pools.get(profile)
 
+    def recovered(self) -> None:
+        """The engine answers again after an outage: replace warm containers, sweep leftovers."""
+        for pool in self._pools.values():
+            pool.purge()
+        self.janitor.sweep_soon()
+
     async def aclose(self) -> None:
+        """Close sessions and pools, wait for removals, then remove whatever of ours is still there."""
         if self._closed:
             return
         self._closed = True
         await self.janitor.aclose()
         await asyncio.gather(*(session.close() for session in list(self._sessions)), return_exceptions=True)
         await asyncio.gather(*(pool.aclose() for pool in self._pools.values()), return_exceptions=True)
-        await self.engine.aclose()
+        await self.engine.aclose(sweep=f"{LABEL_INSTANCE}={self.instance.label}")
 
     # --------------------------------------------------------------------- runs
     @asynccontextmanager
@@ -190,7 +205,9 @@ class DockerBackend(Backend):
 
     # ------------------------------------------------------------------ private
     async def _create(self, profile: Profile, kind: str, lifetime_s: float) -> Container:
-        options = container_options(profile, self.settings, owner=self.owner, kind=kind, lifetime_s=lifetime_s)
+        options = container_options(
+            profile, self.settings, owner=self.owner, kind=kind, lifetime_s=lifetime_s, instance=self.instance.label
+        )
         return await self.engine.create(options, kind)
 
     async def _discard(self, container: Container) -> None:
