@@ -29,6 +29,8 @@ from typer.core import TyperGroup
 from sandbox.config import Settings
 from sandbox.errors import RequestRejected, SandboxError, error_body, invalid_request
 from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
+from sandbox.observability.logs import configure_logging, is_disconnect
+from sandbox.observability.tracing import configure_tracing
 
 log = logging.getLogger("sandbox.cli")
 #: ``typer.Context.meta`` keys a command sets for the error report: its sources, and --json.
@@ -39,7 +41,7 @@ class Commands(TyperGroup):
     """The CLI's one translation of errors into the error object and an exit code."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's vendored click Context
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        _log_to_stderr()
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own: usage errors, exits
@@ -97,6 +99,15 @@ def exit_code_for(result: ExecutionResult) -> int:
     return STATUS_EXIT_CODES.get(result.status, 70)
 
 
+def _log_to_stderr() -> None:
+    """Every command logs to stderr in the configured format: warnings and up, unless SANDBOX_LOG_LEVEL is set."""
+    try:
+        settings = Settings()
+    except ValidationError:
+        settings = Settings.model_construct()  # defaults: the command itself reports the bad setting
+    configure_logging(settings, quiet=True)
+
+
 def _settings() -> Settings:
     try:
         return Settings()
@@ -143,6 +154,7 @@ def run(
     meta[AS_JSON] = as_json
     # One execution: validate in this process rather than starting worker processes.
     settings = _settings().model_copy(update={"validation_workers": 0})
+    configure_tracing(settings)
     lang = _language(file, language)
     request = ExecutionRequest(
         language=lang,
@@ -312,7 +324,13 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
     host, port = host or settings.host, port or settings.port
+    if workers > 1:  # one set of figures for all workers: set before any worker imports prometheus-client
+        from sandbox.observability import exposition
+
+        metrics_dir = exposition.prepare_multiprocess(settings.state_dir / "metrics" / str(port))
+        os.environ[exposition.MULTIPROC_ENV] = str(metrics_dir)
     err.print(
         f"sandbox {escape(settings.database)} - listening on http://{host}:{port}  (docs: /docs)\n"
         f"  curl -s -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' \\\n"
@@ -328,7 +346,8 @@ def serve(
         timeout_keep_alive=5,
         limit_concurrency=max(64, settings.max_concurrency * 8),
         h11_max_incomplete_event_size=32 << 10,
-        log_level="info",
+        log_config=None,  # uvicorn's loggers go through ours: one format
+        log_level=settings.log_level,
     )
 
 
@@ -399,7 +418,9 @@ def mcp_stdio() -> None:
     from sandbox.service import build_service
     from sandbox.sessions import SessionManager
 
-    store, settings = _store()  # the log goes to stderr (Commands.invoke): stdout carries the protocol
+    store, settings = _store()
+    configure_logging(settings)  # to stderr: stdout carries the protocol
+    configure_tracing(settings)
     key = local_key(store, settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min)
     holder: dict[str, Door] = {}
     server = build_mcp(lambda: holder["door"])
@@ -428,7 +449,11 @@ def mcp_stdio() -> None:
             sys.stdout.flush()
             os._exit(0)
         error = serving.exception() if serving.done() and not serving.cancelled() else None
-        if error is not None:
+        if error is not None and is_disconnect(error):
+            # The client closed its end of our stdout: it is gone, which is no failure of ours.
+            log.info("the MCP client went away (%s); shut down", type(error).__name__)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        elif error is not None:
             raise error
 
     _run(go())

@@ -7,7 +7,8 @@ about Docker or HTTP, only names, numbers and bounded label values:
   stage of every execution, one-shot runs and session cells alike; the stage
   that ends an execution (``record``, or a refusal at ``admit``/``validate``)
   counts it in ``sandbox_executions_total``;
-- ``queue_waited`` by the execution slot, ``validated`` by validation;
+- ``queue_waited`` and ``cold_created`` by ``DockerBackend``; ``validated`` and
+  ``known_names`` by the service;
 - ``breaker_changed``, ``engine_error``, ``engine_retry``, ``container_created``,
   ``container_removed`` and ``janitor_removed`` by the breaker, the retry policy
   and the engine;
@@ -102,6 +103,18 @@ HTTP_SECONDS = Histogram(
     ["method", "route"],
     buckets=LATENCY_BUCKETS,
 )
+
+#: Label values known in advance get their series at start (at 0): a rule or panel sees "none yet", not "no data".
+_KNOWN_SERIES = (
+    (BREAKER_TRANSITIONS, (("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("half_open", "open"))),
+    (ENGINE_ERRORS, (("unavailable",), ("failing",), ("error",))),
+    (ENGINE_RETRIES, (("create",), ("attach",), ("start",), ("remove",), ("list",))),
+    (JANITOR_REMOVED, (("expired",), ("orphaned",), ("dead",))),
+    (COLD_CREATES, (("unpooled",),)),
+)
+for _metric, _label_sets in _KNOWN_SERIES:
+    for _labels in _label_sets:
+        _metric.labels(*_labels)
 
 # ------------------------------------------------ called by the breaker, retries, engine, janitor
 
@@ -202,8 +215,8 @@ def pool_observed(name: str, *, ready: int, size: int, hits: int, misses: int, c
     last = _pool_totals.get(name, (0,) * len(totals))
     for counter, now, before in zip(_POOL_COUNTERS, totals, last, strict=True):
         grown = now - before if now >= before else now  # a smaller total: a new pool under the same name
-        if grown:
-            counter.labels(name).inc(grown)
+        counter.labels(name).inc(grown)  # also when 0: the series exists from the pool's start
+    COLD_CREATES.labels(name)
     _pool_totals[name] = totals
 
 
