@@ -5,16 +5,17 @@ Prometheus in sight); this wrapper reads them through ``pools()`` and hands
 them to ``observability.metrics``, before each scrape this process answers and
 every ``interval_s`` (with several worker processes a scrape reaches one of
 them; the timer keeps the others' figures fresh). A session counts as open from
-its opening to its close, once, however it ends. Runs pass straight through:
-the stages are timed by the stage hook, not here.
+its opening to its close, once, however it ends; a one-shot run counts as
+running while it holds its container. The stages are timed by the stage hook,
+not here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.spec import PoolReport, Profile, RunSpec
@@ -57,8 +58,14 @@ class MeteredBackend(Backend):
     def recovered(self) -> None:
         self.inner.recovered()
 
-    def acquire(self, spec: RunSpec) -> AbstractAsyncContextManager[Lease]:
-        return self.inner.acquire(spec)
+    @asynccontextmanager
+    async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
+        async with self.inner.acquire(spec) as lease:
+            metrics.run_started()
+            try:
+                yield lease
+            finally:
+                metrics.run_ended()
 
     async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
         session = _MeteredSession(await self.inner.open_session(spec, lifetime_s), self._sessions)

@@ -12,7 +12,8 @@ about Docker or HTTP, only names, numbers and bounded label values:
 - ``breaker_changed``, ``engine_error``, ``engine_retry``, ``container_created``,
   ``container_removed`` and ``janitor_removed`` by the breaker, the retry policy
   and the engine;
-- ``pool_observed`` and ``session_opened``/``session_closed`` by ``MeteredBackend``;
+- ``pool_observed``, ``run_started``/``run_ended`` and ``session_opened``/``session_closed``
+  by ``MeteredBackend``;
 - ``http_request`` by the REST app's ASGI middleware.
 
 With several worker processes (``sandbox serve --workers N``) prometheus-client's
@@ -92,6 +93,11 @@ JANITOR_REMOVED = Counter(
     "sandbox_janitor_removed_total", "Leftover containers the janitor removed, by reason.", ["reason"]
 )
 SESSIONS_OPEN = Gauge("sandbox_sessions_open", "Open sessions.", multiprocess_mode="livesum")
+RUNNING = Gauge(
+    "sandbox_executions_running",
+    "One-shot executions holding a container now (a session's cells run in the session's container).",
+    multiprocess_mode="livesum",
+)
 HTTP_REQUESTS = Counter(
     "sandbox_http_requests_total",
     "HTTP requests by method, route template and status code.",
@@ -229,6 +235,16 @@ def pool_closed(name: str) -> None:
 def cold_created(pool: str) -> None:
     """A run created its own container (``pool``: its pool's name, or ``unpooled``)."""
     COLD_CREATES.labels(pool).inc()
+
+
+def run_started() -> None:
+    """A one-shot execution holds its container."""
+    RUNNING.inc()
+
+
+def run_ended() -> None:
+    """A one-shot execution let its container go."""
+    RUNNING.dec()
 
 
 def session_opened() -> None:
