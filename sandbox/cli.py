@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -346,6 +347,8 @@ def serve(
         timeout_keep_alive=5,
         limit_concurrency=max(64, settings.max_concurrency * 8),
         h11_max_incomplete_event_size=32 << 10,
+        # Requests still open past the grace (event streams, MCP streams) are cut so shutdown ends.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
         log_config=None,  # uvicorn's loggers go through ours: one format
         log_level=settings.log_level,
     )
@@ -451,7 +454,7 @@ def mcp_stdio() -> None:
         error = serving.exception() if serving.done() and not serving.cancelled() else None
         if error is not None and is_disconnect(error):
             # The client closed its end of our stdout: it is gone, which is no failure of ours.
-            log.info("the MCP client went away (%s); shut down", type(error).__name__)
+            log.info("the MCP client went away (its end of the pipes closed); shut down")
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         elif error is not None:
             raise error

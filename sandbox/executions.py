@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from sandbox.engine import OutputCallback
 from sandbox.errors import CapacityUnavailable, NotFound
@@ -108,15 +109,47 @@ class ExecutionManager:
                 await execution.abandon()
         return execution.view
 
-    async def aclose(self) -> None:
-        """Refuse new work, cancel what still runs (recorded as killed), let records be written."""
+    def stop_admitting(self) -> None:
+        """Refuse new executions from now on (503: the server is shutting down)."""
         self._stopping = True
-        tasks = list(self._tasks.items())
-        for _, task in tasks:
+
+    async def drain(self, grace_s: float, hurry: asyncio.Event | None = None) -> None:
+        """Refuse new work; let running executions finish for up to ``grace_s`` (or until ``hurry``), then kill
+        the rest (``killed``, "server shutting down")."""
+        self.stop_admitting()
+        running = [task for task in self._tasks.values() if not task.done()]
+        if running and grace_s > 0:
+            log.info("shutting down: waiting up to %g s for %d running execution(s)", grace_s, len(running))
+            waits: set[asyncio.Future[Any]] = set(running)
+            hurried = asyncio.ensure_future(hurry.wait()) if hurry is not None else None
+            if hurried is not None:
+                waits.add(hurried)
+            deadline = asyncio.get_running_loop().time() + grace_s
+            while waits - {hurried} and (left := deadline - asyncio.get_running_loop().time()) > 0:
+                done, waits = await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if hurried is not None and hurried in done:
+                    break
+            if hurried is not None:
+                hurried.cancel()
+        await self._kill_running("server shutting down")
+
+    async def aclose(self) -> None:
+        """Refuse new work, kill what still runs (recorded as killed), let records be written."""
+        self.stop_admitting()
+        await self._kill_running("server shutting down")
+        await asyncio.gather(*(e.saved.wait() for e in self._live.values() if e.done.is_set()))
+
+    async def _kill_running(self, reason: str) -> None:
+        tasks = [(execution_id, task) for execution_id, task in self._tasks.items() if not task.done()]
+        if tasks:
+            log.info("killing %d running execution(s): %s", len(tasks), reason)
+        for execution_id, task in tasks:
+            execution = self._live.get(execution_id)
+            if execution is not None:
+                execution.cancel_reason = reason
             task.cancel()
         await asyncio.gather(*(task for _, task in tasks), return_exceptions=True)
         for execution_id, _ in tasks:
             execution = self._live.get(execution_id)
             if execution is not None and not execution.done.is_set():
                 await execution.abandon()
-        await asyncio.gather(*(e.saved.wait() for e in self._live.values() if e.done.is_set()))

@@ -137,6 +137,7 @@ class Execution:
             created_at=datetime.now(UTC),
         )
         self.events: list[Event] = []
+        self.cancel_reason = "cancelled by the caller"  # what a cancellation says (the server's shutdown too)
         self.done = asyncio.Event()
         self.saved = asyncio.Event()
         # Its span (tracing on): a child of the request's, if any; the stages' parent; ends with the execution.
@@ -382,7 +383,7 @@ class Execution:
             status=Status.KILLED,
             signal=signal.SIGKILL if ran else None,
             wall_ms=int((datetime.now(UTC) - self.view.created_at).total_seconds() * 1000),
-            message="cancelled by the caller; the container was killed" if ran else "cancelled by the caller",
+            message=f"{self.cancel_reason}; the container was killed" if ran else self.cancel_reason,
         )
 
     async def _refuse(self, exc: SandboxError) -> None:

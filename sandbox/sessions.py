@@ -79,6 +79,10 @@ class SessionManager:
             log.info("closed %d session(s) left open by a stopped server", closed)
         return closed
 
+    def stop_admitting(self) -> None:
+        """Refuse new sessions, cells and file operations from now on (503: shutting down)."""
+        self._stopping = True
+
     async def aclose(self) -> None:
         """Refuse new work, then close every session (their containers go with them)."""
         self._stopping = True
