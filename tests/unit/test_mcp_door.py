@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from mcp.shared.memory import create_connected_server_and_client_session
 
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, RunOutcome, RunSpec
-from sandbox.errors import PoolExhausted
+from sandbox.errors import DockerUnavailable, PoolExhausted
 from sandbox.executions import ExecutionManager
 from sandbox.mcp import Door, build_mcp, local_key
 from sandbox.models import Status
@@ -78,3 +79,17 @@ async def test_bad_arguments_and_unknown_tools_are_rejected_error_objects(tmp_pa
         assert bad["code"] == "rejected" and "wall_time_s" in str(bad["message"])
         unknown = body(await client.call_tool("no_such_tool", {}))
         assert unknown["code"] == "rejected"
+
+
+async def test_an_open_breaker_is_a_fast_tool_error(tmp_path: Path) -> None:
+    def down(spec: RunSpec) -> RunOutcome:
+        raise DockerUnavailable("create a cold container: the Docker engine does not answer")
+
+    async with connected(tmp_path, down) as client:
+        for _ in range(5):  # the default threshold
+            error = body(await client.call_tool("execute", {"code": "print(1)"}))
+            assert error["code"] == "capacity_unavailable" and "does not answer" in str(error["message"])
+        started = time.perf_counter()
+        error = body(await client.call_tool("execute", {"code": "print(1)"}))
+        assert time.perf_counter() - started < 0.1
+        assert error["code"] == "capacity_unavailable" and "circuit breaker open" in str(error["message"])
