@@ -80,17 +80,41 @@ async def test_host_memory_stays_flat_under_an_output_flood(run_code) -> None:
     assert (after - before) * 1024 < 64 << 20
 
 
-async def test_janitor_removes_expired_labelled_containers(settings, service_factory, docker_client) -> None:
+def leak(backend, profile, settings, *, lifetime_s: float, instance: str) -> str:
+    """A labelled container nobody holds (created behind the engine's back), not started."""
+    options = container_options(
+        profile, settings, owner=backend.owner, kind="leak", lifetime_s=lifetime_s, instance=instance
+    )
+    api = backend.engine.api
+    host = api.create_host_config(**{k: v for k, v in options.host.items() if k not in ("ulimits", "log_config")})
+    return api.create_container(**options.create, host_config=host)["Id"]
+
+
+async def test_janitor_removes_expired_dead_and_orphaned_containers(settings, service_factory, docker_client) -> None:
+    from dataclasses import replace
+
     svc = service_factory(settings)
     async with svc:
         backend = svc.backend
         profile = svc.planner.default_profile("python")
-        options = container_options(profile, settings, owner=backend.owner, kind="leak", lifetime_s=-1)
-        api = backend.engine.api
-        host = api.create_host_config(**{k: v for k, v in options.host.items() if k not in ("ulimits", "log_config")})
-        leaked = api.create_container(**options.create, host_config=host)["Id"]
-        assert await backend.janitor.sweep() >= 1
-        assert not docker_client.api.containers(all=True, filters={"id": leaked})
+        me = backend.instance
+        dead = replace(me, id="deadbeef0000", pid=me.pid, started="1")  # that pid, another start time: gone
+        elsewhere = replace(me, id="faraway00000", host="another-host")  # cannot be checked from here
+        expired = leak(backend, profile, settings, lifetime_s=-1, instance=elsewhere.label)
+        of_dead = leak(backend, profile, settings, lifetime_s=600, instance=dead.label)
+        orphan = leak(backend, profile, settings, lifetime_s=600, instance=me.label)
+        foreign = leak(backend, profile, settings, lifetime_s=600, instance=elsewhere.label)
+        async with backend.acquire(svc.planner.plan(ExecutionRequest(code="1"), svc.policies.get("permissive"))):
+            removed = await backend.janitor.sweep()  # a container this instance holds is left alone
+            held = docker_client.api.containers(
+                filters={"label": f"{LABEL_OWNER}={backend.owner}", "status": "running"}
+            )
+            assert len(held) == 1
+        assert removed == {"expired": 1, "dead": 1, "orphaned": 1}
+        gone = lambda cid: not docker_client.api.containers(all=True, filters={"id": cid})  # noqa: E731
+        assert gone(expired) and gone(of_dead) and gone(orphan)
+        assert not gone(foreign)
+        docker_client.api.remove_container(foreign, force=True)
 
 
 def test_cli_run_leaves_no_container(docker_client, tmp_path) -> None:
