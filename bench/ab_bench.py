@@ -15,6 +15,13 @@ paths in a shuffled order; before every sample everything is settled: each warm
 pool full, no container of ours still being removed, and every process involved
 (the runners of fresh containers, the servers, the workers) idle for 30 ms.
 Medians and ratios are over the same rounds, so machine noise hits A and B alike.
+
+Both sides may also be this checkout with different settings (``--env-a``,
+``--env-b``: ``SANDBOX_*`` variables for that side's processes), e.g. tracing on
+against tracing off; ``--otlp-sink`` starts a loopback OTLP/HTTP receiver that
+accepts every export, and ``{sink}`` in a value is replaced by its URL.
+``--title`` names the section written to bench/RESULTS.md (a section with the
+same title is replaced, others are kept).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.server
 import os
 import random
 import re
@@ -30,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -78,6 +87,7 @@ class Side:
     label: str
     checkout: Path
     prefix: str
+    extra: dict[str, str] = field(default_factory=dict)
     state: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ab-bench-")))
     samples: dict[str, list[float]] = field(default_factory=dict)
     program_ms: list[int] = field(default_factory=list)
@@ -96,6 +106,7 @@ class Side:
             "SANDBOX_POOL_SIZE": str(POOL),
             "AB_POOL": str(POOL),
             "AB_CODE": CODE,
+            **self.extra,
         }
 
     def owner(self, role: str) -> str:
@@ -243,8 +254,39 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
-async def main(baseline: Path, runs: int, only: list[str]) -> None:
-    sides = [Side("A", baseline.resolve(), BASE_PREFIX), Side("B", ROOT, "sandbox")]
+class _Sink(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that accepts and drops every export (what a collector costs the sender)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def otlp_sink() -> str:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def parse_env(pairs: list[str], sink: str) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        env[name] = value.replace("{sink}", sink)
+    return env
+
+
+async def main(
+    baseline: Path | None, runs: int, only: list[str], env_a: dict[str, str], env_b: dict[str, str], title: str
+) -> None:
+    a = Side("A", baseline.resolve(), BASE_PREFIX, env_a) if baseline else Side("A", ROOT, "sandbox", env_a)
+    sides = [a, Side("B", ROOT, "sandbox", env_b)]
     owners = [side.owner(role) for side in sides for role in ("engine", "api")]
     client = docker.from_env()
     try:
@@ -279,10 +321,10 @@ async def main(baseline: Path, runs: int, only: list[str]) -> None:
                 side.server.terminate()
                 side.server.wait(timeout=60)
         client.close()
-    report(sides, runs, only)
+    report(sides, runs, only, title)
 
 
-def report(sides: list[Side], runs: int, only: list[str]) -> None:
+def report(sides: list[Side], runs: int, only: list[str], title: str) -> None:
     a, b = sides
     rows = ["| path | n | A p50 ms | B p50 ms | B/A p50 | A p95 ms | B p95 ms |", "|---|---|---|---|---|---|---|"]
     for name in a.samples:
@@ -293,10 +335,12 @@ def report(sides: list[Side], runs: int, only: list[str]) -> None:
         )
     table = "\n".join(rows)
     print(table)
+    settings = "".join(f" --env-{s.label.lower()} {k}={v}" for s in sides for k, v in s.extra.items())
     section = (
-        f"## A/B latency, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-        f"- command: `.venv/bin/python bench/ab_bench.py --baseline <worktree of A> --runs {runs} "
-        f"--paths {','.join(only)}`\n"
+        f"## A/B latency: {title}\n\n"
+        f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; command: `.venv/bin/python bench/ab_bench.py"
+        f"{' --baseline <worktree of A>' if a.checkout != b.checkout else ''} --runs {runs} "
+        f"--paths {','.join(only)}{settings} --title '{title}'`\n"
         f"- A = `{a.describe()}`, B = `{b.describe()}`; {os.cpu_count()} cores, "
         f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
         f"- method: see the docstring of `bench/ab_bench.py` (both running at once, interleaved, settled)\n"
@@ -310,7 +354,7 @@ def report(sides: list[Side], runs: int, only: list[str]) -> None:
     )
     results = ROOT / "bench" / "RESULTS.md"
     existing = results.read_text() if results.exists() else "# Benchmark results\n\n"
-    kept = [p for p in re.split(r"(?m)^(?=## )", existing) if p and not p.startswith("## A/B latency")]
+    kept = [p for p in re.split(r"(?m)^(?=## )", existing) if p and not p.startswith(f"## A/B latency: {title}\n")]
     results.write_text("".join(kept).rstrip("\n") + "\n\n" + section)
 
 
@@ -320,8 +364,14 @@ def p95(values: list[float]) -> float:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", type=Path, required=True, help="A checkout (git worktree) of the baseline.")
+    parser.add_argument("--baseline", type=Path, help="A checkout (git worktree) for A (default: this one).")
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--paths", default="engine,rest,cell", help="Which paths to sample (comma-separated).")
+    parser.add_argument("--env-a", action="append", default=[], help="NAME=value for A's processes (repeatable).")
+    parser.add_argument("--env-b", action="append", default=[], help="NAME=value for B's processes (repeatable).")
+    parser.add_argument("--otlp-sink", action="store_true", help="Start a loopback OTLP receiver ({sink}).")
+    parser.add_argument("--title", default="this checkout against the baseline", help="The RESULTS.md section.")
     args = parser.parse_args()
-    asyncio.run(main(args.baseline, args.runs, args.paths.split(",")))
+    sink = otlp_sink() if args.otlp_sink else ""
+    env_a, env_b = parse_env(args.env_a, sink), parse_env(args.env_b, sink)
+    asyncio.run(main(args.baseline, args.runs, args.paths.split(","), env_a, env_b, args.title))
