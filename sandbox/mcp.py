@@ -45,6 +45,7 @@ from sandbox.models import (
     SessionRequest,
     Status,
 )
+from sandbox.observability import bind_forever, origin
 from sandbox.service import Execution, ExecutionService
 from sandbox.sessions import SessionManager
 from sandbox.store import Store
@@ -129,9 +130,14 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
     def caller(ctx: Ctx) -> tuple[Door, Caller]:
         current = door()
         request = getattr(ctx.request_context, "request", None)
+        if request is not None:
+            # This call runs in the MCP session's task, not the HTTP request's: take over the
+            # request id and trace context of the request that carried it, for its log lines and spans.
+            origin.resume(request.scope)
         key = request.scope.get("sandbox_key") if request is not None else current.stdio_key
         if key is None:
             raise Unauthenticated("no API key for this connection")
+        bind_forever(key=key.name)  # this tool call's own task
         return current, Caller.of(key)
 
     async def follow(current: Door, execution: Execution, caller_: Caller, ctx: Ctx) -> CallToolResult:

@@ -15,21 +15,33 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from sandbox import __version__
 from sandbox.api import metering, problems
 from sandbox.api.guard import BodyGuard
+from sandbox.api.requestid import RequestContext
 from sandbox.api.routes import health, router
 from sandbox.config import Settings
 from sandbox.engine import Backend
 from sandbox.executions import ExecutionManager
 from sandbox.mcp import Door, build_mcp, http_endpoint
 from sandbox.observability import exposition
+from sandbox.observability.logs import configure_logging
+from sandbox.observability.tracing import configure_tracing
 from sandbox.service import build_service
 from sandbox.sessions import SessionManager
 from sandbox.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class SandboxAPI(FastAPI):
+    """FastAPI with the request context around everything, starlette's error middleware included:
+    a 500 answer carries its request id too, and so does the server's log line about it."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestContext(super().build_middleware_stack())
 
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI:
@@ -69,7 +81,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
         store.close()
         exposition.process_stopped()  # a worker's live gauges leave the sums with it
 
-    app = FastAPI(
+    app = SandboxAPI(
         title="sandbox",
         version=__version__,
         summary="Run untrusted code in one-shot hardened containers.",
@@ -88,5 +100,11 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory (``sandbox serve``): settings from the environment, loaded once per worker."""
-    return create_app(Settings())
+    """uvicorn factory (``sandbox serve``): settings from the environment, loaded once per worker.
+
+    Each worker process sets up its own logging and tracing here (uvicorn's loggers included).
+    """
+    settings = Settings()
+    configure_logging(settings)
+    configure_tracing(settings)
+    return create_app(settings)

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sandbox.errors import Unauthenticated
 from sandbox.models import ApiKeyInfo, Caller
+from sandbox.observability import bind_forever
 from sandbox.store import Store, hash_key
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `sandbox keys create`.")
@@ -26,7 +27,7 @@ def forget_keys() -> None:
 
 
 async def current_key(request: Request) -> ApiKeyInfo:
-    """The caller's live key; 401 (audited) otherwise."""
+    """The caller's live key; 401 (audited) otherwise. Its name is bound to the request's log lines."""
     credentials: HTTPAuthorizationCredentials | None = await bearer(request)
     store: Store = request.app.state.store
     if credentials is None or not credentials.credentials:
@@ -34,6 +35,7 @@ async def current_key(request: Request) -> ApiKeyInfo:
     digest = hash_key(credentials.credentials)
     cached = _cache.get(digest)
     if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
+        bind_forever(key=cached[1].name)
         return cached[1]
     key = await asyncio.to_thread(store.authenticate, credentials.credentials)
     if key is not None:
@@ -43,6 +45,7 @@ async def current_key(request: Request) -> ApiKeyInfo:
     if key is None:
         await asyncio.to_thread(store.audit, "auth.failed", None, path=request.url.path)
         raise Unauthenticated("unknown or revoked API key")
+    bind_forever(key=key.name)  # the request's task: the rest of its lines say whose it is
     return key
 
 

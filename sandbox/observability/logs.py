@@ -57,6 +57,13 @@ def is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, _DISCONNECTS)
 
 
+def _leaf(exc: BaseException) -> type[BaseException]:
+    """The type of the first exception that is not a group (what a reader wants named)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return type(exc)
+
+
 def record_fields(record: logging.LogRecord) -> dict[str, Any]:
     """The fields of one line: bound ones, then the record's own extras, then the trace ids."""
     found = fields()
@@ -131,10 +138,10 @@ class QuietDisconnects(logging.Filter):
         error = record.exc_info[1] if record.exc_info else None
         if error is None or not record.name.startswith(_QUIETED) or not is_disconnect(error):
             return True
-        record.msg, record.args = "MCP client went away (%s): %s", (type(error).__name__, record.getMessage())
+        record.msg, record.args = "MCP client went away (%s): %s", (_leaf(error).__name__, record.getMessage())
         record.exc_info, record.exc_text = None, None
         record.levelno, record.levelname = logging.INFO, "INFO"
-        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+        return logging.getLogger().isEnabledFor(logging.INFO)
 
 
 class _Handler(logging.Handler):
@@ -181,6 +188,8 @@ def configure_logging(settings: Settings, *, quiet: bool = False, stream: TextIO
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    # The MCP SDK notes every request it processes at info; our own lines already say what ran.
+    logging.getLogger("mcp.server.lowlevel.server").setLevel("DEBUG" if level == "debug" else "WARNING")
     return handler
 
 

@@ -218,8 +218,13 @@ def test_an_unexpected_error_is_internal_error_with_the_traceback_in_the_log(
     program.write_text("print(1)")
     result = cli.invoke(app, ["run", str(program)])
     assert result.exit_code == 70
-    assert flat(result.output) == "internal_error: internal error"
-    assert "/srv/secret" not in result.output
+    # stderr holds the report and the log: one JSON line (not a terminal) with the traceback.
+    logged = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    report = "\n".join(line for line in result.output.splitlines() if not line.startswith("{"))
+    assert flat(report) == "internal_error: internal error"
+    assert "/srv/secret" not in report
+    assert [line["message"] for line in logged] == ["unexpected error"]
+    assert "boom at /srv/secret/path" in logged[0]["exception"]
     assert any(r.exc_info and "boom at /srv/secret/path" in str(r.exc_info[1]) for r in caplog.records)
 
 

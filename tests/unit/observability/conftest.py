@@ -1,0 +1,55 @@
+"""Fixtures of the observability tests: logs captured in our format, spans in memory."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from sandbox.config import Settings
+from sandbox.observability import tracing
+from sandbox.observability.logs import configure_logging
+
+Configure = Callable[..., io.StringIO]
+
+
+@pytest.fixture
+def logs() -> Iterator[Configure]:
+    """``logs(log_format="json", log_level="debug")``: configure_logging onto a buffer; undone afterwards."""
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    watched = ("uvicorn", "uvicorn.error", "uvicorn.access", "mcp.server.lowlevel.server")
+    saved_loggers = {name: (logging.getLogger(name).level, logging.getLogger(name).propagate) for name in watched}
+
+    def configure(**settings: Any) -> io.StringIO:
+        buffer = io.StringIO()
+        configure_logging(Settings(**{"log_format": "json", "log_level": "debug", **settings}), stream=buffer)
+        return buffer
+
+    yield configure
+    for handler in list(root.handlers):
+        if handler not in saved[1]:
+            root.removeHandler(handler)
+    for handler in saved[1]:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(saved[0])
+    for name, (level, propagate) in saved_loggers.items():
+        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).propagate = propagate
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the test, every finished span kept in memory."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with tracing.installed(provider):
+        yield exporter

@@ -1,0 +1,163 @@
+"""An MCP client that goes away is one quiet line, over streamable HTTP and over stdio (FakeBackend).
+
+Reproduced as it happens: over HTTP, a client that gives up on a running call and
+ends its session (DELETE) while its event stream is open made the SDK log
+``Error in standalone SSE writer`` with an ``anyio.ClosedResourceError``
+traceback; over stdio, a client that closes our stdout made ``sandbox mcp``
+exit 70 with a ``BrokenPipeError`` traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from sandbox.api.app import create_app
+from sandbox.config import Settings
+from sandbox.engine import FakeBackend, RunOutcome, RunSpec
+from sandbox.models import Status
+from sandbox.store import Store
+from tests.unit.observability.conftest import Configure
+from tests.unit.observability.util import lines
+
+
+async def slow(spec: RunSpec) -> RunOutcome:
+    if spec.mode != "session":
+        await asyncio.sleep(1.5)
+    return RunOutcome(status=Status.OK, exit_code=0, stdout=b"hi\n", wall_ms=1500)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A live uvicorn (its loggers through ours) on a FakeBackend whose runs take 1.5 s: (url, key)."""
+    settings = Settings(state_dir=tmp_path, validation_workers=0, pool_size=0)
+    port = _free_port()
+    app = create_app(settings, backend=FakeBackend(slow))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws="none", lifespan="on")
+    live = uvicorn.Server(config)
+    thread = threading.Thread(target=live.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not live.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    store = Store(settings.database)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp", store.create_key("agent", "standard", 8, 1000)[1]
+    finally:
+        live.should_exit = True
+        thread.join(timeout=30)
+        store.close()
+
+
+@pytest.mark.anyio
+async def test_a_client_leaving_mid_call_over_http_is_one_quiet_line(server: tuple[str, str], logs: Configure) -> None:
+    url, key = server
+    buffer = logs(log_level="debug")
+    async with (
+        httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http,
+        streamable_http_client(url, http_client=http) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        with anyio.move_on_after(0.5):  # give up on the call; leaving ends the session (DELETE)
+            await session.call_tool("execute", {"code": "print(1)"})
+    await anyio.sleep(1)  # the call's execution is killed with the session, and recorded
+    found = lines(buffer)
+    assert "Traceback" not in buffer.getvalue()
+    assert not [line for line in found if line["level"] in ("error", "critical")]
+    gone = [line for line in found if "went away" in line["message"]]
+    assert len(gone) == 1 and gone[0]["level"] == "info" and gone[0]["logger"].startswith("mcp.")
+    # The call's own lines carry the id of the request that carried it (not of the session's first).
+    posts = [line["request_id"] for line in found if line.get("path") == "/mcp" and line.get("method") == "POST"]
+    execution = [line for line in found if "execution_id" in line]
+    assert {line["stage"] for line in execution if "stage" in line} >= {"admit", "validate", "run", "record"}
+    assert all(line["key"] == "agent" and line["request_id"] in posts[1:] for line in execution)
+
+
+def test_a_stdio_client_that_closes_our_stdout_is_one_line_and_a_clean_exit(tmp_path: Path) -> None:
+    server = (
+        "import asyncio, sys\n"
+        "import sandbox.service as service\n"
+        "from tests.unit.observability.test_mcp_disconnect import slow\n"
+        "from sandbox.engine import FakeBackend\n"
+        "real = service.build_service\n"
+        "service.build_service = lambda settings, **kw: real(settings, **{**kw, 'backend': FakeBackend(slow)})\n"
+        "from sandbox.cli import app\n"
+        "sys.argv = ['sandbox', 'mcp']\n"
+        "app()\n"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")},
+        "SANDBOX_STATE_DIR": str(tmp_path),
+        "SANDBOX_POOL_SIZE": "0",
+        "SANDBOX_VALIDATION_WORKERS": "0",
+        "SANDBOX_LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-c", server],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert process.stdin is not None and process.stdout is not None
+
+    def send(message: dict[str, object]) -> None:
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(message).encode() + b"\n")
+        process.stdin.flush()
+
+    try:
+        info = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+        send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": info})
+        assert json.loads(process.stdout.readline())["id"] == 1
+        send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "execute", "arguments": {"code": "print(1)"}},
+            }
+        )
+        time.sleep(0.3)
+        process.stdout.close()  # the client stops reading: the answer meets a broken pipe
+        time.sleep(2)
+        process.stdin.close()  # ... and then it is gone altogether
+        process.wait(timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()  # our own child only
+            process.wait()
+        assert process.stderr is not None
+        text = process.stderr.read().decode()
+        process.stderr.close()
+    assert process.returncode == 0, text
+    assert "Traceback" not in text and "internal_error" not in text
+    found = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    gone = [line for line in found if "went away" in line["message"]]
+    assert len(gone) == 1 and gone[0]["level"] == "info", text
