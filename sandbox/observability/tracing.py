@@ -57,11 +57,13 @@ def configure_tracing(settings: Settings) -> None:
     if not settings.tracing:
         install(None)
         return
-    from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+    from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, OTELResourceDetector, Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    resource = Resource.create({SERVICE_NAME: "sandbox", SERVICE_VERSION: __version__})
+    # Named "sandbox" unless OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES say otherwise (they win).
+    ours = Resource.create({SERVICE_NAME: "sandbox", SERVICE_VERSION: __version__})
+    resource = ours.merge(OTELResourceDetector().detect())
     provider = TracerProvider(resource=resource)
     exporter = _exporter(settings)
     if exporter is not None:

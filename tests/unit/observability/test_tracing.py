@@ -187,3 +187,19 @@ def test_the_otlp_exporter_follows_the_setting(monkeypatch: pytest.MonkeyPatch) 
     finally:
         tracing.configure_tracing(Settings())
     assert not tracing.enabled()
+
+
+@pytest.mark.parametrize(("variable", "name"), [(None, "sandbox"), ("sandbox-eu-1", "sandbox-eu-1")])
+def test_the_service_name_is_sandbox_unless_otel_service_name_says(
+    monkeypatch: pytest.MonkeyPatch, variable: str | None, name: str
+) -> None:
+    for unset in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", *tracing.OTLP_VARIABLES):
+        monkeypatch.delenv(unset, raising=False)
+    if variable is not None:
+        monkeypatch.setenv("OTEL_SERVICE_NAME", variable)
+    try:
+        tracing.configure_tracing(Settings(tracing=True))
+        assert tracing._provider is not None
+        assert tracing._provider.resource.attributes["service.name"] == name
+    finally:
+        tracing.configure_tracing(Settings())
