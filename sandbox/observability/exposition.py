@@ -71,7 +71,7 @@ def render() -> bytes:
     """The exposition text: this process's registry, or every process's files summed."""
     if not multiprocess_mode():
         return generate_latest(REGISTRY)
-    directory = os.environ[MULTIPROC_ENV]
+    directory = _directory()
     _forget_dead_processes(directory)
     registry = CollectorRegistry()
     _collect_files(registry, directory)
@@ -81,7 +81,12 @@ def render() -> bytes:
 def process_stopped() -> None:
     """This process is done: its live gauges stop counting (multiprocess mode; a no-op otherwise)."""
     if multiprocess_mode():
-        _mark_process_dead(os.getpid(), os.environ[MULTIPROC_ENV])
+        _mark_process_dead(os.getpid(), _directory())
+
+
+def _directory() -> str:
+    # The library also honours the variable's old lower-case spelling.
+    return os.environ.get(MULTIPROC_ENV) or os.environ["prometheus_multiproc_dir"]  # noqa: SIM112
 
 
 def _forget_dead_processes(directory: str) -> None:
