@@ -5,7 +5,10 @@ in a row; ``failures`` of them *open* it. Open refuses every call with
 ``CircuitOpen`` (a capacity refusal with ``retry_after_s``) for ``open_s``
 seconds, then turns *half-open*: up to ``probes`` calls go through at once and
 the others are refused; the first probe that succeeds closes the breaker, one
-that fails opens it again for another ``open_s``.
+that fails opens it again for another ``open_s``. Only a probe closes it: a
+call admitted before the breaker opened that succeeds late (a run that still
+had its container when the engine went away) says nothing about the dependency
+now.
 
 Which exceptions count as the dependency failing is the caller's choice
 (``counts``): a refused or cancelled call says nothing about the dependency
@@ -104,16 +107,20 @@ class CircuitBreaker:
         except BaseException:
             raise
         else:
-            self._success()
+            self._success(probe)
         finally:
             if probe:
                 self._probing -= 1
 
     # ------------------------------------------------------------------ private
-    def _success(self) -> None:
-        self._failed = 0
-        if self._state is not BreakerState.CLOSED:
+    def _success(self, probe: bool) -> None:
+        if probe:
+            self._failed = 0
             self._move(BreakerState.CLOSED)
+        elif self._state is BreakerState.CLOSED:
+            self._failed = 0
+        # else: a call admitted before the breaker opened succeeded late; it says nothing about the
+        # dependency now (only a probe closes the breaker)
 
     def _failure(self, exc: BaseException) -> None:
         self.last_error = str(exc)[:300]

@@ -139,3 +139,22 @@ def test_a_failing_listener_does_not_break_the_breaker(clock: Clock) -> None:
     breaker = CircuitBreaker("engine", failures=1, open_s=1.0, clock=clock, on_change=boom)
     fail(breaker)
     assert breaker.state is BreakerState.OPEN
+
+
+def test_a_late_success_of_a_call_admitted_before_it_opened_does_not_close_it(breaker, clock: Clock) -> None:
+    with breaker.guard(COUNTS):  # admitted while closed; the engine goes away while it runs
+        for _ in range(3):
+            fail(breaker)
+        assert breaker.state is BreakerState.OPEN
+    assert breaker.state is BreakerState.OPEN  # its success is old news
+    clock.now += 2.0
+    succeed(breaker)  # the probe
+    assert breaker.state is BreakerState.CLOSED
+    with breaker.guard(COUNTS):  # admitted while closed, still running when the breaker turns half-open
+        for _ in range(3):
+            fail(breaker)
+        clock.now += 2.0
+        assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.state is BreakerState.HALF_OPEN  # not a probe: the probe decides
+    succeed(breaker)
+    assert breaker.state is BreakerState.CLOSED
