@@ -34,7 +34,7 @@ from sandbox.engine.pool import WarmPool
 from sandbox.engine.protocol import encode_request
 from sandbox.engine.session import DockerSession
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
-from sandbox.errors import EngineError, PoolExhausted, RequestRejected
+from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, PoolExhausted, RequestRejected
 from sandbox.observability import metrics
 from sandbox.resilience import RetryPolicy
 
@@ -168,13 +168,24 @@ class DockerBackend(Backend):
         )
         try:
             await channel.greet(self.settings.start_timeout_s)
-        except BaseException:
+        except BaseException as exc:
             self.engine.discard(container)
+            if isinstance(exc, StaleContainer):
+                await self._blame_engine(exc)
             raise
         return channel
 
+    async def _blame_engine(self, stale: StaleContainer) -> None:
+        """A container that died before its runner greeted died with the engine when the engine no longer
+        answers: raise that (a capacity refusal, 503, counted by the breaker), not an internal error."""
+        try:
+            await self.engine.ping()
+        except (DockerUnavailable, DockerFailing) as down:
+            raise DockerUnavailable(f"{stale.message}; {down.message}") from stale
+
     async def _greet_warm(self, container: Container) -> RunnerChannel | None:
-        """None when the warm container died while parked (daemon restart, external kill): go cold."""
+        """None when the warm container died while parked (daemon restart, external kill): go cold
+        (``DockerUnavailable`` if the engine itself is gone)."""
         try:
             return await self._greet(container)
         except StaleContainer as exc:
