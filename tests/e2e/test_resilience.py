@@ -15,7 +15,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import signal
+import socket
+import statistics
+import subprocess
 import threading
 import time
 import uuid
@@ -29,7 +34,7 @@ import pytest
 
 from sandbox.store import Store
 from tests.docker_fixtures import SESSION_OWNER
-from tests.e2e.serving import ServeProcesses, Server, create_key, database, owned
+from tests.e2e.serving import ROOT, ServeProcesses, Server, create_key, database, owned
 
 HELLO = {"code": "print('hello world')"}
 
@@ -232,3 +237,231 @@ def test_a_second_signal_ends_the_grace_at_once_and_still_cleans_up(harness: Har
     assert session is not None and session.closed_reason == "server shutdown", session
     assert harness.containers() == [], "the second signal skipped the cleanup"
     print(f"\n{signal.Signals(first).name} then {signal.Signals(second).name}: exit {code} after {took:.2f} s")
+
+
+# ------------------------------------------------------------------------------------------ engine fault
+def project_state_dir() -> Path:
+    """Where ``scripts/ensure-docker.sh`` keeps dockerd's log, pid and command line (its own rule)."""
+    default = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "sandbox"
+    return Path(os.environ.get("SANDBOX_STATE_DIR") or default).resolve()
+
+
+def project_dockerd() -> tuple[int | None, str]:
+    """The pid of the running dockerd if ``scripts/ensure-docker.sh`` started it, else None and why not."""
+    state = project_state_dir()
+    try:
+        pid = int((state / "dockerd.pid").read_text())
+        command = (state / "dockerd.cmd").read_text().split()
+    except (OSError, ValueError):
+        return (
+            None,
+            f"{state}/dockerd.pid or dockerd.cmd missing: the running dockerd was not started by ensure-docker.sh",
+        )
+    running = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout.split()
+    if running != [str(pid)]:
+        return None, f"{state}/dockerd.pid names {pid} but the running dockerd is {running or 'none'}"
+    try:
+        cmdline = [part.decode() for part in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
+    except OSError as exc:
+        return None, f"cannot read dockerd's command line: {exc}"
+    if cmdline != command:
+        return None, f"dockerd {pid} runs {cmdline}, not what ensure-docker.sh started ({command})"
+    return pid, ""
+
+
+class Engine:
+    """The project's dockerd: stopped by its pid, started again by ``scripts/ensure-docker.sh``."""
+
+    def __init__(self, pid: int, log: Path) -> None:
+        self.pid = pid
+        self.log = log
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        self._socket = host.removeprefix("unix://") if host.startswith("unix://") else "/var/run/docker.sock"
+
+    def answers(self) -> bool:
+        """``GET /_ping`` on the engine's socket answers OK (a socket of its own, closed every time)."""
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(2)
+                sock.connect(self._socket)
+                sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+                return sock.recv(64).split(b"\r\n", 1)[0].split()[1:2] == [b"200"]
+        except OSError:
+            return False
+
+    def alive(self) -> bool:
+        return Path(f"/proc/{self.pid}").exists()
+
+    def stop(self) -> float:
+        """SIGTERM dockerd; the time its API stopped answering (then waits for the process to end)."""
+        os.kill(self.pid, signal.SIGTERM)
+        assert wait_for(lambda: not self.answers(), timeout=30), "dockerd still answers 30 s after SIGTERM"
+        down = time.monotonic()
+        assert wait_for(lambda: not self.alive(), timeout=40, interval=0.1), "dockerd did not exit within 40 s"
+        return down
+
+    def start(self) -> float:
+        """Start it the project's way; the time it answered again."""
+        with self.log.open("ab") as out:
+            script = subprocess.Popen(
+                [str(ROOT / "scripts" / "ensure-docker.sh")],
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # dockerd outlives this test run, whatever happens to it
+            )
+        assert wait_for(self.answers, timeout=60, interval=0.02), f"dockerd did not answer:\n{self.log.read_text()}"
+        up = time.monotonic()
+        assert script.wait(timeout=70) == 0, self.log.read_text()
+        pid, why = project_dockerd()
+        assert pid is not None, why
+        self.pid = pid
+        return up
+
+    def ensure_running(self) -> None:
+        """Whatever happened: a dockerd started the project's way, answering, before the test returns."""
+        if not self.answers():
+            if not self.alive():
+                subprocess.run(
+                    [str(ROOT / "scripts" / "ensure-docker.sh")],
+                    cwd=ROOT,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=90,
+                    start_new_session=True,
+                )
+            wait_for(self.answers, timeout=60, interval=0.1)
+
+
+@dataclass
+class Answer:
+    started: float
+    ended: float
+    status: int  # HTTP status; -1 when no answer came (an exception)
+    code: str  # the body's error code, or the result's status for a 200
+    retry_after: str | None
+    error: str = ""
+
+    @property
+    def latency(self) -> float:
+        return self.ended - self.started
+
+
+def post_until(server: Server, key: str, stop: threading.Event, answers: list[Answer]) -> None:
+    with server.client(key, timeout=20) as client:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                response = client.post("/v1/executions", json=HELLO)
+            except httpx.HTTPError as exc:
+                answers.append(Answer(started, time.monotonic(), -1, "", None, repr(exc)))
+                continue
+            ended = time.monotonic()
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            code = body.get("status", "") if response.status_code == 200 else body.get("code", "")
+            answers.append(Answer(started, ended, response.status_code, code, response.headers.get("retry-after")))
+            if response.status_code != 200:
+                time.sleep(0.05)  # a polite client (not a busy loop on a 2-core machine)
+
+
+def poll_breaker(server: Server, stop: threading.Event, seen: list[tuple[float, str]]) -> None:
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        while not stop.is_set():
+            try:
+                seen.append((time.monotonic(), client.get("/readyz").json().get("breaker", "?")))
+            except (httpx.HTTPError, ValueError) as exc:
+                seen.append((time.monotonic(), f"error {exc!r}"))
+            time.sleep(0.1)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+CLIENTS = 12
+
+
+def test_engine_restart_under_load(harness: Harness, tmp_path: Path) -> None:
+    pid, why = project_dockerd()
+    if pid is None:
+        pytest.skip(f"the fault test restarts only a dockerd started by scripts/ensure-docker.sh: {why}")
+    engine = Engine(pid, tmp_path / "ensure-docker.log")
+    _, key = create_key(harness.state_dir, "fault")
+    server = harness.start(pool_size=2, validation_workers=1, breaker_open_s=1, breaker_failures=3, shutdown_grace_s=5)
+    answers: list[Answer] = []
+    breaker: list[tuple[float, str]] = []
+    stop_clients, stop_poll = threading.Event(), threading.Event()
+    threads = [threading.Thread(target=post_until, args=(server, key, stop_clients, answers)) for _ in range(CLIENTS)]
+    poller = threading.Thread(target=poll_breaker, args=(server, stop_poll, breaker))
+    try:
+        server.wait_ready()
+        poller.start()
+        for thread in threads:
+            thread.start()
+        began = time.monotonic()
+        assert wait_for(lambda: sum(a.status == 200 for a in answers) >= 20, timeout=30), "no steady success first"
+        time.sleep(max(0.0, began + 3 - time.monotonic()))
+
+        down = engine.stop()
+        time.sleep(max(0.0, down + 8 - time.monotonic()))
+        up = engine.start()
+        time.sleep(10)
+        stop_clients.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not any(thread.is_alive() for thread in threads), "a client is still waiting on an answer"
+        metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
+        stop_poll.set()
+        poller.join(timeout=10)
+
+        server.signal(signal.SIGTERM)
+        code = server.wait(30)
+        left = harness.containers()
+    finally:
+        stop_clients.set()
+        stop_poll.set()
+        engine.ensure_running()
+
+    outage = [a for a in answers if down <= a.started < up]
+    refused = [a for a in outage if a.status == 503]
+    after = [a for a in answers if a.ended > up and a.status == 200]
+    first_ok = min(a.ended for a in after) - up if after else float("inf")
+    by_status: dict[tuple[int, str], int] = {}
+    for a in answers:
+        by_status[a.status, a.code] = by_status.get((a.status, a.code), 0) + 1
+    latencies = [a.latency for a in refused]
+    states = [state for _, state in breaker]
+    transitions = {
+        (m.group(1), m.group(2)): int(float(m.group(3)))
+        for m in re.finditer(r'sandbox_breaker_transitions_total\{from_state="(\w+)",to_state="(\w+)"\} (\S+)', metrics)
+    }
+    figures = (
+        f"\nengine fault: {len(answers)} answers {by_status}; outage {up - down:.1f} s: {len(outage)} answers, "
+        f"{len(refused)} 503 (latency median {statistics.median(latencies) * 1000 if latencies else -1:.1f} ms, "
+        f"p95 {percentile(latencies, 0.95) * 1000 if latencies else -1:.1f} ms); first 200 {first_ok:.2f} s after "
+        f"the engine answered ({len(after)} 200s after it); breaker transitions {transitions}; "
+        f"containers left {len(left)}; exit {code}"
+    )
+    print(figures)
+
+    assert not [a for a in answers if a.status == -1], f"requests without an answer: {figures}"
+    assert max(a.latency for a in answers) < 20, figures
+    assert not [a for a in answers if a.status >= 500 and a.status != 503], f"5xx other than 503: {figures}"
+    unexpected = {k: n for k, n in by_status.items() if k not in ((200, "ok"), (503, "capacity_unavailable"))}
+    assert not unexpected, f"answers other than 200 ok and 503 capacity_unavailable: {figures}"
+    assert all(a.retry_after and int(a.retry_after) >= 1 for a in answers if a.status == 503), figures
+    assert len(refused) >= CLIENTS, f"the outage was hardly refused: {figures}"
+    assert statistics.median(latencies) < 0.1, f"503s are not fast: {figures}"
+    assert "open" in states, f"the breaker never opened: {figures}"
+    assert states[-1] == "closed", f"the breaker did not close again: {breaker[-5:]}"
+    assert transitions.get(("closed", "open"), 0) >= 1 and transitions.get(("half_open", "closed"), 0) >= 1, transitions
+    assert first_ok <= 2.0, f"the first success came {first_ok:.2f} s after the engine answered: {figures}"
+    settled = [a for a in answers if a.started >= up + 3]
+    assert settled and all(a.status == 200 for a in settled), f"not every run succeeded 3 s after recovery: {figures}"
+    assert code == -signal.SIGTERM, f"exit {code}:\n{server.tail()}"
+    assert left == [], f"containers left after the server stopped: {[(c['Id'][:12], c['State']) for c in left]}"
