@@ -22,6 +22,7 @@ from sandbox.api import metering, problems
 from sandbox.api.guard import BodyGuard
 from sandbox.api.requestid import RequestContext
 from sandbox.api.routes import health, router
+from sandbox.api.shutdown import GracefulShutdown
 from sandbox.config import Settings
 from sandbox.engine import Backend
 from sandbox.executions import ExecutionManager
@@ -73,11 +74,21 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
             app.state.store, app.state.service, app.state.manager = store, svc, manager
             app.state.sessions = sessions
             app.state.door = Door(svc, store, manager, sessions)
+
+            async def drain(hurry: asyncio.Event) -> None:
+                sessions.stop_admitting()
+                await manager.drain(settings.shutdown_grace_s, hurry)
+
+            shutdown = GracefulShutdown(drain)
+            shutdown.install()
             try:
                 yield
             finally:
-                await manager.aclose()
-                await sessions.aclose()
+                try:
+                    await shutdown.finish()
+                finally:
+                    await manager.aclose()
+                    await sessions.aclose()
         store.close()
         exposition.process_stopped()  # a worker's live gauges leave the sums with it
 
