@@ -116,9 +116,9 @@ def test_half_open_lets_only_the_probes_through(breaker, clock: Clock) -> None:
     for _ in range(3):
         fail(breaker)
     clock.now += 2.0
-    with breaker.guard(COUNTS):  # the one probe, still running
-        with pytest.raises(CircuitOpen), breaker.guard(COUNTS):
-            pass
+    # The one probe still running; a second call is refused meanwhile.
+    with breaker.guard(COUNTS), pytest.raises(CircuitOpen), breaker.guard(COUNTS):
+        pass
     assert breaker.state is BreakerState.CLOSED
 
 
