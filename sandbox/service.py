@@ -141,13 +141,13 @@ class Execution:
         self.done = asyncio.Event()
         self.saved = asyncio.Event()
         # Its span (tracing on): a child of the request's, if any; the stages' parent; ends with the execution.
-        self.span = tracing.start_execution(self.id, session_id=session.id if session else None, key=caller.name)
-        self._ids = {"execution_id": self.id, "session_id": session.id if session else None, "key": caller.name}
-        # Every line it logs carries its ids, also outside a stage (the record-write callback).
-        extra = {name: value for name, value in self._ids.items() if value is not None}
-        if (ids := tracing.ids(self.span)) is not None:
-            extra["trace_id"], extra["span_id"] = ids
-        self.log = logging.LoggerAdapter(log, extra)
+        self.trace = tracing.start_execution(self.id, session_id=session.id if session else None, key=caller.name)
+        # Every line it logs carries its ids and its trace's, in a stage (bound) or not (the record-write callback).
+        ids = {"execution_id": self.id, "session_id": session.id if session else None, "key": caller.name}
+        self._fields = {name: value for name, value in ids.items() if value is not None}
+        if (trace_ids := tracing.ids(self.trace)) is not None:
+            self._fields["trace_id"], self._fields["span_id"] = trace_ids
+        self.log = logging.LoggerAdapter(log, self._fields)
         self._listeners: set[asyncio.Event] = set()
         self._release: Callable[[], None] = lambda: None
 
@@ -342,20 +342,21 @@ class Execution:
         error: BaseException | None = None
         try:
             with (
-                observability.bind(**self._ids),
-                tracing.within(self.span),
-                observability.stage(name, language=self.request.language, policy=self.view.policy or None) as outcome,
+                observability.bind(**self._fields),
+                observability.stage(
+                    name, language=self.request.language, policy=self.view.policy or None, parent=self.trace
+                ) as outcome,
             ):
                 yield outcome
         except BaseException as exc:
             error = exc
             raise
         finally:
-            if self.span is not None and self.stage in (Stage.RECORDED, Stage.REFUSED):
+            if self.trace is not None and self.stage in (Stage.RECORDED, Stage.REFUSED):
                 status = self.view.status.value if self.stage is Stage.RECORDED and self.view.status else None
                 language, policy = self.view.language, self.view.policy or None
-                tracing.end_execution(self.span, status, error, language=language, policy=policy)
-                self.span = None
+                tracing.end_execution(self.trace, status, error, language=language, policy=policy)
+                self.trace = None
 
     def _expect(self, stage: Stage, action: str) -> None:
         if self.stage is not stage:

@@ -16,9 +16,12 @@ import logging
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.observability import metrics, tracing
+
+if TYPE_CHECKING:
+    from sandbox.observability.tracing import ExecutionTrace
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +49,18 @@ def bind_forever(**values: Any) -> None:
 
 
 @contextlib.contextmanager
-def stage(name: str, *, language: str | None = None, policy: str | None = None) -> Iterator[dict[str, Any]]:
+def stage(
+    name: str, *, language: str | None = None, policy: str | None = None, parent: ExecutionTrace | None = None
+) -> Iterator[dict[str, Any]]:
     """One stage of an execution: bound as ``stage`` in the logs, timed, a span and a sample.
 
     Yields a dict the stage may fill with attributes of its outcome (``status``, ``outcome``);
-    the hook adds ``duration_s`` and, if the stage raised, ``error``. The span (tracing on)
-    is current inside the stage, a child of the current one (the execution's).
+    the hook adds ``duration_s`` and, if the stage raised, ``error``. The stage's span (tracing
+    on) is a child of ``parent``'s, the execution's.
     """
     outcome: dict[str, Any] = {}
     started = time.perf_counter()
-    span = tracing.start_stage(name, language, policy)
+    span = tracing.start_stage(name, parent)
     with bind(stage=name):
         try:
             yield outcome

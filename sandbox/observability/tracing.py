@@ -12,7 +12,8 @@ attribute lookups. With it on (``configure_tracing``), spans come from our own
   MCP over stdio); it lives from admission to the record, even when the request
   that started it has already answered (``?wait=false``);
 - ``execution.<stage>`` (admit, validate, acquire, run, record), children of it,
-  from the one stage hook (``context.stage``).
+  from the one stage hook (``context.stage``); made, with their own times, when the
+  execution ends (``ExecutionTrace`` says why).
 
 Where spans go: ``otlp_endpoint`` set: the OTLP/HTTP exporter posts to
 ``<endpoint>/v1/traces``; unset, the standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
@@ -27,8 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
-from contextvars import Token
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -104,10 +106,12 @@ def current_ids() -> tuple[str, str] | None:
     return ids(trace.get_current_span())
 
 
-def ids(span: Span | None) -> tuple[str, str] | None:
+def ids(span: Span | ExecutionTrace | None) -> tuple[str, str] | None:
     """``(trace_id, span_id)`` in hex of ``span``; ``None`` if it is ``None`` or not a valid span."""
     if span is None:
         return None
+    if isinstance(span, ExecutionTrace):
+        span = span.span
     found = span.get_span_context()
     if not found.is_valid:
         return None
@@ -150,25 +154,40 @@ def resume(parent: Context | None) -> None:
 
 
 # ---------------------------------------------------------------- executions
-def start_execution(execution_id: str, **attributes: Any) -> Span | None:
+@dataclass(eq=False)
+class ExecutionTrace:
+    """An execution's span (live: log lines name it) and its stages, kept as times until it ends.
+
+    A span costs the SDK tens of microseconds; five of them on the request path would
+    be most of the budget tracing has. So a stage only notes its times and outcome, and
+    its span is made, with those times, when the execution ends (after the door has
+    answered, when it waits for the result).
+    """
+
+    span: Span
+    stages: list[tuple[str, int, int, dict[str, Any]]] = field(default_factory=list)
+
+
+def start_execution(execution_id: str, **attributes: Any) -> ExecutionTrace | None:
     """The span of one execution, child of the current span (a request's) if any; ``None`` when off."""
     if _tracer is None:
         return None
     values = {f"sandbox.{name}": value for name, value in attributes.items() if value is not None}
-    return _tracer.start_span("execution", attributes={"sandbox.execution_id": execution_id, **values})
+    return ExecutionTrace(_tracer.start_span("execution", attributes={"sandbox.execution_id": execution_id, **values}))
 
 
-def within(span: Span | None) -> contextlib.AbstractContextManager[Any]:
-    """Make ``span`` current for the block (its stages become its children); nothing when ``None``."""
-    if span is None:
-        return contextlib.nullcontext()
-    return trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False)
-
-
-def end_execution(span: Span | None, status: str | None, error: BaseException | None = None, **attributes: Any) -> None:
-    """End an execution's span with how it ended: the result's status, or the refusal."""
-    if span is None:
+def end_execution(
+    execution: ExecutionTrace | None, status: str | None, error: BaseException | None = None, **attributes: Any
+) -> None:
+    """Make its stages' spans, then end the execution's span with how it ended (its status, or the refusal)."""
+    if execution is None or _tracer is None:
         return
+    span, parent = execution.span, trace.set_span_in_context(execution.span)
+    for name, started, ended, outcome in execution.stages:
+        stage = _tracer.start_span(f"execution.{name}", context=parent, start_time=started)
+        _outcome(stage, outcome.get("status"), outcome.get("error"))
+        stage.end(end_time=ended)
+    execution.stages.clear()
     for name, value in attributes.items():
         if value is not None:
             span.set_attribute(f"sandbox.{name}", value)
@@ -177,27 +196,24 @@ def end_execution(span: Span | None, status: str | None, error: BaseException | 
 
 
 # -------------------------------------------------------------------- stages
-def start_stage(name: str, language: str | None, policy: str | None) -> tuple[Span, Token[Context]] | None:
-    """A stage's span, made current until ``end_stage``; ``None`` when tracing is off."""
-    if _tracer is None:
+def start_stage(name: str, parent: ExecutionTrace | None) -> tuple[ExecutionTrace, str, int] | None:
+    """Note when a stage of ``parent`` starts; ``None`` when tracing is off (or there is no parent).
+
+    Its span is made when the execution ends (see ``ExecutionTrace``); meanwhile a stage's
+    log lines carry the execution's ids. The span's only attribute is the outcome: its
+    name says the stage, the execution's span the rest.
+    """
+    if _tracer is None or parent is None:
         return None
-    attributes = {"sandbox.stage": name}
-    if language:
-        attributes["sandbox.language"] = language
-    if policy:
-        attributes["sandbox.policy"] = policy
-    span = _tracer.start_span(f"execution.{name}", attributes=attributes)
-    return span, otel_context.attach(trace.set_span_in_context(span))
+    return parent, name, time.time_ns()
 
 
-def end_stage(started: tuple[Span, Token[Context]] | None, outcome: dict[str, Any]) -> None:
-    """End a stage's span with what the stage noted (``status``) or the error it raised."""
+def end_stage(started: tuple[ExecutionTrace, str, int] | None, outcome: dict[str, Any]) -> None:
+    """Note when and how a stage ended: the ``status`` it noted or the ``error`` it raised."""
     if started is None:
         return
-    span, token = started
-    otel_context.detach(token)
-    _outcome(span, outcome.get("status"), outcome.get("error"))
-    span.end()
+    parent, name, at = started
+    parent.stages.append((name, at, time.time_ns(), {"status": outcome.get("status"), "error": outcome.get("error")}))
 
 
 def _outcome(span: Span, status: str | None, error: BaseException | None) -> None:
