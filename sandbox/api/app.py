@@ -42,7 +42,7 @@ class SandboxAPI(FastAPI):
     a 500 answer carries its request id too, and so does the server's log line about it."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestContext(super().build_middleware_stack())
+        return RequestContext(super().build_middleware_stack(), self.router.routes)
 
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI:

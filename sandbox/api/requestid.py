@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.observability import bind_forever, tracing
@@ -37,10 +39,15 @@ def request_id_of(value: bytes | None) -> str:
 
 
 class RequestContext:
-    """Binds a request id (and opens a span when tracing is on) for each HTTP request."""
+    """Binds a request id (and opens a span when tracing is on) for each HTTP request.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``routes`` (the app's own list) name a request's span after its route template when
+    the router did not say which route it took (FastAPI says so only for its own routes).
+    """
+
+    def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute] = ()) -> None:
         self.app = app
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,5 +90,11 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_ids)
         finally:
-            route = getattr(scope.get("route"), "path", None)
-            tracing.end_request(span, scope["method"], route if isinstance(route, str) else None, status)
+            tracing.end_request(span, scope["method"], self._template(scope), status)
+
+    def _template(self, scope: Scope) -> str | None:
+        route = scope.get("route")
+        if route is None:
+            route = next((r for r in self.routes if r.matches(scope)[0] is Match.FULL), None)
+        path = getattr(route, "path", None)
+        return path if isinstance(path, str) and path else None

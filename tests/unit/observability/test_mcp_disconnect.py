@@ -9,72 +9,28 @@ exit 70 with a ``BrokenPipeError`` traceback.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from sandbox.api.app import create_app
-from sandbox.config import Settings
-from sandbox.engine import FakeBackend, RunOutcome, RunSpec
-from sandbox.models import Status
-from sandbox.store import Store
 from tests.unit.observability.conftest import Configure
 from tests.unit.observability.util import lines
 
 
-async def slow(spec: RunSpec) -> RunOutcome:
-    if spec.mode != "session":
-        await asyncio.sleep(1.5)
-    return RunOutcome(status=Status.OK, exit_code=0, stdout=b"hi\n", wall_ms=1500)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A live uvicorn (its loggers through ours) on a FakeBackend whose runs take 1.5 s: (url, key)."""
-    settings = Settings(state_dir=tmp_path, validation_workers=0, pool_size=0)
-    port = _free_port()
-    app = create_app(settings, backend=FakeBackend(slow))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws="none", lifespan="on")
-    live = uvicorn.Server(config)
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not live.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    store = Store(settings.database)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp", store.create_key("agent", "standard", 8, 1000)[1]
-    finally:
-        live.should_exit = True
-        thread.join(timeout=30)
-        store.close()
-
-
 @pytest.mark.anyio
-async def test_a_client_leaving_mid_call_over_http_is_one_quiet_line(server: tuple[str, str], logs: Configure) -> None:
-    url, key = server
+async def test_a_client_leaving_mid_call_over_http_is_one_quiet_line(
+    mcp_server: tuple[str, str], logs: Configure
+) -> None:
+    url, key = mcp_server
     buffer = logs(log_level="debug")
     async with (
         httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http,
@@ -101,7 +57,7 @@ def test_a_stdio_client_that_closes_our_stdout_is_one_line_and_a_clean_exit(tmp_
     server = (
         "import asyncio, sys\n"
         "import sandbox.service as service\n"
-        "from tests.unit.observability.test_mcp_disconnect import slow\n"
+        "from tests.unit.observability.util import slow\n"
         "from sandbox.engine import FakeBackend\n"
         "real = service.build_service\n"
         "service.build_service = lambda settings, **kw: real(settings, **{**kw, 'backend': FakeBackend(slow)})\n"

@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
@@ -201,3 +204,37 @@ def test_the_service_name_is_sandbox_unless_otel_service_name_says(
         assert tracing._provider.resource.attributes["service.name"] == name
     finally:
         tracing.configure_tracing(Settings())
+
+
+async def test_an_mcp_tool_call_over_http_is_a_child_of_the_request_that_carried_it(
+    mcp_server: tuple[str, str], spans: InMemorySpanExporter
+) -> None:
+    url, key = mcp_server
+    async with (
+        httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http,
+        streamable_http_client(url, http_client=http) as (read, write, _),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        result = await session.call_tool("execute", {"code": "print(1)"})
+    assert not result.isError
+    # The server ends a request's span once its answer is out, an execution's once its record is
+    # written: the client may be faster than both.
+    carriers: list[ReadableSpan] = []
+    for _ in range(100):
+        found = spans.get_finished_spans()
+        executions = [span for span in found if span.name == "execution"]
+        posts = sorted((s for s in found if s.name == "http POST /mcp"), key=lambda span: span.start_time or 0)
+        if executions and (parent := executions[0].parent) is not None:
+            carriers = [s for s in posts if s.context is not None and s.context.span_id == parent.span_id]
+        if carriers:
+            break
+        await anyio.sleep(0.05)
+    assert carriers, [(span.name, span.parent and hex(span.parent.span_id)) for span in found]
+    (execution,) = executions
+    assert execution.context is not None
+    carrier = carriers[0]
+    assert carrier is not posts[0]  # not the request that opened the MCP session
+    assert {span.name for span in found if span.parent and span.parent.span_id == execution.context.span_id} == {
+        f"execution.{stage}" for stage in STAGES
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +24,13 @@ def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
 
 def hello(spec: RunSpec) -> RunOutcome:
     return RunOutcome(status=Status.OK, exit_code=0, stdout=b"hello\n", wall_ms=3)
+
+
+async def slow(spec: RunSpec) -> RunOutcome:
+    """A run that takes 1.5 s (a session's opening is at once)."""
+    if spec.mode != "session":
+        await asyncio.sleep(1.5)
+    return RunOutcome(status=Status.OK, exit_code=0, stdout=b"hi\n", wall_ms=1500)
 
 
 @asynccontextmanager
