@@ -5,23 +5,30 @@ one-shot acquisitions and session openings are its calls (failures that say the
 engine is down count: ``DockerUnavailable``, ``DockerFailing``), and session
 cells and file operations are refused at once while it is open, so during an
 outage every door answers ``capacity_unavailable`` (503 + Retry-After) in
-milliseconds instead of waiting on a dead engine. When a probe succeeds after
+milliseconds instead of waiting on a dead engine. While the breaker is open the
+engine is pinged every ``WATCH_INTERVAL_S``: once a ping that failed answers, the
+open interval ends at once and the next request probes, so service resumes as
+soon as the engine does (not up to ``open_s`` later). When a probe succeeds after
 an outage the inner backend is told (``recovered``) so it replaces warm
 containers that died with the engine. ``build_service`` stacks the wrappers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.spec import PoolReport, Profile, RunSpec
-from sandbox.errors import DockerFailing, DockerUnavailable
+from sandbox.errors import DockerFailing, DockerUnavailable, SandboxError
 from sandbox.resilience import BreakerState, CircuitBreaker
 
 #: What counts as the engine failing (a refused request, a program's failure or a cancellation does not).
 ENGINE_DOWN = (DockerUnavailable, DockerFailing)
+#: How often the engine is pinged while the breaker is open.
+WATCH_INTERVAL_S = 0.1
 
 
 class BreakerBackend(Backend):
@@ -30,6 +37,8 @@ class BreakerBackend(Backend):
     def __init__(self, inner: Backend, breaker: CircuitBreaker) -> None:
         self.inner = inner
         self.breaker = breaker
+        self._watcher: asyncio.Task[None] | None = None
+        self._silent = False  # a ping failed since the last early probe (or since the breaker closed)
         breaker.subscribe(self._changed)
 
     async def start(self) -> None:
@@ -63,11 +72,36 @@ class BreakerBackend(Backend):
         return _GuardedSession(session, self.breaker)
 
     async def aclose(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await self.inner.aclose()
 
     def _changed(self, old: BreakerState, new: BreakerState) -> None:
+        if new is BreakerState.OPEN and (self._watcher is None or self._watcher.done()):
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to watch with
+                self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="breaker-watch")
         if old is BreakerState.HALF_OPEN and new is BreakerState.CLOSED:
+            self._silent = False
             self.inner.recovered()
+
+    async def _watch(self) -> None:
+        """While the breaker is open, ping the engine; when it answers after a ping failed, probe at once.
+
+        Only an engine that stopped answering and answers again ends the interval early (once per
+        silence, across re-openings: a probe may still fail while the engine finishes starting); one
+        that answers pings while its calls fail (a 502-504) is probed every ``open_s`` as usual.
+        """
+        while self.breaker.state is BreakerState.OPEN:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            try:
+                await self.inner.ping()
+            except SandboxError:
+                self._silent = True
+                continue
+            if self._silent:
+                self._silent = False
+                self.breaker.probe_now()
 
 
 class _GuardedSession(BackendSession):

@@ -81,6 +81,11 @@ class CircuitBreaker:
         left = self.open_s - (self._clock() - self._opened_at)
         return max(1, math.ceil(left))
 
+    def probe_now(self) -> None:
+        """The dependency answers a health check again: end the open interval now (the next call probes)."""
+        if self._state is BreakerState.OPEN:
+            self._move(BreakerState.HALF_OPEN)
+
     def check(self) -> None:
         """Raise ``CircuitOpen`` if a call would be refused now (takes no probe slot)."""
         if self.state is BreakerState.OPEN:
