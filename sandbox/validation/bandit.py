@@ -12,15 +12,19 @@ import logging
 import threading
 from functools import lru_cache
 
-from bandit.core import config as b_config
-from bandit.core import meta_ast as b_meta_ast
-from bandit.core import metrics as b_metrics
-from bandit.core import node_visitor as b_node_visitor
-from bandit.core import test_set as b_test_set
-from bandit.core import utils as b_utils
+# Importing bandit loads its plugins; stevedore logs an error for report formatters whose optional
+# dependencies are missing (sarif). We use test plugins only, so that line is noise: quiet it first.
+logging.getLogger("stevedore.extension").setLevel(logging.CRITICAL)
 
-from sandbox.models import Finding
-from sandbox.validation.policy import SEVERITY_RANK, BanditRules
+from bandit.core import config as b_config  # noqa: E402
+from bandit.core import meta_ast as b_meta_ast  # noqa: E402
+from bandit.core import metrics as b_metrics  # noqa: E402
+from bandit.core import node_visitor as b_node_visitor  # noqa: E402
+from bandit.core import test_set as b_test_set  # noqa: E402
+from bandit.core import utils as b_utils  # noqa: E402
+
+from sandbox.models import Finding  # noqa: E402
+from sandbox.validation.policy import SEVERITY_RANK, BanditRules  # noqa: E402
 
 # Bandit warns about module names for every file it is given; ours is always main.py.
 logging.getLogger("bandit").setLevel(logging.ERROR)
