@@ -284,11 +284,14 @@ class Execution:
         except asyncio.CancelledError as exc:
             cancelled = exc
             self._failed(self._cancelled_result())
+            self.log.info("killed: %s", self.cancel_reason)
         except SandboxError as exc:
             self.error = exc
             self._failed(error_result(exc))
             if exc.status is Status.INTERNAL_ERROR:
                 self.log.error("could not run: %s", exc.message)
+            else:
+                self.log.info("could not run (%s): %s", exc.status.value, exc.message)
         except Exception:
             self.log.exception("execution failed")
             self._failed(error_result(None))
