@@ -30,6 +30,10 @@ class StaleContainer(EngineError):
     """The container died before its runner greeted us: no program ran in it."""
 
 
+class GreetTimeout(StaleContainer):
+    """The runner did not greet in time (its container may still be running)."""
+
+
 class RunnerChannel:
     """Frames to and from one container's runner; one request or session call at a time."""
 
@@ -45,7 +49,7 @@ class RunnerChannel:
         try:
             hello = await self._reader.next()
         except TimeoutError:
-            raise StaleContainer(f"the runner did not greet within {timeout_s:g} s") from None
+            raise GreetTimeout(f"the runner did not greet within {timeout_s:g} s") from None
         if hello is None:
             raise StaleContainer("the container ended before its runner greeted")
         if hello.kind != "hello":

@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from sandbox import instance
 from sandbox.config import Settings
 from sandbox.engine.base import Backend, BackendSession, Lease
-from sandbox.engine.channel import RunnerChannel, StaleContainer
+from sandbox.engine.channel import GreetTimeout, RunnerChannel, StaleContainer
 from sandbox.engine.docker import Container, DockerEngine
 from sandbox.engine.hardening import LABEL_INSTANCE, container_options
 from sandbox.engine.janitor import Janitor
@@ -34,7 +34,14 @@ from sandbox.engine.pool import WarmPool
 from sandbox.engine.protocol import encode_request
 from sandbox.engine.session import DockerSession
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
-from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, PoolExhausted, RequestRejected
+from sandbox.errors import (
+    DockerFailing,
+    DockerUnavailable,
+    EngineError,
+    PoolExhausted,
+    RequestRejected,
+    SandboxError,
+)
 from sandbox.observability import metrics
 from sandbox.resilience import RetryPolicy
 
@@ -161,33 +168,48 @@ class DockerBackend(Backend):
                     refill.cancel()
                     pool.replenish()
 
-    async def _greet(self, container: Container) -> RunnerChannel:
-        """The container's channel once its runner said hello; the container is discarded otherwise."""
+    async def _greet(self, container: Container, *, blame: bool = True) -> RunnerChannel:
+        """The container's channel once its runner said hello; the container is discarded otherwise
+        (a fresh one that the engine cut off is a capacity refusal: ``_blame_engine``)."""
         channel = RunnerChannel(
             container, kill_grace_s=self.settings.kill_grace_s, answer_timeout_s=self.settings.start_timeout_s
         )
         try:
             await channel.greet(self.settings.start_timeout_s)
         except BaseException as exc:
-            self.engine.discard(container)
-            if isinstance(exc, StaleContainer):
-                await self._blame_engine(exc)
+            try:
+                if blame and isinstance(exc, StaleContainer):
+                    await self._blame_engine(container, exc)
+            finally:
+                self.engine.discard(container)
             raise
         return channel
 
-    async def _blame_engine(self, stale: StaleContainer) -> None:
-        """A container that died before its runner greeted died with the engine when the engine no longer
-        answers: raise that (a capacity refusal, 503, counted by the breaker), not an internal error."""
+    async def _blame_engine(self, container: Container, stale: StaleContainer) -> None:
+        """Raise a capacity refusal (503, counted by the breaker) instead of ``stale`` when the engine, not
+        the container, is why no hello came: the engine does not answer about it, or says it is still
+        running (its stream ended: cut) or created, or was SIGKILLed from outside (not OOM).
+
+        Asked about the container rather than pinged: a stopping dockerd closes its socket but still
+        answers on connections already open, so one ping may succeed while new connections fail.
+        """
         try:
-            await self.engine.ping()
+            info = await self.engine.call("inspect a container", self.engine.api.inspect_container, container.id)
         except (DockerUnavailable, DockerFailing) as down:
             raise DockerUnavailable(f"{stale.message}; {down.message}") from stale
+        except SandboxError:
+            return  # gone: removed behind our back; the stale verdict stands
+        state = info.get("State") or {}
+        cut = state.get("Running") and not isinstance(stale, GreetTimeout)  # a hung runner is not cut off
+        killed = state.get("ExitCode") == 137 and not state.get("OOMKilled")
+        if cut or state.get("Status") in ("created", "restarting") or killed:
+            status = state.get("Status", "?")
+            raise DockerFailing(f"{stale.message} (the engine says it is {status}: the engine cut it off)") from stale
 
     async def _greet_warm(self, container: Container) -> RunnerChannel | None:
-        """None when the warm container died while parked (daemon restart, external kill): go cold
-        (``DockerUnavailable`` if the engine itself is gone)."""
+        """None when the warm container died while parked (daemon restart, external kill): go cold."""
         try:
-            return await self._greet(container)
+            return await self._greet(container, blame=False)
         except StaleContainer as exc:
             log.warning("warm container %s unusable (%s); going cold", container.id[:12], exc.message)
             return None
