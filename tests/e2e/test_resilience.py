@@ -134,13 +134,15 @@ def start_run(api: httpx.Client, code: str, wall_time_s: float) -> str:
     return str(response.json()["id"])
 
 
-def wait_running(harness: Harness, count: int) -> None:
-    """Until ``count`` one-shot containers are running a program (taken from the pool or cold)."""
+def wait_running(server: Server, count: int) -> None:
+    """Until ``count`` one-shot executions hold a container (``sandbox_executions_running``)."""
 
-    def busy() -> bool:
-        return sum(c["Labels"]["io.sandbox.kind"] != "session" for c in harness.containers()) >= count
+    def running() -> bool:
+        text = httpx.get(f"{server.url}/metrics", timeout=5).text
+        found = re.search(r"^sandbox_executions_running (\S+)$", text, re.MULTILINE)
+        return found is not None and float(found.group(1)) >= count
 
-    assert wait_for(busy, timeout=15, interval=0.1)
+    assert wait_for(running, timeout=15, interval=0.1), f"{count} executions never ran at once:\n{server.tail()}"
 
 
 def records(state_dir: Path, key_id: str, *ids: str) -> list:
@@ -164,7 +166,7 @@ def test_sigterm_lets_short_runs_finish_kills_the_rest_and_leaves_nothing(harnes
         sid = api.post("/v1/sessions", json={}).json()["id"]
         long_id = start_run(api, LONG, 40)
         short_id = start_run(api, SHORT, 10)
-        time.sleep(0.3)  # both programs started (the short one still has ~0.7 s to go)
+        wait_running(server, 2)  # both programs started (the short one has at most 1 s to go)
         assert [api.get(f"/v1/executions/{i}").json()["state"] for i in (long_id, short_id)] == ["running"] * 2
 
     signalled = time.monotonic()
@@ -209,7 +211,7 @@ def test_a_second_signal_ends_the_grace_at_once_and_still_cleans_up(harness: Har
         background = start_run(api, LONG, 40)
         waiter = threading.Thread(target=wait_true)
         waiter.start()
-        wait_running(harness, 2)
+        wait_running(server, 2)
 
     first, second = signals
     signalled = time.monotonic()
