@@ -102,6 +102,7 @@ class Settings(BaseSettings):
         "auto", pattern="^(auto|json|text)$", description="Log lines: JSON, text, or auto (text on a terminal)."
     )
     log_level: str = Field("info", pattern="^(debug|info|warning|error)$", description="Lowest level logged.")
+    metrics: bool = Field(True, description="Collect Prometheus metrics and serve /metrics (false: neither).")
     metrics_access: str = Field(
         "loopback",
         pattern="^(loopback|open|key)$",

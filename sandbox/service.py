@@ -27,7 +27,7 @@ import logging
 import signal
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -335,21 +335,24 @@ class Execution:
                 self._listeners.discard(more)
 
     # ------------------------------------------------------------------ private
-    @contextlib.contextmanager
-    def _stage(self, name: str) -> Iterator[dict[str, Any]]:
-        """One stage through the telemetry hook, with this execution's ids bound to its log lines.
+    def _stage(self, name: str) -> AbstractContextManager[dict[str, Any]]:
+        """One stage through the telemetry hook, with this execution's ids bound to its log lines."""
+        hook = observability.stage(
+            name,
+            language=self.request.language,
+            policy=self.view.policy or None,
+            parent=self.trace,
+            fields=self._fields,
+        )
+        return hook if self.trace is None else self._traced(hook)
 
-        The stage's span is a child of the execution's, which ends once the execution
-        is recorded or refused.
-        """
+    @contextlib.contextmanager
+    def _traced(self, hook: observability.stage) -> Iterator[dict[str, Any]]:
+        """Tracing on: the stage's span is a child of the execution's, which ends once the
+        execution is recorded or refused."""
         error: BaseException | None = None
         try:
-            with (
-                observability.bind(**self._fields),
-                observability.stage(
-                    name, language=self.request.language, policy=self.view.policy or None, parent=self.trace
-                ) as outcome,
-            ):
+            with hook as outcome:
                 yield outcome
         except BaseException as exc:
             error = exc
@@ -587,6 +590,7 @@ def build_service(
 
     ``store``: where records and the audit log go (none for the CLI).
     """
+    metrics.enable(settings.metrics)
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
     policies = PolicySet(settings.policies_dir, settings.default_policy)
     workers = None

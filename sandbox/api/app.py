@@ -101,12 +101,14 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     problems.install(app)
     app.include_router(health)
     app.include_router(router)
-    app.include_router(metering.router)
+    if settings.metrics:
+        app.include_router(metering.router)
     # MCP over streamable HTTP, with the same keys, managers and limits as REST.
     mcp_server = build_mcp(lambda: app.state.door)
     app.router.routes.append(Route("/mcp", http_endpoint(mcp_server, lambda: app.state.store), methods=None))
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
-    app.add_middleware(metering.HttpMetrics, routes=app.router.routes)  # outermost: sees every answer
+    if settings.metrics:
+        app.add_middleware(metering.HttpMetrics, routes=app.router.routes)  # outermost: sees every answer
     return app
 
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.observability import bind_forever, tracing
+from sandbox.observability import bind, tracing
 from sandbox.observability.origin import SCOPE_KEY, Origin
 
 REQUEST_ID = b"x-request-id"
@@ -60,7 +60,14 @@ class RequestContext:
             elif name == b"traceparent":
                 traceparent = value
         request_id = request_id_of(given)
-        bind_forever(request_id=request_id)
+        # Bound for the request (the key's name joins it once auth resolves it), then unbound: in a
+        # server each request has its own task, but an in-process client shares the caller's.
+        with bind(request_id=request_id):
+            await self._call(scope, receive, send, request_id, traceparent)
+
+    async def _call(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, traceparent: bytes | None
+    ) -> None:
         header = request_id.encode()
         started = tracing.start_request(scope["method"], traceparent.decode("latin-1") if traceparent else None)
         if started is None:
@@ -74,7 +81,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
             return
 
-        span, context = started
+        span, context, token = started
         scope[SCOPE_KEY] = Origin(request_id, context)
         found = tracing.ids(span)
         extra = [(REQUEST_ID, header)] + ([(TRACE_ID, found[0].encode())] if found else [])
@@ -90,7 +97,7 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_ids)
         finally:
-            tracing.end_request(span, scope["method"], self._template(scope), status)
+            tracing.end_request(span, scope["method"], self._template(scope), status, token)
 
     def _template(self, scope: Scope) -> str | None:
         route = scope.get("route")

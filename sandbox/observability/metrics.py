@@ -122,37 +122,62 @@ for _metric, _label_sets in _KNOWN_SERIES:
     for _labels in _label_sets:
         _metric.labels(*_labels)
 
+_enabled = True
+
+
+def enable(on: bool) -> None:
+    """Collect (the default) or not (``SANDBOX_METRICS=false``: every call below returns at once)."""
+    global _enabled
+    _enabled = on
+
+
+def enabled() -> bool:
+    return _enabled
+
+
 # ------------------------------------------------ called by the breaker, retries, engine, janitor
 
 
 def breaker_changed(old: str, new: str) -> None:
     """The engine breaker went from ``old`` to ``new`` (``closed``, ``half_open``, ``open``)."""
+    if not _enabled:
+        return
     BREAKER_STATE.set(BREAKER_STATES.get(new, BREAKER_STATES["open"]))
     BREAKER_TRANSITIONS.labels(_state(old), _state(new)).inc()
 
 
 def engine_error(kind: str) -> None:
     """One failed engine call; ``kind`` is a short fixed word (``unavailable``, ``create``, ``timeout``...)."""
+    if not _enabled:
+        return
     ENGINE_ERRORS.labels(kind).inc()
 
 
 def engine_retry(action: str) -> None:
     """One retry of a safe engine call (``create``, ``start``, ``remove``)."""
+    if not _enabled:
+        return
     ENGINE_RETRIES.labels(action).inc()
 
 
 def container_created() -> None:
     """A container of ours exists now (warm, cold or a session's)."""
+    if not _enabled:
+        return
     CONTAINERS_LIVE.inc()
 
 
 def container_removed() -> None:
     """A container this process created is gone."""
+    if not _enabled:
+        return
     CONTAINERS_LIVE.dec()
 
 
 def janitor_removed(reason: str, count: int) -> None:
     """The janitor removed ``count`` leftovers (``reason``: ``expired``, ``orphaned``...)."""
+    if not _enabled:
+        return
     if count > 0:
         JANITOR_REMOVED.labels(reason).inc(count)
 
@@ -185,6 +210,8 @@ def stage_finished(name: str, language: str | None, policy: str | None, outcome:
     ``outcome`` holds ``duration_s``, ``status`` (set by the stage that ends the
     execution: ``record``) and ``error`` (what the stage raised, if anything).
     """
+    if not _enabled:
+        return
     lang = _languages.get(language.lower(), OTHER) if language else OTHER
     STAGE_SECONDS.labels(name, lang).observe(outcome["duration_s"])
     status = outcome.get("status")
@@ -197,11 +224,15 @@ def stage_finished(name: str, language: str | None, policy: str | None, outcome:
 
 def queue_waited(seconds: float) -> None:
     """An execution (or a session cell) waited ``seconds`` for its execution slot (or gave up)."""
+    if not _enabled:
+        return
     QUEUE_WAIT_SECONDS.observe(seconds)
 
 
 def validated(verdict: str, *, cached: bool) -> None:
     """One validation verdict (``ok``, ``validation_rejected``, ``syntax_error``); ``cached``: from the cache."""
+    if not _enabled:
+        return
     VALIDATIONS.labels(verdict).inc()
     if cached:
         VALIDATION_CACHE_HITS.inc()
@@ -215,6 +246,8 @@ _POOL_COUNTERS = (POOL_HITS, POOL_MISSES, POOL_CREATES, POOL_CREATE_FAILURES)
 
 def pool_observed(name: str, *, ready: int, size: int, hits: int, misses: int, created: int, failures: int) -> None:
     """A pool's figures as it reports them (running totals); its counters grow by what is new since last time."""
+    if not _enabled:
+        return
     POOL_READY.labels(name).set(ready)
     POOL_SIZE.labels(name).set(size)
     totals = (hits, misses, created, failures)
@@ -228,32 +261,44 @@ def pool_observed(name: str, *, ready: int, size: int, hits: int, misses: int, c
 
 def pool_closed(name: str) -> None:
     """The pool is gone: it keeps nothing ready any more."""
+    if not _enabled:
+        return
     POOL_READY.labels(name).set(0)
     POOL_SIZE.labels(name).set(0)
 
 
 def cold_created(pool: str) -> None:
     """A run created its own container (``pool``: its pool's name, or ``unpooled``)."""
+    if not _enabled:
+        return
     COLD_CREATES.labels(pool).inc()
 
 
 def run_started() -> None:
     """A one-shot execution holds its container."""
+    if not _enabled:
+        return
     RUNNING.inc()
 
 
 def run_ended() -> None:
     """A one-shot execution let its container go."""
+    if not _enabled:
+        return
     RUNNING.dec()
 
 
 def session_opened() -> None:
     """A session opened (its container is up)."""
+    if not _enabled:
+        return
     SESSIONS_OPEN.inc()
 
 
 def session_closed() -> None:
     """A session closed (counted once, however it ended)."""
+    if not _enabled:
+        return
     SESSIONS_OPEN.dec()
 
 
@@ -262,6 +307,8 @@ def session_closed() -> None:
 
 def http_request(method: str, route: str, code: int, seconds: float) -> None:
     """One HTTP request answered; ``route`` is the route template (never the raw path)."""
+    if not _enabled:
+        return
     method = method if method in HTTP_METHODS else OTHER
     HTTP_REQUESTS.labels(method, route, str(code)).inc()
     HTTP_SECONDS.labels(method, route).observe(seconds)

@@ -119,11 +119,11 @@ def ids(span: Span | ExecutionTrace | None) -> tuple[str, str] | None:
 
 
 # ------------------------------------------------------------------ requests
-def start_request(method: str, traceparent: str | None) -> tuple[Span, Context] | None:
+def start_request(method: str, traceparent: str | None) -> tuple[Span, Context, object] | None:
     """The server span of one HTTP request (child of a valid ``traceparent``), made current.
 
-    Returns the span and its context (to hand to work that runs in another task),
-    or ``None`` when tracing is off. The span's parent is never the ambient context:
+    Returns the span, its context (to hand to work that runs in another task) and the
+    token ``end_request`` detaches it with, or ``None`` when tracing is off. The span's parent is never the ambient context:
     a request is its own trace unless the client says otherwise.
     """
     if _tracer is None:
@@ -132,12 +132,12 @@ def start_request(method: str, traceparent: str | None) -> tuple[Span, Context] 
     span = _tracer.start_span(f"http {method}", context=parent, kind=SpanKind.SERVER)
     span.set_attribute("http.request.method", method)
     current = trace.set_span_in_context(span)
-    otel_context.attach(current)  # for the rest of this request's task: its log lines carry the ids
-    return span, current
+    token = otel_context.attach(current)  # for the rest of this request: its log lines carry the ids
+    return span, current, token
 
 
-def end_request(span: Span, method: str, route: str | None, status: int) -> None:
-    """Name the request's span after its route template (never the raw path) and end it."""
+def end_request(span: Span, method: str, route: str | None, status: int, token: object = None) -> None:
+    """Name the request's span after its route template (never the raw path), end it, detach it."""
     if route:
         span.update_name(f"http {method} {route}")
         span.set_attribute("http.route", route)
@@ -145,6 +145,8 @@ def end_request(span: Span, method: str, route: str | None, status: int) -> None
     if status >= 500:
         span.set_status(StatusCode.ERROR)
     span.end()
+    if token is not None:
+        otel_context.detach(token)  # type: ignore[arg-type]  # the token attach() gave
 
 
 def resume(parent: Context | None) -> None:

@@ -23,6 +23,7 @@ from sandbox.api.app import create_app
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, RunOutcome, RunSpec
 from sandbox.models import Status
+from sandbox.observability import metrics
 from sandbox.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -245,3 +246,15 @@ async def _none() -> dict[str, object]:
 
 async def _drop(message: object) -> None:
     return None
+
+
+async def test_metrics_off_collects_nothing_and_serves_no_endpoint(tmp_path: Path) -> None:
+    before = value("sandbox_executions_total", language="python", status="ok", policy="standard")
+    try:
+        async with serving(tmp_path, lambda spec: OK, metrics=False) as api, api.client() as client:
+            assert (await client.post("/v1/executions", json={"code": "print(1)"})).json()["status"] == "ok"
+            assert (await client.get("/metrics")).status_code == 404
+        await asyncio.sleep(0.3)  # past the record writer's batch
+        assert value("sandbox_executions_total", language="python", status="ok", policy="standard") == before
+    finally:
+        metrics.enable(True)  # the registry and the switch are the process's: leave them on for other tests
