@@ -123,8 +123,9 @@ def start_request(method: str, traceparent: str | None) -> tuple[Span, Context, 
     """The server span of one HTTP request (child of a valid ``traceparent``), made current.
 
     Returns the span, its context (to hand to work that runs in another task) and the
-    token ``end_request`` detaches it with, or ``None`` when tracing is off. The span's parent is never the ambient context:
-    a request is its own trace unless the client says otherwise.
+    token ``end_request`` detaches it with, or ``None`` when tracing is off. The span's
+    parent is never the ambient context: a request is its own trace unless the client
+    says otherwise.
     """
     if _tracer is None:
         return None
