@@ -327,13 +327,14 @@ def serve(
     settings = _settings()
     configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
     host, port = host or settings.host, port or settings.port
+    _prepare_database(settings)  # once, here: workers starting together would each migrate at once
     if workers > 1:  # one set of figures for all workers: set before any worker imports prometheus-client
         from sandbox.observability import exposition
 
         metrics_dir = exposition.prepare_multiprocess(settings.state_dir / "metrics" / str(port))
         os.environ[exposition.MULTIPROC_ENV] = str(metrics_dir)
     err.print(
-        f"sandbox {escape(settings.database)} - listening on http://{host}:{port}  (docs: /docs)\n"
+        f"sandbox {escape(_redacted(settings.database))} - listening on http://{host}:{port}  (docs: /docs)\n"
         f"  curl -s -H 'Authorization: Bearer <key>' -H 'Content-Type: application/json' \\\n"
         f'       -d \'{{"code": "print(42)"}}\' http://{host}:{port}/v1/executions',
         markup=False,
@@ -352,6 +353,31 @@ def serve(
         log_config=None,  # uvicorn's loggers go through ours: one format
         log_level=settings.log_level,
     )
+
+
+def _redacted(url: str) -> str:
+    from sandbox.store import redact_url
+
+    return redact_url(url)
+
+
+def _prepare_database(settings: Settings) -> None:
+    """Create or migrate the schema, and make the first API key if there is none (printed once)."""
+    from sandbox.store import Store
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database)
+    try:
+        if store.count_keys() == 0:
+            info, plaintext = store.create_key(
+                "default", settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min
+            )
+            err.print(
+                f"Created the first API key ({info.name}, policy {info.policy}); it is shown only once:", markup=False
+            )
+            typer.echo(f"  {plaintext}\n", err=True)
+    finally:
+        store.close()
 
 
 def _store() -> tuple[Any, Settings]:

@@ -51,6 +51,9 @@ class ExecutionManager:
             raise CapacityUnavailable("the server is shutting down; retry on another one")
         execution = self.service.execution(request, caller, session)
         await execution.prepare()
+        if self._stopping:  # the drain began while this one was validated: it would get no grace
+            execution.release()
+            raise CapacityUnavailable("the server is shutting down; retry on another one")
         if record_now:
             try:
                 await self.service.save(execution.view, caller.key_id, urgent=True)

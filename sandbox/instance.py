@@ -3,11 +3,15 @@
 A process that dies without cleaning up (SIGKILL, OOM, power loss) leaves
 containers and open session records behind. Each carries the creating
 instance's identity (``Instance.label``): a random id, the host name, the
-boot id, the pid and the pid's start time. Any later process on the same host
-can then tell for sure whether that instance is gone (``alive``): another boot,
-or no process with that pid and start time. An instance on another host (or in
-another pid namespace with another host name) is unknown (``None``): its
-leftovers wait for their expiry label instead.
+machine id, the boot id, the pid namespace, the pid and the pid's start time.
+A later process can tell for sure that the creator is gone (``alive`` is
+False) only when it sees the same machine, boot and pid namespace, so that the
+pid means the same process: then no process with that pid and start time means
+gone, and so does another boot of the same machine. Anything else (another
+machine sharing the engine, another pid namespace such as a container with
+``--network host``, a ``/proc`` it cannot read) is unknown (``None``), and the
+creator's leftovers wait for their expiry label instead. A wrong "dead" would
+remove a live server's containers; a wrong "unknown" only delays a cleanup.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+FIELDS = 7
+
 
 @dataclass(frozen=True)
 class Instance:
@@ -26,50 +32,80 @@ class Instance:
 
     id: str
     host: str
-    boot: str
+    machine: str  # /etc/machine-id ("" when unknown)
+    boot: str  # the kernel's boot id ("" when unknown)
+    pidns: str  # the inode of this process's pid namespace ("" when unknown)
     pid: int
     started: str  # the pid's start time in clock ticks since boot ("" when unknown)
 
     @property
     def label(self) -> str:
-        return f"{self.id}/{self.host}/{self.boot}/{self.pid}/{self.started}"
+        return "/".join((self.id, self.host, self.machine, self.boot, self.pidns, str(self.pid), self.started))
 
     @classmethod
     def parse(cls, label: str) -> Instance | None:
         """The instance a label names; ``None`` for a garbled or foreign label."""
         parts = label.split("/")
-        if len(parts) != 5 or not parts[3].isdigit():
+        if len(parts) != FIELDS or not parts[5].isdigit():
             return None
-        return cls(parts[0], parts[1], parts[2], int(parts[3]), parts[4])
+        return cls(parts[0], parts[1], parts[2], parts[3], parts[4], int(parts[5]), parts[6])
 
     def alive(self) -> bool | None:
-        """True or False when this host can tell; ``None`` for an instance of another host."""
+        """True or False when this process can tell for sure; ``None`` otherwise (see the module docstring)."""
         me = current()
-        if self.host != me.host:
-            return None
-        if self.boot != me.boot:
-            return False  # same host, another boot: every process of that boot is gone
         if self == me:
             return True
+        if not (self.machine and self.machine == me.machine and self.host == me.host):
+            return None
+        if self.boot and me.boot and self.boot != me.boot:
+            return False  # this machine booted again: every process of that boot is gone
+        if not (self.boot and self.boot == me.boot and self.pidns and self.pidns == me.pidns and self.started):
+            return None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass  # a process we may not signal exists: compare start times
         started = _start_time(self.pid)
-        return started is not None and started == self.started
+        if started is None:
+            return None  # /proc hidden (hidepid) or gone between the two checks: not sure
+        return started == self.started
 
 
 @cache
 def current() -> Instance:
-    """This process (computed once; a forked worker calls ``reset`` to become itself)."""
+    """This process (computed once; a forked child computes its own, see ``reset``)."""
     pid = os.getpid()
-    return Instance(uuid.uuid4().hex[:12], socket.gethostname()[:64], _boot_id(), pid, _start_time(pid) or "")
+    return Instance(
+        uuid.uuid4().hex[:12],
+        socket.gethostname()[:64].replace("/", "_"),
+        _read("/etc/machine-id")[:32],
+        _read("/proc/sys/kernel/random/boot_id").replace("-", "")[:32],
+        _pidns(),
+        pid,
+        _start_time(pid) or "",
+    )
 
 
 def reset() -> None:
-    """Forget the cached identity (after a fork, the child is another instance)."""
+    """Forget the cached identity: a forked child is another instance."""
     current.cache_clear()
 
 
-def _boot_id() -> str:
+os.register_at_fork(after_in_child=reset)
+
+
+def _read(path: str) -> str:
     try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:16]
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pidns() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
     except OSError:
         return ""
 

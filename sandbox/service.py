@@ -480,7 +480,7 @@ class ExecutionService:
             await self.records.aclose()
 
     async def readiness(self) -> dict[str, object]:
-        """Engine reachable, breaker closed, warm pools filled: what `/readyz` reports."""
+        """Engine reachable, breaker not open, warm pools filled: what `/readyz` reports."""
         report: dict[str, object] = {"ready": True, "engine": "ok", "pools": {}}
         try:
             await self.backend.ping()
@@ -488,7 +488,7 @@ class ExecutionService:
             report.update(ready=False, engine=exc.message)
         conditions = self.backend.conditions()
         report.update(conditions)
-        if conditions.get("breaker", "closed") != "closed":
+        if conditions.get("breaker") == "open":  # half-open is ready: only traffic can probe and close it
             report["ready"] = False
         pools = self.backend.pools()
         report["pools"] = {pool.name: {"ready": pool.ready, "size": pool.size} for pool in pools}

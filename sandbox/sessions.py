@@ -71,7 +71,8 @@ class SessionManager:
             return 0
         reason = "its server stopped without closing it (the process is gone)"
         try:
-            closed = await asyncio.to_thread(store.close_orphaned_sessions, _gone, reason)
+            stale = datetime.now(UTC) - timedelta(seconds=self.settings.kill_grace_s + 60)
+            closed = await asyncio.to_thread(store.close_orphaned_sessions, _gone, reason, stale)
         except Exception as exc:  # the next round tries again
             log.warning("could not close the sessions of stopped servers: %s", exc)
             return 0

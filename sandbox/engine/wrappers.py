@@ -39,6 +39,7 @@ class BreakerBackend(Backend):
         self.breaker = breaker
         self._watcher: asyncio.Task[None] | None = None
         self._silent = False  # a ping failed since the last early probe (or since the breaker closed)
+        self._closed = False
         breaker.subscribe(self._changed)
 
     async def start(self) -> None:
@@ -61,10 +62,17 @@ class BreakerBackend(Backend):
 
     @asynccontextmanager
     async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
-        """One call of the breaker: the acquisition and the run in the block (its verdict is the block's)."""
-        with self.breaker.guard(ENGINE_DOWN):
-            async with self.inner.acquire(spec) as lease:
+        """The acquisition is the breaker's call (a probe lasts no longer than getting a container);
+        the engine failing during the run counts too, but the run's success closes nothing."""
+        async with contextlib.AsyncExitStack() as stack:
+            with self.breaker.guard(ENGINE_DOWN, settles=False):
+                lease = await stack.enter_async_context(self.inner.acquire(spec))
+            try:
                 yield lease
+            except ENGINE_DOWN as exc:
+                self.breaker.failed(exc)
+                raise
+            self.breaker.succeeded()
 
     async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
         with self.breaker.guard(ENGINE_DOWN):
@@ -72,13 +80,14 @@ class BreakerBackend(Backend):
         return _GuardedSession(session, self.breaker)
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.inner.aclose()
 
     def _changed(self, old: BreakerState, new: BreakerState) -> None:
-        if new is BreakerState.OPEN and (self._watcher is None or self._watcher.done()):
+        if new is BreakerState.OPEN and not self._closed and (self._watcher is None or self._watcher.done()):
             with contextlib.suppress(RuntimeError):  # no running loop: nothing to watch with
                 self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="breaker-watch")
         if old is BreakerState.HALF_OPEN and new is BreakerState.CLOSED:

@@ -137,7 +137,6 @@ def _child(metric: Any, *values: str) -> Any:
     return child
 
 
-
 def enable(on: bool) -> None:
     """Collect (the default) or not (``SANDBOX_METRICS=false``: every call below returns at once)."""
     global _enabled

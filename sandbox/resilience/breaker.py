@@ -92,11 +92,14 @@ class CircuitBreaker:
             raise self._refusal()
 
     @contextlib.contextmanager
-    def guard(self, counts: tuple[type[BaseException], ...]) -> Iterator[None]:
+    def guard(self, counts: tuple[type[BaseException], ...], *, settles: bool = True) -> Iterator[None]:
         """One call through the breaker: refused when open (or when half-open and every probe slot is taken).
 
         The call's outcome moves the breaker: an exception in ``counts`` is a
-        failure, a normal exit a success, anything else nothing.
+        failure, a normal exit a success, anything else nothing. ``settles=False``:
+        the call is only the first part of the work (getting a container); its
+        success closes a half-open breaker but leaves the count of failures in a
+        row to ``succeeded``/``failed`` once the rest (the run) is over.
         """
         state = self.state
         if state is BreakerState.OPEN or (state is BreakerState.HALF_OPEN and self._probing >= self.probes):
@@ -112,10 +115,20 @@ class CircuitBreaker:
         except BaseException:
             raise
         else:
-            self._success(probe)
+            if probe or settles:
+                self._success(probe)
         finally:
             if probe:
                 self._probing -= 1
+
+    def failed(self, exc: BaseException) -> None:
+        """Count a failure seen after a call let through (the engine failing during a run)."""
+        self._failure(exc)
+
+    def succeeded(self) -> None:
+        """The work a ``settles=False`` call began ended well: the failures in a row start again from 0."""
+        if self._state is BreakerState.CLOSED:
+            self._failed = 0
 
     # ------------------------------------------------------------------ private
     def _success(self, probe: bool) -> None:

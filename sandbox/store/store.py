@@ -105,7 +105,7 @@ class Store:
             self._upsert_statement = upsert_execution(self.engine.dialect.name)
             self._migrate()
         except (SQLAlchemyError, ImportError, ValueError) as exc:  # ImportError: no driver for the URL
-            raise StoreError(f"cannot open the database {_redact(url)}: {type(exc).__name__}") from exc
+            raise StoreError(f"cannot open the database {redact_url(url)}: {type(exc).__name__}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
@@ -248,16 +248,22 @@ class Store:
                 for name, value in values.items():
                     setattr(row, name, value)
 
-    def close_orphaned_sessions(self, gone: Callable[[str], bool], reason: str) -> int:
-        """Close the open sessions whose instance is ``gone`` (its process died with their containers)."""
+    def close_orphaned_sessions(self, gone: Callable[[str], bool], reason: str, stale_before: datetime) -> int:
+        """Close the open sessions whose instance is ``gone`` (its process died with their containers),
+        and any open past its maximum lifetime before ``stale_before`` (whoever held it: an instance
+        that cannot be checked from here, e.g. a replaced container, never closes it)."""
         with self._guard("close orphaned sessions"), self._session.begin() as session:
-            rows = session.scalars(
-                select(SessionRow).where(SessionRow.state == "open", SessionRow.instance.is_not(None))
-            ).all()
-            orphans = [row for row in rows if row.instance is not None and gone(row.instance)]
-            for row in orphans:
-                row.state, row.closed_reason = "closed", reason
-            return len(orphans)
+            rows = session.scalars(select(SessionRow).where(SessionRow.state == "open")).all()
+            closed = 0
+            for row in rows:
+                if row.instance is not None and gone(row.instance):
+                    row.state, row.closed_reason = "closed", reason
+                elif _utc(row.expires_at) < stale_before:
+                    row.state, row.closed_reason = "closed", "past its maximum lifetime; its server did not close it"
+                else:
+                    continue
+                closed += 1
+            return closed
 
     def get_session(self, session_id: str, key_id: str) -> SessionInfo | None:
         with self._guard("read a session"), self._session() as session:
@@ -352,7 +358,7 @@ def _head(text: str, limit: int) -> str:
     return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """The URL without a password."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

@@ -92,9 +92,34 @@ async def test_first_signal_drains_second_hurries_and_is_not_passed_on(world_fac
         with pytest.raises(CapacityUnavailable):
             await world.manager.submit(request(0.1), caller)
         assert not long.done.is_set()  # within the grace
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)  # at once: the same stop said twice (group + supervisor)
+        await asyncio.sleep(0.2)
+        assert not long.done.is_set()
+        await asyncio.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)  # a second later: an operator who wants it over
         await asyncio.wait_for(shutdown.finish(), 5)
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert passed_on == [signal.SIGTERM]  # the first went on to the server (uvicorn), the second did not
     assert long.view.status is Status.KILLED
+
+
+async def test_another_kind_of_signal_does_not_hurry(world_factory) -> None:  # noqa: F811
+    """A terminal's Ctrl-C reaches every worker, then uvicorn's supervisor sends them SIGTERM."""
+    from sandbox.api.shutdown import GracefulShutdown
+
+    world: World = world_factory(sleeper)
+    caller = world.key("k")
+    long = await world.manager.submit(request(2.5), caller)
+    previous = {sig: signal.signal(sig, lambda s, f: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        shutdown = GracefulShutdown(lambda hurry: world.manager.drain(30.0, hurry))
+        shutdown.install()
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(1.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(shutdown.finish(), 10)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert long.view.status is Status.OK  # it had its grace

@@ -89,3 +89,38 @@ async def test_session_cells_are_refused_while_the_breaker_is_open(world) -> Non
     assert put.status_code == 503
     opened = await api.post("/v1/sessions", json={})
     assert opened.status_code == 503
+
+
+async def test_a_long_probe_does_not_hold_the_breaker_and_half_open_is_ready(tmp_path: Path) -> None:
+    """A probe is the acquisition, not the run: a 30 s program after an outage blocks nobody (review H3),
+    and a half-open breaker leaves the instance ready so traffic can close it (review H1)."""
+    settings = Settings(state_dir=tmp_path, validation_workers=0, pool_size=0, breaker_failures=2, breaker_open_s=0.3)
+    release = anyio.Event()
+
+    class Slow(Engine):
+        async def answer_or_wait(self, spec: RunSpec) -> RunOutcome:
+            if spec.files and spec.files[0].data == b"slow()":
+                await release.wait()
+            return self.answer_or_fail(spec)
+
+    engine = Slow()
+    engine.handler = engine.answer_or_wait
+    app = create_app(settings, backend=engine)
+    async with app.router.lifespan_context(app):
+        key = Store(settings.database).create_key("k", "permissive", 64, 10_000)[1]
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox", headers=headers) as api:
+            engine.down = True
+            for _ in range(2):
+                await api.post("/v1/executions", json={"code": "print(1)"})
+            assert (await api.get("/readyz")).json()["breaker"] == "open"
+            engine.down = False
+            await anyio.sleep(0.35)
+            ready = await api.get("/readyz")
+            assert ready.json()["breaker"] == "half_open" and ready.status_code == 200
+            slow = await api.post("/v1/executions?wait=false", json={"code": "slow()", "policy": "permissive"})
+            assert slow.status_code == 202
+            others = [await api.post("/v1/executions", json={"code": "print(2)"}) for _ in range(3)]
+            assert [r.status_code for r in others] == [200, 200, 200]
+            release.set()

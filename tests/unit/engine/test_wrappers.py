@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
 import pytest
 
-from sandbox.engine import FakeBackend, RunOutcome, RunSpec
+from sandbox.engine import FakeBackend, Lease, RunOutcome, RunSpec
 from sandbox.engine.wrappers import WATCH_INTERVAL_S, BreakerBackend
 from sandbox.errors import DockerFailing, DockerUnavailable
 from sandbox.models import Status
@@ -15,19 +18,21 @@ pytestmark = pytest.mark.anyio
 
 
 class Engine(FakeBackend):
-    """Runs fail while ``down``; pings fail while ``silent``."""
+    """Getting a container fails while ``down`` (as creating one does); pings fail while ``silent``."""
 
     def __init__(self) -> None:
-        super().__init__(self.answer_or_fail)
+        super().__init__(lambda spec: RunOutcome(status=Status.OK, exit_code=0))
         self.down = False
         self.silent = False
         self.failure: type[Exception] = DockerUnavailable
         self.pings = 0
 
-    def answer_or_fail(self, spec: RunSpec) -> RunOutcome:
+    @asynccontextmanager
+    async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
         if self.down:
             raise self.failure("create a cold container: the engine failed")
-        return RunOutcome(status=Status.OK, exit_code=0)
+        async with super().acquire(spec) as lease:
+            yield lease
 
     async def ping(self) -> None:
         self.pings += 1

@@ -158,3 +158,22 @@ def test_a_late_success_of_a_call_admitted_before_it_opened_does_not_close_it(br
     assert breaker.state is BreakerState.HALF_OPEN  # not a probe: the probe decides
     succeed(breaker)
     assert breaker.state is BreakerState.CLOSED
+
+
+def test_a_call_that_does_not_settle_leaves_the_count_to_the_rest_of_the_work(breaker, clock: Clock) -> None:
+    """Getting a container succeeds, the run then fails because the engine went away: that is a failure."""
+    for _ in range(3):
+        with breaker.guard(COUNTS, settles=False):
+            pass
+        breaker.failed(DockerUnavailable("lost the container's connection"))
+    assert breaker.state is BreakerState.OPEN
+    clock.now += 2.0
+    with breaker.guard(COUNTS, settles=False):  # a probe's acquisition closes it at once
+        pass
+    assert breaker.state is BreakerState.CLOSED
+    fail(breaker)
+    fail(breaker)
+    breaker.succeeded()  # a whole run went well: the failures in a row start again
+    fail(breaker)
+    fail(breaker)
+    assert breaker.state is BreakerState.CLOSED

@@ -487,10 +487,28 @@ def test_open_sessions_of_a_gone_instance_are_closed_with_a_reason(tmp_path: Pat
     session("b", "alive-1")
     session("c", None)  # written by an older version: no instance known
     session("d", "dead-2", state="closed")
-    closed = store.close_orphaned_sessions(lambda label: label.startswith("dead"), "its server stopped")
+    closed = store.close_orphaned_sessions(lambda label: label.startswith("dead"), "its server stopped", now)
     assert closed == 1
     states = {sid: store.get_session(sid * 32, key.id) for sid in "abcd"}
     assert (states["a"].state, states["a"].closed_reason) == ("closed", "its server stopped")
     assert states["b"].state == "open" and states["c"].state == "open"
     assert states["d"].closed_reason == ""  # closed before: left as it was
+    store.close()
+
+
+def test_open_sessions_long_past_their_lifetime_are_closed_whoever_held_them(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    key = store.create_key("k", "standard", 1, 1)[0]
+    now = datetime.now(UTC)
+    for sid, expires in (("a", now - timedelta(hours=2)), ("b", now + timedelta(hours=1))):
+        info = SessionInfo(
+            id=sid * 32, language="python", policy="standard", state="open", created_at=now,
+            last_used_at=now, expires_at=expires, idle_ttl_s=60,
+        )  # fmt: skip
+        store.save_session(info, key.id, "unknown-host-instance")
+    closed = store.close_orphaned_sessions(lambda label: False, "gone", now - timedelta(minutes=1))
+    assert closed == 1
+    a, b = (store.get_session(sid * 32, key.id) for sid in "ab")
+    assert a.state == "closed" and "maximum lifetime" in a.closed_reason
+    assert b.state == "open"
     store.close()
