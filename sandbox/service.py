@@ -143,7 +143,13 @@ class Execution:
         # Its span (tracing on): a child of the request's, if any; the stages' parent; ends with the execution.
         self.trace = tracing.start_execution(self.id, session_id=session.id if session else None, key=caller.name)
         # Every line it logs carries its ids and its trace's, in a stage (bound) or not (the record-write callback).
-        ids = {"execution_id": self.id, "session_id": session.id if session else None, "key": caller.name}
+        # The request that made it too: a stage run from another task (a cancellation's) still names it.
+        ids = {
+            "execution_id": self.id,
+            "session_id": session.id if session else None,
+            "key": caller.name,
+            "request_id": observability.fields().get("request_id"),
+        }
         self._fields = {name: value for name, value in ids.items() if value is not None}
         if (trace_ids := tracing.ids(self.trace)) is not None:
             self._fields["trace_id"], self._fields["span_id"] = trace_ids

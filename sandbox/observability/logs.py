@@ -188,6 +188,7 @@ def configure_logging(settings: Settings, *, quiet: bool = False, stream: TextIO
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+        uvicorn_logger.setLevel(logging.NOTSET)  # one level for all: the root's (SANDBOX_LOG_LEVEL)
     # The MCP SDK notes every request it processes at info; our own lines already say what ran.
     logging.getLogger("mcp.server.lowlevel.server").setLevel("DEBUG" if level == "debug" else "WARNING")
     return handler
