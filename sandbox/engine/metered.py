@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sandbox.engine.base import Backend, BackendSession, Lease
-from sandbox.engine.spec import PoolReport, Profile, RunSpec
+from sandbox.engine.spec import RunSpec
+from sandbox.engine.wrappers import Wrapper
 from sandbox.observability import exposition, metrics
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,11 @@ log = logging.getLogger(__name__)
 OBSERVE_INTERVAL_S = 2.0
 
 
-class MeteredBackend(Backend):
+class MeteredBackend(Wrapper):
     """``inner`` with its pool figures and open sessions exported (see the module docstring)."""
 
     def __init__(self, inner: Backend, *, interval_s: float = OBSERVE_INTERVAL_S) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.interval_s = interval_s
         self._seen: set[str] = set()
         self._sessions: set[_MeteredSession] = set()
@@ -42,21 +43,6 @@ class MeteredBackend(Backend):
         if self._task is None:
             self._unhook = exposition.on_scrape(self.observe)
             self._task = asyncio.create_task(self._observe_loop(), name="pool-metrics")
-
-    async def ping(self) -> None:
-        await self.inner.ping()
-
-    def warm(self, profile: Profile) -> None:
-        self.inner.warm(profile)
-
-    def pools(self) -> list[PoolReport]:
-        return self.inner.pools()
-
-    def conditions(self) -> dict[str, str]:
-        return self.inner.conditions()
-
-    def recovered(self) -> None:
-        self.inner.recovered()
 
     @asynccontextmanager
     async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:

@@ -31,16 +31,11 @@ ENGINE_DOWN = (DockerUnavailable, DockerFailing)
 WATCH_INTERVAL_S = 0.1
 
 
-class BreakerBackend(Backend):
-    """``inner`` behind ``breaker`` (see the module docstring)."""
+class Wrapper(Backend):
+    """A backend around ``inner`` that passes everything on; a wrapper overrides what it adds to."""
 
-    def __init__(self, inner: Backend, breaker: CircuitBreaker) -> None:
+    def __init__(self, inner: Backend) -> None:
         self.inner = inner
-        self.breaker = breaker
-        self._watcher: asyncio.Task[None] | None = None
-        self._silent = False  # a ping failed since the last early probe (or since the breaker closed)
-        self._closed = False
-        breaker.subscribe(self._changed)
 
     async def start(self) -> None:
         await self.inner.start()
@@ -55,10 +50,34 @@ class BreakerBackend(Backend):
         return self.inner.pools()
 
     def conditions(self) -> dict[str, str]:
-        return {**self.inner.conditions(), "breaker": self.breaker.state.value}
+        return self.inner.conditions()
 
     def recovered(self) -> None:
         self.inner.recovered()
+
+    def acquire(self, spec: RunSpec) -> AbstractAsyncContextManager[Lease]:
+        return self.inner.acquire(spec)
+
+    async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
+        return await self.inner.open_session(spec, lifetime_s)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class BreakerBackend(Wrapper):
+    """``inner`` behind ``breaker`` (see the module docstring)."""
+
+    def __init__(self, inner: Backend, breaker: CircuitBreaker) -> None:
+        super().__init__(inner)
+        self.breaker = breaker
+        self._watcher: asyncio.Task[None] | None = None
+        self._silent = False  # a ping failed since the last early probe (or since the breaker closed)
+        self._closed = False
+        breaker.subscribe(self._changed)
+
+    def conditions(self) -> dict[str, str]:
+        return {**self.inner.conditions(), "breaker": self.breaker.state.value}
 
     @asynccontextmanager
     async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from sandbox.api import create_app
 from sandbox.config import Settings
 from sandbox.store import Store
 from tests.docker_fixtures import SESSION_OWNER, docker_client  # noqa: F401
+from tests.live_uvicorn import uvicorn_in_thread
 
 
 @dataclass
@@ -33,12 +30,6 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory, docker_client) -> Iterator[LiveServer]:  # noqa: F811
     state: Path = tmp_path_factory.mktemp("state")
@@ -50,23 +41,12 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, docker_client) -> Iter
         owner=f"{SESSION_OWNER}-rest",
         request_bytes=1 << 20,
     )
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=5, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    store = Store(settings.database)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings, store)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        store.close()
+    app = create_app(settings)
+    with uvicorn_in_thread(app, start_timeout=60, log_level="warning", timeout_keep_alive=5) as url:
+        store = Store(settings.database)
+        try:
+            yield LiveServer(url, settings, store)
+        finally:
+            store.close()
     left = docker_client.api.containers(all=True, filters={"label": f"io.sandbox.owner={settings.owner}"})
     assert not left, f"the server left containers behind: {[c['Id'][:12] for c in left]}"

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,6 +19,7 @@ from sandbox.engine import FakeBackend
 from sandbox.observability import tracing
 from sandbox.observability.logs import configure_logging
 from sandbox.store import Store
+from tests.live_uvicorn import uvicorn_in_thread
 from tests.unit.observability.util import slow
 
 Configure = Callable[..., io.StringIO]
@@ -68,22 +65,10 @@ def spans() -> Iterator[InMemorySpanExporter]:
 def mcp_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A live uvicorn (its loggers through ours) on a FakeBackend whose runs take 1.5 s: (MCP url, key)."""
     settings = Settings(state_dir=tmp_path, validation_workers=0, pool_size=0)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     app = create_app(settings, backend=FakeBackend(slow))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, ws="none", lifespan="on")
-    live = uvicorn.Server(config)
-    thread = threading.Thread(target=live.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not live.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    store = Store(settings.database)
-    try:
-        yield f"http://127.0.0.1:{port}/mcp", store.create_key("agent", "standard", 8, 1000)[1]
-    finally:
-        live.should_exit = True
-        thread.join(timeout=30)
-        store.close()
+    with uvicorn_in_thread(app, log_config=None, ws="none") as url:
+        store = Store(settings.database)
+        try:
+            yield f"{url}/mcp", store.create_key("agent", "standard", 8, 1000)[1]
+        finally:
+            store.close()

@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,13 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from sandbox.api.app import create_app
 from sandbox.config import PROJECT_ROOT, Settings
 from sandbox.engine import FakeBackend, PoolReport, RunOutcome
 from sandbox.models import Status
 from sandbox.store import Store
+from tests.live_uvicorn import free_port, uvicorn_in_thread
 
 pytestmark = pytest.mark.prometheus
 
@@ -37,13 +35,6 @@ DASHBOARD = OPS / "grafana-dashboard.json"
 RULES = OPS / "prometheus-alerts.yml"
 #: Metric names in PromQL text: ours, the client library's process figures, and Prometheus's own `up`.
 METRIC_NAME = re.compile(r"\b(?:sandbox|process)_[a-z0-9_]+\b|\bup\b(?=\{)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _binary(name: str) -> str:
@@ -70,23 +61,11 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     settings = Settings(state_dir=tmp_path_factory.mktemp("state"), validation_workers=0, pool_size=0)
     backend = PooledFake(lambda spec: RunOutcome(status=Status.OK, exit_code=0, stdout=b"hi\n"))
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings, backend=backend), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
     store = Store(settings.database)
     key = store.create_key("ops-test", "standard", 8, 1000)[1]
     store.close()
-    try:
-        yield Served(f"http://127.0.0.1:{port}", key)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with uvicorn_in_thread(create_app(settings, backend=backend), log_level="warning") as url:
+        yield Served(url, key)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +78,7 @@ def prometheus(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iter
         f"rule_files: [{json.dumps(str(RULES))}]\n"
         f"scrape_configs: [{{job_name: sandbox, static_configs: [{{targets: [{json.dumps(target)}]}}]}}]\n"
     )
-    port = _free_port()
+    port = free_port()
     log = (work / "prometheus.log").open("w")
     process = subprocess.Popen(
         [
