@@ -459,7 +459,7 @@ def mcp_stdio() -> None:
         # cleanup: running executions killed, warm containers and sessions removed.
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        async with build_service(settings, store=store) as service:
+        async with build_service(settings, store=store, start_without_engine=True) as service:
             executions = ExecutionManager(service)
             sessions = SessionManager(service, executions)
             sessions.start()

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(5, ge=1, description="Engine failures in a row that open the circuit breaker.")
     breaker_open_s: float = Field(1.0, gt=0, description="How long an open breaker refuses before it probes.")
     breaker_probes: int = Field(1, ge=1, description="Requests let through at once while the breaker probes.")
+    engine_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait for one engine call (create, start, remove, list, ping)."
+    )
     retry_attempts: int = Field(3, ge=1, description="Tries of an engine call that is safe to repeat.")
     retry_base_s: float = Field(0.05, ge=0, description="First retry backoff (exponential, full jitter).")
     retry_max_s: float = Field(1.0, ge=0, description="Longest retry backoff.")

@@ -16,6 +16,7 @@ exceptions. These classes are for requests we refuse or could not carry out::
     │   ├── CircuitOpen
     │   ├── DockerUnavailable
     │   └── DockerFailing
+    │       └── DockerTimeout
     ├── EngineError                   internal_error        500  exit 70
     ├── SecretError                   internal_error        500
     └── StoreError                    internal_error        500
@@ -123,6 +124,11 @@ class DockerUnavailable(CapacityUnavailable):
 
 class DockerFailing(CapacityUnavailable):
     """The engine answered with a server error or not in time (often: it is restarting); retried, counted."""
+
+
+class DockerTimeout(DockerFailing):
+    """The engine did not answer within ``engine_timeout_s``: counted, never retried (a hung engine
+    would only make the caller wait the whole timeout again)."""
 
 
 class EngineError(SandboxError):

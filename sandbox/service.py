@@ -589,12 +589,19 @@ def error_result(exc: SandboxError | None) -> ExecutionResult:
 
 
 def build_service(
-    settings: Settings, *, store: Store | None = None, warm: bool = True, backend: Backend | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    warm: bool = True,
+    backend: Backend | None = None,
+    start_without_engine: bool = False,
 ) -> ExecutionService:
     """Compose the service: the Docker backend (unless ``backend`` is given) behind the circuit breaker,
     validation workers, the store.
 
-    ``store``: where records and the audit log go (none for the CLI).
+    ``store``: where records and the audit log go (none for the CLI). ``start_without_engine``
+    (servers): an engine that does not answer at start-up opens the breaker instead of failing
+    the start; the server answers 503 until the engine does.
     """
     metrics.enable(settings.metrics)
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
@@ -614,5 +621,7 @@ def build_service(
         probes=settings.breaker_probes,
         on_change=lambda old, new: metrics.breaker_changed(old.value, new.value),
     )
-    engine = MeteredBackend(BreakerBackend(backend or DockerBackend(settings), breaker))
+    engine = MeteredBackend(
+        BreakerBackend(backend or DockerBackend(settings), breaker, start_without_engine=start_without_engine)
+    )
     return ExecutionService(settings, engine, catalog, policies, store=store, warm=warm, workers=workers)

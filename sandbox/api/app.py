@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
                 file=sys.stderr,
                 flush=True,
             )
-        svc = build_service(settings, store=store, backend=backend)
+        svc = build_service(settings, store=store, backend=backend, start_without_engine=True)
         async with svc, mcp_server.session_manager.run():
             manager = ExecutionManager(svc)
             sessions = SessionManager(svc, manager)

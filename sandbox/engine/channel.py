@@ -15,12 +15,13 @@ import asyncio
 import json
 import signal as signals
 import time
+from typing import Any
 
 from sandbox.engine.docker import Container
 from sandbox.engine.outcome import HostView, classify
 from sandbox.engine.protocol import FrameReader, ProtocolError, RunnerReport
 from sandbox.engine.spec import OutputCallback, RunOutcome, deliver
-from sandbox.errors import EngineError, RequestRejected
+from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, RequestRejected
 from sandbox.models import EffectiveLimits
 
 DIAG_TAIL = 300  # characters of the runner's own stderr quoted in an error
@@ -32,6 +33,30 @@ class StaleContainer(EngineError):
 
 class GreetTimeout(StaleContainer):
     """The runner did not greet in time (its container may still be running)."""
+
+
+async def blame_engine(container: Container, what: str, *, hung: bool = False) -> dict[str, Any] | None:
+    """Raise a capacity refusal (503, counted by the breaker) when the engine, not the container, is why
+    its stream ended (``what`` says what was lost); otherwise return Docker's ``State`` (``None``: gone).
+
+    The engine is to blame when it does not answer about the container, or says it is still running
+    (its stream was cut: not said for ``hung``, a runner that never spoke) or created or restarting,
+    or that something other than us SIGKILLed it without an OOM (an engine shutting down). Asked
+    about the container rather than pinged: a stopping dockerd closes its socket but still answers
+    on connections already open, so one ping may succeed while new connections fail.
+    """
+    try:
+        state = await container.state()
+    except (DockerUnavailable, DockerFailing) as down:
+        raise DockerUnavailable(f"{what}; {down.message}") from down
+    if state is None:
+        return None  # removed behind our back: no one to blame but whoever did it
+    cut = state.get("Running") and not hung
+    killed = state.get("ExitCode") == 137 and not state.get("OOMKilled") and not container.killed
+    if cut or state.get("Status") in ("created", "restarting") or killed:
+        status = state.get("Status", "?")
+        raise DockerFailing(f"{what} (the engine says it is {status}: the engine cut it off)")
+    return state
 
 
 class RunnerChannel:
@@ -141,7 +166,12 @@ class RunnerChannel:
         if error is not None:
             raise EngineError(error + (f"; runner stderr: {diag}" if diag else ""))
         killed_plainly = report is not None and report.signal == signals.SIGKILL and not report.timed_out
-        if (host.runner_lost or killed_plainly) and await self.container.oom_killed():
+        if host.runner_lost:  # the stream ended without a result: the engine going away is a 503, not ours
+            state = await blame_engine(self.container, "the connection to the runner ended during the run")
+            oom = bool(state and state.get("OOMKilled"))
+        else:
+            oom = killed_plainly and await self.container.oom_killed()
+        if oom:
             host = HostView(oom_killed=True, runner_lost=host.runner_lost)
         status, message = classify(report, host, limits.wall_time_s, limits.cpu_time_s)
         if host.runner_lost and not host.oom_killed and diag:

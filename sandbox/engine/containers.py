@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from sandbox import instance
 from sandbox.config import Settings
 from sandbox.engine.base import Backend, BackendSession, Lease
-from sandbox.engine.channel import GreetTimeout, RunnerChannel, StaleContainer
+from sandbox.engine.channel import GreetTimeout, RunnerChannel, StaleContainer, blame_engine
 from sandbox.engine.docker import Container, DockerEngine
 from sandbox.engine.hardening import LABEL_INSTANCE, container_options
 from sandbox.engine.janitor import Janitor
@@ -35,12 +35,9 @@ from sandbox.engine.protocol import encode_request
 from sandbox.engine.session import DockerSession
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
 from sandbox.errors import (
-    DockerFailing,
-    DockerUnavailable,
     EngineError,
     PoolExhausted,
     RequestRejected,
-    SandboxError,
 )
 from sandbox.observability import metrics
 from sandbox.resilience import RetryPolicy
@@ -60,7 +57,7 @@ class DockerBackend(Backend):
         self.instance = instance.current()
         retry = RetryPolicy(settings.retry_attempts, settings.retry_base_s, settings.retry_max_s)
         threads = settings.max_concurrency * 2 + settings.refill_concurrency + 2
-        self.engine = DockerEngine(threads=threads, retry=retry)
+        self.engine = DockerEngine(threads=threads, retry=retry, timeout_s=settings.engine_timeout_s)
         self.janitor = Janitor(self.engine, settings.janitor_interval_s, self.instance, metrics.janitor_removed)
         self._pools: dict[Profile, WarmPool[Container]] = {}
         self._sessions: set[DockerSession] = set()
@@ -70,11 +67,13 @@ class DockerBackend(Backend):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        """Connect and sweep. If the engine does not answer, the error goes on, but the backend is
+        usable (pools may be warmed): it connects on the next ``ping`` and sweeps once ``recovered``."""
         if self._slots is not None:
             return
-        await self.engine.connect()
         self._slots = asyncio.Semaphore(self.settings.max_concurrency)
         self._refill_limit = asyncio.Semaphore(self.settings.refill_concurrency)
+        await self.engine.connect()
         await self.janitor.start()
 
     async def ping(self) -> None:
@@ -179,32 +178,11 @@ class DockerBackend(Backend):
         except BaseException as exc:
             try:
                 if blame and isinstance(exc, StaleContainer):
-                    await self._blame_engine(container, exc)
+                    await blame_engine(container, exc.message, hung=isinstance(exc, GreetTimeout))
             finally:
                 self.engine.discard(container)
             raise
         return channel
-
-    async def _blame_engine(self, container: Container, stale: StaleContainer) -> None:
-        """Raise a capacity refusal (503, counted by the breaker) instead of ``stale`` when the engine, not
-        the container, is why no hello came: the engine does not answer about it, or says it is still
-        running (its stream ended: cut) or created, or was SIGKILLed from outside (not OOM).
-
-        Asked about the container rather than pinged: a stopping dockerd closes its socket but still
-        answers on connections already open, so one ping may succeed while new connections fail.
-        """
-        try:
-            info = await self.engine.call("inspect a container", self.engine.api.inspect_container, container.id)
-        except (DockerUnavailable, DockerFailing) as down:
-            raise DockerUnavailable(f"{stale.message}; {down.message}") from stale
-        except SandboxError:
-            return  # gone: removed behind our back; the stale verdict stands
-        state = info.get("State") or {}
-        cut = state.get("Running") and not isinstance(stale, GreetTimeout)  # a hung runner is not cut off
-        killed = state.get("ExitCode") == 137 and not state.get("OOMKilled")
-        if cut or state.get("Status") in ("created", "restarting") or killed:
-            status = state.get("Status", "?")
-            raise DockerFailing(f"{stale.message} (the engine says it is {status}: the engine cut it off)") from stale
 
     async def _greet_warm(self, container: Container) -> RunnerChannel | None:
         """None when the warm container died while parked (daemon restart, external kill): go cold."""

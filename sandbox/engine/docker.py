@@ -10,13 +10,17 @@ event loop never waits on one, and owns the two promises that cancellation and
 shutdown must not break: a container whose creator was cancelled is removed as
 soon as it exists, and ``aclose`` waits for every pending creation and removal.
 
-Calls that are safe to repeat (create, attach, start, remove, list) are retried
-on transient failures (``RetryPolicy``); a creation is named before it is sent,
-so a try the engine may have carried out before failing is removed by name
-before the next one, and a creation that fails for good leaves nothing behind
-(or, if the engine is gone, a name the janitor removes once it answers).
-Running a program is never retried. ``held`` is every container this engine
-created and has not removed: what the janitor must not touch.
+Every engine call waits at most ``timeout_s`` (the ``engine_timeout_s``
+setting) for its answer. Calls that are safe to repeat (create, attach, start,
+remove, list) are retried on transient failures that came fast (no answer, a
+502-504; ``RetryPolicy``), never on a timeout: an engine that hangs would only
+make the caller wait again, so a hung engine costs a request one timeout, and
+the breaker counts it. A creation is named before it is sent, so a try the
+engine may have carried out before failing is removed by name before the next
+one, and a creation that fails for good leaves nothing behind (or, if the engine
+is gone or hung, a name the janitor removes once it answers). Running a program
+is never retried. ``held`` is every container this engine created and has not
+removed: what the janitor must not touch.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
 from sandbox.engine.hardening import LABEL_MANAGED, ContainerOptions
-from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, SandboxError
+from sandbox.errors import DockerFailing, DockerTimeout, DockerUnavailable, EngineError, SandboxError
 from sandbox.observability import metrics
 from sandbox.resilience import RetryPolicy
 
@@ -50,11 +54,13 @@ T = TypeVar("T")
 Progress = Callable[[str], None]
 #: Failures another try may cure: no answer, or a server-side error (the engine restarting, overloaded).
 TRANSIENT = (DockerUnavailable, DockerFailing)
+#: ...except these: the engine took the whole timeout; another try would take it again.
+NOT_RETRIED = (DockerTimeout,)
 
 
 @contextlib.contextmanager
-def map_docker_errors(action: str) -> Iterator[None]:
-    """Translate Docker SDK and transport errors into the service's error tree (and count them)."""
+def map_docker_errors(action: str, *, counted: bool = True) -> Iterator[None]:
+    """Translate Docker SDK and transport errors into the service's error tree (and count them, if ``counted``)."""
     try:
         yield
     except SandboxError:
@@ -63,12 +69,17 @@ def map_docker_errors(action: str) -> Iterator[None]:
         error = translate(action, exc)
         if error is None:
             raise
-        metrics.engine_error(ERROR_KINDS.get(type(error), "error"))
+        if counted:
+            metrics.engine_error(ERROR_KINDS.get(type(error), "error"))
         raise error from exc
 
 
 #: The ``kind`` label of ``sandbox_engine_errors_total`` per translated error.
-ERROR_KINDS: dict[type[SandboxError], str] = {DockerUnavailable: "unavailable", DockerFailing: "failing"}
+ERROR_KINDS: dict[type[SandboxError], str] = {
+    DockerUnavailable: "unavailable",
+    DockerFailing: "failing",
+    DockerTimeout: "timeout",
+}
 
 
 def translate(action: str, exc: Exception) -> SandboxError | None:
@@ -85,7 +96,7 @@ def translate(action: str, exc: Exception) -> SandboxError | None:
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
         return DockerUnavailable(f"{action}: the Docker engine does not answer ({exc})")
     if isinstance(exc, requests.exceptions.Timeout):
-        return DockerFailing(f"{action}: the Docker engine did not answer in time ({exc})")
+        return DockerTimeout(f"{action}: the Docker engine did not answer in time ({exc})")
     if isinstance(exc, requests.exceptions.RequestException):
         return EngineError(f"{action}: request to the Docker engine failed: {exc}")
     if isinstance(exc, docker.errors.DockerException):
@@ -104,19 +115,32 @@ class Container:
     engine: DockerEngine
     keepalive: Any = field(repr=False)  # the SDK's socket wrapper; closing it closes the socket
     created: float = field(default_factory=time.monotonic)
+    killed: bool = False  # we killed it (a deadline, a cap, a session closed): its end is no one else's doing
 
     async def kill(self) -> None:
         """SIGKILL now (removal follows separately); quiet if it is already gone."""
+        self.killed = True
         with contextlib.suppress(SandboxError):
             await self.engine.call("kill a container", self.engine.api.kill, self.id, "SIGKILL")
+
+    async def state(self) -> dict[str, Any] | None:
+        """Docker's ``State`` of the container, ``None`` if it is gone; ``DockerUnavailable`` or
+        ``DockerFailing`` (raised) when the engine does not answer about it."""
+        try:
+            info = await self.engine.call("inspect a container", self.engine.api.inspect_container, self.id)
+        except (DockerUnavailable, DockerFailing):
+            raise
+        except SandboxError:
+            return None
+        return dict(info.get("State") or {})
 
     async def oom_killed(self) -> bool:
         """Docker's own ``State.OOMKilled``: the one OOM verdict the program cannot forge."""
         try:
-            state = await self.engine.call("inspect a container", self.engine.api.inspect_container, self.id)
+            state = await self.state()
         except SandboxError:
             return False
-        return bool(state.get("State", {}).get("OOMKilled"))
+        return bool(state and state.get("OOMKilled"))
 
     def close_socket(self) -> None:
         with contextlib.suppress(OSError):
@@ -137,9 +161,10 @@ class ManagedContainer:
 class DockerEngine:
     """Async access to the engine's container API (see the module docstring)."""
 
-    def __init__(self, *, threads: int, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, *, threads: int, retry: RetryPolicy | None = None, timeout_s: float = 30.0) -> None:
         self._threads = threads
         self._retry = retry or RetryPolicy()
+        self.timeout_s = timeout_s
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docker")
         self._client: docker.DockerClient | None = None
         self._creations: set[asyncio.Future[Container]] = set()
@@ -148,33 +173,46 @@ class DockerEngine:
         self._lock = threading.Lock()
         self._held: set[str] = set()  # ids of containers created and not yet removed
         self._naming: set[str] = set()  # names of creations under way (their ids are not known yet)
+        self._removing: set[str] = set()  # ids being removed (unwanted, but the janitor has nothing to do)
+        self._connecting = asyncio.Lock()
 
     async def connect(self) -> None:
         """Connect and ping; ``DockerUnavailable`` when the engine does not answer. Idempotent."""
-        if self._client is not None:
-            return
+        async with self._connecting:
+            if self._client is not None:
+                return
 
-        def connect() -> docker.DockerClient:
-            client = docker.from_env(max_pool_size=self._threads, timeout=60)
-            client.ping()
-            return client
+            def connect() -> docker.DockerClient:
+                client = docker.from_env(max_pool_size=self._threads, timeout=self.timeout_s)
+                try:
+                    client.ping()
+                except BaseException:
+                    client.close()
+                    raise
+                return client
 
-        self._client = await self.call("connect to the Docker engine", connect)
+            self._client = await self.call("connect to the Docker engine", connect, counted=False)
 
     async def ping(self) -> None:
-        await self.call("ping the Docker engine", self.api.ping)
+        """One ping, connecting first if the engine did not answer before. Not counted in the engine
+        errors: the breaker's watcher pings ten times a second during an outage, which would drown
+        the failures of real calls."""
+        if self._client is None:
+            await self.connect()
+            return
+        await self.call("ping the Docker engine", self.api.ping, counted=False)
 
     @property
     def api(self) -> docker.APIClient:
         if self._client is None:
-            raise EngineError("the Docker engine is not connected")
+            raise DockerUnavailable("the Docker engine has not answered since this server started")
         return self._client.api
 
-    async def call(self, action: str, fn: Callable[..., T], *args: Any) -> T:
+    async def call(self, action: str, fn: Callable[..., T], *args: Any, counted: bool = True) -> T:
         """Run one blocking SDK call on the private pool, its errors translated."""
 
         def guarded() -> T:
-            with map_docker_errors(action):
+            with map_docker_errors(action, counted=counted):
                 return fn(*args)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, guarded)
@@ -208,12 +246,18 @@ class DockerEngine:
         Unwanted from now on: if the removal fails (the engine is down), the janitor's to take.
         """
         self._mark(self._held, container_id, False)
-        await self.call("remove a container", self._retried, "remove a container", self._remove_blocking, container_id)
+        self._mark(self._removing, container_id, True)
+        try:
+            await self.call(
+                "remove a container", self._retried, "remove a container", self._remove_blocking, container_id
+            )
+        finally:
+            self._mark(self._removing, container_id, False)
 
     def owns(self, container: ManagedContainer) -> bool:
-        """True for a container this engine created and has not removed, or is creating right now."""
+        """True for a container this engine holds, is creating or is removing right now."""
         with self._lock:
-            return container.id in self._held or container.name in self._naming
+            return container.id in self._held or container.name in self._naming or container.id in self._removing
 
     async def managed(self, label: str = f"{LABEL_MANAGED}=1") -> list[ManagedContainer]:
         """Every container on the engine that carries ``label`` (default: our managed label)."""
@@ -235,7 +279,26 @@ class DockerEngine:
 
         ``sweep``: a label; every container still carrying it is removed last (what a
         failed removal or a lost creation answer left; best effort when the engine is down).
+        All of it takes at most three engine timeouts: past that the engine hangs, and what is
+        left waits for the janitor of the next start (this instance is dead by then).
         """
+        try:
+            async with asyncio.timeout(3 * self.timeout_s):
+                await self._settle(sweep)
+            finished = True
+        except TimeoutError:
+            finished = False
+            log.warning(
+                "the Docker engine did not answer in %g s; leaving %d creation(s) and %d removal(s) to the janitor",
+                3 * self.timeout_s,
+                len(self._creations),
+                len(self._background),
+            )
+        if self._client is not None:
+            self._client.close()
+        self._executor.shutdown(wait=finished, cancel_futures=not finished)
+
+    async def _settle(self, sweep: str | None) -> None:
         while self._creations:
             await asyncio.gather(*list(self._creations), return_exceptions=True)
             await asyncio.sleep(0)  # let done-callbacks schedule the removals
@@ -247,9 +310,6 @@ class DockerEngine:
                 await asyncio.gather(*(self.remove(c.id) for c in left))
             except SandboxError as exc:
                 log.warning("could not remove this process's last containers (the janitor will): %s", exc.message)
-        if self._client is not None:
-            self._client.close()
-        self._executor.shutdown(wait=True)
 
     # ------------------------------------------------------------------ private
     def _mark(self, names: set[str], name: str, present: bool) -> None:
@@ -275,6 +335,7 @@ class DockerEngine:
             action,
             once,
             retry_on=TRANSIENT,
+            never=NOT_RETRIED,
             before_retry=before_retry,
             on_retry=lambda action, _: metrics.engine_retry(action.split()[0]),
         )
@@ -299,21 +360,29 @@ class DockerEngine:
                 raw = getattr(wrapper, "_sock", wrapper)
                 raw.setblocking(False)
                 self._retried(action, api.start, container_id)  # starting a started container is a no-op
-            except BaseException:
-                self._remove_quietly(container_id)
+            except BaseException as exc:
+                self._remove_quietly(container_id, exc)
                 raise
-        except BaseException:
-            self._remove_quietly(name)
+        except BaseException as exc:
+            self._remove_quietly(name, exc)
             raise
         finally:
             self._mark(self._naming, name, False)
         return Container(container_id, raw, self, wrapper)
 
-    def _remove_quietly(self, name_or_id: str) -> None:
-        """Best-effort removal of a failed creation; what cannot be removed now is left to the janitor."""
+    def _remove_quietly(self, name_or_id: str, cause: BaseException | None = None) -> None:
+        """One try at removing a failed creation; what it cannot remove is left to the janitor.
+
+        Not retried (it runs inside a creation's own retries) and not tried at all after the engine
+        timed out (``cause``): the caller has waited a whole timeout already.
+        """
         self._mark(self._held, name_or_id, False)
+        if isinstance(cause, DockerTimeout):
+            log.warning("leaving the failed creation %s to the janitor: %s", name_or_id, cause.message)
+            return
         try:
-            self._retried("remove a failed creation", self._remove_blocking, name_or_id)
+            with map_docker_errors("remove a failed creation"):
+                self._remove_blocking(name_or_id)
         except SandboxError as exc:
             log.warning("could not remove the failed creation %s yet (the janitor will): %s", name_or_id, exc)
 

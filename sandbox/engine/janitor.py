@@ -52,8 +52,10 @@ class Janitor:
             self._task = asyncio.create_task(self._loop(), name="janitor")
 
     def sweep_soon(self) -> None:
-        """Sweep now in the background (the engine is back after an outage)."""
+        """Sweep now in the background (the engine is back after an outage, maybe the first time)."""
         self._soon.set()
+        if self._task is None:  # the engine did not answer at start-up: nothing has swept yet
+            self._task = asyncio.create_task(self._loop(), name="janitor")
 
     async def sweep(self) -> Counter[str]:
         """Remove every leftover container; returns how many, by reason."""

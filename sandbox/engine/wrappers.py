@@ -10,13 +10,16 @@ engine is pinged every ``WATCH_INTERVAL_S``: once a ping that failed answers, th
 open interval ends at once and the next request probes, so service resumes as
 soon as the engine does (not up to ``open_s`` later). When a probe succeeds after
 an outage the inner backend is told (``recovered``) so it replaces warm
-containers that died with the engine. ``build_service`` stacks the wrappers.
+containers that died with the engine. A server (``start_without_engine``) whose
+engine does not answer at start-up starts anyway, with the breaker open, and
+recovers the same way. ``build_service`` stacks the wrappers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -25,6 +28,7 @@ from sandbox.engine.spec import PoolReport, Profile, RunSpec
 from sandbox.errors import DockerFailing, DockerUnavailable, SandboxError
 from sandbox.resilience import BreakerState, CircuitBreaker
 
+log = logging.getLogger(__name__)
 #: What counts as the engine failing (a refused request, a program's failure or a cancellation does not).
 ENGINE_DOWN = (DockerUnavailable, DockerFailing)
 #: How often the engine is pinged while the breaker is open.
@@ -68,13 +72,24 @@ class Wrapper(Backend):
 class BreakerBackend(Wrapper):
     """``inner`` behind ``breaker`` (see the module docstring)."""
 
-    def __init__(self, inner: Backend, breaker: CircuitBreaker) -> None:
+    def __init__(self, inner: Backend, breaker: CircuitBreaker, *, start_without_engine: bool = False) -> None:
         super().__init__(inner)
         self.breaker = breaker
+        self.start_without_engine = start_without_engine
         self._watcher: asyncio.Task[None] | None = None
         self._silent = False  # a ping failed since the last early probe (or since the breaker closed)
         self._closed = False
         breaker.subscribe(self._changed)
+
+    async def start(self) -> None:
+        try:
+            await self.inner.start()
+        except ENGINE_DOWN as exc:
+            if not self.start_without_engine:
+                raise
+            log.warning("starting with the engine's circuit breaker open: %s", exc.message)
+            self._silent = True  # as a failed ping: the first ping it answers ends the open interval
+            self.breaker.trip(exc)
 
     def conditions(self) -> dict[str, str]:
         return {**self.inner.conditions(), "breaker": self.breaker.state.value}

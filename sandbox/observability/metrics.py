@@ -113,7 +113,7 @@ HTTP_SECONDS = Histogram(
 #: Label values known in advance get their series at start (at 0): a rule or panel sees "none yet", not "no data".
 _KNOWN_SERIES = (
     (BREAKER_TRANSITIONS, (("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("half_open", "open"))),
-    (ENGINE_ERRORS, (("unavailable",), ("failing",), ("error",))),
+    (ENGINE_ERRORS, (("unavailable",), ("failing",), ("timeout",), ("error",))),
     (ENGINE_RETRIES, (("create",), ("attach",), ("start",), ("remove",), ("list",))),
     (JANITOR_REMOVED, (("expired",), ("orphaned",), ("dead",))),
     (COLD_CREATES, (("unpooled",),)),

@@ -81,6 +81,12 @@ class CircuitBreaker:
         left = self.open_s - (self._clock() - self._opened_at)
         return max(1, math.ceil(left))
 
+    def trip(self, exc: BaseException) -> None:
+        """Open now, whatever the count (the dependency is known to be down: it did not answer at start-up)."""
+        self.last_error = str(exc)[:300]
+        if self._state is not BreakerState.OPEN:
+            self._open()
+
     def probe_now(self) -> None:
         """The dependency answers a health check again: end the open interval now (the next call probes)."""
         if self._state is BreakerState.OPEN:
@@ -171,7 +177,7 @@ class CircuitBreaker:
 
     def _refusal(self) -> CircuitOpen:
         error = CircuitOpen(
-            f"the {self.name} failed {self.failures} times in a row and is not used for now "
+            f"the {self.name} is failing and is not used for now "
             f"(circuit breaker {self._state.value}; last error: {self.last_error or 'unknown'}); retry later"
         )
         error.retry_after_s = self.retry_after_s()

@@ -3,7 +3,8 @@
 Which calls are safe is the caller's knowledge: creating, starting or removing
 a container may be tried again, running a program never is (it may have
 started). ``RetryPolicy.call`` runs a blocking function (in the engine's
-threads); the failures worth another try are the caller's ``retry_on`` types.
+threads); the failures worth another try are the caller's ``retry_on`` types,
+except its ``never`` ones (a timeout: another try would only wait again).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class RetryPolicy:
         fn: Callable[[], T],
         *,
         retry_on: tuple[type[BaseException], ...],
+        never: tuple[type[BaseException], ...] = (),
         on_retry: Callable[[str, BaseException], None] | None = None,
         before_retry: Callable[[], None] | None = None,
     ) -> T:
@@ -52,7 +54,7 @@ class RetryPolicy:
         retryer = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=tenacity.wait_random_exponential(multiplier=self.base_s, max=self.max_s),
-            retry=tenacity.retry_if_exception_type(retry_on),
+            retry=tenacity.retry_if_exception_type(retry_on) & tenacity.retry_if_not_exception_type(never),
             before_sleep=retrying,
             reraise=True,
         )

@@ -115,10 +115,12 @@ class ServeProcesses:
         self._tmp = tmp_path
         self._servers: list[Server] = []
 
-    def start(self, state_dir: Path, owner: str, **settings: object) -> Server:
-        """`sandbox serve` on a free port with ``SANDBOX_<NAME>=value`` for each setting."""
+    def start(self, state_dir: Path, owner: str, *, env: dict[str, str] | None = None, **settings: object) -> Server:
+        """`sandbox serve` on a free port with ``SANDBOX_<NAME>=value`` for each setting (and ``env``)."""
         port = free_port()
+        variables = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+        env.update(variables)
         env.update(
             SANDBOX_STATE_DIR=str(state_dir),
             SANDBOX_OWNER=owner,

@@ -10,6 +10,8 @@
   (``scripts/ensure-docker.sh`` records its pid) while clients keep posting, then
   starts it again the same way: no request hangs, the outage answers 503 fast,
   the breaker opens and closes, service resumes within 2 s, no container is left.
+- A server whose engine does not answer at start-up starts anyway (breaker open,
+  503s) and resumes once the engine answers.
 """
 
 from __future__ import annotations
@@ -239,6 +241,54 @@ def test_a_second_signal_ends_the_grace_at_once_and_still_cleans_up(harness: Har
     assert session is not None and session.closed_reason == "server shutdown", session
     assert harness.containers() == [], "the second signal skipped the cleanup"
     print(f"\n{signal.Signals(first).name} then {signal.Signals(second).name}: exit {code} after {took:.2f} s")
+
+
+# ------------------------------------------------------------------------------- no engine at start-up
+def engine_socket() -> Path:
+    """The Unix socket of the engine the tests use."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        pytest.skip(f"DOCKER_HOST {host} is not a Unix socket: cannot hide it behind a link")
+    return Path(host.removeprefix("unix://"))
+
+
+def test_a_server_whose_engine_is_down_at_start_answers_503_then_recovers(harness: Harness, tmp_path: Path) -> None:
+    """The engine is a link that does not exist yet: the server starts with the breaker open and answers
+    503 fast; once the link points at the real engine, service resumes without a restart."""
+    link = tmp_path / "engine" / "docker.sock"
+    link.parent.mkdir()
+    _, key = create_key(harness.state_dir, "late")
+    server = harness.processes.start(
+        harness.state_dir, harness.owner, env={"DOCKER_HOST": f"unix://{link}"}, pool_size=1, validation_workers=0
+    )
+    with server.client(key, timeout=10) as api:
+        ready = wait_for(lambda: _answer(api, "/readyz"), timeout=60, interval=0.1)
+        assert ready is not None, f"serve did not start:\n{server.tail()}"
+        assert ready.status_code == 503 and ready.json()["breaker"] == "open", ready.text
+        started = time.monotonic()
+        refused = api.post("/v1/executions", json=HELLO)
+        took = time.monotonic() - started
+        assert refused.status_code == 503 and refused.json()["code"] == "capacity_unavailable", refused.text
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert took < 0.5, f"an outage answer took {took:.2f} s"
+
+        link.symlink_to(engine_socket())  # the engine answers from now on
+        back = time.monotonic()
+        ran = wait_for(lambda: (r := api.post("/v1/executions", json=HELLO)).status_code == 200 and r, timeout=10)
+        assert ran, f"no run succeeded 10 s after the engine answered:\n{server.tail()}"
+        assert ran.json()["stdout"] == "hello world\n", ran.text
+        resumed = time.monotonic() - back
+        server.wait_ready(timeout=30)
+    print(f"\nengine down at start-up: 503 in {took * 1000:.0f} ms; first run {resumed:.2f} s after it answered")
+    server.signal(signal.SIGTERM)
+    assert server.wait(30) in (0, -signal.SIGTERM), server.tail()
+
+
+def _answer(api: httpx.Client, path: str) -> httpx.Response | None:
+    try:
+        return api.get(path)
+    except httpx.TransportError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------ engine fault

@@ -36,6 +36,7 @@ TABLE = {
     "CircuitOpen": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerFailing": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "DockerTimeout": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "EngineError": (Status.INTERNAL_ERROR, 500, 70),
     "SecretError": (Status.INTERNAL_ERROR, 500, 70),
     "StoreError": (Status.INTERNAL_ERROR, 500, 70),

@@ -1,4 +1,4 @@
-"""DockerBackend's verdict on a fresh container that ended before its runner greeted: the engine's doing or ours."""
+"""A container whose stream ended (before its runner greeted, or during a run): the engine's doing (503) or not."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 
 from sandbox.config import Settings
-from sandbox.engine.channel import StaleContainer
+from sandbox.engine.channel import RunnerChannel, StaleContainer
 from sandbox.engine.containers import DockerBackend
 from sandbox.engine.docker import Container
-from sandbox.errors import CapacityUnavailable, DockerFailing, DockerUnavailable
+from sandbox.engine.spec import RunOutcome
+from sandbox.errors import CapacityUnavailable, DockerFailing, DockerUnavailable, EngineError
+from sandbox.models import Status
+from tests.unit.helpers import make_limits
 
 pytestmark = pytest.mark.anyio
 
@@ -89,3 +92,72 @@ async def test_a_dead_warm_container_still_sends_the_run_to_the_cold_path(tmp_pa
     container = dead_container(engine)
     assert await backend_with(engine, tmp_path)._greet_warm(container) is None
     assert engine.discarded == [container]
+
+
+# ------------------------------------------------------------ the stream ends in the middle of a run
+
+
+def cut_mid_run(engine: Engine) -> Container:
+    """A greeted container whose runner's end stops sending (no result) once the run is sent."""
+    ours, theirs = socket.socketpair()
+    theirs.shutdown(socket.SHUT_WR)  # our reads see the end; our send still lands
+    ours.setblocking(False)
+    container = Container("c0ffee", ours, engine, keepalive=theirs)  # type: ignore[arg-type]
+    return container
+
+
+async def run_cut(engine: Engine, *, killed_by_us: bool = False) -> RunOutcome:
+    container = cut_mid_run(engine)
+    container.killed = killed_by_us
+    channel = RunnerChannel(container, kill_grace_s=0.5, answer_timeout_s=1)
+    try:
+        outcome, _ = await channel.run(b"run", make_limits(wall_time_s=2), None)
+    finally:
+        container.close_socket()
+    return outcome
+
+
+@pytest.mark.parametrize(
+    ("state", "verdict"),
+    [
+        (GONE, DockerUnavailable),  # the engine went away during the run: 503, counted
+        (RUNNING, DockerFailing),  # the engine cut the stream of a container that still runs
+        (KILLED, DockerFailing),  # an engine shutting down SIGKILLed it
+    ],
+    ids=["engine gone", "still running", "killed by the engine"],
+)
+async def test_a_run_whose_stream_the_engine_ended_is_a_capacity_refusal(
+    state: dict[str, Any] | None, verdict: type[Exception]
+) -> None:
+    with pytest.raises(verdict) as raised:
+        await run_cut(Engine(state))
+    assert "ended during the run" in raised.value.message
+    assert isinstance(raised.value, CapacityUnavailable)
+
+
+@pytest.mark.parametrize(
+    ("state", "killed_by_us", "status"),
+    [
+        (KILLED, True, Status.INTERNAL_ERROR),  # we killed it (a closed session): not the engine's doing
+        (CRASHED, False, Status.INTERNAL_ERROR),  # the runner failed: ours
+        (OOM, False, Status.MEMORY_EXCEEDED),  # the program's memory: its own verdict
+        (None, False, Status.INTERNAL_ERROR),  # removed behind our back
+    ],
+    ids=["killed by us", "crashed", "oom", "removed"],
+)
+async def test_a_run_whose_stream_ended_for_other_reasons_keeps_its_verdict(
+    state: dict[str, Any] | None, killed_by_us: bool, status: Status
+) -> None:
+    engine = Engine(state) if state is not None else Removed()
+    outcome = await run_cut(engine, killed_by_us=killed_by_us)
+    assert outcome.status is status
+
+
+class Removed(Engine):
+    """The engine answers, but the container is gone (404)."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+
+    def inspect(self, container_id: str) -> dict[str, Any]:
+        raise EngineError(f"inspect a container: No such container: {container_id}")

@@ -7,8 +7,8 @@ import pytest
 import requests
 import requests.exceptions
 
-from sandbox.engine.docker import TRANSIENT, map_docker_errors, translate
-from sandbox.errors import DockerFailing, DockerUnavailable, EngineError
+from sandbox.engine.docker import NOT_RETRIED, TRANSIENT, map_docker_errors, translate
+from sandbox.errors import DockerFailing, DockerTimeout, DockerUnavailable, EngineError
 
 
 def api_error(code: int, text: str = "boom") -> docker.errors.APIError:
@@ -23,7 +23,7 @@ def api_error(code: int, text: str = "boom") -> docker.errors.APIError:
         (requests.exceptions.ConnectionError("refused"), DockerUnavailable),
         (ConnectionRefusedError("refused"), DockerUnavailable),
         (FileNotFoundError("/var/run/docker.sock"), DockerUnavailable),
-        (requests.exceptions.ReadTimeout("read timed out"), DockerFailing),
+        (requests.exceptions.ReadTimeout("read timed out"), DockerTimeout),
         (api_error(503, "the engine is restarting"), DockerFailing),
         (api_error(502), DockerFailing),
         (api_error(500, "OCI runtime create failed"), EngineError),  # may be the request's own limits
@@ -36,7 +36,8 @@ def test_translation(exc: Exception, expected: type) -> None:
     error = translate("create a container", exc)
     assert type(error) is expected
     assert error is not None and error.message.startswith("create a container: ")
-    assert isinstance(error, TRANSIENT) == (expected in (DockerUnavailable, DockerFailing))
+    assert isinstance(error, TRANSIENT) == (expected in (DockerUnavailable, DockerFailing, DockerTimeout))
+    assert isinstance(error, NOT_RETRIED) == (expected is DockerTimeout)
 
 
 def test_a_bug_is_not_translated() -> None:

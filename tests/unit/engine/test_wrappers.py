@@ -10,7 +10,7 @@ import pytest
 
 from sandbox.engine import FakeBackend, Lease, RunOutcome, RunSpec
 from sandbox.engine.wrappers import WATCH_INTERVAL_S, BreakerBackend
-from sandbox.errors import DockerFailing, DockerUnavailable
+from sandbox.errors import CapacityUnavailable, DockerFailing, DockerUnavailable
 from sandbox.models import Status
 from sandbox.resilience import BreakerState, CircuitBreaker
 
@@ -101,3 +101,41 @@ async def test_the_engine_answering_again_is_noticed_across_reopenings_once_per_
     await anyio.sleep(WATCH_INTERVAL_S * 4)
     assert backend.breaker.state is BreakerState.OPEN  # answering pings, failing calls: open_s as usual
     await backend.aclose()
+
+
+class DownAtStart(Engine):
+    """An engine that does not answer when the server starts."""
+
+    async def start(self) -> None:
+        if self.silent:
+            raise DockerUnavailable("connect to the Docker engine: the Docker engine does not answer")
+        await super().start()
+
+
+async def test_a_server_starts_with_the_breaker_open_when_the_engine_does_not_answer_then_recovers() -> None:
+    engine = DownAtStart()
+    engine.silent = engine.down = True
+    backend = BreakerBackend(engine, CircuitBreaker("engine", failures=5, open_s=60), start_without_engine=True)
+    await backend.start()
+    assert backend.breaker.state is BreakerState.OPEN  # at once: not after five refused requests
+    assert "does not answer" in backend.breaker.last_error
+    with anyio.fail_after(1):
+        with pytest.raises(CapacityUnavailable):
+            await run(backend)
+    engine.silent = engine.down = False  # the engine answers: the watcher's ping ends the open interval
+    with anyio.fail_after(2):
+        while backend.breaker.state is BreakerState.OPEN:
+            await anyio.sleep(WATCH_INTERVAL_S)
+    await run(backend)  # the probe
+    assert backend.breaker.state is BreakerState.CLOSED
+    await backend.aclose()
+
+
+async def test_without_start_without_engine_the_start_fails() -> None:
+    """`sandbox run`: nothing to wait for, exit 75 at once."""
+    engine = DownAtStart()
+    engine.silent = True
+    backend = BreakerBackend(engine, CircuitBreaker("engine", failures=5, open_s=60))
+    with pytest.raises(DockerUnavailable):
+        await backend.start()
+    assert backend.breaker.state is BreakerState.CLOSED

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sandbox.errors import DockerUnavailable, EngineError
+from sandbox.errors import DockerFailing, DockerTimeout, DockerUnavailable, EngineError
 from sandbox.resilience import RetryPolicy
 
 TRANSIENT = (DockerUnavailable,)
@@ -67,3 +67,21 @@ def test_waits_are_bounded_by_max_and_jittered() -> None:
     assert len(gaps) == 5
     assert all(gap < 0.03 + 0.05 for gap in gaps)  # never past max_s (plus scheduling slack)
     assert len({round(gap, 4) for gap in gaps}) > 1  # full jitter: not one fixed wait
+
+
+def test_a_failure_named_never_is_not_tried_again_even_if_transient() -> None:
+    """A timeout is a DockerFailing (transient) but another try would only wait the whole timeout again."""
+    calls: list[float] = []
+    policy = RetryPolicy(attempts=3, base_s=0.01, max_s=0.02)
+    with pytest.raises(DockerTimeout):
+        policy.call(
+            "create",
+            flaky([DockerTimeout("no answer in time")], calls),
+            retry_on=(DockerFailing,),
+            never=(DockerTimeout,),
+        )
+    assert len(calls) == 1
+    assert policy.call(
+        "create", flaky([DockerFailing("503")], calls), retry_on=(DockerFailing,), never=(DockerTimeout,)
+    )
+    assert len(calls) == 3  # the 503 was tried again
