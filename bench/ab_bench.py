@@ -15,6 +15,10 @@ paths in a shuffled order; before every sample everything is settled: each warm
 pool full, no container of ours still being removed, and every process involved
 (the runners of fresh containers, the servers, the workers) idle for 30 ms.
 Medians and ratios are over the same rounds, so machine noise hits A and B alike.
+The paired median (the median of B minus A, round by round) comes with a
+bootstrap 95% interval. A run's processes have their own luck too (memory
+layout, where their threads land): ``--repeat K`` makes K whole runs with fresh
+processes, pools their rounds and shows each run's paired median as well.
 
 Both sides may also be this checkout with different settings (``--env-a``,
 ``--env-b``: ``SANDBOX_*`` variables for that side's processes), e.g. tracing on
@@ -283,8 +287,34 @@ def parse_env(pairs: list[str], sink: str) -> dict[str, str]:
 
 
 async def main(
-    baseline: Path | None, runs: int, only: list[str], env_a: dict[str, str], env_b: dict[str, str], title: str
+    baseline: Path | None,
+    runs: int,
+    only: list[str],
+    env_a: dict[str, str],
+    env_b: dict[str, str],
+    title: str,
+    repeat: int,
 ) -> None:
+    """``repeat`` whole runs (fresh processes each: a process's own luck, its memory layout or where
+    its threads land, is noise too), reported pooled and one by one."""
+    a = Side("A", (baseline or ROOT).resolve(), BASE_PREFIX if baseline else "sandbox", env_a)
+    b = Side("B", ROOT, "sandbox", env_b)
+    each: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        sides = await one_run(baseline, runs, only, env_a, env_b)
+        for pooled, side in zip((a, b), sides, strict=True):
+            for name, values in side.samples.items():
+                pooled.samples.setdefault(name, []).extend(values)
+            pooled.program_ms.extend(side.program_ms)
+        ra, rb = sides
+        for name in ra.samples:
+            each.setdefault(name, []).append(paired_median(ra.samples[name], rb.samples[name]))
+    report([a, b], runs, only, title, repeat, each)
+
+
+async def one_run(
+    baseline: Path | None, runs: int, only: list[str], env_a: dict[str, str], env_b: dict[str, str]
+) -> list[Side]:
     a = Side("A", baseline.resolve(), BASE_PREFIX, env_a) if baseline else Side("A", ROOT, "sandbox", env_a)
     sides = [a, Side("B", ROOT, "sandbox", env_b)]
     owners = [side.owner(role) for side in sides for role in ("engine", "api")]
@@ -321,22 +351,31 @@ async def main(
                 side.server.terminate()
                 side.server.wait(timeout=60)
         client.close()
-    report(sides, runs, only, title)
+    return sides
 
 
-def report(sides: list[Side], runs: int, only: list[str], title: str) -> None:
+def paired_median(va: list[float], vb: list[float]) -> float:
+    """Sample i of A and of B come from the same round: their difference cancels the round's noise."""
+    return statistics.median(y - x for x, y in zip(va, vb, strict=True))
+
+
+def report(
+    sides: list[Side], runs: int, only: list[str], title: str, repeat: int, each: dict[str, list[float]]
+) -> None:
     a, b = sides
     rows = [
-        "| path | n | A p50 ms | B p50 ms | B/A p50 | B-A paired p50 ms | A p95 ms | B p95 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| path | n | A p50 ms | B p50 ms | B/A p50 | B-A paired p50 ms | 95% CI | per run | A p95 ms | B p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in a.samples:
         va, vb = a.samples[name], b.samples[name]
-        # Sample i of A and of B come from the same round: their difference cancels the round's noise.
-        paired = statistics.median(y - x for x, y in zip(va, vb, strict=True))
+        differences = [y - x for x, y in zip(va, vb, strict=True)]
+        low, high = median_ci95(differences)
+        runs_each = ", ".join(f"{m:+.2f}" for m in each.get(name, []))
         rows.append(
             f"| {name} | {len(va)} | {statistics.median(va):.2f} | {statistics.median(vb):.2f} | "
-            f"{statistics.median(vb) / statistics.median(va):.3f} | {paired:+.2f} | {p95(va):.2f} | {p95(vb):.2f} |"
+            f"{statistics.median(vb) / statistics.median(va):.3f} | {paired_median(va, vb):+.2f} | "
+            f"{low:+.2f} .. {high:+.2f} | {runs_each} | {p95(va):.2f} | {p95(vb):.2f} |"
         )
     table = "\n".join(rows)
     print(table)
@@ -344,7 +383,7 @@ def report(sides: list[Side], runs: int, only: list[str], title: str) -> None:
     section = (
         f"## A/B latency: {title}\n\n"
         f"- {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; command: `.venv/bin/python bench/ab_bench.py"
-        f"{' --baseline <worktree of A>' if a.checkout != b.checkout else ''} --runs {runs} "
+        f"{' --baseline <worktree of A>' if a.checkout != b.checkout else ''} --runs {runs} --repeat {repeat} "
         f"--paths {','.join(only)}{settings} --title '{title}'`\n"
         f"- A = `{a.describe()}`, B = `{b.describe()}`; {os.cpu_count()} cores, "
         f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
@@ -363,6 +402,13 @@ def report(sides: list[Side], runs: int, only: list[str], title: str) -> None:
     results.write_text("".join(kept).rstrip("\n") + "\n\n" + section)
 
 
+def median_ci95(values: list[float], resamples: int = 4000) -> tuple[float, float]:
+    """A bootstrap 95% interval of the median: how far the paired median may be from the true one."""
+    draw = random.Random(0)
+    medians = sorted(statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(resamples * 0.025)], medians[int(resamples * 0.975) - 1]
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
@@ -370,7 +416,8 @@ def p95(values: list[float]) -> float:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", type=Path, help="A checkout (git worktree) for A (default: this one).")
-    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=40, help="Rounds per run.")
+    parser.add_argument("--repeat", type=int, default=1, help="Whole runs, each with fresh processes; pooled.")
     parser.add_argument("--paths", default="engine,rest,cell", help="Which paths to sample (comma-separated).")
     parser.add_argument("--env-a", action="append", default=[], help="NAME=value for A's processes (repeatable).")
     parser.add_argument("--env-b", action="append", default=[], help="NAME=value for B's processes (repeatable).")
@@ -379,4 +426,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     sink = otlp_sink() if args.otlp_sink else ""
     env_a, env_b = parse_env(args.env_a, sink), parse_env(args.env_b, sink)
-    asyncio.run(main(args.baseline, args.runs, args.paths.split(","), env_a, env_b, args.title))
+    asyncio.run(main(args.baseline, args.runs, args.paths.split(","), env_a, env_b, args.title, args.repeat))
