@@ -175,6 +175,7 @@ class DockerEngine:
         self._naming: set[str] = set()  # names of creations under way (their ids are not known yet)
         self._removing: set[str] = set()  # ids being removed (unwanted, but the janitor has nothing to do)
         self._connecting = asyncio.Lock()
+        self._deferred: dict[str, asyncio.TimerHandle] = {}  # removals waiting for their time (``discard``)
 
     async def connect(self) -> None:
         """Connect and ping; ``DockerUnavailable`` when the engine does not answer. Idempotent."""
@@ -235,10 +236,20 @@ class DockerEngine:
             future.add_done_callback(self._remove_orphan)
             raise
 
-    def discard(self, container: Container) -> None:
-        """Close our end and remove the container in the background (``aclose`` waits for it)."""
+    def discard(self, container: Container, after_s: float = 0.0) -> None:
+        """Close our end and remove the container in the background (``aclose`` waits for it).
+
+        ``after_s``: start the removal that much later (a run's container: its answer goes out
+        first instead of competing with the engine's teardown for two cores); ``aclose`` starts
+        the removals still waiting at once.
+        """
         container.close_socket()
-        self.spawn(self.remove(container.id))
+        if after_s <= 0:
+            self.spawn(self.remove(container.id))
+            return
+        self._deferred[container.id] = asyncio.get_running_loop().call_later(
+            after_s, self._remove_deferred, container.id
+        )
 
     async def remove(self, container_id: str) -> None:
         """SIGKILL and delete (retried); a container already gone or going is not an error.
@@ -299,6 +310,8 @@ class DockerEngine:
         self._executor.shutdown(wait=finished, cancel_futures=not finished)
 
     async def _settle(self, sweep: str | None) -> None:
+        for container_id in list(self._deferred):
+            self._remove_deferred(container_id)
         while self._creations:
             await asyncio.gather(*list(self._creations), return_exceptions=True)
             await asyncio.sleep(0)  # let done-callbacks schedule the removals
@@ -387,13 +400,27 @@ class DockerEngine:
             log.warning("could not remove the failed creation %s yet (the janitor will): %s", name_or_id, exc)
 
     def _remove_blocking(self, container_id: str) -> None:
-        try:
-            self.api.remove_container(container_id, force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if "already in progress" not in str(exc):
-                raise
+        for tries_left in reversed(range(3)):
+            try:
+                self.api.remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as exc:
+                if "already in progress" in str(exc):
+                    return
+                # The engine's own race (20.10): the container stopped while it was being killed
+                # ("Could not kill running container ... is not running"); the next try removes it.
+                if "is not running" not in str(exc) or not tries_left:
+                    raise
+                time.sleep(0.05)
+            else:
+                return
+
+    def _remove_deferred(self, container_id: str) -> None:
+        handle = self._deferred.pop(container_id, None)
+        if handle is not None:
+            handle.cancel()  # a no-op when it is the timer firing
+            self.spawn(self.remove(container_id))
 
     def _remove_orphan(self, future: asyncio.Future[Container]) -> None:
         if not future.cancelled() and future.exception() is None:

@@ -1,0 +1,95 @@
+"""A run's container is removed a moment after the run (its answer goes out first), and always: ``aclose``
+starts the removals still waiting at once."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+import docker.errors
+import pytest
+import requests
+
+from sandbox.engine.docker import Container, DockerEngine, ManagedContainer
+
+pytestmark = pytest.mark.anyio
+
+
+class Api:
+    def __init__(self) -> None:
+        self.removed: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def remove_container(self, container_id: str, force: bool) -> None:
+        with self.lock:
+            self.removed[container_id] = time.monotonic()
+
+
+def engine_with(api: Api) -> DockerEngine:
+    engine = DockerEngine(threads=2, timeout_s=5)
+    engine._client = SimpleNamespace(api=api, close=lambda: None)  # type: ignore[assignment]
+    return engine
+
+
+def container(engine: DockerEngine, container_id: str) -> Container:
+    ours, theirs = socket.socketpair()
+    engine._mark(engine._held, container_id, True)  # as a creation does
+    return Container(container_id, ours, engine, keepalive=theirs)
+
+
+async def test_a_deferred_removal_starts_after_its_delay_and_the_container_stays_ours_meanwhile() -> None:
+    api = Api()
+    engine = engine_with(api)
+    c = container(engine, "c1")
+    discarded = time.monotonic()
+    engine.discard(c, after_s=0.2)
+    assert c.sock.fileno() == -1  # our end is closed at once
+    assert engine.owns(ManagedContainer("c1", {}, "sandbox-c1"))  # the janitor leaves it alone
+    deadline = time.monotonic() + 2
+    while "c1" not in api.removed and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert api.removed["c1"] - discarded >= 0.2
+    assert not engine.owns(ManagedContainer("c1", {}, "sandbox-c1"))
+    await engine.aclose()
+
+
+async def test_closing_the_engine_removes_what_waits_for_its_time_at_once() -> None:
+    api = Api()
+    engine = engine_with(api)
+    engine.discard(container(engine, "c2"), after_s=60)
+    started = time.monotonic()
+    await engine.aclose()
+    assert "c2" in api.removed
+    assert time.monotonic() - started < 2
+
+
+class RacingApi(Api):
+    """Docker 20.10's race: the first removal meets a container that stopped while it was being killed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    def remove_container(self, container_id: str, force: bool) -> None:
+        self.tries += 1
+        if self.tries == 1:
+            response = requests.Response()
+            response.status_code = 500
+            raise docker.errors.APIError(
+                "500 Server Error",
+                response=response,
+                explanation=f"Could not kill running container {container_id}, cannot remove - "
+                f"Container {container_id} is not running",
+            )
+        super().remove_container(container_id, force)
+
+
+async def test_the_engines_kill_race_is_tried_again_not_left_behind() -> None:
+    api = RacingApi()
+    engine = engine_with(api)
+    await engine.remove("c3")
+    assert "c3" in api.removed and api.tries == 2
+    await engine.aclose()
