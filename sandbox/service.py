@@ -22,7 +22,6 @@ import asyncio
 import codecs
 import contextlib
 import enum
-import functools
 import hashlib
 import logging
 import signal
@@ -360,8 +359,7 @@ class Execution:
     @contextlib.contextmanager
     def _traced(self, hook: observability.stage) -> Iterator[dict[str, Any]]:
         """Tracing on: the stage's span is a child of the execution's, which ends once the
-        execution is recorded or refused. Its spans are made then, in a callback of their own:
-        the door answering (woken by the result) goes first, the spans' CPU comes after."""
+        execution is recorded or refused (its spans are made a moment later: ``tracing.later``)."""
         error: BaseException | None = None
         try:
             with hook as outcome:
@@ -373,10 +371,7 @@ class Execution:
             if self.trace is not None and self.stage in (Stage.RECORDED, Stage.REFUSED):
                 status = self.view.status.value if self.stage is Stage.RECORDED and self.view.status else None
                 language, policy = self.view.language, self.view.policy or None
-                end = functools.partial(
-                    tracing.end_execution, self.trace, status, error, language=language, policy=policy
-                )
-                asyncio.get_running_loop().call_soon(end)
+                tracing.end_execution(self.trace, status, error, language=language, policy=policy)
                 self.trace = None
 
     def _expect(self, stage: Stage, action: str) -> None:
