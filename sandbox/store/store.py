@@ -63,6 +63,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX IF NOT EXISTS ix_executions_session_id ON executions (session_id)",
     ],
     3: ["ALTER TABLE sessions ADD COLUMN instance VARCHAR(200)"],
+    4: ["ALTER TABLE executions ADD COLUMN secrets JSON"],  # the secrets table itself comes from create_all
 }
 
 

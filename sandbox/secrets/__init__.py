@@ -1,0 +1,18 @@
+"""Per-key secrets, encrypted at rest: envelope encryption (``crypto``), KEKs (``keys``), the store (``vault``).
+
+``crypto`` is the only module of the project that imports ``cryptography``.
+"""
+
+from sandbox.secrets.keys import KeyProvider, LocalKeyProvider, new_kek_line
+from sandbox.secrets.vault import NAME_PATTERN, RotationReport, SecretInfo, SecretStore, check_name
+
+__all__ = [
+    "NAME_PATTERN",
+    "KeyProvider",
+    "LocalKeyProvider",
+    "RotationReport",
+    "SecretInfo",
+    "SecretStore",
+    "check_name",
+    "new_kek_line",
+]
