@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from sandbox.cli_secrets import secrets_app
 from sandbox.config import Settings
 from sandbox.errors import RequestRejected, SandboxError, error_body, invalid_request
 from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
@@ -73,6 +74,7 @@ images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_h
 app.add_typer(images_app, name="images")
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(secrets_app, name="secrets")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 

@@ -3,12 +3,13 @@
 ``crypto`` is the only module of the project that imports ``cryptography``.
 """
 
-from sandbox.secrets.keys import KeyProvider, LocalKeyProvider, new_kek_line
+from sandbox.secrets.keys import KeyProvider, LazyKeyProvider, LocalKeyProvider, new_kek_line
 from sandbox.secrets.vault import NAME_PATTERN, RotationReport, SecretInfo, SecretStore, check_name
 
 __all__ = [
     "NAME_PATTERN",
     "KeyProvider",
+    "LazyKeyProvider",
     "LocalKeyProvider",
     "RotationReport",
     "SecretInfo",

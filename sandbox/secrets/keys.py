@@ -224,3 +224,31 @@ def _create_key_file(path: Path) -> bool:
     except OSError as exc:
         raise SecretError(f"cannot create the key file {path}: {exc.strerror}") from None
     return True
+
+
+class LazyKeyProvider:
+    """``LocalKeyProvider.from_settings`` on first use: a server that never stores a secret never
+    creates (or warns about) a key file."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._loaded: LocalKeyProvider | None = None
+
+    @property
+    def loaded(self) -> LocalKeyProvider:
+        if self._loaded is None:
+            self._loaded = LocalKeyProvider.from_settings(self._settings)
+        return self._loaded
+
+    @property
+    def primary_id(self) -> str:
+        return self.loaded.primary_id
+
+    def ids(self) -> frozenset[str]:
+        return self.loaded.ids()
+
+    def wrap(self, dek: bytes, aad: bytes) -> tuple[str, bytes]:
+        return self.loaded.wrap(dek, aad)
+
+    def unwrap(self, kek_id: str, wrapped: bytes, aad: bytes) -> bytes:
+        return self.loaded.unwrap(kek_id, wrapped, aad)

@@ -349,6 +349,7 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
         policy=row.policy,
         code_sha256=row.code_sha256,
         session_id=row.session_id,
+        secrets=dict(row.secrets or {}),
         created_at=_utc(row.created_at),
         finished_at=_utc(row.finished_at),
     )

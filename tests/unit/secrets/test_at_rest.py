@@ -86,7 +86,7 @@ def test_a_version_3_database_gains_executions_secrets_and_the_secrets_table(tmp
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (4,)
         columns = {row[1]: row[2] for row in db.execute("PRAGMA table_info(executions)")}
         assert columns["secrets"] == "JSON"
-        assert db.execute("SELECT secrets FROM executions").fetchall() == [(None,)]
+        assert db.execute("SELECT secrets FROM executions").fetchall() == [("{}",)]  # names -> versions: none
         indexes = {row[1]: row[2] for row in db.execute("PRAGMA index_list(secrets)")}
         assert indexes.get("ix_secrets_owner_key_id") == 0
         assert any(unique for name, unique in indexes.items() if name != "ix_secrets_owner_key_id")
