@@ -271,13 +271,21 @@ class Execution:
         self.stage = Stage.REDACTED
 
     async def record(self) -> None:
-        """Publish the result, then write the record (the door may answer before the write ends)."""
+        """Publish the result (the ``record`` stage: the door answers now), then write the record.
+
+        The write is batched with others (``RecordWriter``) and awaited outside the stage: the
+        stage's time is the execution's own, not the batch's wait.
+        """
         self._expect(Stage.REDACTED, "record")
         with self._stage("record") as stage:
             stage["status"] = self.result.status.value if self.result else None
-            await self._record()
+            self._publish_result()
+        writing = asyncio.ensure_future(self.service.save(self.view, self.caller.key_id))
+        writing.add_done_callback(self._written)
+        with contextlib.suppress(SandboxError):  # logged by _written; the result stands
+            await asyncio.shield(writing)  # a cancelled caller does not stop the write; `saved` waits for it
 
-    async def _record(self) -> None:
+    def _publish_result(self) -> None:
         assert self.result is not None
         result = self.result
         done = {
@@ -291,10 +299,6 @@ class Execution:
         self._publish(Event("result", self.view))
         self.done.set()
         self.stage = Stage.RECORDED
-        writing = asyncio.ensure_future(self.service.save(self.view, self.caller.key_id))
-        writing.add_done_callback(self._written)
-        with contextlib.suppress(SandboxError):  # logged by _written; the result stands
-            await asyncio.shield(writing)  # a cancelled caller does not stop the write; `saved` waits for it
 
     # -------------------------------------------------------------- sequences
     async def prepare(self) -> None:
@@ -381,7 +385,7 @@ class Execution:
     @contextlib.contextmanager
     def _traced(self, hook: observability.stage) -> Iterator[dict[str, Any]]:
         """Tracing on: the stage's span is a child of the execution's, which ends once the
-        execution is recorded or refused."""
+        execution is recorded or refused (its spans are made a moment later: ``tracing.later``)."""
         error: BaseException | None = None
         try:
             with hook as outcome:

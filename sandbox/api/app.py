@@ -27,7 +27,7 @@ from sandbox.config import Settings
 from sandbox.engine import Backend
 from sandbox.executions import ExecutionManager
 from sandbox.mcp import Door, build_mcp, http_endpoint
-from sandbox.observability import exposition
+from sandbox.observability import exposition, tracing
 from sandbox.observability.logs import configure_logging
 from sandbox.observability.tracing import configure_tracing
 from sandbox.service import build_service
@@ -90,6 +90,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
                     await manager.aclose()
                     await sessions.aclose()
         store.close()
+        tracing.flush()  # the last executions' spans, made now rather than never
         exposition.process_stopped()  # a worker's live gauges leave the sums with it
 
     app = SandboxAPI(

@@ -15,6 +15,15 @@ attribute lookups. With it on (``configure_tracing``), spans come from our own
   from the one stage hook (``context.stage``); made, with their own times, when the
   execution ends (``ExecutionTrace`` says why).
 
+When the CPU goes: a span costs the SDK tens of microseconds, and a request has
+seven. Only the two that must exist while the request runs (the request's and the
+execution's: their ids are in the log lines and the ``X-Trace-Id`` header) are
+started on the request path. Stage spans are made, and the request's and the
+execution's ended, ``SPANS_AFTER_S`` after the answer (``later``), with their real
+times: right after it, that CPU would compete on two cores with the client reading
+the answer and the engine's teardown. ``flush`` makes the spans still waiting
+(before a provider shuts down, or when a test reads them).
+
 Where spans go: ``otlp_endpoint`` set: the OTLP/HTTP exporter posts to
 ``<endpoint>/v1/traces``; unset, the standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
 or ``OTEL_EXPORTER_OTLP_ENDPOINT`` variables are used if present; neither: no
@@ -26,10 +35,11 @@ request path. The SDK's own variables (``OTEL_SERVICE_NAME``,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +59,12 @@ if TYPE_CHECKING:  # the SDK is imported when tracing is turned on: a process wi
 #: The standard variables that name an OTLP collector when ``otlp_endpoint`` does not.
 OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
+#: How long after the answer the spans of a request and its execution are made and ended.
+SPANS_AFTER_S = 0.1
+
 _tracer: trace.Tracer | None = None
 _provider: TracerProvider | None = None
+_pending: dict[asyncio.TimerHandle, Callable[[], None]] = {}  # span work waiting for its time (``later``)
 _propagator = TraceContextTextMapPropagator()
 
 
@@ -89,6 +103,7 @@ def _exporter(settings: Settings) -> SpanExporter | None:
 def install(provider: TracerProvider | None) -> None:
     """Use ``provider``'s tracer from now on (``None``: tracing off); tests install an in-memory one."""
     global _tracer, _provider
+    flush()  # the spans still waiting belong to the provider going away
     if _provider is not None and _provider is not provider:
         _provider.shutdown()  # flushes what the old one still holds
     _provider = provider
@@ -97,6 +112,30 @@ def install(provider: TracerProvider | None) -> None:
 
 def enabled() -> bool:
     return _tracer is not None
+
+
+def later(work: Callable[[], None]) -> None:
+    """Do ``work`` (make or end spans) ``SPANS_AFTER_S`` from now; at once without a running loop."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        work()
+        return
+
+    def run() -> None:
+        if _pending.pop(handle, None) is not None:
+            work()
+
+    handle = loop.call_later(SPANS_AFTER_S, run)
+    _pending[handle] = work
+
+
+def flush() -> None:
+    """Do every span work still waiting, now."""
+    while _pending:
+        handle, work = _pending.popitem()
+        handle.cancel()
+        work()
 
 
 def current_ids() -> tuple[str, str] | None:
@@ -138,16 +177,22 @@ def start_request(method: str, traceparent: str | None) -> tuple[Span, Context, 
 
 
 def end_request(span: Span, method: str, route: str | None, status: int, token: object = None) -> None:
-    """Name the request's span after its route template (never the raw path), end it, detach it."""
-    if route:
-        span.update_name(f"http {method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
-    if status >= 500:
-        span.set_status(StatusCode.ERROR)
-    span.end()
+    """Detach the request's span now; name it after its route template (never the raw path) and end
+    it, at this time, a moment later (``later``)."""
     if token is not None:
         otel_context.detach(token)  # type: ignore[arg-type]  # the token attach() gave
+    ended = time.time_ns()
+
+    def end() -> None:
+        if route:
+            span.update_name(f"http {method} {route}")
+            span.set_attribute("http.route", route)
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(StatusCode.ERROR)
+        span.end(end_time=ended)
+
+    later(end)
 
 
 def resume(parent: Context | None) -> None:
@@ -182,20 +227,26 @@ def start_execution(execution_id: str, **attributes: Any) -> ExecutionTrace | No
 def end_execution(
     execution: ExecutionTrace | None, status: str | None, error: BaseException | None = None, **attributes: Any
 ) -> None:
-    """Make its stages' spans, then end the execution's span with how it ended (its status, or the refusal)."""
+    """Make its stages' spans, then end the execution's span with how it ended (its status, or the
+    refusal), at this time, a moment later (``later``)."""
     if execution is None or _tracer is None:
         return
-    span, parent = execution.span, trace.set_span_in_context(execution.span)
-    for name, started, ended, outcome in execution.stages:
-        stage = _tracer.start_span(f"execution.{name}", context=parent, start_time=started)
-        _outcome(stage, outcome.get("status"), outcome.get("error"))
-        stage.end(end_time=ended)
+    tracer, ended, stages = _tracer, time.time_ns(), list(execution.stages)
     execution.stages.clear()
-    for name, value in attributes.items():
-        if value is not None:
-            span.set_attribute(f"sandbox.{name}", value)
-    _outcome(span, status, error)
-    span.end()
+
+    def end() -> None:
+        span, parent = execution.span, trace.set_span_in_context(execution.span)
+        for name, started, stopped, outcome in stages:
+            stage = tracer.start_span(f"execution.{name}", context=parent, start_time=started)
+            _outcome(stage, outcome.get("status"), outcome.get("error"))
+            stage.end(end_time=stopped)
+        for name, value in attributes.items():
+            if value is not None:
+                span.set_attribute(f"sandbox.{name}", value)
+        _outcome(span, status, error)
+        span.end(end_time=ended)
+
+    later(end)
 
 
 # -------------------------------------------------------------------- stages

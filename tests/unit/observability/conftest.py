@@ -54,11 +54,19 @@ def logs() -> Iterator[Configure]:
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     """Tracing on for the test, every finished span kept in memory."""
-    exporter = InMemorySpanExporter()
+    exporter = Flushing()
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with tracing.installed(provider):
         yield exporter
+
+
+class Flushing(InMemorySpanExporter):
+    """Spans are made a moment after the answer (``tracing.later``): reading them makes them now."""
+
+    def get_finished_spans(self) -> Any:
+        tracing.flush()
+        return super().get_finished_spans()
 
 
 @pytest.fixture
