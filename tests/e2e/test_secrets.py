@@ -9,6 +9,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,8 +31,9 @@ def owner(live_server) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(live_server, owner) -> httpx.Client:
-    return live_server.client(owner)
+def api(live_server, owner) -> Iterator[httpx.Client]:
+    with live_server.client(owner) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +161,11 @@ def test_no_trace_in_docker_inspect_the_process_list_or_the_database(live_server
 
 
 def test_another_key_cannot_list_use_or_delete_the_secret(live_server, api, value) -> None:
-    other = live_server.client(live_server.key("e2e-secrets-other"))
-    assert other.get("/v1/secrets").json() == []
-    refused = other.post("/v1/executions", json={"code": "print(1)", "secrets": ["API_KEY"]})
-    assert refused.status_code == 400 and "API_KEY" in refused.json()["message"], refused.text
-    assert other.delete("/v1/secrets/API_KEY").status_code == 404
+    with live_server.client(live_server.key("e2e-secrets-other")) as other:
+        assert other.get("/v1/secrets").json() == []
+        refused = other.post("/v1/executions", json={"code": "print(1)", "secrets": ["API_KEY"]})
+        assert refused.status_code == 400 and "API_KEY" in refused.json()["message"], refused.text
+        assert other.delete("/v1/secrets/API_KEY").status_code == 404
     assert [s["name"] for s in api.get("/v1/secrets").json()] == ["API_KEY"]
 
 
