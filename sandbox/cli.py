@@ -364,12 +364,16 @@ def _redacted(url: str) -> str:
 
 
 def _prepare_database(settings: Settings) -> None:
-    """Create or migrate the schema, and make the first API key if there is none (printed once)."""
+    """Create or migrate the schema, check that every stored secret can be unwrapped (a missing or
+    wrong KEK stops the start here, with the error object, not a worker's traceback), and make the
+    first API key if there is none (printed once)."""
+    from sandbox.secrets import LazyKeyProvider, SecretStore
     from sandbox.store import Store
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database)
     try:
+        SecretStore(store, LazyKeyProvider(settings)).verify()
         if store.count_keys() == 0:
             info, plaintext = store.create_key(
                 "default", settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min
