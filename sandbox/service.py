@@ -321,13 +321,15 @@ class Execution:
             self._failed(self._cancelled_result())
             self.log.info("killed: %s", self.cancel_reason)
         except SandboxError as exc:
+            if self.revealed.redactor:  # the error goes to the door and the logs: a runner's diagnostics quote output
+                exc.message = self.revealed.redactor.redact(exc.message)
+                exc.args = (exc.message,)
             self.error = exc
             self._failed(error_result(exc))
-            said = self.revealed.redactor.redact(exc.message)  # a runner's diagnostics may quote the program
             if exc.status is Status.INTERNAL_ERROR:
-                self.log.error("could not run: %s", said)
+                self.log.error("could not run: %s", exc.message)
             else:
-                self.log.info("could not run (%s): %s", exc.status.value, said)
+                self.log.info("could not run (%s): %s", exc.status.value, exc.message)
         except Exception:
             self.log.exception("execution failed")
             self._failed(error_result(None))

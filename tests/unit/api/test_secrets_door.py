@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from sandbox.api.app import create_app
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, RunOutcome, RunSpec
-from sandbox.errors import SecretError
+from sandbox.errors import EngineError, SecretError
 from sandbox.models import Status
 from sandbox.store import Store
 
@@ -160,3 +161,20 @@ async def test_a_server_whose_kek_cannot_unwrap_a_stored_secret_refuses_to_start
         async with again.router.lifespan_context(again):
             pass
     assert "k1" in refused.value.message
+
+
+async def test_no_log_line_holds_a_value(door: Door, caplog: pytest.LogCaptureFixture) -> None:
+    """Every record at every level, message and arguments, while a secret is stored, used and fails."""
+
+    def failing(spec: RunSpec) -> RunOutcome:
+        raise EngineError(f"runner: crashed; runner stderr: {spec.env.get('API_KEY')}")
+
+    with caplog.at_level(logging.DEBUG):
+        await door.api.put("/v1/secrets/API_KEY", json={"value": VALUE})
+        await door.api.post("/v1/executions", json={"code": "print(1)", "secrets": ["API_KEY"]})
+        door.backend.handler = failing
+        failed = await door.api.post("/v1/executions", json={"code": "print(1)", "secrets": ["API_KEY"]})
+    assert failed.status_code == 500 and VALUE not in failed.text
+    assert caplog.records, "nothing was logged"
+    for record in caplog.records:
+        assert VALUE not in record.getMessage() and VALUE not in str(record.__dict__), record
