@@ -156,7 +156,7 @@ class Finding(BaseModel):
 ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 #: Variables that change how the loader, the interpreter or a shell starts: a program sets them for itself
 #: if it wants, but a request does not set them for the runner's child before it starts.
-ENV_DENIED_PREFIXES = ("LD_", "PYTHON", "DYLD_", "GLIBC_", "MALLOC_")
+ENV_DENIED_PREFIXES = ("LD_", "PYTHON", "DYLD_", "GLIBC_", "MALLOC_", "OPENSSL_", "MPL")
 ENV_DENIED = frozenset(
     {
         "BASH_ENV",
@@ -176,6 +176,12 @@ ENV_DENIED = frozenset(
         "SHELLOPTS",
         "BASHOPTS",
         "_JAVA_OPTIONS",
+        "LOCPATH",
+        "NLSPATH",
+        "TZDIR",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "MATPLOTLIBRC",
     }
 )
 MAX_ENV = 64
@@ -238,7 +244,7 @@ class _Environment(_Strict):
 class SecretValue(_Strict):
     """A secret's value to keep (``PUT /v1/secrets/{name}``); nothing ever returns it."""
 
-    value: str = Field(..., min_length=1, max_length=64 << 10)
+    value: str = Field(..., min_length=8, max_length=4 << 10)
 
 
 class ExecutionRequest(_Environment):

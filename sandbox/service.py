@@ -248,9 +248,11 @@ class Execution:
                 self.view.secrets = dict(self.revealed.versions)
                 spec = dataclasses.replace(spec, env={**spec.env, **self.revealed.env})
             publish, flush = self._publisher(on_output)
-            outcome = await lease.run(spec, publish)
-            del spec
-            await flush()
+            try:
+                outcome = await lease.run(spec, publish)
+            finally:
+                del spec
+                await flush()  # what a stream held back (a possible start of a value), also when the run failed
             stage["status"] = outcome.status.value
         if self.session is not None and self.session.sandbox.ended:
             outcome.message = (outcome.message + "; the session has ended").lstrip("; ")

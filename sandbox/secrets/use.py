@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.errors import NotFound, RequestRejected
+from sandbox.models import check_env_name
 from sandbox.secrets.redaction import Redactor
 from sandbox.secrets.vault import RotationReport, SecretInfo, SecretStore
 
@@ -77,6 +78,10 @@ class SecretAccess:
     # ---------------------------------------------------------------- management (the doors)
     async def put(self, key_id: str, name: str, value: str) -> tuple[SecretInfo, bool]:
         """Create or replace ``name`` (a new version); True if it was created."""
+        try:
+            check_env_name(name)  # a secret is an environment variable: one a run could never use is refused now
+        except ValueError as exc:
+            raise RequestRejected(f"invalid secret name: {exc}") from None
         info, created = await asyncio.to_thread(self._vault().put, key_id, name, value)
         event = "secret.created" if created else "secret.replaced"
         await self._audit(event, key_id, name=info.name, version=info.version)

@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 
 NAME_PATTERN = r"[A-Z_][A-Z0-9_]{0,127}"
 _NAME = re.compile(NAME_PATTERN)
-MAX_VALUE_BYTES = 64 << 10  # a secret, not a file: it travels to the run over stdin
+#: A secret, not a file: keys, tokens, a PEM key fit. Redaction looks for every encoding of every value
+#: in all output, so a value's size costs every run that uses it (64 KiB values took seconds a chunk).
+MAX_VALUE_BYTES = 4 << 10
+#: Shorter values cannot be redacted without mangling ordinary text (SECURITY-BAR 5.5).
+MIN_VALUE_CHARS = 8
 _PUT_ATTEMPTS = 3  # a put that loses a race re-reads the version and seals again
 _PAGE = 200  # rows per query and per transaction in rotate_kek and verify
 
@@ -96,6 +100,11 @@ class SecretStore:
             raise RequestRejected(f"secret {name}: the value is not valid Unicode text") from None
         if size > MAX_VALUE_BYTES:
             raise RequestRejected(f"secret {name}: the value is {size} bytes, more than {MAX_VALUE_BYTES}")
+        if len(value) < MIN_VALUE_CHARS or "\x00" in value:
+            raise RequestRejected(
+                f"secret {name}: a value needs at least {MIN_VALUE_CHARS} characters (shorter ones cannot be "
+                "redacted from output) and no NUL"
+            )
         for _ in range(_PUT_ATTEMPTS):
             head = self._head(owner, name)
             version = 1 if head is None else head[0] + 1
@@ -258,7 +267,10 @@ class SecretStore:
         secrets each holds), or naming the first secret whose DEK does not unwrap. A server
         refuses to start on it rather than fail on the first run that needs a secret.
         """
-        self._require_loaded(self._kek_counts())
+        counts = self._kek_counts()
+        if not counts:
+            return 0  # nothing sealed: no KEK needed (a server that never stores a secret makes no key file)
+        self._require_loaded(counts)
         checked = 0
         after = ""
         while True:

@@ -121,6 +121,13 @@ def test_a_session_holds_its_secrets_and_its_cells_are_redacted(api, value) -> N
         assert cell.status_code == 200, cell.text
         assert cell.json()["stdout"] == MARK + "\n" and cell.json()["secrets"] == {"API_KEY": 1}
         assert_clean(cell.text, value)
+        wrote = api.post(
+            f"/v1/sessions/{sid}/executions",
+            json={"code": "import os\nopen('k.txt', 'w').write(os.environ['API_KEY'])"},
+        )
+        assert wrote.json()["status"] == "ok", wrote.text
+        read = api.get(f"/v1/sessions/{sid}/files/k.txt")
+        assert read.status_code == 200 and read.content == MARK.encode(), read.content
     finally:
         api.delete(f"/v1/sessions/{sid}")
 

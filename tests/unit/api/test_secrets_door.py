@@ -75,7 +75,7 @@ async def test_secrets_are_write_only_and_versioned(door: Door) -> None:
     assert (await door.api.get("/v1/secrets")).json() == []
 
 
-@pytest.mark.parametrize("name", ["api_key", "1ABC", "A-B", "A" * 129])
+@pytest.mark.parametrize("name", ["api_key", "1ABC", "A-B", "A" * 129, "LD_PRELOAD", "PYTHONPATH"])
 async def test_a_bad_name_is_a_400_that_says_why(door: Door, name: str) -> None:
     response = await door.api.put(f"/v1/secrets/{name}", json={"value": VALUE})
     assert response.status_code == 400, response.text
@@ -178,3 +178,10 @@ async def test_no_log_line_holds_a_value(door: Door, caplog: pytest.LogCaptureFi
     assert caplog.records, "nothing was logged"
     for record in caplog.records:
         assert VALUE not in record.getMessage() and VALUE not in str(record.__dict__), record
+
+
+@pytest.mark.parametrize("value", ["short", "x" * 7, "has a \x00 nul", "x" * (4 << 10 + 1)])
+async def test_values_that_could_not_be_redacted_or_delivered_are_refused(door: Door, value: str) -> None:
+    response = await door.api.put("/v1/secrets/API_KEY", json={"value": value})
+    assert response.status_code in (400, 422), response.text
+    assert (await door.api.get("/v1/secrets")).json() == []

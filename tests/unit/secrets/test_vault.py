@@ -50,12 +50,12 @@ def test_replace_bumps_the_version_and_keeps_one_row(
     vault: SecretStore, owners: tuple[str, str], db_path: Path
 ) -> None:
     alice, _ = owners
-    first, _ = vault.put(alice, "DB_PASSWORD", "one")
-    second, created = vault.put(alice, "DB_PASSWORD", "two")
-    third, _ = vault.put(alice, "DB_PASSWORD", "three")
+    first, _ = vault.put(alice, "DB_PASSWORD", "value-one")
+    second, created = vault.put(alice, "DB_PASSWORD", "value-two")
+    third, _ = vault.put(alice, "DB_PASSWORD", "value-three")
     assert not created and (second.version, third.version) == (2, 3)
     assert third.created_at == first.created_at and third.updated_at >= second.updated_at
-    assert vault.reveal(alice, ["DB_PASSWORD"]) == {"DB_PASSWORD": ("three", 3)}
+    assert vault.reveal(alice, ["DB_PASSWORD"]) == {"DB_PASSWORD": ("value-three", 3)}
     assert raw(db_path, "SELECT count(*) FROM secrets") == [(1,)]
 
 
@@ -73,8 +73,8 @@ def test_list_shows_names_and_versions_never_values(vault: SecretStore, owners: 
 
 def test_delete_and_missing(vault: SecretStore, owners: tuple[str, str]) -> None:
     alice, _ = owners
-    vault.put(alice, "A", "a-value")
-    vault.put(alice, "B", "b-value")
+    vault.put(alice, "A", "a-value-1")
+    vault.put(alice, "B", "b-value-1")
     assert vault.missing(alice, ["B", "C", "A", "C", "D"]) == ["C", "D"]
     assert vault.delete(alice, "A") is True
     assert vault.delete(alice, "A") is False
@@ -110,7 +110,7 @@ def test_names_are_guarded_without_being_echoed(
 ) -> None:
     alice, _ = owners
     for call in (
-        lambda: vault.put(alice, name, "value"),
+        lambda: vault.put(alice, name, "value-123"),
         lambda: vault.delete(alice, name),
         lambda: vault.missing(alice, ["OK", name]),
         lambda: vault.reveal(alice, [name]),
@@ -124,8 +124,8 @@ def test_names_are_guarded_without_being_echoed(
 
 def test_oversized_or_invalid_values_are_rejected(vault: SecretStore, owners: tuple[str, str]) -> None:
     alice, _ = owners
-    with pytest.raises(RequestRejected, match="more than 65536"):
-        vault.put(alice, "BIG", "x" * (64 * 1024 + 1))
+    with pytest.raises(RequestRejected, match="more than 4096"):
+        vault.put(alice, "BIG", "x" * (4 * 1024 + 1))
     with pytest.raises(RequestRejected, match="not valid Unicode"):
         vault.put(alice, "SURROGATE", "\udc80")
     assert vault.list(alice) == []
@@ -133,7 +133,7 @@ def test_oversized_or_invalid_values_are_rejected(vault: SecretStore, owners: tu
 
 def test_an_unknown_owner_cannot_store(vault: SecretStore) -> None:
     with pytest.raises(StoreError, match="store a secret"):
-        vault.put("f" * 32, "TOKEN", "value")
+        vault.put("f" * 32, "TOKEN", "value-123")
 
 
 def test_a_lost_insert_race_replaces_instead(
@@ -141,13 +141,13 @@ def test_a_lost_insert_race_replaces_instead(
 ) -> None:
     """Another process created the secret between our read and our insert: the put retries as a replace."""
     alice, _ = owners
-    vault.put(alice, "RACE", "theirs")
+    vault.put(alice, "RACE", "theirs-value")
     real_head = vault._head
     stale = iter([None])
     monkeypatch.setattr(vault, "_head", lambda owner, name: next(stale, real_head(owner, name)))
-    info, created = vault.put(alice, "RACE", "ours")
+    info, created = vault.put(alice, "RACE", "ours-value")
     assert (info.version, created) == (2, False)
-    assert vault.reveal(alice, ["RACE"]) == {"RACE": ("ours", 2)}
+    assert vault.reveal(alice, ["RACE"]) == {"RACE": ("ours-value", 2)}
 
 
 # ----------------------------------------------------------------- tenancy
@@ -295,8 +295,8 @@ def test_new_secrets_go_under_the_primary_while_old_ones_still_reveal(
 def test_verify_names_the_missing_kek_and_how_many_need_it(store: Store, owners: tuple[str, str]) -> None:
     alice, bob = owners
     old = SecretStore(store, LocalKeyProvider([("old", OLD_KEK)]))
-    old.put(alice, "A", "a-value")
-    old.put(bob, "B", "b-value")
+    old.put(alice, "A", "a-value-1")
+    old.put(bob, "B", "b-value-1")
     assert old.verify() == 2
     only_new = SecretStore(store, LocalKeyProvider([("new", NEW_KEK)]))
     with pytest.raises(SecretError, match=r"not loaded: 'old' \(2 secrets\)"):
