@@ -27,6 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from sandbox.cli_secrets import secrets_app
 from sandbox.config import Settings
 from sandbox.errors import RequestRejected, SandboxError, error_body, invalid_request
 from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
@@ -73,6 +74,7 @@ images_app = typer.Typer(help="Build and list the runtime images.", no_args_is_h
 app.add_typer(images_app, name="images")
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(secrets_app, name="secrets")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
@@ -362,12 +364,16 @@ def _redacted(url: str) -> str:
 
 
 def _prepare_database(settings: Settings) -> None:
-    """Create or migrate the schema, and make the first API key if there is none (printed once)."""
+    """Create or migrate the schema, check that every stored secret can be unwrapped (a missing or
+    wrong KEK stops the start here, with the error object, not a worker's traceback), and make the
+    first API key if there is none (printed once)."""
+    from sandbox.secrets import LazyKeyProvider, SecretStore
     from sandbox.store import Store
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database)
     try:
+        SecretStore(store, LazyKeyProvider(settings)).verify()
         if store.count_keys() == 0:
             info, plaintext = store.create_key(
                 "default", settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,18 @@ class Settings(BaseSettings):
     max_session_idle_ttl_s: float = Field(3600.0, gt=0, description="Longest idle TTL a session may ask for.")
     session_max_lifetime_s: float = Field(3600.0, gt=0, description="A session closes this long after it opened.")
     max_sessions_per_key: int = Field(4, ge=1, description="Open sessions one API key may hold.")
+
+    # Secrets: the key-encryption key (KEK) that wraps every secret's data key (sandbox.secrets).
+    secrets_kek: SecretStr | None = Field(
+        None,
+        description="KEKs as comma-separated `id:base64key` entries (32 random bytes each), primary first; "
+        "from a secret manager. Takes precedence over the key file.",
+    )
+    secrets_kek_file: Path | None = Field(
+        None,
+        description="File holding the KEKs in the same format, mode 0600/0400 (e.g. delivered by the "
+        "orchestrator); default: state_dir/secrets.kek, created on first use (development only).",
+    )
 
     # Engine.
     owner: str | None = Field(

@@ -168,7 +168,9 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
             "stdout/stderr are also streamed as progress notifications while it runs. "
             "Give `code` (the main file), optionally `language` (python or bash), `stdin`, extra `files` "
             "(path + content, utf8 or base64), `args`, `limits` (wall_time_s, cpu_time_s, memory_mb, ...) "
-            "and a stricter `policy`. Cancelling the call kills the program."
+            "and a stricter `policy`. `env`: plain environment variables; `secrets`: names of secrets stored "
+            "for your key (set over REST or the CLI; values are never shown), each becomes an environment "
+            "variable and is redacted from the output. Cancelling the call kills the program."
         )
     )
     async def execute(
@@ -180,6 +182,8 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
         args: list[str] | None = None,
         limits: Limits | None = None,
         policy: str | None = None,
+        env: dict[str, str] | None = None,
+        secrets: list[str] | None = None,
     ) -> Annotated[CallToolResult, ExecutionRecord]:
         current, who = caller(ctx)
         request = ExecutionRequest(
@@ -190,6 +194,8 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
             args=args or [],
             limits=limits or Limits(),
             policy=policy,
+            env=env or {},
+            secrets=secrets or [],
         )
         execution = await current.executions.submit(request, who)
         return await follow(current, execution, who, ctx)
@@ -209,14 +215,22 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
         description=(
             "Open a stateful Python session (like a notebook): variables, imports and files persist between "
             "session_execute calls. It closes after idle_ttl_s without a call, at its maximum lifetime, "
-            "with session_close, or when a call times out or crashes the interpreter."
+            "with session_close, or when a call times out or crashes the interpreter. `env` and `secrets` "
+            "(names of your stored secrets) become the interpreter's environment; outputs are redacted."
         )
     )
     async def session_create(
-        ctx: Ctx, limits: Limits | None = None, policy: str | None = None, idle_ttl_s: float | None = None
+        ctx: Ctx,
+        limits: Limits | None = None,
+        policy: str | None = None,
+        idle_ttl_s: float | None = None,
+        env: dict[str, str] | None = None,
+        secrets: list[str] | None = None,
     ) -> SessionInfo:
         current, who = caller(ctx)
-        body = SessionRequest(limits=limits or Limits(), policy=policy, idle_ttl_s=idle_ttl_s)
+        body = SessionRequest(
+            limits=limits or Limits(), policy=policy, idle_ttl_s=idle_ttl_s, env=env or {}, secrets=secrets or []
+        )
         return await current.sessions.create(body, who)
 
     @server.tool(description="Run code in a session's interpreter; its state is kept for the next call.")

@@ -10,6 +10,7 @@ import base64
 import binascii
 import enum
 import posixpath
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -151,7 +152,102 @@ class Finding(BaseModel):
     file: str = Field("main.py", description="The file the finding is in.")
 
 
-class ExecutionRequest(_Strict):
+#: Environment variable names: what a shell accepts, bounded.
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
+#: Variables that change how the loader, the interpreter or a shell starts: a program sets them for itself
+#: if it wants, but a request does not set them for the runner's child before it starts.
+ENV_DENIED_PREFIXES = ("LD_", "PYTHON", "DYLD_", "GLIBC_", "MALLOC_", "OPENSSL_", "MPL")
+ENV_DENIED = frozenset(
+    {
+        "BASH_ENV",
+        "ENV",
+        "GCONV_PATH",
+        "HOSTALIASES",
+        "IFS",
+        "JAVA_TOOL_OPTIONS",
+        "LOCALDOMAIN",
+        "NODE_OPTIONS",
+        "PERL5LIB",
+        "PERL5OPT",
+        "PROMPT_COMMAND",
+        "PS4",
+        "RES_OPTIONS",
+        "RUBYOPT",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "_JAVA_OPTIONS",
+        "LOCPATH",
+        "NLSPATH",
+        "TZDIR",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "MATPLOTLIBRC",
+    }
+)
+MAX_ENV = 64
+MAX_ENV_BYTES = 32 << 10
+MAX_SECRETS = 32
+
+
+def check_env_name(name: str) -> str:
+    """``name`` if a request may set it; ``ValueError`` saying why not."""
+    if not ENV_NAME.fullmatch(name):
+        raise ValueError(f"{name[:64]!r} is not a variable name (A-Z, 0-9 and _, not starting with a digit)")
+    if name in ENV_DENIED or name.startswith(ENV_DENIED_PREFIXES):
+        raise ValueError(f"{name} changes how programs start (loader and interpreter variables are not accepted)")
+    return name
+
+
+class _Environment(_Strict):
+    """Plain variables and secret names for the program's environment (runs and sessions alike)."""
+
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description=f"Plain (non-secret) environment variables; at most {MAX_ENV}, {MAX_ENV_BYTES // 1024} KiB in all.",
+    )
+    secrets: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SECRETS,
+        description="Names of the key's secrets; each becomes an environment variable of the same name.",
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _plain_env(cls, env: dict[str, str]) -> dict[str, str]:
+        if len(env) > MAX_ENV:
+            raise ValueError(f"at most {MAX_ENV} variables")
+        if sum(len(k) + len(v.encode()) for k, v in env.items()) > MAX_ENV_BYTES:
+            raise ValueError(f"the variables take more than {MAX_ENV_BYTES // 1024} KiB")
+        for name, value in env.items():
+            check_env_name(name)
+            if "\x00" in value:
+                raise ValueError(f"{name}: a value cannot hold NUL")
+        return env
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            check_env_name(name)
+        if len(set(names)) != len(names):
+            raise ValueError("a secret is named twice")
+        return names
+
+    @model_validator(mode="after")
+    def _no_clash(self) -> _Environment:
+        both = sorted(set(self.env) & set(self.secrets))
+        if both:
+            raise ValueError(f"{', '.join(both)}: both a plain variable and a secret")
+        return self
+
+
+class SecretValue(_Strict):
+    """A secret's value to keep (``PUT /v1/secrets/{name}``); nothing ever returns it."""
+
+    value: str = Field(..., min_length=8, max_length=4 << 10)
+
+
+class ExecutionRequest(_Environment):
     """One program to run once."""
 
     language: str = Field("python", min_length=1, max_length=32)
@@ -204,6 +300,9 @@ class ExecutionRecord(ExecutionResult):
     policy: str
     code_sha256: str = ""
     session_id: str | None = Field(None, description="The session this ran in as a cell; null for a one-shot run.")
+    secrets: dict[str, int] = Field(
+        default_factory=dict, description="The secrets the program received: name -> version (never values)."
+    )
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     created_at: datetime
@@ -235,7 +334,7 @@ class ApiKeyInfo(BaseModel):
     revoked_at: datetime | None = None
 
 
-class SessionRequest(_Strict):
+class SessionRequest(_Environment):
     """Open a session: a dedicated interpreter whose state persists between executions."""
 
     language: str = Field("python", min_length=1, max_length=32)

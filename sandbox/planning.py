@@ -73,6 +73,7 @@ class Planner:
             files=tuple(files),
             limits=limits,
             stdin=stdin,
+            env=dict(request.env),
             nofile=self.settings.nofile,
             cpus=self.settings.cpus,
         )
@@ -95,6 +96,7 @@ class Planner:
             argv=("python3",),
             files=tuple(files),
             limits=limits,
+            env=dict(request.env),
             nofile=self.settings.nofile,
             cpus=self.settings.cpus,
         )

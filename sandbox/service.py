@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import dataclasses
 import enum
 import hashlib
 import logging
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +62,9 @@ from sandbox.models import (
 from sandbox.observability import metrics, tracing
 from sandbox.planning import Planner, source_file, source_files
 from sandbox.resilience import CircuitBreaker, KeyLimiter
+from sandbox.secrets import LazyKeyProvider, SecretStore
+from sandbox.secrets.redaction import StreamRedactor
+from sandbox.secrets.use import NOTHING, Revealed, SecretAccess
 from sandbox.store import RecordWriter, Store
 from sandbox.validation import InlineValidation, Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict
 
@@ -94,6 +98,7 @@ class OpenSession:
     spec: RunSpec  # the opening spec: image and container-level limits
     defaults: Limits  # per-call limits asked at opening, the default of every cell
     sandbox: BackendSession
+    revealed: Revealed = NOTHING  # the secrets its interpreter holds: every cell's output is redacted of them
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,10 @@ class Execution:
             created_at=datetime.now(UTC),
         )
         self.events: list[Event] = []
+        # The secrets it runs with (a cell: its session's), revealed in the run stage; what comes back is redacted.
+        self.revealed = session.revealed if session else NOTHING
+        self.view.secrets = dict(self.revealed.versions)
+        self._streams: dict[str, StreamRedactor] = {}
         self.cancel_reason = "cancelled by the caller"  # what a cancellation says (the server's shutdown too)
         self.done = asyncio.Event()
         self.saved = asyncio.Event()
@@ -173,6 +182,7 @@ class Execution:
             else:
                 policy = planner.choose_policy(self.request.policy, self.caller.policy)
                 spec = planner.plan(self.request, policy)
+                await self.service.secret_access.check(self.caller.key_id, self.request.secrets)
             caller = self.caller
             self._release = self.service.limiter.acquire(caller.key_id, caller.rate_per_min, caller.max_concurrency)
         except SandboxError as exc:
@@ -230,7 +240,19 @@ class Execution:
         self._expect(Stage.ACQUIRED, "run")
         assert self.spec is not None and self.verdict is not None
         with self._stage("run") as stage:
-            outcome = await lease.run(self.spec, self._publisher(on_output))
+            spec = self.spec
+            if self.session is None and self.request.secrets:  # the one place a run's values are revealed
+                self.revealed = await self.service.secret_access.reveal(
+                    self.caller.key_id, self.request.secrets, execution=self.id
+                )
+                self.view.secrets = dict(self.revealed.versions)
+                spec = dataclasses.replace(spec, env={**spec.env, **self.revealed.env})
+            publish, flush = self._publisher(on_output)
+            try:
+                outcome = await lease.run(spec, publish)
+            finally:
+                del spec
+                await flush()  # what a stream held back (a possible start of a value), also when the run failed
             stage["status"] = outcome.status.value
         if self.session is not None and self.session.sandbox.ended:
             outcome.message = (outcome.message + "; the session has ended").lstrip("; ")
@@ -241,8 +263,13 @@ class Execution:
         self.log.info("%s in %d ms", result.status.value, result.wall_ms)
 
     def redact(self) -> None:
-        """Remove secrets from the result. No secret reaches a run yet: the secrets issue fills this in."""
+        """Replace the run's secret values (and their encodings) in the result: before anyone sees it."""
         self._expect(Stage.RAN, "redact")
+        redactor = self.revealed.redactor
+        if redactor and self.result is not None:
+            result = self.result
+            result.stdout, result.stderr = redactor.redact(result.stdout), redactor.redact(result.stderr)
+            result.message = redactor.redact(result.message)
         self.stage = Stage.REDACTED
 
     async def record(self) -> None:
@@ -296,6 +323,9 @@ class Execution:
             self._failed(self._cancelled_result())
             self.log.info("killed: %s", self.cancel_reason)
         except SandboxError as exc:
+            if self.revealed.redactor:  # the error goes to the door and the logs: a runner's diagnostics quote output
+                exc.message = self.revealed.redactor.redact(exc.message)
+                exc.args = (exc.message,)
             self.error = exc
             self._failed(error_result(exc))
             if exc.status is Status.INTERNAL_ERROR:
@@ -410,17 +440,37 @@ class Execution:
             "execution.rejected", self.caller.key_id, status=exc.status.value, reason=exc.message[:300]
         )
 
-    def _publisher(self, on_output: OutputCallback | None) -> OutputCallback:
-        # One incremental decoder per stream: a chunk may end in the middle of a character.
+    def _publisher(self, on_output: OutputCallback | None) -> tuple[OutputCallback, Callable[[], Awaitable[None]]]:
+        """What the run calls with each output chunk, and what to call once it is over.
+
+        One incremental decoder per stream: a chunk may end in the middle of a character. With
+        secrets, one stream redactor per stream too: a value split across chunks is still caught
+        (it holds back a possible start of one until the next chunk or the end), and ``on_output``
+        (MCP progress) gets the redacted text, never the raw bytes.
+        """
         decoders = {kind: codecs.getincrementaldecoder("utf-8")(errors="replace") for kind in ("stdout", "stderr")}
+        redactor = self.revealed.redactor
+        self._streams = {kind: redactor.stream() for kind in decoders} if redactor else {}
 
         async def publish(kind: str, chunk: bytes) -> None:
             text = decoders[kind].decode(chunk)
+            if self._streams:
+                await self._emit(kind, self._streams[kind].feed(text), on_output)
+                return
             if text:
                 self._publish(Event(kind, text))
             await deliver(on_output, kind, chunk)
 
-        return publish
+        async def flush() -> None:
+            for kind, stream in self._streams.items():
+                await self._emit(kind, stream.feed(decoders[kind].decode(b"", final=True)) + stream.flush(), on_output)
+
+        return publish, flush
+
+    async def _emit(self, kind: str, text: str, on_output: OutputCallback | None) -> None:
+        if text:
+            self._publish(Event(kind, text))
+            await deliver(on_output, kind, text.encode())
 
     def _publish(self, event: Event) -> None:
         self.events.append(event)
@@ -449,6 +499,8 @@ class ExecutionService:
         self.policies = policies
         self.store = store
         self.records = RecordWriter(store) if store is not None else None
+        vault = SecretStore(store, LazyKeyProvider(settings)) if store is not None else None
+        self.secret_access = SecretAccess(vault, self.audit)
         self.planner = Planner(settings, catalog, policies)
         self.limiter = KeyLimiter()
         self.validator = validator or Validator()  # in-process validation (no workers): the CLI, tests
@@ -468,11 +520,15 @@ class ExecutionService:
         await self.aclose()
 
     async def start(self) -> None:
-        """Start the backend, load bandit, and, if asked, warm a pool per configured language.
+        """Check that every stored secret can be unwrapped, start the backend, load bandit, and,
+        if asked, warm a pool per configured language.
 
-        If any of it fails, what did start is closed again before the error goes on.
+        If any of it fails, what did start is closed again before the error goes on: a server
+        whose KEK is missing or wrong refuses to start rather than fail each run that needs one.
         """
         try:
+            if self.secret_access.vault is not None:
+                await asyncio.to_thread(self.secret_access.vault.verify)
             await self.validation.start()
             await self.backend.start()
             if self._warm and self.settings.pool_size > 0:
@@ -547,9 +603,14 @@ class ExecutionService:
         spec = self.planner.plan_session(request, policy)
         language = self.catalog.language(request.language)
         files = [source_file(f.path, f.data, language) for f in spec.files]
+        await self.secret_access.check(caller.key_id, request.secrets)
         await self._deny_unless_allowed(files, language.name, policy)
-        sandbox = await self.backend.open_session(spec, self.settings.session_max_lifetime_s)
-        return OpenSession(session_id, language.name, policy, spec, request.limits, sandbox)
+        # The one place a session's values are revealed: into the message that starts its interpreter.
+        revealed = await self.secret_access.reveal(caller.key_id, request.secrets, session=session_id)
+        opening = dataclasses.replace(spec, env={**spec.env, **revealed.env}) if revealed.env else spec
+        sandbox = await self.backend.open_session(opening, self.settings.session_max_lifetime_s)
+        del opening
+        return OpenSession(session_id, language.name, policy, spec, request.limits, sandbox, revealed)
 
     async def upload(self, session: OpenSession, path: str, data: bytes) -> None:
         """A file into an open session, validated like the files of a request (a program file is one)."""

@@ -34,6 +34,7 @@ from sandbox.errors import CapacityUnavailable, NotFound, RateLimited, RequestRe
 from sandbox.executions import ExecutionManager
 from sandbox.models import Caller, ExecutionRequest, SessionExecution, SessionInfo, SessionRequest
 from sandbox.planning import check_path
+from sandbox.secrets.redaction import redact_file
 from sandbox.service import Execution, ExecutionService, OpenSession
 
 log = logging.getLogger(__name__)
@@ -190,11 +191,12 @@ class SessionManager:
         check_path(path)
         entry.active += 1
         try:
-            return await entry.open.sandbox.get_file(path)
+            data = await entry.open.sandbox.get_file(path)
         finally:
             entry.active -= 1
             entry.info.last_used_at = datetime.now(UTC)
             await self._close_if_ended(session_id, entry, "its container ended")
+        return redact_file(data, entry.open.revealed.redactor)
 
     async def delete(self, session_id: str, caller: Caller) -> None:
         entry = self._sessions.get(session_id)

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from sandbox import __version__
-from sandbox.api import metering, problems
+from sandbox.api import metering, problems, secret_routes
 from sandbox.api.guard import BodyGuard
 from sandbox.api.requestid import RequestContext
 from sandbox.api.routes import health, router
@@ -102,6 +102,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     problems.install(app)
     app.include_router(health)
     app.include_router(router)
+    app.include_router(secret_routes.router)
     if settings.metrics:
         app.include_router(metering.router)
     # MCP over streamable HTTP, with the same keys, managers and limits as REST.

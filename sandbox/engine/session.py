@@ -134,7 +134,8 @@ class DockerSession(BackendSession):
 
     def _gone(self, exc: BaseException) -> NotFound:
         """The answer when the session's protocol broke: the detail goes to the log, not to the caller."""
-        log.info("session container %s ended: %s", self.container.id[:12], getattr(exc, "message", exc))
+        # The type only: a runner's diagnostics quote the program's output, which may hold a secret.
+        log.info("session container %s ended (%s)", self.container.id[:12], type(exc).__name__)
         return NotFound(
             "the session has ended: its interpreter is gone (it exited between calls, or the program "
             "broke the session's protocol); open a new session"

@@ -63,6 +63,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX IF NOT EXISTS ix_executions_session_id ON executions (session_id)",
     ],
     3: ["ALTER TABLE sessions ADD COLUMN instance VARCHAR(200)"],
+    4: ["ALTER TABLE executions ADD COLUMN secrets JSON"],  # the secrets table itself comes from create_all
 }
 
 
@@ -348,6 +349,7 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
         policy=row.policy,
         code_sha256=row.code_sha256,
         session_id=row.session_id,
+        secrets=dict(row.secrets or {}),
         created_at=_utc(row.created_at),
         finished_at=_utc(row.finished_at),
     )

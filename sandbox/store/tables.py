@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 3  # 2: executions.session_id (cells are executions too); 3: sessions.instance
+# 2: executions.session_id (cells are executions too); 3: sessions.instance;
+# 4: the secrets table (created by create_all) and executions.secrets (names and versions a run used).
+SCHEMA_VERSION = 4
 
 
 class Base(DeclarativeBase):
@@ -56,6 +58,8 @@ class ExecutionRow(Base):
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     code_sha256: Mapped[str] = mapped_column(String(64), default="")
     session_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # The secrets the run was given, by name: their versions (never a value); None for a run without any.
+    secrets: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -84,3 +88,26 @@ class SessionRow(Base):
     closed_reason: Mapped[str] = mapped_column(Text, default="")
     # The server instance holding its container (``sandbox.instance``): a dead one's open sessions are closed.
     instance: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class SecretRow(Base):
+    """One secret of one API key, encrypted (``sandbox.secrets``): only the current version is kept.
+
+    The value is AES-256-GCM under its own data key (DEK), bound to ``owner|name|version``; the DEK
+    is stored wrapped by the key-encryption key ``kek_id`` (which never is in the database). The
+    wrap's nonce is inside ``wrapped_dek``, whose format belongs to the key provider (a KMS returns
+    an opaque blob), so rotating the KEK rewrites only ``kek_id`` and ``wrapped_dek``.
+    """
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("owner_key_id", "name", name="uq_secrets_owner_name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[int] = mapped_column(Integer)
+    kek_id: Mapped[str] = mapped_column(String(200), index=True)  # room for a KMS key ARN
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    value_nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -88,7 +88,7 @@ def test_unknown_encoding_rejected() -> None:
         FileInput(path="a", content="x", encoding="hex")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("field", ["network", "privileged", "image", "env", "user"])
+@pytest.mark.parametrize("field", ["network", "privileged", "image", "environment", "user"])
 def test_request_forbids_unknown_fields(field: str) -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         ExecutionRequest.model_validate({"code": "print(1)", field: True})

@@ -439,6 +439,8 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
         db.execute("DROP INDEX ix_executions_session_id")
         db.execute("ALTER TABLE executions DROP COLUMN session_id")
         db.execute("ALTER TABLE sessions DROP COLUMN instance")
+        db.execute("ALTER TABLE executions DROP COLUMN secrets")
+        db.execute("DROP TABLE secrets")
         db.execute("DELETE FROM schema_version")
         db.execute("INSERT INTO schema_version (version) VALUES (1)")
     store = Store(url)
@@ -453,6 +455,8 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
         assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
         assert "ix_executions_session_id" in {row[1] for row in db.execute("PRAGMA index_list(executions)")}
         assert "instance" in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+        assert "secrets" in {row[1] for row in db.execute("PRAGMA table_info(executions)")}
+        assert db.execute("SELECT count(*) FROM secrets").fetchone() == (0,)
 
 
 def test_a_batch_with_one_bad_record_saves_the_others(tmp_path: Path) -> None:
