@@ -9,13 +9,21 @@ from sandbox.models import EffectiveLimits, Limits
 LIMIT_NAMES = tuple(EffectiveLimits.model_fields)
 
 
+#: The least a run can start with, measured on the engine: under 10 MiB the runner and the interpreter
+#: cannot start `print(1)` (8 MiB thrashes into a CPU verdict, under 6 MiB Docker refuses the container),
+#: and the runner supervises the program as a second process. Asking for less is a 400 naming the minimum.
+MINIMA = {"memory_mb": 16, "processes": 2}
+_WHY = {"memory_mb": "MiB a sandbox needs to start a program", "processes": "the sandbox's supervisor and the program"}
+
+
 def resolve_limits(
     requested: Limits | None,
     settings: Settings,
     policy_defaults: Limits | None = None,
     policy_maxima: Limits | None = None,
 ) -> EffectiveLimits:
-    """Fill unset limits from the policy, then settings; reject any limit above its maximum.
+    """Fill unset limits from the policy, then settings; reject any limit above its maximum or
+    below its minimum (``MINIMA``).
 
     The maximum is the server's, lowered by the policy's where it sets one. The
     message names the limit, the value and the maximum, e.g.
@@ -30,6 +38,14 @@ def resolve_limits(
         policy_max = getattr(policy_maxima, name) if policy_maxima else None
         if policy_max is not None and policy_max < maximum:
             maximum, where = policy_max, "policy"
+        least = MINIMA.get(name)
+        if asked is not None and least is not None and asked < least:
+            raise RequestRejected(
+                f"{name}={_fmt(asked)} is below the minimum {least} ({_WHY[name]})",
+                limit=name,
+                value=asked,
+                minimum=least,
+            )
         if asked is not None and asked > maximum:
             raise RequestRejected(
                 f"{name}={_fmt(asked)} exceeds the {where} maximum {_fmt(maximum)}",

@@ -381,17 +381,13 @@ def test_oversized_cells_and_uploads_are_refused_and_the_session_survives(live_s
         client.delete(f"/v1/sessions/{sid}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="limits the schema accepts but the engine cannot honour are our failure, not a refusal: memory_mb "
-    "under Docker's 6 MiB minimum answers with Docker's own message ('create a cold container: Docker API error: "
-    "Minimum memory limit allowed is 6MB'), processes=1 leaves the runner unable to start the program (or the "
-    "session's interpreter): internal_error / 500; issue 11 (Security II) names this class and fixes it",
+@pytest.mark.parametrize(
+    "limits", [{"memory_mb": 1}, {"memory_mb": 8}, {"processes": 1}], ids=["memory_mb=1", "memory_mb=8", "processes=1"]
 )
-@pytest.mark.parametrize("limits", [{"memory_mb": 1}, {"processes": 1}], ids=["memory_mb=1", "processes=1"])
 @pytest.mark.parametrize("door", ["one-shot", "session"])
 def test_limits_the_engine_cannot_honour_are_refused_as_client_errors(live_server, door: str, limits: dict) -> None:
-    with live_server.client(live_server.key(f"hostile-tiny-{door}-{next(iter(limits))}")) as client:
+    name, value = next(iter(limits.items()))
+    with live_server.client(live_server.key(f"hostile-tiny-{door}-{name}-{value}")) as client:
         if door == "one-shot":
             response = client.post("/v1/executions", json={"code": "print(1)", "limits": limits})
         else:
@@ -399,7 +395,21 @@ def test_limits_the_engine_cannot_honour_are_refused_as_client_errors(live_serve
             if response.status_code == 201:
                 client.delete(f"/v1/sessions/{response.json()['id']}")
     assert_not_internal(response)
+    assert response.status_code == 400 and "below the minimum" in response.json()["message"], response.text
     assert "Docker" not in response.text and "runner" not in response.text
+
+
+@pytest.mark.parametrize("door", ["one-shot", "session"])
+def test_the_minimum_limits_are_enough_to_run(live_server, door: str) -> None:
+    limits = {"memory_mb": 16, "processes": 2}
+    with live_server.client(live_server.key(f"minimum-{door}")) as client:
+        if door == "one-shot":
+            ran = client.post("/v1/executions", json={"code": "print(1)", "limits": limits}).json()
+        else:
+            sid = client.post("/v1/sessions", json={"limits": limits}).json()["id"]
+            ran = client.post(f"/v1/sessions/{sid}/executions", json={"code": "print(1)"}).json()
+            client.delete(f"/v1/sessions/{sid}")
+    assert (ran["status"], ran["stdout"]) == ("ok", "1\n"), ran
 
 
 @pytest.mark.parametrize("route", ["/v1/executions", "/v1/validate"])

@@ -6,7 +6,7 @@ import pytest
 
 from sandbox.config import Settings
 from sandbox.errors import RequestRejected
-from sandbox.limits import LIMIT_NAMES, resolve_limits
+from sandbox.limits import LIMIT_NAMES, MINIMA, resolve_limits
 from sandbox.models import EffectiveLimits, Limits
 
 
@@ -34,7 +34,7 @@ def test_defaults_come_from_settings() -> None:
 
 @pytest.mark.parametrize("name", LIMIT_NAMES)
 def test_lower_value_kept(settings: Settings, name: str) -> None:
-    value = 1
+    value = MINIMA.get(name, 1)
     limits = resolve_limits(Limits(**{name: value}), settings)
     assert getattr(limits, name) == value
     for other in LIMIT_NAMES:
@@ -82,3 +82,10 @@ def test_maximum_follows_settings() -> None:
 def test_infinite_wall_time_is_rejected(settings: Settings) -> None:
     with pytest.raises(RequestRejected):
         resolve_limits(Limits(wall_time_s=float("inf")), settings)
+
+
+@pytest.mark.parametrize(("name", "value", "least"), [("memory_mb", 15, 16), ("processes", 1, 2)])
+def test_a_limit_below_what_a_run_can_start_with_names_its_minimum(name: str, value: int, least: int) -> None:
+    with pytest.raises(RequestRejected, match=f"{name}={value} is below the minimum {least}"):
+        resolve_limits(Limits(**{name: value}), Settings())
+    assert getattr(resolve_limits(Limits(**{name: least}), Settings()), name) == least
