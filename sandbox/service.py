@@ -584,9 +584,14 @@ class ExecutionService:
         return execution.result
 
     async def check(self, request: ExecutionRequest, *, caller: Caller = LOCAL) -> Verdict:
-        """Validation only (the `validate` doors): policy and caps are checked, nothing runs."""
+        """Validation only (the `validate` doors): policy and caps are checked, nothing runs.
+
+        It takes a token of the caller's rate like an execution: validation costs CPU (up to
+        its timeout) that an unlimited door would let one key spend for everyone.
+        """
         policy = self.planner.choose_policy(request.policy, caller.policy)
         self.planner.plan(request, policy)
+        self.limiter.take(caller.key_id, caller.rate_per_min)
         language = self.catalog.language(request.language)
         return await self.validate(source_files(request, language), language.name, policy)
 

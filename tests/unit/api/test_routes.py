@@ -66,3 +66,20 @@ async def test_an_engine_failure_after_admission_is_a_500_internal_error(api: ht
     assert response.json()["code"] == "internal_error"
     late = await api.post("/v1/executions", params={"wait": "false"}, json={"code": "print(1)"})
     assert late.status_code == 202  # the caller did not wait: the record will say it
+
+
+async def test_validation_takes_the_callers_rate_like_an_execution(tmp_path: Path) -> None:
+    """/v1/validate costs CPU up to the validation timeout: one key cannot call it without limit."""
+    settings = Settings(state_dir=tmp_path, validation_workers=0, pool_size=0)
+    app = create_app(settings, backend=FakeBackend(lambda spec: RunOutcome(status=Status.OK, exit_code=0)))
+    async with app.router.lifespan_context(app):
+        key = Store(settings.database).create_key("slow", "standard", 8, 2)[1]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://sandbox", headers={"Authorization": f"Bearer {key}"}
+        ) as api:
+            answers = [await api.post("/v1/validate", json={"code": "print(1)"}) for _ in range(3)]
+            run = await api.post("/v1/executions", json={"code": "print(1)"})
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2].headers["retry-after"]) >= 1
+    assert run.status_code == 429  # the same bucket
