@@ -5,6 +5,7 @@ the host's process list and the database file; another key's secrets are not the
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import threading
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
+
+from tests.e2e.test_mcp import connect
 
 pytestmark = pytest.mark.anyio
 MARK = "[REDACTED:API_KEY]"
@@ -90,19 +91,13 @@ def test_the_event_stream_is_redacted_even_for_a_value_split_across_chunks(api, 
     assert joined.count(MARK) >= 4, joined  # stdout: 4; the traceback on stderr may add one
 
 
-async def test_mcp_progress_and_result_are_redacted(live_server, owner, value) -> None:
+async def test_mcp_progress_and_result_are_redacted(live_server, owner, value, tmp_path: Path) -> None:
     seen: list[str] = []
 
     async def progress(_value, _total, message) -> None:
         seen.append(message or "")
 
-    headers = {"Authorization": f"Bearer {owner}"}
-    async with (
-        httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(60, read=300)) as http,
-        streamable_http_client(f"{live_server.url}/mcp", http_client=http) as (read, write, _),
-        ClientSession(read, write) as session,
-    ):
-        await session.initialize()
+    async with connect("http", live_server, owner, tmp_path) as session:
         result = await session.call_tool(
             "execute", {"code": PRINTS, "secrets": ["API_KEY"], "env": {"MODE": "m"}}, progress_callback=progress
         )
@@ -203,7 +198,5 @@ def test_concurrent_runs_each_get_their_own_key_s_value(live_server) -> None:
         t.start()
     for t in threads:
         t.join(60)
-    import hashlib
-
     for i in range(2):
         assert answers[i]["stdout"].strip() == hashlib.sha256(values[i].encode()).hexdigest(), answers[i]

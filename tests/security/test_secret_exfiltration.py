@@ -9,6 +9,7 @@ transforms its own value) are strict xfails saying so.
 from __future__ import annotations
 
 import base64
+import codecs
 import json
 import secrets
 import urllib.parse
@@ -136,7 +137,5 @@ def test_transformed_values_are_a_documented_limit(live_server, keys, row: str) 
     answer, _ = attempt(live_server, keys, LIMITS[row], "permissive")
     body = json.loads(answer)
     transformed = {"S04-reversed": VALUE[::-1], "S04-one-per-line": "\n".join(VALUE)}
-    import codecs
-
     transformed["S05-rot13"] = codecs.encode(VALUE, "rot13")
     assert transformed[row] not in body["stdout"]
