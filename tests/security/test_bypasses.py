@@ -66,12 +66,12 @@ from pydantic import ValidationError
 from sandbox.engine.hardening import LABEL_OWNER
 from sandbox.errors import SyntaxRejected, ValidationRejected
 from sandbox.models import ExecutionRequest, ExecutionResult, FileInput, Finding, Limits, Status
+from sandbox.selftest import headers
 from sandbox.service import ExecutionService
-from tests.security import headers
 
 pytestmark = pytest.mark.anyio
 
-BYPASSES = Path(__file__).parent / "bypasses"
+BYPASSES = Path(headers.__file__).parent / "bypasses"
 V_OFF_POLICY = "permissive"
 # The rows of SECURITY-BAR 3.7 this suite must cover (B22 is generated below; B23 does not apply: the
 # service parses no user YAML), plus B25-B29, bypass shapes the bar names elsewhere (str.format walks,

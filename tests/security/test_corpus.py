@@ -52,12 +52,12 @@ import pytest
 from sandbox.config import Settings
 from sandbox.errors import SandboxError
 from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
+from sandbox.selftest import headers
 from sandbox.service import ExecutionService, error_result
-from tests.security import headers
 
 pytestmark = pytest.mark.anyio
 
-PROGRAMS = Path(__file__).parent / "programs"
+PROGRAMS = Path(headers.__file__).parent / "programs"
 # V-off: no validation may stop a program before the container. With the validation layer in place the
 # "permissive" tier (enforce: false; findings are reported, nothing is denied) is that switch, as in run_code.
 V_OFF: dict[str, str] = {"policy": "permissive"} if "policy" in ExecutionRequest.model_fields else {}

@@ -56,7 +56,7 @@ def parse(
     for item in single["limits"].split():
         name, _, value = item.partition("=")
         limits[name] = int(value) if name in INT_LIMITS else float(value)
-    Limits(**limits)  # unknown or invalid limit names fail collection
+    Limits.model_validate(limits)  # unknown or invalid limit names fail collection
     if "wall_time_s" not in limits:
         raise ValueError(f"{path.name}: every program needs an explicit wall_time_s")
     return Header(code, single, repeated, limits)
