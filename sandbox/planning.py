@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from sandbox.config import Settings
 from sandbox.engine import ImageCatalog, LanguageSpec, Profile, RunFile, RunSpec
-from sandbox.errors import PayloadTooLarge, RequestRejected
+from sandbox.errors import PayloadTooLarge, RequestRejected, ValidationRejected
 from sandbox.limits import resolve_limits
-from sandbox.models import EffectiveLimits, ExecutionRequest, FileInput, Limits, SessionRequest
+from sandbox.models import EffectiveLimits, ExecutionRequest, FileInput, Finding, Limits, SessionRequest
 from sandbox.validation import Policy, PolicySet, SourceFile
 
 #: Limits fixed when a container is created: a session's cells cannot change them.
@@ -57,6 +57,7 @@ class Planner:
     def plan(self, request: ExecutionRequest, policy: Policy) -> RunSpec:
         """A one-shot run: the code as the language's main file, extra files, stdin, argv."""
         language = self.catalog.language(request.language)
+        check_language(language, policy)
         limits = self.limits(request.limits, policy)
         stdin = request.stdin.encode()
         files = [RunFile(language.main_file, request.code.encode())]
@@ -81,6 +82,7 @@ class Planner:
     def plan_session(self, request: SessionRequest, policy: Policy) -> RunSpec:
         """A session's container: python only, never RestrictedPython, its initial files."""
         language = self.catalog.language(request.language)
+        check_language(language, policy)
         if language.mode != "python":
             raise RequestRejected(f"sessions are available for python only, not {language.name!r}")
         if policy.python.restricted_python:
@@ -162,6 +164,19 @@ def check_fits(files: list[RunFile], workdir_mb: int) -> None:
             f"the {len(files)} file(s) take {need >> 10} KiB in the workdir, over its {room >> 10} KiB "
             f"(limits.workdir_mb={workdir_mb}): fewer or smaller files, or a larger workdir_mb"
         )
+
+
+def check_language(language: LanguageSpec, policy: Policy) -> None:
+    """The tier must allow the language: its rules may not cover another (strict validates Python only)."""
+    allowed = policy.languages
+    if allowed is None or language.name in allowed:
+        return
+    message = (
+        f"language {language.name!r} is not allowed by policy {policy.name!r} "
+        f"(it allows: {', '.join(allowed) or 'none'})"
+    )
+    finding = Finding(rule_id="language.not_allowed", message=message, source="policy", file=language.main_file)
+    raise ValidationRejected(message, findings=[finding], policy=policy.name)
 
 
 def check_path(path: str) -> None:

@@ -156,6 +156,11 @@ class Policy(_Section):
     description: str = ""
     strictness: int = Field(..., ge=0, description="Higher is stricter; a key may only ask for stricter tiers.")
     enforce: bool = Field(True, description="False: findings are reported as warnings, nothing is denied.")
+    languages: tuple[str, ...] | None = Field(
+        None,
+        description="The languages this tier runs (None: every installed one). A tier that validates only "
+        "Python must not let a caller pick a language its rules do not cover.",
+    )
     source: SourceRules = SourceRules()
     python: PythonRules = PythonRules()
     bandit: BanditRules = BanditRules()
