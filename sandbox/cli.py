@@ -326,6 +326,8 @@ def serve(
     """Run the REST API (uvicorn): warm pools, validation workers, SQLite under the state directory."""
     import uvicorn
 
+    from sandbox.api.connections import ConnectionLimits, protocol_factory
+
     settings = _settings()
     configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
     host, port = host or settings.host, port or settings.port
@@ -341,20 +343,35 @@ def serve(
         f'       -d \'{{"code": "print(42)"}}\' http://{host}:{port}/v1/executions',
         markup=False,
     )
+    limits = ConnectionLimits.of(settings)
+    _allow_open_files(limits.max_connections + 256)  # the connections, and the engine, store and workers
     uvicorn.run(
         "sandbox.api.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        timeout_keep_alive=5,
-        limit_concurrency=max(64, settings.max_concurrency * 8),
+        # uvicorn's h11 protocol with a deadline on request heads and connection caps (D05); requests in
+        # progress are limited there too (uvicorn's limit_concurrency would count half-open connections).
+        http=protocol_factory(limits),
+        timeout_keep_alive=settings.keep_alive_s,
         h11_max_incomplete_event_size=32 << 10,
         # Requests still open past the grace (event streams, MCP streams) are cut so shutdown ends.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
         log_config=None,  # uvicorn's loggers go through ours: one format
         log_level=settings.log_level,
     )
+
+
+def _allow_open_files(wanted: int) -> None:
+    """Raise this process's soft open-file limit towards ``wanted`` (up to the hard limit): past it the
+    server could not accept, and every client would wait, instead of the oldest half-open connection."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def _redacted(url: str) -> str:

@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(32, ge=2, description="Deepest JSON nesting a request body may have.")
     default_key_rate_per_min: int = Field(120, ge=1, description="Rate limit of keys created without one.")
     default_key_concurrency: int = Field(8, ge=1, description="Concurrency limit of keys created without one.")
+    header_timeout_s: float = Field(
+        5.0, gt=0, description="Longest wait for a request's whole head, from connect or the last response."
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="Longest read of one request's body; then 408.")
+    keep_alive_s: int = Field(5, ge=1, description="An idle keep-alive connection is closed after this long.")
+    max_connections_per_client: int = Field(
+        64, ge=0, description="Connections one client address may hold open (0: no cap; raise it behind a proxy)."
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="Open connections per server process; past it the longest wait for a head is cut."
+    )
 
     # Sessions.
     session_idle_ttl_s: float = Field(600.0, gt=0, description="Default idle time after which a session closes.")
