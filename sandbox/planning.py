@@ -70,6 +70,7 @@ class Planner:
             image=self.catalog.image_tag(language.name),
             mode="restricted" if restricted else language.mode,
             allowed_modules=tuple(policy.python.modules.allow or ()) if restricted else (),
+            validated_imports=language.mode == "python" and policy.enforce,
             argv=(*language.argv, *request.args),
             files=tuple(files),
             limits=limits,
@@ -95,6 +96,7 @@ class Planner:
         return RunSpec(
             image=self.catalog.image_tag(language.name),
             mode="session",
+            validated_imports=policy.enforce,
             argv=("python3",),
             files=tuple(files),
             limits=limits,

@@ -60,6 +60,7 @@ def encode_request(spec: RunSpec) -> bytes:
             "stdin": base64.b64encode(spec.stdin).decode(),
             "env": spec.env,
             "allowed_modules": list(spec.allowed_modules),
+            "validated_imports": spec.validated_imports,
             "limits": runner_limits(spec),
         }
     )

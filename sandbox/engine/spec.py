@@ -54,6 +54,8 @@ class RunSpec:
     nofile: int = 256
     cpus: float = 1.0
     allowed_modules: tuple[str, ...] = ()  # "restricted" mode only
+    #: Python modes: the program may import from the workdir only the sources that were validated.
+    validated_imports: bool = False
 
     @property
     def profile(self) -> Profile:

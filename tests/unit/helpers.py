@@ -210,8 +210,17 @@ class HostSession:
     Use as a context manager: the runner's process is closed and waited for on exit.
     """
 
-    def __init__(self, workdir: Path, *options: str, files: tuple[RunFile, ...] = ()) -> None:
-        spec = RunSpec(image="unused", mode="session", argv=("python3",), files=files, limits=make_limits())
+    def __init__(
+        self, workdir: Path, *options: str, files: tuple[RunFile, ...] = (), validated_imports: bool = False
+    ) -> None:
+        spec = RunSpec(
+            image="unused",
+            mode="session",
+            argv=("python3",),
+            files=files,
+            limits=make_limits(),
+            validated_imports=validated_imports,
+        )
         self.process = subprocess.Popen(
             runner_argv(RUNNER_DIR, *options),
             stdin=subprocess.PIPE,

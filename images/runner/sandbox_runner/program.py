@@ -16,7 +16,7 @@ import signal
 import sys
 from types import ModuleType
 
-from . import confinement, restricted, workspace
+from . import confinement, imports, restricted, workspace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ def run_python_child(request: wire.Request, env: dict[str, str]) -> None:
     module.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
     with open(path, "rb") as f:
         source = f.read()
+    if request.get("validated_imports"):
+        imports.install(imports.validated_digests(request.get("files") or []))
     try:
         if request.get("mode") == "restricted":
             allowed = request.get("allowed_modules") or []
