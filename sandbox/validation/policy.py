@@ -50,6 +50,32 @@ class ModuleRules(_Section):
         return None
 
 
+class Capability(_Section):
+    """One capability a tier denies (opening sockets, starting processes, ...) and every route to it the rules see.
+
+    Each list adds to the rule of the same kind; a finding from a capability names
+    its ``reason``. A ``qualified`` pattern starting with ``!`` exempts the names it
+    matches from every qualified pattern (``multiprocessing.*`` but not
+    ``!multiprocessing.cpu_count``).
+    """
+
+    reason: str = Field(..., description="What the capability does, for findings: 'starts processes'.")
+    modules: tuple[str, ...] = Field((), description="Denied on import and wherever a name resolves into them.")
+    qualified: tuple[str, ...] = Field((), description="Dotted-name glob patterns; '!pattern' exempts.")
+    attributes: tuple[str, ...] = Field((), description="Attribute names denied on any object, as strings too.")
+    detached: tuple[str, ...] = Field((), description="Names denied where the object is not visible.")
+    arguments: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Keyword -> {callable: position}: the keyword is denied in any call unless literally "
+        "False/None; the callables are also checked for it positionally, through * and **, and as values.",
+    )
+    templates: tuple[str, ...] = Field((), description="Methods whose receiver is a str.format template.")
+    expressions: tuple[str, ...] = Field(
+        (), description="Methods whose first argument is an expression evaluated with name lookups (pandas)."
+    )
+    url_readers: tuple[str, ...] = Field((), description="Callable names (globs) that open a URL given to them.")
+
+
 class PythonRules(_Section):
     """AST rules for Python."""
 
@@ -67,18 +93,76 @@ class PythonRules(_Section):
     allowed_dunders: tuple[str, ...] = ()
     dynamic_attributes: Literal["deny", "warn", "allow"] = "deny"
     restricted_python: bool = False
+    capabilities: dict[str, Capability] = Field(
+        default_factory=dict, description="Capabilities denied by name (network, process, ...): see Capability."
+    )
 
     @cached_property
     def qualified_patterns(self) -> re.Pattern[str] | None:
-        if not self.qualified:
+        patterns = [*self.qualified, *(p for c in self.capabilities.values() for p in c.qualified)]
+        deny = [p for p in patterns if not p.startswith("!")]
+        if not deny:
             return None
-        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.qualified))
+        body = _globs(deny)
+        exempt = [p[1:] for p in patterns if p.startswith("!")]
+        # fullmatch anchors the lookahead at the start: an exempt name matches nothing.
+        return re.compile(f"(?!{_globs(exempt)})(?:{body})" if exempt else body)
 
     @cached_property
     def detached_patterns(self) -> re.Pattern[str] | None:
-        if not self.detached_attributes:
-            return None
-        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in self.detached_attributes))
+        patterns = [*self.detached_attributes, *(p for c in self.capabilities.values() for p in c.detached)]
+        return re.compile(_globs(patterns)) if patterns else None
+
+    @cached_property
+    def capability_modules(self) -> dict[str, str]:
+        """Module -> why it is denied: the deny list's and the capabilities' modules."""
+        denied = dict.fromkeys(self.modules.deny, "denied by the policy")
+        for name, capability in self.capabilities.items():
+            denied.update(dict.fromkeys(capability.modules, f"denied: it {capability.reason} ({name})"))
+        return denied
+
+    def denied_module(self, qualified: str) -> tuple[str, str] | None:
+        """(module, reason) if ``qualified`` is a denied module or lies inside one, else None."""
+        denied = self.capability_modules
+        end = len(qualified)
+        while end > 0:
+            prefix = qualified[:end]
+            if prefix in denied:
+                return prefix, denied[prefix]
+            end = qualified.rfind(".", 0, end)
+        return None
+
+    @cached_property
+    def argument_callables(self) -> dict[str, tuple[str, int, str]]:
+        """Callable -> (keyword, its position, reason), for the capabilities' ``arguments``."""
+        return {
+            target: (keyword, position, capability.reason)
+            for capability in self.capabilities.values()
+            for keyword, targets in capability.arguments.items()
+            for target, position in targets.items()
+        }
+
+    @cached_property
+    def argument_keywords(self) -> dict[str, str]:
+        """Keyword -> reason."""
+        return {k: c.reason for c in self.capabilities.values() for k in c.arguments}
+
+    @cached_property
+    def template_methods(self) -> frozenset[str]:
+        return frozenset(m for c in self.capabilities.values() for m in c.templates)
+
+    @cached_property
+    def expression_methods(self) -> frozenset[str]:
+        return frozenset(m for c in self.capabilities.values() for m in c.expressions)
+
+    @cached_property
+    def url_reader_patterns(self) -> re.Pattern[str] | None:
+        patterns = [p for c in self.capabilities.values() for p in c.url_readers]
+        return re.compile(_globs(patterns)) if patterns else None
+
+    @cached_property
+    def _capability_attributes(self) -> dict[str, str]:
+        return {a: f"it {c.reason} ({n})" for n, c in self.capabilities.items() for a in c.attributes}
 
     def detached_verdict(self, name: str) -> bool:
         patterns = self.detached_patterns
@@ -100,6 +184,9 @@ class PythonRules(_Section):
     def _attribute_verdict(self, name: str) -> str | None:
         if name in self.attributes:
             return "denied"
+        reason = self._capability_attributes.get(name)
+        if reason is not None:
+            return f"denied: {reason}"
         if (
             self.deny_dunder_attributes
             and name.startswith("__")
@@ -166,6 +253,11 @@ class Policy(_Section):
     bandit: BanditRules = BanditRules()
     text_rules: tuple[TextRule, ...] = ()
     limits: PolicyLimits = PolicyLimits()
+
+
+def _globs(patterns: list[str]) -> str:
+    """One regular expression for a list of glob patterns (each anchored by ``fnmatch.translate``)."""
+    return "|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)
 
 
 def _within(module: str, entry: str) -> bool:

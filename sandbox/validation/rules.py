@@ -38,6 +38,28 @@ FORMAT_FIELD = re.compile(r"\{([^{}]*)\}")  # linear: no nested quantifiers
 FIELD_ATTRIBUTE = re.compile(r"\.([A-Za-z_]\w*)")
 IDENTIFIER = re.compile(r"^[A-Za-z_]\w*$")
 DOTTED = re.compile(r"^\w+(?:\.\w+)+$")
+#: A URL a reader would fetch over the network (file:// and plain paths are local).
+NETWORK_URL = re.compile(r"\s*(?:https?|ftps?|sftp|s3a?|gcs|gs|az|abfs|hdfs|webhdfs|wss?|smb)://", re.IGNORECASE)
+#: In a pandas expression: a local reference (@x), a dunder, or an attribute of a name (a.b).
+# Linear: a run of word characters is tried once, from its start (``[A-Za-z_]\w*\s*\.`` retried the run from
+# every letter in it, quadratic: 4 s for a 10 KB literal).
+EXPRESSION_REACH = re.compile(r"@|__|(?<!\w)(?=\w*?[A-Za-z_])\w++\s*+\.\s*+[A-Za-z_]")
+#: A class base that makes its instances strings (str, UserString, StrEnum, numpy.str_).
+STR_BASE = re.compile(r"(?i)str")
+#: Where a call's template or expression argument is, by the called method's name: str.format's
+#: receiver is the template, ``str.format(template, ...)`` and ``Formatter(fmt, datefmt, style)`` name it.
+TEMPLATE_KEYWORDS = ("fmt", "format")
+EXPRESSION_KEYWORDS = ("expr",)
+#: logging.Formatter's positional ``style``; "%" and "$" styles cannot read attributes.
+STYLE_POSITION = 2
+SAFE_STYLES = ("%", "$")
+#: Dotted names longer than this (characters, or attribute links) are denied as too long to check: the
+#: checks of one name cost its length times its links, and no real program comes near either.
+MAX_NAME_CHARS = 256
+MAX_CHAIN = 32
+#: Distinct ``from m import *`` modules checked; every later name is checked against each of them.
+MAX_STAR_IMPORTS = 16
+TOO_LONG = f"a dotted name longer than {MAX_NAME_CHARS} characters or {MAX_CHAIN} links: too long to check"
 #: Nodes no rule or bandit test looks at: contexts (Load/Store) and operators.
 LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 Nodes = list[tuple[ast.AST, ast.AST | None]]
@@ -99,6 +121,8 @@ class RuleChecker:
         self._star_modules: list[str] = []
         self._seen: set[tuple[str, int, int, str]] = set()
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
+        self._nodes: Nodes = []
+        self._literals: dict[str, list[str] | None] | None = None  # built on first use: see _literal_strings
         # Keyed by the node's exact type, so each handler gets the node class it declares.
         self._bindings: dict[type[ast.AST], Callable[[Any], None]] = {
             ast.Import: self._bind_Import,
@@ -111,6 +135,7 @@ class RuleChecker:
 
     def check(self, nodes: Nodes) -> list[Finding]:
         """Apply the rules to every node of ``flatten(tree)``."""
+        self._nodes = nodes
         assignments = []
         for node, _ in nodes:
             binder = self._bindings.get(type(node))
@@ -141,21 +166,41 @@ class RuleChecker:
             )
 
     def _module(self, module: str, node: ast.AST, how: str) -> None:
+        if self._too_long(module, node):
+            return
+        denied = self.rules.denied_module(module)
+        if denied is not None:
+            self._add("import.denied", node, f"{how} of module {module!r} is {denied[1]}")
+            return
         verdict = self.rules.modules.verdict(module)
-        if verdict == "denied":
-            self._add("import.denied", node, f"{how} of module {module!r} is denied by the policy")
-        elif verdict:
+        if verdict:
             self._add("import.not_allowed", node, f"{how} of module {module!r}: {verdict}")
+
+    def _resolved(self, qualified: str, node: ast.AST, called: bool) -> None:
+        """A use of a name that resolves through the imports (``np.lib.format.read_array``)."""
+        if self._too_long(qualified, node):
+            return
+        self._qualified(qualified, node)
+        denied = self.rules.denied_module(qualified)
+        if denied is not None and denied[0] != qualified.split(".", 1)[0]:  # the import itself was reported
+            self._add("import.denied", node, f"use of module {denied[0]!r} through {qualified!r}: {denied[1]}")
+        if not called and qualified in self.rules.argument_callables:
+            keyword, _, reason = self.rules.argument_callables[qualified]
+            message = f"{qualified} used as a value: its {keyword} argument cannot be checked (it {reason})"
+            self._add("argument.denied", node, message + "; call it directly")
 
     def _qualified(self, qualified: str, node: ast.AST) -> None:
         """Check a dotted name and every tail of it (``shutil.os.system`` is also ``os.system``)."""
+        if self._too_long(qualified, node):
+            return
         patterns = self.rules.qualified_patterns
         parts = qualified.split(".")
-        for start in range(len(parts) - 1):
-            tail = ".".join(parts[start:])
-            if patterns is not None and patterns.fullmatch(tail):
-                self._add("name.qualified_denied", node, f"use of {tail!r} is denied by the policy")
+        start = 0
+        for part in parts[:-1]:  # each tail matched in place (``pos``): no copy of it per tail
+            if patterns is not None and patterns.fullmatch(qualified, start):
+                self._add("name.qualified_denied", node, f"use of {qualified[start:]!r} is denied by the policy")
                 return
+            start += len(part) + 1
         # A denied module reached as an attribute of an allowed one (`animation.subprocess`).
         for part in parts[1:]:
             if part in self.rules.attribute_modules:
@@ -178,6 +223,8 @@ class RuleChecker:
     def _bind_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._module(alias.name, node, "import")
+            if "." in alias.name:
+                self._qualified(alias.name, node)  # `import multiprocessing.popen_fork`
             if alias.asname:
                 self._aliases[alias.asname] = alias.name
             else:
@@ -187,14 +234,21 @@ class RuleChecker:
     def _bind_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
             return  # relative imports: the sandbox has no package to import from
+        if self._too_long(node.module, node):
+            return  # (each name imported would copy it)
         self._module(node.module, node, "import")
         for alias in node.names:
             if alias.name == "*":
+                if node.module in self._star_modules:
+                    continue
+                if len(self._star_modules) >= MAX_STAR_IMPORTS:
+                    self._add("source.too_complex", node, f"more than {MAX_STAR_IMPORTS} modules imported with *")
+                    continue
                 self._star_modules.append(node.module)
                 continue
             qualified = f"{node.module}.{alias.name}"
             # `from os import path` may name a submodule: check it as one too.
-            if self.rules.modules.verdict(qualified) == "denied":
+            if self.rules.denied_module(qualified) is not None:
                 self._module(qualified, node, "import")
             self._qualified(qualified, node)
             self._attribute(alias.name, node, "import of")
@@ -219,24 +273,28 @@ class RuleChecker:
             return  # a plain local or global: the common case
         if node.id in self.rules.names:
             self._add("name.denied", node, f"use of {node.id!r} is denied by the policy")
+        called = isinstance(parent, ast.Call) and parent.func is node
         resolved = self._aliases.get(node.id)
         if resolved is not None and resolved != node.id:
-            self._qualified(resolved, node)
-        for module in self._star_modules:
-            self._qualified(f"{module}.{node.id}", node)
+            self._resolved(resolved, node, called)
+        if self._star_modules and resolved is None:
+            self._attribute(node.id, node, "use of")  # after `from m import *`, a name may be m's attribute
+            for module in self._star_modules:
+                self._resolved(f"{module}.{node.id}", node, called)
         name = resolved or node.id
-        called = isinstance(parent, ast.Call) and parent.func is node
         if name in DYNAMIC_ATTRIBUTE_CALLS and not called and not isinstance(node.ctx, ast.Store):
             self._add("attribute.dynamic", node, f"{name} used as a value (it reads attributes by computed name)")
 
     def _visit_Attribute(self, node: ast.Attribute, parent: ast.AST | None) -> None:
         self._attribute(node.attr, node, "access to")
+        called = isinstance(parent, ast.Call) and parent.func is node
         qualified = self._resolve(node)
         if qualified:
-            self._qualified(qualified, node)
-            called = isinstance(parent, ast.Call) and parent.func is node
+            self._resolved(qualified, node, called)
             if qualified in DYNAMIC_ATTRIBUTE_CALLS and not called:
                 self._add("attribute.dynamic", node, f"{qualified} used as a value")
+        if node.attr in self.rules.template_methods and not called:
+            self._template(node.value, node, f".{node.attr} of a template used as a value")
 
     def _visit_MatchClass(self, node: ast.MatchClass, parent: ast.AST | None) -> None:
         for name in node.kwd_attrs:
@@ -255,6 +313,148 @@ class RuleChecker:
                 self._add("import.dynamic", node, f"{callee}() with a computed module name")
         if callee in DYNAMIC_ATTRIBUTE_CALLS:
             self._dynamic_attribute_call(callee, node)
+        rules = self.rules
+        if node.keywords:
+            self._keywords(callee, node)
+        if callee in rules.argument_callables:
+            self._positional_argument(callee, node)
+        func = node.func
+        method = func.attr if isinstance(func, ast.Attribute) else callee
+        if method is None:
+            return
+        if method in rules.template_methods and isinstance(func, ast.Attribute):
+            receiver = func.value
+            if isinstance(receiver, ast.Name) and receiver.id == "str":  # str.format(template, ...)
+                receiver = node.args[0] if node.args else receiver
+            self._template(receiver, node, f"{method}() of a template")
+        name = method.rpartition(".")[2]
+        if name in rules.expression_methods and (method is not callee or "." in method):  # df.query(), not eval()
+            self._expression(node)
+        elif (
+            name == "Formatter"
+            and len(node.args) > STYLE_POSITION
+            and not _literal_in(node.args[STYLE_POSITION], SAFE_STYLES)
+        ):
+            self._styled_template(node)
+        patterns = rules.url_reader_patterns
+        if patterns is not None and patterns.fullmatch(name):
+            self._url(node)
+
+    def _keywords(self, callee: str | None, node: ast.Call) -> None:
+        """Keywords that switch a capability on (``allow_pickle=True``, ``style="{"``), in any spelling."""
+        denied = self.rules.argument_keywords
+        for keyword in node.keywords:
+            if keyword.arg is None:  # **mapping
+                value = keyword.value
+                if isinstance(value, ast.Dict):
+                    for key, item in zip(value.keys, value.values, strict=True):
+                        if isinstance(key, ast.Constant) and key.value in denied:
+                            self._argument(str(key.value), item, node, denied[str(key.value)])
+                        elif key is None or not isinstance(key, ast.Constant):
+                            self._splat(callee, node)
+                else:
+                    self._splat(callee, node)
+            elif keyword.arg in denied:
+                self._argument(keyword.arg, keyword.value, node, denied[keyword.arg])
+            elif keyword.arg == "style" and not _literal_in(keyword.value, SAFE_STYLES):
+                self._styled_template(node)
+
+    def _argument(self, keyword: str, value: ast.expr, node: ast.AST, reason: str) -> None:
+        if not (isinstance(value, ast.Constant) and not value.value):
+            self._add("argument.denied", node, f"{keyword} other than a literal False: it {reason}")
+
+    def _splat(self, callee: str | None, node: ast.Call) -> None:
+        if callee in self.rules.argument_callables:
+            keyword, _, reason = self.rules.argument_callables[callee]
+            self._add("argument.denied", node, f"{callee}() with * or ** arguments may pass {keyword} (it {reason})")
+
+    def _positional_argument(self, callee: str, node: ast.Call) -> None:
+        keyword, position, reason = self.rules.argument_callables[callee]
+        for index, arg in enumerate(node.args):
+            if isinstance(arg, ast.Starred):
+                self._splat(callee, node)
+            elif index == position:
+                self._argument(f"{callee}() positional {keyword}", arg, node, reason)
+
+    # ------------------------------------------------------- names in strings at run time
+    def _styled_template(self, node: ast.Call) -> None:
+        """logging's "{" style: the format string reads attributes of the record by name."""
+        template = node.args[0] if node.args else None
+        for keyword in node.keywords:
+            if keyword.arg in TEMPLATE_KEYWORDS:
+                template = keyword.value
+        if template is not None:
+            self._template(template, node, 'a "{"-style logging format')
+
+    def _template(self, template: ast.expr, node: ast.AST, how: str) -> None:
+        """A str.format template must be a literal (or a name only ever bound to literals)."""
+        if self._literal_strings(template) is None and not self._library_object(template):
+            self._add(
+                "format.computed_template",
+                node,
+                f"{how} not traceable to a string literal: its fields read attributes by name "
+                "(use a literal template or an f-string)",
+            )
+
+    def _expression(self, node: ast.Call) -> None:
+        """pandas eval/query: the expression resolves names and attributes (``@x.y``) at run time."""
+        expression = node.args[0] if node.args else None
+        for keyword in node.keywords:
+            if keyword.arg in EXPRESSION_KEYWORDS:
+                expression = keyword.value
+        if expression is None:
+            return  # model.eval(): nothing evaluated
+        texts = self._literal_strings(expression)
+        if texts is None:
+            self._add(
+                "expression.computed",
+                node,
+                "an eval()/query() expression not traceable to a string literal: pandas resolves its names and "
+                "attributes at run time (use a literal, or pass a non-pandas argument by keyword)",
+            )
+        elif any(EXPRESSION_REACH.search(text) for text in texts):
+            self._add(
+                "expression.attribute",
+                node,
+                "an eval()/query() expression with @references, attributes or dunders: it can reach any object "
+                "(use columns and operators only, or boolean indexing)",
+            )
+
+    def _url(self, node: ast.Call) -> None:
+        """A reader given a network URL opens a socket (pandas, numpy.DataSource, lxml, xml.sax)."""
+        candidates = [*node.args[:1], *(k.value for k in node.keywords if k.arg is not None)]
+        for candidate in candidates:
+            for text in self._literal_strings(candidate) or ():
+                if NETWORK_URL.match(text):
+                    self._add("network.url", node, f"a reader given the URL {text[:60]!r}: the sandbox has no network")
+                    return
+
+    def _library_object(self, node: ast.AST) -> bool:
+        """Not a string the program made: a module attribute it never assigns (``np.lib.format``), or
+        ``self``/``super()`` in a file that subclasses no string type (a logging.Formatter's ``format``)."""
+        is_super = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+        if is_super or (isinstance(node, ast.Name) and node.id in ("self", "cls")):
+            classes = (n for n, _ in self._nodes if isinstance(n, ast.ClassDef))
+            return not any(STR_BASE.search(ast.unparse(base)) for c in classes for base in c.bases)
+        if self._resolve(node) is None:
+            return False
+        self._literal_strings(node)  # builds the bindings
+        name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+        return name not in (self._literals or {})
+
+    def _literal_strings(self, node: ast.AST) -> list[str] | None:
+        """The string literals ``node`` can be (a literal, or a name or attribute only ever bound to literals)."""
+        if isinstance(node, ast.Constant):
+            return [node.value] if isinstance(node.value, str) else None
+        if isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.Attribute):
+            name = node.attr
+        else:
+            return None
+        if self._literals is None:
+            self._literals = _literal_bindings(self._nodes)
+        return self._literals.get(name)
 
     def _dynamic_attribute_call(self, callee: str, node: ast.Call) -> None:
         index = DYNAMIC_ATTRIBUTE_CALLS[callee]
@@ -289,6 +489,9 @@ class RuleChecker:
         if IDENTIFIER.match(text):
             if self.rules.attribute_verdict(text):
                 self._add("string.attribute", node, f"string {text!r} names a denied attribute")
+            elif text in self.rules.argument_keywords:
+                reason = self.rules.argument_keywords[text]
+                self._add("string.keyword", node, f"string {text!r} names a denied keyword argument (it {reason})")
         elif DOTTED.match(text):
             # "os.system" handed to something that resolves names (dictConfig, pydoc.locate, mock.patch),
             # "0.__globals__" handed to a formatter.
@@ -306,9 +509,17 @@ class RuleChecker:
 
     # ------------------------------------------------------------------ helpers
     def _resolve(self, node: ast.AST) -> str | None:
-        """``os.path.join`` -> its qualified name through the aliases, if it starts at one."""
+        """``os.path.join`` -> its qualified name through the aliases, if it starts at one.
+
+        None, and a denial, past ``MAX_CHAIN`` links or ``MAX_NAME_CHARS``: every link of a
+        chain is resolved in turn, so the walk is bounded to keep a long chain linear.
+        """
+        top = node
         parts: list[str] = []
         while isinstance(node, ast.Attribute):
+            if len(parts) == MAX_CHAIN:
+                self._add("source.too_complex", top, TOO_LONG)
+                return None
             parts.append(node.attr)
             node = node.value
         if not isinstance(node, ast.Name):
@@ -316,4 +527,60 @@ class RuleChecker:
         base = self._aliases.get(node.id)
         if base is None:
             return None
-        return ".".join([base, *reversed(parts)])
+        qualified = ".".join([base, *reversed(parts)])
+        return None if self._too_long(qualified, top) else qualified
+
+    def _too_long(self, name: str, node: ast.AST) -> bool:
+        """Deny (and say so) a dotted name too long to check in bounded time."""
+        if len(name) <= MAX_NAME_CHARS and name.count(".") < MAX_CHAIN:
+            return False
+        self._add("source.too_complex", node, TOO_LONG)
+        return True
+
+
+def _literal_in(node: ast.expr, values: tuple[str, ...]) -> bool:
+    return isinstance(node, ast.Constant) and node.value in values
+
+
+#: Nodes that bind a name other than through ``ast.Name``: (type, field holding the name).
+_OTHER_BINDINGS: dict[type[ast.AST], str] = {
+    ast.arg: "arg",
+    ast.ExceptHandler: "name",
+    ast.MatchAs: "name",
+    ast.MatchStar: "name",
+    ast.MatchMapping: "rest",
+    ast.FunctionDef: "name",
+    ast.AsyncFunctionDef: "name",
+    ast.ClassDef: "name",
+}
+
+
+def _literal_bindings(nodes: Nodes) -> dict[str, list[str] | None]:
+    """Name (or attribute name) -> the string literals it is bound to, None if any binding is not one.
+
+    Conservative: ``x.name = ...`` anywhere counts as a binding of ``name``; a name
+    never bound in the file (a parameter, a library attribute) is unknown (None).
+    """
+    literals: dict[str, list[str] | None] = {}
+    for node, parent in nodes:
+        kind = type(node)
+        if kind is ast.Name or kind is ast.Attribute:
+            if type(node.ctx) is not ast.Store:  # type: ignore[attr-defined]
+                continue
+            name = node.id if kind is ast.Name else node.attr  # type: ignore[attr-defined]
+        elif kind is ast.alias:
+            name = node.asname or node.name.split(".")[0]  # type: ignore[attr-defined]
+        elif kind in _OTHER_BINDINGS:
+            name = getattr(node, _OTHER_BINDINGS[kind])
+            if name is None:
+                continue
+        else:
+            continue
+        value = getattr(parent, "value", None) if type(parent) in (ast.Assign, ast.AnnAssign) else None
+        known = literals.get(name, [])
+        if known is not None and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            known.append(value.value)
+            literals[name] = known
+        else:
+            literals[name] = None
+    return literals
