@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import platform
+import shutil
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,9 +17,10 @@ from sandbox.engine.images import ImageCatalog
 from sandbox.engine.spec import RunFile, RunSpec
 from sandbox.errors import SandboxError
 from sandbox.limits import resolve_limits
-from sandbox.models import Limits, Status
+from sandbox.models import EffectiveLimits, Limits, Status
 
-# Runs inside a sandbox and reports the limits the kernel actually applies to it.
+# Runs inside a sandbox and reports the limits the kernel actually applies to it. gVisor shows no
+# cgroup files; its /proc/meminfo's MemTotal is the container's memory limit.
 PROBE = """
 import json, os, resource
 def read(*paths):
@@ -31,6 +35,8 @@ print(json.dumps({
     "pids": read("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"),
     "uid": os.getuid(),
     "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    "kernel": os.uname().release,
+    "memtotal_kb": open("/proc/meminfo").readline().split()[1],
 }))
 """
 
@@ -68,17 +74,7 @@ def _engine_checks(
     settings: Settings, admin: DockerAdmin, version: dict[str, Any], info: dict[str, Any]
 ) -> list[Check]:
     checks = [Check("engine", True, f"Docker {version.get('Version')} (API {version.get('ApiVersion')})")]
-    runc = info.get("RuncCommit", {}).get("ID", "?")
-    runtimes = sorted(info.get("Runtimes", {}))
-    wanted = settings.runtime or info.get("DefaultRuntime", "runc")
-    checks.append(
-        Check(
-            "runtime",
-            wanted in runtimes,
-            f"using {wanted}; available: {', '.join(runtimes)}; runc commit {runc}",
-            f"install and register the {wanted} runtime, or unset SANDBOX_RUNTIME",
-        )
-    )
+    checks.append(runtime_check(settings.runtime, info))
     warnings = " ".join(info.get("Warnings") or [])
     limits_ok = info.get("MemoryLimit", False) and info.get("SwapLimit", False) and info.get("PidsLimit", False)
     checks.append(
@@ -114,18 +110,67 @@ def _engine_checks(
             checks.append(Check(f"image {name}", True, tag))
         else:
             checks.append(Check(f"image {name}", False, f"{tag} is not built", "sandbox images build"))
-    checks.append(_probe_limits(settings, catalog))
+    checks.extend(_probe(settings, catalog))
     checks.append(Check("sandbox containers", True, f"{admin.managed_count()} labelled container(s) on the engine"))
     return checks
 
 
-def _probe_limits(settings: Settings, catalog: ImageCatalog) -> Check:
-    """Run a probe in a real sandbox and compare what it sees with the settings."""
+def runtime_check(wanted: str | None, info: dict[str, Any], *, timeout_s: float = 10) -> Check:
+    """Which OCI runtime containers will use, its binary, arguments and version; a clear fix when it is missing.
+
+    ``wanted`` is ``SANDBOX_RUNTIME`` (``None``: the engine's default runtime). The version comes
+    from ``<path> --version`` when the binary is on this host (Docker's ``RuncCommit`` for runc).
+    """
+    name = wanted or info.get("DefaultRuntime") or "runc"
+    runtimes: dict[str, Any] = info.get("Runtimes") or {}
+    available = ", ".join(sorted(runtimes)) or "none"
+    source = "SANDBOX_RUNTIME" if wanted else "the engine's default"
+    if name not in runtimes:
+        if name == "runsc":
+            fix = "SANDBOX_RUNTIME=runsc ./scripts/install (installs gVisor's runsc and registers it with dockerd)"
+        else:
+            fix = f"register {name} under 'runtimes' in /etc/docker/daemon.json and reload dockerd"
+        return Check(
+            "runtime",
+            False,
+            f"{name} ({source}) is not registered with the engine; available: {available}",
+            f"{fix}, or unset SANDBOX_RUNTIME",
+        )
+    entry = runtimes[name] or {}
+    path = str(entry.get("path") or name)
+    command = " ".join([path, *(entry.get("runtimeArgs") or [])])
+    version = _runtime_version(path, timeout_s)
+    if version is None and name == "runc":
+        version = f"runc commit {info.get('RuncCommit', {}).get('ID', '?')}"
+    kind = " (gVisor)" if path.rsplit("/", 1)[-1] == "runsc" else ""
+    return Check(
+        "runtime",
+        True,
+        f"containers run under {name}{kind} ({source}): {command}; {version or 'version unknown (not on this host)'}; "
+        f"available: {available}",
+    )
+
+
+def _runtime_version(path: str, timeout_s: float) -> str | None:
+    """The first line of ``<path> --version``, or ``None`` when it does not run here."""
+    binary = shutil.which(path)
+    if binary is None:
+        return None
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.strip().splitlines()
+    return lines[0] if done.returncode == 0 and lines else None
+
+
+def _probe(settings: Settings, catalog: ImageCatalog) -> list[Check]:
+    """Run a probe in a real sandbox and compare what it sees with the settings and the host."""
     limits = resolve_limits(Limits(), settings)
     try:
         image = catalog.image_tag("python")
     except SandboxError as exc:
-        return Check("limits in a sandbox", False, exc.message)
+        return [Check("limits in a sandbox", False, exc.message)]
     spec = RunSpec(
         image=image,
         mode="python",
@@ -147,19 +192,59 @@ def _probe_limits(settings: Settings, catalog: ImageCatalog) -> Check:
     try:
         seen = asyncio.run(probe())
     except SandboxError as exc:
-        return Check("limits in a sandbox", False, exc.message, "sandbox images build; see the engine log")
-    memory = limits.memory_mb << 20
+        return [Check("limits in a sandbox", False, exc.message, "sandbox images build; see the engine log")]
+    return [
+        limits_check(seen, limits, settings.nofile, settings.runtime),
+        kernel_check(settings.runtime, str(seen["kernel"]), platform.release()),
+    ]
+
+
+def limits_check(seen: dict[str, object], wanted: EffectiveLimits, nofile: int, runtime: str | None) -> Check:
+    """Compare what the probe saw with the memory, pids and nofile limits it was started with.
+
+    Under gVisor the sandbox has no cgroup files: the memory limit shows as MemTotal, and the pids
+    and swap limits apply to the sandbox's cgroup on the host, out of the probe's sight.
+    """
+    memory = wanted.memory_mb << 20
+    common = seen["uid"] != 0 and seen["nofile"] == nofile
+    expected = f"(expected memory={memory}, pids={wanted.processes}, nofile={nofile})"
+    if seen["memory"] is None and runtime == "runsc":
+        memtotal = int(str(seen["memtotal_kb"])) << 10
+        return Check(
+            "limits in a sandbox",
+            common and memtotal == memory,
+            f"memory={memtotal} (gVisor's MemTotal) uid={seen['uid']} nofile={seen['nofile']} {expected}; "
+            "pids and swap apply to the sandbox's host cgroup, which gVisor does not show",
+            "the memory limit does not reach gVisor: check the runsc entry of /etc/docker/daemon.json",
+        )
     ok = (
-        seen["memory"] == str(memory)
+        common
+        and seen["memory"] == str(memory)
         and seen["swap"] in (str(memory), "0")
-        and seen["pids"] == str(limits.processes)
-        and seen["uid"] != 0
-        and seen["nofile"] == settings.nofile
+        and seen["pids"] == str(wanted.processes)
     )
     return Check(
         "limits in a sandbox",
         ok,
         f"memory={seen['memory']} memory+swap={seen['swap']} pids={seen['pids']} uid={seen['uid']} "
-        f"nofile={seen['nofile']} (expected memory={memory}, pids={limits.processes})",
+        f"nofile={seen['nofile']} {expected}",
         "the kernel does not apply the cgroup limits: enable memory/pids/swap accounting",
     )
+
+
+def kernel_check(runtime: str | None, seen: str, host: str) -> Check:
+    """The kernel a sandbox talks to: the host's under runc, gVisor's application kernel under runsc.
+
+    Under ``runsc`` a sandbox that reports the host's kernel release was not run by gVisor.
+    """
+    if seen != host:
+        whose = " (gVisor's application kernel)" if runtime == "runsc" else ""
+        return Check("sandbox kernel", True, f"a sandbox sees kernel {seen}{whose}, not this host's {host}")
+    if runtime == "runsc":
+        return Check(
+            "sandbox kernel",
+            False,
+            f"a sandbox sees the host's kernel {host} although SANDBOX_RUNTIME=runsc",
+            "check the runsc entry of /etc/docker/daemon.json (docker info lists the runtimes)",
+        )
+    return Check("sandbox kernel", True, f"a sandbox shares the host's kernel {host} (namespaces and seccomp)")
