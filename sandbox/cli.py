@@ -326,7 +326,7 @@ def serve(
     """Run the REST API (uvicorn): warm pools, validation workers, SQLite under the state directory."""
     import uvicorn
 
-    from sandbox.api.connections import ConnectionLimits, protocol_factory
+    from sandbox.api.connections import server_options
 
     settings = _settings()
     configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
@@ -343,8 +343,7 @@ def serve(
         f'       -d \'{{"code": "print(42)"}}\' http://{host}:{port}/v1/executions',
         markup=False,
     )
-    limits = ConnectionLimits.of(settings)
-    _allow_open_files(limits.max_connections + 256)  # the connections, and the engine, store and workers
+    _allow_open_files(settings.max_connections + 256)  # the connections, and the engine, store and workers
     uvicorn.run(
         "sandbox.api.app:app_from_env",
         factory=True,
@@ -353,9 +352,7 @@ def serve(
         workers=workers,
         # uvicorn's h11 protocol with a deadline on request heads and connection caps (D05); requests in
         # progress are limited there too (uvicorn's limit_concurrency would count half-open connections).
-        http=protocol_factory(limits),
-        timeout_keep_alive=settings.keep_alive_s,
-        h11_max_incomplete_event_size=32 << 10,
+        **server_options(settings),
         # Requests still open past the grace (event streams, MCP streams) are cut so shutdown ends.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
         log_config=None,  # uvicorn's loggers go through ours: one format

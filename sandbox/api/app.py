@@ -15,10 +15,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
 from sandbox import __version__
 from sandbox.api import metering, problems, secret_routes
+from sandbox.api.auth import bearer_token, live_key
 from sandbox.api.guard import BodyGuard
 from sandbox.api.requestid import RequestContext
 from sandbox.api.routes import health, router
@@ -35,6 +36,8 @@ from sandbox.sessions import SessionManager
 from sandbox.store import Store
 
 log = logging.getLogger(__name__)
+#: Paths whose every request needs a key: a body sent to them without a live one is never read.
+KEYED = ("/v1/", "/mcp")
 
 
 class SandboxAPI(FastAPI):
@@ -108,7 +111,19 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     # MCP over streamable HTTP, with the same keys, managers and limits as REST.
     mcp_server = build_mcp(lambda: app.state.door)
     app.router.routes.append(Route("/mcp", http_endpoint(mcp_server, lambda: app.state.store), methods=None))
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
+
+    async def authenticate(scope: Scope) -> None:
+        """Every body of the keyed doors comes from a live key, checked before the body is read."""
+        if scope["path"].startswith(KEYED):
+            await live_key(app.state.store, bearer_token(scope["headers"]), scope["path"])
+
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        timeout_s=settings.body_timeout_s,
+        authenticate=authenticate,
+    )
     if settings.metrics:
         app.add_middleware(metering.HttpMetrics, routes=app.router.routes)  # outermost: sees every answer
     return app

@@ -64,6 +64,15 @@ class ConnectionLimits:
         )
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The ``uvicorn.Config`` options that bound what clients hold (`sandbox serve`; tests serve with them too)."""
+    return {
+        "http": protocol_factory(ConnectionLimits.of(settings)),
+        "timeout_keep_alive": settings.keep_alive_s,
+        "h11_max_incomplete_event_size": 32 << 10,  # a request head over 32 KiB is refused (D06)
+    }
+
+
 def protocol_factory(limits: ConnectionLimits) -> Any:
     """What uvicorn's ``http=`` takes: a picklable factory (workers are spawned with the config)."""
     return functools.partial(GuardedH11Protocol, limits=limits)

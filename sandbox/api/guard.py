@@ -3,25 +3,42 @@
 A body over the cap is refused with 413 as soon as its ``Content-Length`` says
 so, or as soon as a chunked body passes the cap while streaming (D01, D02). A
 JSON body nested deeper than ``max_depth`` is refused with 422 before
-``json.loads`` could recurse on it (D04).
+``json.loads`` could recurse on it (D04). A body still arriving ``timeout_s``
+after its head is refused with 408, and when ``authenticate`` is given, a request
+it refuses gets its answer (401) before any of its body is read: only key holders
+can make the server wait for a slow body (D05, with the request-head deadline of
+``sandbox.api.connections``).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.api.problems import error_response, problem
-from sandbox.errors import PayloadTooLarge
+from sandbox.errors import PayloadTooLarge, SandboxError
 from sandbox.models import ErrorBody, Status
 
 
 class BodyGuard:
     """Refuses oversized or too deeply nested bodies with the same problem details as every error."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        max_depth: int,
+        *,
+        timeout_s: float | None = None,
+        authenticate: Callable[[Scope], Awaitable[None]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self.timeout_s = timeout_s
+        self.authenticate = authenticate  # raises a SandboxError to refuse the request unread
         self._too_large = f"request body over the cap of {max_bytes} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -33,17 +50,29 @@ class BodyGuard:
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             await error_response(PayloadTooLarge(self._too_large))(scope, receive, send)
             return
+        if self.authenticate is not None:
+            try:
+                await self.authenticate(scope)
+            except SandboxError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
         body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            if len(body) > self.max_bytes:
-                await error_response(PayloadTooLarge(self._too_large))(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    body += message.get("body", b"")
+                    if len(body) > self.max_bytes:
+                        await error_response(PayloadTooLarge(self._too_large))(scope, receive, send)
+                        return
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            detail = f"the request body took longer than {self.timeout_s:g} s to arrive"
+            await problem(408, ErrorBody(code=Status.REJECTED, message=detail))(scope, receive, send)
+            return
         is_json = b"json" in headers.get(b"content-type", b"").lower()
         depth = json_depth(body) if is_json else 0
         if depth > self.max_depth:

@@ -44,6 +44,7 @@ TITLES = {
     401: "Unauthenticated",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     413: "Payload too large",
     422: "Unprocessable request",
     429: "Too many requests",
