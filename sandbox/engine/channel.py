@@ -181,7 +181,9 @@ class RunnerChannel:
         outcome = RunOutcome(
             status=status,
             exit_code=report.exit_code if report else None,
-            signal=report.signal if report else (signals.SIGKILL if host.timed_out else None),
+            # No report: the runner died with its container; the host's kill or the OOM killer (under
+            # gVisor it takes the whole sandbox, runner included) ended the program with SIGKILL.
+            signal=report.signal if report else (signals.SIGKILL if host.timed_out or host.oom_killed else None),
             stdout=bytes(out["stdout"]),
             stderr=bytes(out["stderr"]),
             stdout_truncated=host.output_limit == "stdout" or bool(report and report.stdout_truncated),

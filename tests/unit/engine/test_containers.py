@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 from pathlib import Path
 from types import SimpleNamespace
@@ -151,6 +152,13 @@ async def test_a_run_whose_stream_ended_for_other_reasons_keeps_its_verdict(
     engine = Engine(state) if state is not None else Removed()
     outcome = await run_cut(engine, killed_by_us=killed_by_us)
     assert outcome.status is status
+
+
+async def test_a_container_the_oom_killer_took_whole_reports_sigkill() -> None:
+    """Under gVisor the OOM killer takes the sandbox, runner included: no report, yet a SIGKILL."""
+    outcome = await run_cut(Engine(OOM))
+    assert outcome.status is Status.MEMORY_EXCEEDED
+    assert outcome.signal == signal.SIGKILL and outcome.exit_code is None
 
 
 class Removed(Engine):
