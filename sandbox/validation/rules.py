@@ -44,6 +44,21 @@ NETWORK_URL = re.compile(r"\s*(?:https?|ftps?|sftp|s3a?|gcs|gs|az|abfs|hdfs|webh
 # Linear: a run of word characters is tried once, from its start (``[A-Za-z_]\w*\s*\.`` retried the run from
 # every letter in it, quadratic: 4 s for a 10 KB literal).
 EXPRESSION_REACH = re.compile(r"@|__|(?<!\w)(?=\w*?[A-Za-z_])\w++\s*+\.\s*+[A-Za-z_]")
+#: matplotlib.use("module://name") imports the module ``name``.
+MODULE_URL = "module://"
+#: Where a string annotation can sit (directly or inside an expression such as ``list["T"]``), and what
+#: in one is code rather than a type: functools.singledispatch, attrs and typing evaluate them.
+ANNOTATION_PARENTS = (
+    ast.arg,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.AnnAssign,
+    ast.Subscript,
+    ast.BinOp,
+    ast.Tuple,
+)
+ANNOTATION_CODE = (ast.Call, ast.Lambda, ast.NamedExpr, ast.comprehension, ast.Await, ast.Yield, ast.YieldFrom)
+MAX_ANNOTATION = 1000
 #: A class base that makes its instances strings (str, UserString, StrEnum, numpy.str_).
 STR_BASE = re.compile(r"(?i)str")
 #: Where a call's template or expression argument is, by the called method's name: str.format's
@@ -123,6 +138,7 @@ class RuleChecker:
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
         self._nodes: Nodes = []
         self._literals: dict[str, list[str] | None] | None = None  # built on first use: see _literal_strings
+        self._parents: dict[int, ast.AST | None] | None = None  # built on first use: see _annotation
         # Keyed by the node's exact type, so each handler gets the node class it declares.
         self._bindings: dict[type[ast.AST], Callable[[Any], None]] = {
             ast.Import: self._bind_Import,
@@ -464,7 +480,7 @@ class RuleChecker:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 if target is not None:  # getattr(os, "system") is os.system
                     self._attribute(arg.value, node, f"{callee}() of")
-                    self._qualified(f"{target}.{arg.value}", node)
+                    self._resolved(f"{target}.{arg.value}", node, called=False)
                     continue
                 for part in arg.value.split("."):
                     self._detached(part, node, f"{callee}() of")
@@ -501,11 +517,32 @@ class RuleChecker:
             patterns = self.rules.qualified_patterns
             if patterns is not None and patterns.fullmatch(text):
                 self._add("string.qualified", node, f"string {text!r} names a denied function")
+        elif text.startswith(MODULE_URL):
+            self._add("string.module_url", node, f"string {text[:60]!r}: matplotlib imports the module it names")
+        if "(" in text and type(parent) in ANNOTATION_PARENTS:
+            self._annotation(text, node, parent)
         if "{" in text:
             for field in FORMAT_FIELD.findall(text):
                 for name in FIELD_ATTRIBUTE.findall(field.split("!")[0].split(":")[0]):
                     if self.rules.attribute_verdict(name):
                         self._add("string.format_attribute", node, f"format field reads denied attribute {name!r}")
+
+    def _annotation(self, text: str, node: ast.Constant, parent: ast.AST | None) -> None:
+        """A string annotation is evaluated by whatever reads the hints (functools.singledispatch's
+        ``register``, attrs, typing): it may name types, never call anything."""
+        child: ast.AST = node
+        if self._parents is None:
+            self._parents = {id(n): p for n, p in self._nodes}
+        while isinstance(parent, ast.expr):  # up through list["..."], "A" | "B", ...
+            child, parent = parent, self._parents.get(id(parent))
+        if getattr(parent, "annotation", None) is not child and getattr(parent, "returns", None) is not child:
+            return
+        try:
+            tree = ast.parse(text.strip(), mode="eval") if len(text) <= MAX_ANNOTATION else None
+        except SyntaxError:
+            return  # not an expression: evaluating it fails
+        if tree is None or any(isinstance(n, ANNOTATION_CODE) for n in ast.walk(tree)):
+            self._add("annotation.code", node, "a string annotation that calls code: it runs where hints are read")
 
     # ------------------------------------------------------------------ helpers
     def _resolve(self, node: ast.AST) -> str | None:

@@ -49,6 +49,8 @@ DESERIALISE = [
     ("from numpy import load as L\nlist(map(L, ['x'], [None], [True]))", "argument.denied"),
     (PICKLE_NPY + "import functools\nfunctools.partial(np.load, allow_pickle=True)('x')", "argument.denied"),
     (PICKLE_NPY + "np.load.__wrapped__('x', None, True)", "argument.denied"),
+    (PICKLE_NPY + "f = getattr(np, 'load')\nf('x', None, True)", "argument.denied"),
+    ("import operator\nf = operator.attrgetter('load')", "attribute.detached"),
     (PICKLE_NPY + "r = np.core.multiarray._reconstruct", "name.qualified_denied"),
     ("import pandas as pd\npd.read_pickle('x')", "attribute.denied"),
     ("import pandas\npandas.io.pickle.read_pickle('x')", "import.denied"),
@@ -136,12 +138,29 @@ RESOLVE_NAME = [
     ("import inspect", "import.denied"),
     ("import pydoc", "import.denied"),
     ("import typing\ntyping.get_type_hints(f)", "name.qualified_denied"),
+    # string annotations are evaluated by functools.singledispatch's register, attrs, typing
+    ("@f.register\ndef _(x: \"__import__('os').system('id')\"):\n    pass", "annotation.code"),
+    ("import typing\ndef g(x: typing.List[\"os.system('x')\"]) -> None:\n    pass", "annotation.code"),
+    ("def g(x) -> 'int | (lambda: 1)()':\n    pass", "annotation.code"),
+    ("y: 'print(1)' = 3", "annotation.code"),
 ]
 
 
 @cases(RESOLVE_NAME)
 def test_names_resolved_at_run_time(code: str, rule_id: str) -> None:
     denied_by(code, rule_id)
+
+
+def test_type_annotations_as_strings_stay_allowed() -> None:
+    clean(
+        "from __future__ import annotations\nimport functools\nfrom typing import Literal, Optional\n"
+        "def g(x: 'Optional[int]', y: 'list[str]' = None) -> 'dict[str, int] | None':\n"
+        "    z: 'tuple[int, ...]' = ()\n    return None\n"
+        "class Node:\n    def add(self, other: 'Node', mode: \"Literal['a(b)']\") -> 'Node':\n        return self\n"
+        "@functools.singledispatch\ndef show(x):\n    return str(x)\n"
+        "@show.register\ndef _(x: int):\n    return 'int'\n"
+        "print('(%d items)' % 3, {'f(x)': 1}['f(x)'])\n"
+    )
 
 
 def test_literal_templates_and_expressions_stay_allowed() -> None:
@@ -205,6 +224,10 @@ IMPORT_MACHINERY = [
     ("from numpy.testing import *\nrunstring('x', {})", "attribute.denied"),
     ("import numpy.testing._private.extbuild", "import.denied"),
     ("import pandas as pd\npd.set_option('plotting.backend', 'os')", "string.qualified"),
+    ("import matplotlib\nmatplotlib.use('module://evil')", "string.module_url"),
+    ("import site\nsite.addsitedir('.')", "import.denied"),
+    ("import numpy as np\nnp.test()", "name.qualified_denied"),
+    ("from sympy.external.importtools import import_module", "import.denied"),
 ]
 
 
