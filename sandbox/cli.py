@@ -318,6 +318,29 @@ def doctor() -> None:
 
 
 @app.command()
+def selftest(
+    url: Annotated[str | None, typer.Option(help="A deployment's base URL; default: this machine's engine.")] = None,
+    key: Annotated[
+        str | None, typer.Option(envvar="SANDBOX_SELFTEST_KEY", help="API key for --url (tier permissive).")
+    ] = None,
+    runtime: Annotated[str | None, typer.Option(help="OCI runtime of the local engine (e.g. runsc).")] = None,
+    only: Annotated[str | None, typer.Option(help="Only these rows or files, e.g. B01,R10.")] = None,
+    corpus: Annotated[Path | None, typer.Option(file_okay=False, help="A corpus directory to run instead.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=8, help="Cases at once.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Run the hostile-program corpus against this engine or a deployment; exit 0 only if every case held."""
+    from sandbox.selftest.command import main
+
+    if url is not None and runtime is not None:
+        raise RequestRejected("--runtime sets the local engine's runtime; a deployment runs its own")
+    settings = _settings() if runtime is None else _settings().model_copy(update={"runtime": runtime})
+    names = [name for name in (only or "").split(",") if name.strip()]
+    code = main(settings, url=url, key=key, only=names, corpus=corpus, concurrency=concurrency, json_output=as_json)
+    raise typer.Exit(code)
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default SANDBOX_HOST, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default SANDBOX_PORT, 8080).")] = None,
