@@ -1,24 +1,25 @@
 """The strict tier's extra check: the code must compile under RestrictedPython.
 
 RestrictedPython is not a security boundary (it has had four CVEs since 2023);
-here it is one more early "no" and, inside the container, a second line.
+here it is one more early "no" and, inside the container, a second line. The
+compile policy is the runner's own (``strict_compile`` is a symlink to
+``images/runner/sandbox_runner/strict_compile.py``), so the host accepts exactly
+what the container will compile.
 """
 
 from __future__ import annotations
 
 import re
 
-# Imported from where it is defined: the package root does not re-export it explicitly (mypy strict).
-from RestrictedPython.compile import compile_restricted_exec
-
 from sandbox.models import Finding
+from sandbox.validation.strict_compile import compile_strict
 
 LINE = re.compile(r"^Line (\d+|None): (.*)$", re.DOTALL)
 
 
 def restricted_findings(source: str, file: str) -> list[Finding]:
     """One deny finding per RestrictedPython compile error."""
-    result = compile_restricted_exec(source, filename=file)
+    result = compile_strict(source, file)
     findings = []
     for error in result.errors:
         match = LINE.match(error)

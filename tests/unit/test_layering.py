@@ -200,7 +200,7 @@ def test_engine_all_is_sorted_and_importable() -> None:
 
 @pytest.mark.parametrize(
     ("library", "home"),
-    [("bandit", "sandbox.validation.bandit"), ("RestrictedPython", "sandbox.validation.restricted")],
+    [("bandit", "sandbox.validation.bandit"), ("RestrictedPython", "sandbox.validation.strict_compile")],
 )
 def test_validation_libraries_are_fenced_in(library: str, home: str) -> None:
     assert set(importers_of(library)) == {home}

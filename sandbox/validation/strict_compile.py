@@ -1,0 +1,1 @@
+../../images/runner/sandbox_runner/strict_compile.py
