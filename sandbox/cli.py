@@ -91,6 +91,8 @@ STATUS_EXIT_CODES = {
     Status.INTERNAL_ERROR: 70,
 }
 EXTENSIONS = {".py": "python", ".sh": "bash", ".bash": "bash"}
+#: `sandbox serve`'s HTTP protocol (sandbox/api/connections.py) and its cap on a request head (D06).
+HTTP_PROTOCOL, MAX_HEAD_BYTES = "sandbox.api.connections:GuardedH11Protocol", 32 << 10
 
 
 def exit_code_for(result: ExecutionResult) -> int:
@@ -349,8 +351,6 @@ def serve(
     """Run the REST API (uvicorn): warm pools, validation workers, SQLite under the state directory."""
     import uvicorn
 
-    from sandbox.api.connections import server_options
-
     settings = _settings()
     configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
     host, port = host or settings.host, port or settings.port
@@ -373,9 +373,12 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        # uvicorn's h11 protocol with a deadline on request heads and connection caps (D05); requests in
-        # progress are limited there too (uvicorn's limit_concurrency would count half-open connections).
-        **server_options(settings),
+        # uvicorn's h11 protocol with a deadline on request heads and connection caps (D05), its limits from
+        # the app; requests in progress are limited there too (uvicorn's limit_concurrency would count
+        # half-open connections).
+        http=HTTP_PROTOCOL,
+        timeout_keep_alive=settings.keep_alive_s,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         # Requests still open past the grace (event streams, MCP streams) are cut so shutdown ends.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
         log_config=None,  # uvicorn's loggers go through ours: one format

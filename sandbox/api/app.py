@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Scope
 from sandbox import __version__
 from sandbox.api import metering, problems, secret_routes
 from sandbox.api.auth import bearer_token, live_key
+from sandbox.api.connections import LIMITS_STATE, ConnectionLimits
 from sandbox.api.guard import BodyGuard
 from sandbox.api.requestid import RequestContext
 from sandbox.api.routes import health, router
@@ -52,7 +54,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     """The app; ``backend`` replaces the Docker one (tests of the doors use a ``FakeBackend``)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = await asyncio.to_thread(Store, settings.database, output_bytes=settings.keep_output_bytes)
         if await asyncio.to_thread(store.count_keys) == 0:
@@ -85,7 +87,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
             shutdown = GracefulShutdown(drain)
             shutdown.install()
             try:
-                yield
+                yield {LIMITS_STATE: ConnectionLimits.of(settings)}  # to the server's connections (uvicorn)
             finally:
                 try:
                     await shutdown.finish()

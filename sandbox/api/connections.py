@@ -16,12 +16,15 @@ request a 503. ``GuardedH11Protocol`` is uvicorn's h11 protocol with:
   requests whose head is complete, not connections.
 
 The body of a request is bounded by ``BodyGuard`` (size and read deadline).
+
+`sandbox serve` names this class as uvicorn's ``http`` protocol; the limits come from
+the settings through the app's lifespan state (``LIMITS_STATE``), which uvicorn hands
+to every connection of that server: each server, each worker process, has its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +48,10 @@ TOO_MANY = (
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
 
+#: The lifespan state key under which the app hands its limits to the server (``create_app``'s lifespan).
+LIMITS_STATE = "sandbox.connection_limits"
+
+
 @dataclass(frozen=True)
 class ConnectionLimits:
     """The limits of one server process (see the settings of the same names)."""
@@ -64,20 +71,6 @@ class ConnectionLimits:
         )
 
 
-def server_options(settings: Settings) -> dict[str, Any]:
-    """The ``uvicorn.Config`` options that bound what clients hold (`sandbox serve`; tests serve with them too)."""
-    return {
-        "http": protocol_factory(ConnectionLimits.of(settings)),
-        "timeout_keep_alive": settings.keep_alive_s,
-        "h11_max_incomplete_event_size": 32 << 10,  # a request head over 32 KiB is refused (D06)
-    }
-
-
-def protocol_factory(limits: ConnectionLimits) -> Any:
-    """What uvicorn's ``http=`` takes: a picklable factory (workers are spawned with the config)."""
-    return functools.partial(GuardedH11Protocol, limits=limits)
-
-
 class _Books:
     """One server's bookkeeping, shared by its connections."""
 
@@ -87,6 +80,7 @@ class _Books:
         self.waiting: dict[GuardedH11Protocol, None] = {}
 
 
+DEFAULT_LIMITS = ConnectionLimits.of(Settings.model_construct())  # the declared defaults (no environment)
 _BOOKS: WeakKeyDictionary[ServerState, _Books] = WeakKeyDictionary()
 
 
@@ -99,11 +93,10 @@ class GuardedH11Protocol(H11Protocol):
         server_state: ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
-        *,
-        limits: ConnectionLimits,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.limits = limits
+        limits = app_state.get(LIMITS_STATE)
+        self.limits = limits if isinstance(limits, ConnectionLimits) else DEFAULT_LIMITS
         self.books = _BOOKS.setdefault(server_state, _Books())
         self.limit_concurrency = None  # uvicorn's counts connections; ours (below) counts requests
         self.inner_app = self.app

@@ -1,7 +1,7 @@
 """D05 (SECURITY-BAR 3.9): one client must not deny the service with connections it never finishes.
 
-A real uvicorn on loopback serves the app (on a ``FakeBackend``) with the options
-`sandbox serve` uses (``server_options``), and a short request-head deadline. Hostile
+A real uvicorn on loopback serves the app (on a ``FakeBackend``) with the HTTP options
+`sandbox serve` uses (``serve_options``), and a short request-head deadline. Hostile
 clients open hundreds of raw sockets that send nothing, part of a request line or
 part of the headers, some trickling a byte at a time; meanwhile a keyed request
 from another address must succeed at once. Many source addresses come from
@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from sandbox.api.app import create_app
-from sandbox.api.connections import server_options
+from sandbox.cli import HTTP_PROTOCOL, MAX_HEAD_BYTES
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, RunOutcome, RunSpec
 from sandbox.models import Status
@@ -38,6 +38,15 @@ PER_CLIENT = 32
 HALF_OPEN = 500
 #: What half-open connections send: nothing, part of a request line, part of the headers.
 OPENINGS = (b"", b"POST /v1/execu", b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
+
+
+def serve_options(settings: Settings) -> dict[str, object]:
+    """What `sandbox serve` hands uvicorn about connections (the protocol reads its limits from the app)."""
+    return {
+        "http": HTTP_PROTOCOL,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+    }
 
 
 def hello(spec: RunSpec) -> RunOutcome:
@@ -62,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         max_connections=1000,
     )
     app = create_app(settings, backend=FakeBackend(hello))
-    with uvicorn_in_thread(app, log_level="error", **server_options(settings)) as url:
+    with uvicorn_in_thread(app, log_level="error", **serve_options(settings)) as url:
         store = Store(settings.database)
         try:
             key = store.create_key("dos", "standard", 8, 100_000)[1]
@@ -274,7 +283,7 @@ def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path)
         max_connections=50,
     )
     app = create_app(settings, backend=FakeBackend(hello))
-    with uvicorn_in_thread(app, log_level="error", **server_options(settings)) as url:
+    with uvicorn_in_thread(app, log_level="error", **serve_options(settings)) as url:
         store = Store(settings.database)
         key = store.create_key("dos", "standard", 8, 100_000)[1]
         store.close()
