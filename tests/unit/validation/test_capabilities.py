@@ -64,6 +64,7 @@ DESERIALISE = [
     ("import multiprocessing.reduction", "import.denied"),
     ("import pickletools\npickletools.pickle.loads(b'')", "import.denied"),
     ("import copyreg\nr = copyreg._reconstructor", "name.qualified_denied"),
+    ("import tracemalloc\ntracemalloc.Snapshot.load('x')", "name.qualified_denied"),
 ]
 
 
@@ -228,6 +229,14 @@ IMPORT_MACHINERY = [
     ("import site\nsite.addsitedir('.')", "import.denied"),
     ("import numpy as np\nnp.test()", "name.qualified_denied"),
     ("from sympy.external.importtools import import_module", "import.denied"),
+    ("import _testcapi\n_testcapi.run_in_subinterp('x')", "import.denied"),
+    ("import _xxsubinterpreters", "import.denied"),
+    # a denied module under the name a library gives it
+    ("import enum\nenum.bltns.eval('1')", "import.denied"),
+    ("import asyncio\nasyncio.futures.format_helpers.inspect.stack()", "import.denied"),
+    ("import pandas.core.generic as g\ng.gc.get_referrers(x)", "import.denied"),
+    ("import fs.errors\nfs.errors.six.exec_('x')", "import.denied"),
+    ("import shutil\nshutil.posix.system('id')", "import.denied"),
 ]
 
 
@@ -360,6 +369,11 @@ PROCESS = [
     ("import numpy.f2py", "import.denied"),
     ("import numpy.distutils", "import.denied"),
     ("import pydoc\npydoc.pipepager('x', 'sh')", "import.denied"),
+    ("import matplotlib.pyplot\nmatplotlib.pyplot.cm.mpl.dviread.find_tex_file('x')", "attribute.denied"),
+    ("import _osx_support\n_osx_support._read_output('id')", "import.denied"),
+    ("import _bootsubprocess", "import.denied"),
+    ("from test.support import script_helper", "import.denied"),
+    ("import sympy.testing.runtests", "import.denied"),
 ]
 
 
