@@ -6,7 +6,8 @@ so the program the host accepted is the program that runs. Imported lazily by
 ``restricted`` only: it needs RestrictedPython, which only restricted runs pay for.
 
 RestrictedPython refuses ``d[k] += 1``, ``self.n += 1`` and ``x: int = 0``; ordinary
-code is full of them. Annotated assignments are visited like any statement. Here they become calls of guards the runner provides:
+code is full of them. Annotated assignments are visited like any statement; the
+augmented assignments become calls of guards the runner provides:
 ``_inplace_item_(d, k, "+=", 1)`` and ``_inplace_attr_(self, "n", "+=", 1)``, which read
 through ``_getitem_``/``_getattr_`` and write through ``_write_``, so they are checked
 exactly like the plain read and assignment they stand for. The target's parts are
