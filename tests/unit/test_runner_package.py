@@ -23,7 +23,9 @@ from tests.unit.helpers import (
 )
 
 MODULE_FILES = sorted(RUNNER_PACKAGE.glob("*.py"))
-ONE_SHOT_MODULES = {name for name in runner_modules() if name != "session"}
+#: Imported only by a restricted run, after RestrictedPython's folder is on the path.
+STRICT_MODULES = {"capabilities", "strict_compile"}
+ONE_SHOT_MODULES = {name for name in runner_modules() if name != "session"} - STRICT_MODULES
 
 
 def parse(path: Path) -> ast.Module:
@@ -40,14 +42,31 @@ def function_bodies(tree: ast.Module) -> set[int]:
 
 
 def test_the_package_has_the_expected_modules() -> None:
-    expected = ["confinement", "oneshot", "processes", "program", "pump", "restricted", "session", "wire", "workspace"]
+    expected = [
+        "capabilities",
+        "confinement",
+        "imports",
+        "oneshot",
+        "processes",
+        "program",
+        "pump",
+        "restricted",
+        "session",
+        "strict_compile",
+        "wire",
+        "workspace",
+    ]
     assert runner_modules() == expected
     assert [p.stem for p in MODULE_FILES] == ["__init__", *expected]
 
 
 @pytest.mark.parametrize("path", MODULE_FILES, ids=lambda p: p.stem)
 def test_the_runner_is_stdlib_only(path: Path) -> None:
-    """Only the strict tier's restricted mode imports something else: the RestrictedPython wheel, lazily."""
+    """Only the strict tier's restricted mode imports something else: the RestrictedPython wheel, lazily.
+
+    ``strict_compile`` (shared with the host) imports it at module level; it is itself one of
+    the ``STRICT_MODULES`` that only ``restricted`` imports, inside a function.
+    """
     tree = parse(path)
     lazy = function_bodies(tree)
     for node in ast.walk(tree):
@@ -60,8 +79,8 @@ def test_the_runner_is_stdlib_only(path: Path) -> None:
         for name in names:
             top = name.split(".")[0]
             if top == "RestrictedPython":
-                assert path.stem == "restricted", f"{path.name} imports {name}: only restricted.py may"
-                assert id(node) in lazy, f"{path.name} imports {name} at module level: every run would pay for it"
+                assert path.stem in {"restricted", "strict_compile"}, f"{path.name} imports {name}"
+                assert id(node) in lazy or path.stem == "strict_compile", f"{path.name} imports {name} at module level"
                 continue
             assert top in sys.stdlib_module_names or top == "__future__", f"{path.name} imports {name}"
 
@@ -139,3 +158,15 @@ def test_a_warm_runner_imports_nothing_on_the_request_path(tmp_path: Path, spec)
         check=False,
     )
     assert b"imported after hello: \n" in completed.stderr, completed.stderr.decode()
+
+
+def test_the_strict_modules_are_imported_by_restricted_only_inside_a_function() -> None:
+    for path in MODULE_FILES:
+        tree = parse(path)
+        lazy = function_bodies(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for alias in node.names:
+                    if alias.name in STRICT_MODULES:
+                        assert path.stem == "restricted", f"{path.name} imports {alias.name}"
+                        assert id(node) in lazy, f"{path.name} imports {alias.name} at module level"
