@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from types import CodeType
     from typing import Any
 
-#: Where the interpreter and its libraries live (``/usr`` in the images): read-only, built with the image.
-SYSTEM_TREE = tuple(sorted({sys.base_prefix.rstrip("/") + "/", sys.prefix.rstrip("/") + "/"}))
+#: Where the interpreter and its libraries live (``/usr`` in the images), and the image's own
+#: ``/opt/sandbox`` (the runner, and the strict tier's RestrictedPython): read-only, built with the image.
+SYSTEM_TREE = tuple(sorted({sys.base_prefix.rstrip("/") + "/", sys.prefix.rstrip("/") + "/", "/opt/sandbox/"}))
 
 
 def digest(data: bytes) -> str:
