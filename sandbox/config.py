@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     max_session_idle_ttl_s: float = Field(3600.0, gt=0, description="Longest idle TTL a session may ask for.")
     session_max_lifetime_s: float = Field(3600.0, gt=0, description="A session closes this long after it opened.")
     max_sessions_per_key: int = Field(4, ge=1, description="Open sessions one API key may hold.")
+    session_cpu_budget_s: int = Field(
+        600, ge=1, description="CPU seconds a session may use over its life (all its processes); then it ends."
+    )
+    session_freeze: bool = Field(
+        True, description="Stop a session's processes between calls (turn off only to measure what it costs)."
+    )
 
     # Secrets: the key-encryption key (KEK) that wraps every secret's data key (sandbox.secrets).
     secrets_kek: SecretStr | None = Field(

@@ -224,7 +224,7 @@ class Execution:
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Lease]:
-        """Hold a sandbox for the run: a fresh container, or the session's interpreter (and a slot)."""
+        """Hold a sandbox for the run: a fresh container (and a slot), or the session's interpreter."""
         self._expect(Stage.VALIDATED, "acquire")
         assert self.spec is not None
         held = self.session.sandbox.acquire() if self.session else self.service.backend.acquire(self.spec)

@@ -9,7 +9,8 @@ Two kinds of work, one shape:
 - a one-shot run: ``async with backend.acquire(spec) as lease: await lease.run(spec)``
   (an execution slot and a fresh container, removed when the block exits);
 - a session cell: ``async with session.acquire() as lease: await lease.run(spec)``
-  (an execution slot and exclusive use of the session's interpreter).
+  (exclusive use of the session's interpreter; the session holds an execution
+  slot from its opening to its end, so its container counts like a run's).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class BackendSession(abc.ABC):
 
     @abc.abstractmethod
     def acquire(self) -> AbstractAsyncContextManager[Lease]:
-        """Exclusive use of the interpreter (and an execution slot) for one cell."""
+        """Exclusive use of the interpreter for one cell (the session holds its execution slot)."""
 
     @abc.abstractmethod
     async def put_file(self, path: str, data: bytes) -> None:
@@ -98,7 +99,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
-        """A dedicated sandbox whose interpreter keeps its state; ``spec.mode`` is "session"."""
+        """A dedicated sandbox whose interpreter keeps its state; ``spec.mode`` is "session".
+
+        It takes an execution slot (``PoolExhausted`` when none frees within the queue
+        timeout) and holds it until the session ends.
+        """
 
     @abc.abstractmethod
     async def aclose(self) -> None:

@@ -128,25 +128,31 @@ class DockerBackend(Backend):
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """One of ``max_concurrency`` execution slots; ``PoolExhausted`` after the queue timeout."""
-        if self._slots is None or self._closed:
-            raise EngineError("DockerBackend used before start() or after aclose()")
-        waiting = time.perf_counter()
-        try:
-            if self._slots.locked():  # wait_for costs a task and a timer: only when there is a queue
-                await asyncio.wait_for(self._slots.acquire(), timeout=self.settings.queue_timeout_s)
-            else:
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolExhausted(
-                f"all {self.settings.max_concurrency} execution slots stayed busy for "
-                f"{self.settings.queue_timeout_s:g} s; retry later"
-            ) from None
-        finally:
-            metrics.queue_waited(time.perf_counter() - waiting)
+        slots = await self._take_slot()
         try:
             yield
         finally:
-            self._slots.release()
+            slots.release()
+
+    async def _take_slot(self) -> asyncio.Semaphore:
+        """Wait for a slot (an open session holds one for its whole life); returns what to release."""
+        if self._slots is None or self._closed:
+            raise EngineError("DockerBackend used before start() or after aclose()")
+        slots = self._slots
+        waiting = time.perf_counter()
+        try:
+            if slots.locked():  # wait_for costs a task and a timer: only when there is a queue
+                await asyncio.wait_for(slots.acquire(), timeout=self.settings.queue_timeout_s)
+            else:
+                await slots.acquire()
+        except TimeoutError:
+            raise PoolExhausted(
+                f"all {self.settings.max_concurrency} execution slots (runs, and open sessions, which hold "
+                f"one each) stayed busy for {self.settings.queue_timeout_s:g} s; retry later"
+            ) from None
+        finally:
+            metrics.queue_waited(time.perf_counter() - waiting)
+        return slots
 
     @asynccontextmanager
     async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
@@ -198,25 +204,42 @@ class DockerBackend(Backend):
 
     # ----------------------------------------------------------------- sessions
     async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
-        if self._slots is None or self._closed:
-            raise EngineError("DockerBackend.open_session() called before start() or after aclose()")
+        """A session container holding one execution slot until it ends (its cells take no other)."""
+        slots = await self._take_slot()
+        try:
+            return await self._open_session(spec, lifetime_s, slots)
+        except BaseException:
+            slots.release()
+            raise
+
+    async def _open_session(self, spec: RunSpec, lifetime_s: float, slots: asyncio.Semaphore) -> DockerSession:
         container = await self._create(spec.profile, "session", lifetime_s + self.settings.kill_grace_s + 60)
         channel = await self._greet(container)
+        options: dict[str, object] = {
+            "cpu_s": self.settings.session_cpu_budget_s,
+            "freeze": self.settings.session_freeze,
+        }
         try:
-            await channel.call(encode_request(spec))
+            await channel.call(encode_request(spec, session=options))
         except RequestRejected as exc:
             self.engine.discard(container)
             raise EngineError(f"the session did not open: {exc.message}") from exc
         except BaseException:
             self.engine.discard(container)
             raise
-        session = DockerSession(container, channel, self.slot, on_end=self._session_ended)
+        session = DockerSession(
+            container,
+            channel,
+            cpu_budget_s=self.settings.session_cpu_budget_s,
+            on_end=functools.partial(self._session_ended, slots=slots),
+        )
         self._sessions.add(session)
         return session
 
-    def _session_ended(self, session: DockerSession) -> None:
+    def _session_ended(self, session: DockerSession, slots: asyncio.Semaphore) -> None:
         self._sessions.discard(session)
         self.engine.discard(session.container)
+        slots.release()
 
     # ------------------------------------------------------------------ private
     async def _create(self, profile: Profile, kind: str, lifetime_s: float) -> Container:

@@ -23,8 +23,9 @@ Handler = Callable[[RunSpec], RunOutcome | Awaitable[RunOutcome]]
 class FakeBackend(Backend):
     """Answers each run with ``handler(spec)`` (sync or async); records every spec it was given.
 
-    ``max_concurrency`` slots are shared by runs and cells, as in the real backend;
-    ``acquire`` waits ``queue_timeout_s`` for one, then fails with ``PoolExhausted``.
+    ``max_concurrency`` slots are shared by runs and open sessions (one each, for
+    the session's life), as in the real backend; ``acquire`` and ``open_session``
+    wait ``queue_timeout_s`` for one, then fail with ``PoolExhausted``.
     A cell whose outcome is not ok/runtime_error ends its session, as a real one does.
     """
 
@@ -38,6 +39,13 @@ class FakeBackend(Backend):
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
+        await self.take_slot()
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    async def take_slot(self) -> None:
         if self.closed:
             raise RuntimeError("FakeBackend is closed")
         try:
@@ -46,10 +54,9 @@ class FakeBackend(Backend):
             await asyncio.wait_for(self._slots.acquire(), timeout=self._queue_timeout_s or None)
         except TimeoutError:
             raise PoolExhausted("every execution slot of the fake backend stayed busy") from None
-        try:
-            yield
-        finally:
-            self._slots.release()
+
+    def release_slot(self) -> None:
+        self._slots.release()
 
     @asynccontextmanager
     async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
@@ -69,6 +76,7 @@ class FakeBackend(Backend):
     async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
         if self.closed:
             raise RuntimeError("FakeBackend is closed")
+        await self.take_slot()
         self.specs.append(spec)
         session = FakeSession(self, {f.path: f.data for f in spec.files})
         self.sessions.append(session)
@@ -97,8 +105,7 @@ class FakeSession(BackendSession):
     async def acquire(self) -> AsyncIterator[Lease]:
         async with self.lock:
             self._check_open()
-            async with self.backend.slot():
-                yield _FakeLease(self.backend, self)
+            yield _FakeLease(self.backend, self)
 
     async def put_file(self, path: str, data: bytes) -> None:
         self._check_open()
@@ -111,7 +118,9 @@ class FakeSession(BackendSession):
         return self.files[path]
 
     async def close(self) -> None:
-        self._ended = True
+        if not self._ended:
+            self._ended = True
+            self.backend.release_slot()
 
     def _check_open(self) -> None:
         if self._ended:

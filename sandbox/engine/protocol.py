@@ -50,10 +50,11 @@ def runner_limits(spec: RunSpec) -> dict[str, int]:
     }
 
 
-def encode_request(spec: RunSpec) -> bytes:
-    """The message that starts a run (or opens a session)."""
+def encode_request(spec: RunSpec, session: dict[str, object] | None = None) -> bytes:
+    """The message that starts a run (or opens a session: ``session`` holds its options, see the runner)."""
     return encode_message(
         {
+            **({"session": session} if session is not None else {}),
             "mode": spec.mode,
             "argv": list(spec.argv),
             "files": [{"path": f.path, "data": base64.b64encode(f.data).decode(), "mode": f.mode} for f in spec.files],
@@ -179,6 +180,10 @@ class FrameReader:
         return self._pending.popleft()
 
 
+#: The runner's reasons for ending a session (``RunnerReport.session_end``).
+SESSION_ENDS = (None, "cpu_budget", "reply", "unfreezable")
+
+
 @dataclass(frozen=True)
 class RunnerReport:
     """The runner's final result frame, checked field by field."""
@@ -195,6 +200,9 @@ class RunnerReport:
     cpu_limit_hit: bool
     oom_killed: bool
     session_ended: bool = False
+    #: Why the runner ended the session for its own sake: "cpu_budget", "reply", "unfreezable" (see the runner).
+    session_end: str | None = None
+    session_cpu_ms: int = 0  # the session container's CPU since it opened
 
     @classmethod
     def parse(cls, payload: bytes) -> RunnerReport:
@@ -226,6 +234,9 @@ class RunnerReport:
         output_limit = data.get("output_limit")
         if output_limit not in (None, "stdout", "stderr"):
             raise ProtocolError("result field 'output_limit' is invalid")
+        session_end = data.get("session_end")
+        if session_end not in SESSION_ENDS:
+            raise ProtocolError("result field 'session_end' is invalid")
         return cls(
             exit_code=opt_int("exit_code"),
             signal=opt_int("signal"),
@@ -238,7 +249,9 @@ class RunnerReport:
             output_limit=output_limit,
             cpu_limit_hit=flag("cpu_limit_hit"),
             oom_killed=flag("oom_killed"),
-            session_ended=flag("session_ended"),
+            session_ended=flag("session_ended") or session_end is not None,
+            session_end=session_end,
+            session_cpu_ms=count("session_cpu_ms"),
         )
 
 

@@ -1,10 +1,14 @@
 """``DockerSession``: one open session, a dedicated container whose interpreter keeps its state.
 
 The runner keeps one interpreter per session container (see the runner's
-session protocol). One call at a time: a cell holds the session's lock and an
-execution slot of the backend for as long as it runs; file operations hold the
-lock only. A cell that times out, overflows a cap or kills the interpreter ends
-the session, and so does a lost connection; the container is removed then.
+session protocol). The session holds one of the backend's execution slots from
+its opening to its end (its container counts against ``max_concurrency`` like
+a run's), and one call at a time: a cell or a file operation holds the
+session's lock. Between calls the runner keeps every process of the program
+stopped, and it holds the session to its lifetime CPU budget. A cell that times
+out, overflows a cap, kills the interpreter, passes the CPU budget or writes to
+the interpreter's result pipe ends the session, and so does a lost connection;
+the container is removed then.
 
 The program shares the interpreter with the session's protocol, so it can break
 it (exit between calls, close or write the interpreter's pipes, forge its
@@ -18,15 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 
 from sandbox.engine.base import BackendSession, Lease
 from sandbox.engine.channel import RunnerChannel
 from sandbox.engine.docker import Container
-from sandbox.engine.protocol import encode_message, runner_limits
+from sandbox.engine.protocol import RunnerReport, encode_message, runner_limits
 from sandbox.engine.spec import OutputCallback, RunOutcome, RunSpec
 from sandbox.errors import EngineError, NotFound, RequestRejected
 from sandbox.models import Status
@@ -44,13 +49,13 @@ class DockerSession(BackendSession):
         self,
         container: Container,
         channel: RunnerChannel,
-        slot: Callable[[], AbstractAsyncContextManager[None]],
         *,
+        cpu_budget_s: int,
         on_end: Callable[[DockerSession], None],
     ) -> None:
         self.container = container
         self._channel = channel
-        self._slot = slot
+        self.cpu_budget_s = cpu_budget_s
         self._on_end = on_end
         self._lock = asyncio.Lock()
         self._ended = False
@@ -64,8 +69,7 @@ class DockerSession(BackendSession):
     async def acquire(self) -> AsyncIterator[Lease]:
         async with self._lock:
             self._check_open()
-            async with self._slot():
-                yield _Cell(self)
+            yield _Cell(self)
 
     async def put_file(self, path: str, data: bytes) -> None:
         async with self._lock:
@@ -112,7 +116,32 @@ class DockerSession(BackendSession):
             return _closed_while_running(outcome)
         if report is None or report.session_ended or outcome.status not in SURVIVABLE:
             self._end()
+        if report is not None and report.session_end is not None:
+            outcome = self._ended_by_runner(outcome, report)
         return outcome
+
+    def _ended_by_runner(self, outcome: RunOutcome, report: RunnerReport) -> RunOutcome:
+        """The cell's outcome when the runner ended the session for the session's sake."""
+        if report.session_end == "cpu_budget":
+            return dataclasses.replace(
+                outcome,
+                status=Status.CPU_TIME_EXCEEDED,
+                message=f"the session used up its CPU budget of {self.cpu_budget_s} s "
+                "(all of its processes, over its whole life); every process was killed",
+            )
+        if report.session_end == "reply":
+            return dataclasses.replace(
+                outcome,
+                status=Status.KILLED,
+                message="the cell wrote to its interpreter's private result pipe; the interpreter was killed",
+            )
+        # "unfreezable": the cell answered, but what it left running could not be stopped.
+        return dataclasses.replace(
+            outcome,
+            message=(outcome.message + "; " if outcome.message else "")
+            + "the program kept itself running after the cell answered and could not be stopped "
+            "between calls; every process was killed",
+        )
 
     def _check_open(self) -> None:
         if self._ended:

@@ -55,13 +55,30 @@ _modules = [runner] + [
     if name.endswith(".py") and name != "__init__.py"
 ]
 from sandbox_runner import processes, program
-_real_kill_everything_else = processes.kill_everything_else
+_real = [processes.kill_everything_else, processes.stop_everything_else, processes.continue_everything_else]
 def _no_kill_everything_else():
     pass
+def _signal_own_children(sig):
+    # Only children not yet reaped (so their pids cannot have been reused); a session's
+    # interpreter called setsid, so its group is its pid.
+    for pid in list(_children):
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                _killpg(pid, sig)
+        except OSError:
+            pass
+def _stop_own_children():
+    _signal_own_children(19)  # SIGSTOP
+    return True
+def _continue_own_children():
+    _signal_own_children(18)  # SIGCONT
 processes.kill_everything_else = _no_kill_everything_else
+processes.stop_everything_else = _stop_own_children
+processes.continue_everything_else = _continue_own_children
+processes.container_cpu_ns = lambda: None  # the host's cgroup is not the runner's
 if (
     processes.kill_everything_else is not _no_kill_everything_else
-    or any(value is _real_kill_everything_else for module in _modules for value in vars(module).values())
+    or any(value is real for real in _real for module in _modules for value in vars(module).values())
     or processes.os.kill is not _guarded_kill
 ):
     raise SystemExit("refusing to run: the runner is not made harmless")
@@ -89,6 +106,9 @@ if "--pump-when-done" in options:
     from sandbox_runner import pump
     _run = pump.Pump.run
     def _run_when_done(self):
+        if self._keep_stdin:  # a session's cell: its message goes to the interpreter first
+            os.write(self._stdin_fd, bytes(self._stdin))
+            self._stdin = memoryview(b"")
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if self.reply_fd >= 0:

@@ -96,7 +96,7 @@ def test_write_files_does_not_follow_a_symlinked_file(runner: ModuleType, workdi
     outside = tmp_path / "outside.txt"
     outside.write_bytes(b"precious")
     (workdir / "link").symlink_to(outside)
-    with pytest.raises(OSError):
+    with pytest.raises(ValueError, match="'link' is a symbolic link"):
         runner.workspace.write_files([file_spec("link", b"overwritten")])
     assert outside.read_bytes() == b"precious"
     assert (workdir / "link").is_symlink()
@@ -119,7 +119,7 @@ def test_write_files_does_not_follow_a_symlinked_directory(runner: ModuleType, w
 def test_write_files_does_not_follow_a_dangling_symlink(runner: ModuleType, workdir: Path, tmp_path: Path) -> None:
     target = tmp_path / "would-be-created"
     (workdir / "dangling").symlink_to(target)
-    with pytest.raises(OSError):
+    with pytest.raises(ValueError, match="'dangling' is a symbolic link"):
         runner.workspace.write_files([file_spec("dangling", b"x")])
     assert not target.exists()
 

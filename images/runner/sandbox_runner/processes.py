@@ -7,15 +7,23 @@ reads the kernel's accounting: the cgroup's OOM-kill counter, and a live
 process's CPU time and peak RSS for session cells (whose interpreter is not
 waited for between cells, so rusage does not cover it).
 
-``kill_everything_else`` signals every process it can see: on the host that is
-everything the user owns. Tests run the runner only through
-``tests/unit/helpers.RUNNER_WRAPPER``, which replaces it; callers therefore
-reach it as ``processes.kill_everything_else()``, never by a name imported
+Between a session's calls nothing of the program may run: ``stop_everything_else``
+stops every other process with SIGSTOP (which no program can catch or ignore)
+and checks that they all stay stopped, ``continue_everything_else`` lets them
+go on when the next cell starts. ``container_cpu_ns`` is the container's CPU
+so far, from its cgroup: what a session's lifetime CPU budget is held to.
+
+``kill_everything_else``, ``stop_everything_else`` and
+``continue_everything_else`` signal every process they can see: on the host
+that is everything the user owns. Tests run the runner only through
+``tests/unit/helpers.RUNNER_WRAPPER``, which replaces them; callers therefore
+reach them as ``processes.kill_everything_else()``, never by a name imported
 into their own module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -88,3 +96,82 @@ def process_peak_rss(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+#: Stop states in /proc/<pid>/stat: stopped, traced, zombie, dead. Anything else may still run.
+STOPPED_STATES = frozenset("tTZXx")
+#: How often ``stop_everything_else`` signals and checks before it gives up.
+STOP_TRIES = 12
+
+
+def stop_everything_else() -> bool:
+    """SIGSTOP every other process in the container; True once they are seen to stay stopped.
+
+    ``kill(-1)`` from the namespace's init reaches every other process of the
+    container (under the kernel's task-list lock: no fork slips through). A
+    process that was not stopped yet can still SIGCONT one that was, so this
+    checks: two scans of every thread, each stopped (or a zombie) in both, with
+    the same run time (``schedstat``, in ns) and the same set of threads. Work
+    that keeps itself going (processes continuing each other) has some thread
+    running or runnable at every instant between the scans, which either scan
+    sees. False after ``STOP_TRIES`` rounds: the caller kills them all.
+    """
+    delay = 0.0002
+    for _ in range(STOP_TRIES):
+        try:
+            os.kill(-1, signal.SIGSTOP)
+        except ProcessLookupError:
+            return True  # nothing else is left
+        time.sleep(delay)
+        first = _thread_states()
+        if first is not None:
+            time.sleep(delay)
+            if _thread_states() == first:
+                return True
+        delay = min(delay * 2, 0.01)
+    return False
+
+
+def continue_everything_else() -> None:
+    """SIGCONT every other process in the container (what ``stop_everything_else`` stopped)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(-1, signal.SIGCONT)
+
+
+def _thread_states() -> dict[str, str] | None:
+    """Every other thread's run time, or None if one of them is not stopped (or cannot be read)."""
+    me = str(os.getpid())
+    found: dict[str, str] = {}
+    try:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or pid in ("1", me):
+                continue
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                base = f"/proc/{pid}/task/{tid}"
+                with open(f"{base}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split(None, 1)[0]
+                if state not in STOPPED_STATES:
+                    return None
+                with open(f"{base}/schedstat") as f:
+                    found[tid] = f.read().split(None, 1)[0]
+    except OSError:
+        return None  # a process went away (or hid itself) mid-scan: scan again
+    return found
+
+
+def container_cpu_ns() -> int | None:
+    """The container's CPU time so far in ns, from its cgroup (v1 or v2); None if neither is readable."""
+    try:
+        with open("/sys/fs/cgroup/cpuacct/cpuacct.usage") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/cpu.stat") as f:
+            for line in f:
+                name, _, value = line.partition(" ")
+                if name == "usage_usec":
+                    return int(value) * 1000
+    except (OSError, ValueError):
+        pass
+    return None

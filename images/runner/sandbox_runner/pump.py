@@ -10,8 +10,10 @@ exactly like one crossed while it ran (``*_truncated`` and ``output_limit``).
 
 A program that overflows a cap or outlives the deadline is SIGKILLed with its
 process group, in the tail too, so a session whose cell overflowed has lost
-its interpreter and ends. The callers clear the rest of the container and
-measure CPU and memory.
+its interpreter and ends. So is a session's interpreter whose container passes
+the session's CPU budget (``cpu_limit_ns``, checked every ``CPU_CHECK_S``), or
+whose result pipe carries something other than this cell's reply (``broken``).
+The callers clear the rest of the container and measure CPU and memory.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ CHUNK = 64 << 10
 DEFAULT_WALL_MS = 10_000
 DEFAULT_CAP = 1 << 20
 STREAM_NAMES = {"O": "stdout", "E": "stderr"}
+CPU_CHECK_S = 0.1
 
 
 class Pump:
@@ -38,8 +41,12 @@ class Pump:
     their frame types (``"O"``, ``"E"``). A pipe at end of file is closed and
     removed from the mapping, so a session that keeps it never polls it again.
     ``stdin`` is written to ``stdin_fd``, which is closed once written (at once
-    if there is nothing to write). ``reply_fd`` is a session's result pipe: the
-    cell's reply ends the pump with the interpreter still alive.
+    if there is nothing to write), unless ``keep_stdin`` (a session's control
+    pipe: the cell's message is written the same way, so a interpreter that
+    does not read cannot stall the runner). ``replies`` is a session's result
+    pipe: the reply to ``cell`` ends the pump with the interpreter still alive.
+    ``cpu_limit_ns``: stop once the container's CPU (``processes.container_cpu_ns``)
+    reaches it.
     """
 
     def __init__(
@@ -51,7 +58,10 @@ class Pump:
         *,
         stdin: bytes = b"",
         stdin_fd: int = -1,
-        reply_fd: int = -1,
+        keep_stdin: bool = False,
+        replies: wire.ReplyReader | None = None,
+        cell: int = 0,
+        cpu_limit_ns: int | None = None,
     ) -> None:
         self.pid = pid
         self.streams = streams
@@ -67,16 +77,30 @@ class Pump:
         self.status: int | None = None  # the wait status, once the program is reaped
         self.rusage: resource.struct_rusage | None = None
         self.reply: wire.JSONObject | None = None
+        self.broken: str | None = None  # why the result pipe cannot be trusted any more
+        self.cpu_exhausted = False
         self._stdin = memoryview(stdin)
         self._stdin_fd = stdin_fd
-        self.reply_fd = reply_fd  # -1 once the interpreter has closed it
+        self._keep_stdin = keep_stdin
+        self._replies = replies
+        self.reply_fd = replies.fd if replies is not None else -1  # -1 once the interpreter has closed it
+        self._cell = cell
+        self._cpu_limit_ns = cpu_limit_ns
+        self._cpu_checked = 0.0
         self._pidfd = -1
         self._poller = select.poll()
 
     @property
     def done(self) -> bool:
         """The program exited or reported back, or has to be stopped."""
-        return self.status is not None or self.reply is not None or self.timed_out or self.output_limit is not None
+        return (
+            self.status is not None
+            or self.reply is not None
+            or self.timed_out
+            or self.output_limit is not None
+            or self.broken is not None
+            or self.cpu_exhausted
+        )
 
     def flags(self) -> dict[str, bool | str | None]:
         """The result fields the pump decides, in the protocol's order."""
@@ -92,7 +116,7 @@ class Pump:
         self._register()
         try:
             self._watch()
-            if self.timed_out:
+            if self.timed_out or self.broken or self.cpu_exhausted:
                 self._stop_program()
             if not self.output_limit:
                 self._drain()
@@ -133,9 +157,13 @@ class Pump:
             if timeout_ms == 0:
                 self.timed_out = True
                 return
-            ready = [fd for fd, _ in self._poller.poll(min(timeout_ms, 1000 if self._pidfd >= 0 else 10))]
+            wait_ms = 1000 if self._pidfd >= 0 else 10
+            if self._cpu_limit_ns is not None:
+                wait_ms = min(wait_ms, int(CPU_CHECK_S * 1000))
+            ready = [fd for fd, _ in self._poller.poll(min(timeout_ms, wait_ms))]
             if self.reply_fd in ready:
                 self._read_reply()
+            self._check_cpu()
             reaped = processes.reap_children(self.pid)  # as PID 1, orphans too
             if reaped is not None:
                 self.status, self.rusage = reaped
@@ -191,16 +219,31 @@ class Pump:
         if self._stdin_fd >= 0:
             with contextlib.suppress(KeyError):
                 self._poller.unregister(self._stdin_fd)
-            os.close(self._stdin_fd)
+            if not self._keep_stdin:
+                os.close(self._stdin_fd)
             self._stdin_fd = -1
 
     def _read_reply(self) -> None:
-        message = wire.read_message(self.reply_fd)
-        if message is None:  # the interpreter is gone; its exit status follows
-            self._poller.unregister(self.reply_fd)
-            self.reply_fd = -1
-        else:
-            self.reply = message
+        assert self._replies is not None, "a reply pipe is polled only when given"
+        try:
+            messages = self._replies.read()
+            if messages is None:  # the interpreter is gone; its exit status follows
+                self._poller.unregister(self.reply_fd)
+                self.reply_fd = -1
+                return
+            for message in messages:
+                if wire.check_reply(message, self._cell) and self.reply is None:
+                    self.reply = message
+        except ValueError as exc:
+            self.broken = str(exc)
+
+    def _check_cpu(self) -> None:
+        if self._cpu_limit_ns is None or time.monotonic() - self._cpu_checked < CPU_CHECK_S:
+            return
+        self._cpu_checked = time.monotonic()
+        used = processes.container_cpu_ns()
+        if used is not None and used >= self._cpu_limit_ns:
+            self.cpu_exhausted = True
 
     def _stop_program(self) -> None:
         """SIGKILL the program's group, and the program itself in case it has not called setsid() yet."""

@@ -5,6 +5,14 @@ only the runner holds them, and the program never sees either. A session's
 interpreter and the runner talk over two private pipes instead, with
 length-prefixed JSON messages, so nothing the interpreter writes there can pass
 for a frame. Both formats are documented in the package docstring.
+
+The interpreter runs the program's code, so its result pipe is the program's
+too: a cell can write anything there (CPython keeps nothing from the code it
+runs). The runner therefore reads that pipe without blocking, in bounded
+messages (``ReplyReader``), and takes only a well-formed reply for the cell it
+sent (``check_reply``); anything else breaks the session, which then ends. A
+cell can thus say what its own outcome was, as it could with ``SystemExit``,
+and nothing more: never stall the runner, never answer for another cell.
 """
 
 from __future__ import annotations
@@ -83,10 +91,15 @@ def read_request() -> Request:
     return request
 
 
-def write_message(fd: int, body: Mapping[str, object]) -> None:
-    """One message on a session's private pipe."""
+def encode_message(body: Mapping[str, object]) -> bytes:
+    """A message of a session's private pipes: u32 big-endian length, then JSON."""
     data = json.dumps(body).encode()
-    data = MESSAGE_HEADER.pack(len(data)) + data
+    return MESSAGE_HEADER.pack(len(data)) + data
+
+
+def write_message(fd: int, body: Mapping[str, object]) -> None:
+    """One message on a session's private pipe, written in full (blocking)."""
+    data = encode_message(body)
     while data:
         data = data[os.write(fd, data) :]
 
@@ -99,3 +112,60 @@ def read_message(fd: int) -> JSONObject | None:
         return message
     except EOFError:
         return None
+
+
+#: The longest reply an interpreter sends ({"cell": n, "exit_code": n}); anything longer is forged.
+MAX_REPLY_BYTES = 256
+
+
+class ReplyReader:
+    """A session interpreter's result pipe, read without ever blocking the runner."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+        os.set_blocking(fd, False)
+
+    def read(self) -> list[JSONObject] | None:
+        """The complete messages now readable; None once the pipe is closed.
+
+        ValueError for anything that is not a small JSON object behind its length.
+        """
+        try:
+            data = os.read(self.fd, 4 * MAX_REPLY_BYTES)
+        except BlockingIOError:
+            return []
+        if not data:
+            return None
+        self._buffer += data
+        messages = []
+        while len(self._buffer) >= MESSAGE_HEADER.size:
+            (length,) = MESSAGE_HEADER.unpack_from(self._buffer)
+            if length > MAX_REPLY_BYTES:
+                raise ValueError("an oversized message on the result pipe")
+            if len(self._buffer) < MESSAGE_HEADER.size + length:
+                break
+            body = self._buffer[MESSAGE_HEADER.size : MESSAGE_HEADER.size + length]
+            self._buffer = self._buffer[MESSAGE_HEADER.size + length :]
+            try:
+                message = json.loads(body)
+            except (ValueError, RecursionError):
+                raise ValueError("a message on the result pipe that is not JSON") from None
+            if not isinstance(message, dict):
+                raise ValueError("a message on the result pipe that is not an object")
+            messages.append(message)
+        if len(self._buffer) > MESSAGE_HEADER.size + MAX_REPLY_BYTES:
+            raise ValueError("an oversized message on the result pipe")
+        return messages
+
+
+def check_reply(message: JSONObject, cell: int) -> bool:
+    """True for the reply to ``cell``, False for a late one of an earlier cell; ValueError otherwise."""
+    number, status = message.get("cell"), message.get("exit_code")
+    if set(message) != {"cell", "exit_code"} or type(number) is not int or type(status) is not int:
+        raise ValueError("a malformed reply on the result pipe")
+    if not 0 <= status <= 255:
+        raise ValueError("a malformed reply on the result pipe")
+    if number > cell:
+        raise ValueError("a reply for a cell not yet sent")
+    return number == cell

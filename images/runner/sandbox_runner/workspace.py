@@ -4,12 +4,20 @@ The workdir is shared with the program, which may plant symlinks there (in a
 session, between two requests). Every path is therefore relative, free of
 ``..``, and walked one directory at a time with ``O_NOFOLLOW``, so a link can
 never send a write or a read outside the workdir.
+
+Only regular files are read or written: the last part is opened with
+``O_NOFOLLOW | O_NONBLOCK`` (a FIFO, a socket or a device can neither block
+the runner on open nor feed it forever), checked with ``fstat`` and refused if
+it is anything else. A read takes at most ``MAX_FILE_BYTES`` + 1 bytes from the
+open file and refuses it past the cap: the size is never taken from a ``stat``
+before the read, so a file that grows while it is read cannot outrun the cap.
 """
 
 from __future__ import annotations
 
 import binascii
 import contextlib
+import errno
 import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
@@ -46,9 +54,10 @@ def write_files(files: list[wire.JSONObject]) -> None:
                     parent = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
                     opened.append(parent)
                 name = rel.rsplit("/", 1)[-1]
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                fd = os.open(name, flags, int(spec.get("mode", 0o644)) & 0o777, dir_fd=parent)
+                fd = _open_regular(rel, name, parent, os.O_WRONLY | os.O_CREAT, int(spec.get("mode", 0o644)) & 0o777)
                 try:
+                    os.ftruncate(fd, 0)
+                    os.set_blocking(fd, True)
                     data = memoryview(binascii.a2b_base64(spec.get("data", "")))
                     while data:
                         data = data[os.write(fd, data) :]
@@ -62,7 +71,7 @@ def write_files(files: list[wire.JSONObject]) -> None:
 
 
 def read_file(path: str) -> bytes:
-    """A workdir file's bytes; never follows a symlink anywhere on the way."""
+    """A workdir file's bytes; never follows a symlink anywhere on the way, refuses all but regular files."""
     parts = safe_relpath(path).split("/")
     fd = os.open(WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -70,20 +79,39 @@ def read_file(path: str) -> bytes:
             next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             os.close(fd)
             fd = next_fd
-        file_fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        file_fd = _open_regular(path, parts[-1], fd, os.O_RDONLY)
     finally:
         os.close(fd)
     try:
-        import stat
-
-        info = os.fstat(file_fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path!r} is not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{path!r} is {info.st_size} bytes, over the {MAX_FILE_BYTES} byte cap")
-        chunks = []
-        while chunk := os.read(file_fd, 1 << 20):
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            try:
+                chunk = os.read(file_fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+            except BlockingIOError:  # not for a regular file; refused rather than waited for
+                raise ValueError(f"{path!r} is not a regular file") from None
+            if not chunk:
+                return b"".join(chunks)
             chunks.append(chunk)
-        return b"".join(chunks)
+            size += len(chunk)
+        raise ValueError(f"{path!r} is over the {MAX_FILE_BYTES} byte cap (or grew past it while it was read)")
     finally:
         os.close(file_fd)
+
+
+def _open_regular(path: str, name: str, dir_fd: int, flags: int, mode: int = 0o644) -> int:
+    """``name`` in ``dir_fd`` opened without following a link or blocking; refused unless a regular file."""
+    import stat
+
+    try:
+        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK, mode, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ValueError(f"{path!r} is a symbolic link") from None
+        if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # a socket, or a FIFO with no reader
+            raise ValueError(f"{path!r} is not a regular file") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{path!r} is not a regular file")
+    return fd

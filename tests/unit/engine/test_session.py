@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -37,12 +35,8 @@ class StubChannel:
 def make(behaviour: str) -> tuple[DockerSession, list[DockerSession]]:
     ended: list[DockerSession] = []
 
-    @asynccontextmanager
-    async def slot() -> AsyncIterator[None]:
-        yield
-
     container: Any = type("Container", (), {"id": "c" * 64})()  # the session never touches its socket
-    session = DockerSession(container, StubChannel(behaviour), slot, on_end=ended.append)  # type: ignore[arg-type]
+    session = DockerSession(container, StubChannel(behaviour), cpu_budget_s=60, on_end=ended.append)  # type: ignore[arg-type]
     return session, ended
 
 
@@ -86,10 +80,6 @@ async def test_closing_a_session_kills_its_running_cell_at_once() -> None:
 
     ended: list[DockerSession] = []
 
-    @asynccontextmanager
-    async def slot() -> AsyncIterator[None]:
-        yield
-
     class Killable:
         id = "c" * 64
 
@@ -97,7 +87,7 @@ async def test_closing_a_session_kills_its_running_cell_at_once() -> None:
             gone.set()
 
     container: Any = Killable()
-    session = DockerSession(container, Running("block"), slot, on_end=ended.append)  # type: ignore[arg-type]
+    session = DockerSession(container, Running("block"), cpu_budget_s=60, on_end=ended.append)  # type: ignore[arg-type]
     limits = EffectiveLimits(
         wall_time_s=60, cpu_time_s=5, memory_mb=256, processes=64, workdir_mb=64, stdout_bytes=99, stderr_bytes=99
     )
