@@ -9,6 +9,8 @@ import pytest
 
 from sandbox.config import Settings
 from sandbox.engine.hardening import (
+    GVISOR_HOST_TASKS,
+    GVISOR_TASKS_PER_PROCESS,
     LABEL_EXPIRES,
     LABEL_KIND,
     LABEL_MANAGED,
@@ -158,3 +160,19 @@ def test_options_are_fresh_each_call() -> None:
     first, second = options(), options()
     first.host["cap_drop"].append("NET_RAW")
     assert second.host["cap_drop"] == ["ALL"]
+
+
+def test_gvisor_limits_the_programs_tasks_inside_the_sandbox() -> None:
+    """Under runsc the pids cgroup counts the Sentry's host tasks: the program's limit is RLIMIT_NPROC."""
+    processes = PROFILE[2]
+    for runtime in ("runsc", "runsc-kvm"):
+        host = options(Settings(runtime=runtime)).host
+        assert {"name": "nproc", "soft": processes, "hard": processes} in host["ulimits"]
+        assert host["pids_limit"] == GVISOR_HOST_TASKS + GVISOR_TASKS_PER_PROCESS * processes
+
+
+def test_runc_has_no_nproc_ulimit() -> None:
+    """nproc is per uid across the host under runc: sandboxes sharing uid 65534 would starve each other."""
+    host = options().host
+    assert host["pids_limit"] == PROFILE[2]
+    assert "nproc" not in {u["name"] for u in host["ulimits"]}
