@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,8 @@ ANNOTATION_PARENTS = (
 )
 ANNOTATION_CODE = (ast.Call, ast.Lambda, ast.NamedExpr, ast.comprehension, ast.Await, ast.Yield, ast.YieldFrom)
 MAX_ANNOTATION = 1000
+#: How deep a template built from literals is followed (``("{}" + " ") * n``).
+MAX_TEMPLATE_DEPTH = 8
 #: A class base that makes its instances strings (str, UserString, StrEnum, numpy.str_).
 STR_BASE = re.compile(r"(?i)str")
 #: Where a call's template or expression argument is, by the called method's name: str.format's
@@ -78,6 +81,7 @@ TOO_LONG = f"a dotted name longer than {MAX_NAME_CHARS} characters or {MAX_CHAIN
 #: Nodes no rule or bandit test looks at: contexts (Load/Store) and operators.
 LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
 Nodes = list[tuple[ast.AST, ast.AST | None]]
+_FORMATTER = string.Formatter()
 
 
 def _subclasses(base: type[ast.AST]) -> set[type[ast.AST]]:
@@ -137,7 +141,7 @@ class RuleChecker:
         self._seen: set[tuple[str, int, int, str]] = set()
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
         self._nodes: Nodes = []
-        self._literals: dict[str, list[str] | None] | None = None  # built on first use: see _literal_strings
+        self._bound: dict[str, list[ast.expr] | None] | None = None  # built on first use: see _bound_values
         self._parents: dict[int, ast.AST | None] | None = None  # built on first use: see _annotation
         # Keyed by the node's exact type, so each handler gets the node class it declares.
         self._bindings: dict[type[ast.AST], Callable[[Any], None]] = {
@@ -403,14 +407,40 @@ class RuleChecker:
             self._template(template, node, 'a "{"-style logging format')
 
     def _template(self, template: ast.expr, node: ast.AST, how: str) -> None:
-        """A str.format template must be a literal (or a name only ever bound to literals)."""
-        if self._literal_strings(template) is None and not self._library_object(template):
+        """A str.format template must be a literal (or a name only ever bound to literals), or made of
+        whole literal templates (``"{:>8}" * n``, ``" ".join(["{}"] * n)``): every field is then one
+        the string scan has seen."""
+        if not self._whole_templates(template) and not self._library_object(template):
             self._add(
                 "format.computed_template",
                 node,
                 f"{how} not traceable to a string literal: its fields read attributes by name "
                 "(use a literal template or an f-string)",
             )
+
+    def _whole_templates(self, node: ast.AST, depth: int = 0) -> bool:
+        """``node`` is built only from literal templates each complete on its own (no field cut in two)."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str) and (depth == 0 or _complete_template(node.value))
+        if depth > MAX_TEMPLATE_DEPTH:
+            return False
+        values = self._bound_values(node)
+        if values is not None:
+            return all(self._whole_templates(value, depth + 1) for value in values)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return self._whole_templates(node.left, depth + 1) and self._whole_templates(node.right, depth + 1)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):  # "{} " * n, [t] * n
+            return self._whole_templates(node.left, depth + 1) or self._whole_templates(node.right, depth + 1)
+        if isinstance(node, ast.List | ast.Tuple):
+            return all(self._whole_templates(item, depth + 1) for item in node.elts)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join":
+            return (
+                len(node.args) == 1
+                and not node.keywords
+                and self._whole_templates(node.func.value, depth + 1)
+                and self._whole_templates(node.args[0], depth + 1)
+            )
+        return False
 
     def _expression(self, node: ast.Call) -> None:
         """pandas eval/query: the expression resolves names and attributes (``@x.y``) at run time."""
@@ -454,23 +484,30 @@ class RuleChecker:
             return not any(STR_BASE.search(ast.unparse(base)) for c in classes for base in c.bases)
         if self._resolve(node) is None:
             return False
-        self._literal_strings(node)  # builds the bindings
+        self._bound_values(node)  # builds the bindings
         name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
-        return name not in (self._literals or {})
+        return name not in (self._bound or {})
 
     def _literal_strings(self, node: ast.AST) -> list[str] | None:
         """The string literals ``node`` can be (a literal, or a name or attribute only ever bound to literals)."""
         if isinstance(node, ast.Constant):
             return [node.value] if isinstance(node.value, str) else None
+        values = self._bound_values(node)
+        if values is None or not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in values):
+            return None
+        return [v.value for v in values]  # type: ignore[attr-defined]
+
+    def _bound_values(self, node: ast.AST) -> list[ast.expr] | None:
+        """What a name (or attribute name) is assigned, if every binding of it is a plain assignment."""
         if isinstance(node, ast.Name):
             name = node.id
         elif isinstance(node, ast.Attribute):
             name = node.attr
         else:
             return None
-        if self._literals is None:
-            self._literals = _literal_bindings(self._nodes)
-        return self._literals.get(name)
+        if self._bound is None:
+            self._bound = _assigned_values(self._nodes)
+        return self._bound.get(name)
 
     def _dynamic_attribute_call(self, callee: str, node: ast.Call) -> None:
         index = DYNAMIC_ATTRIBUTE_CALLS[callee]
@@ -575,6 +612,16 @@ class RuleChecker:
         return True
 
 
+def _complete_template(text: str) -> bool:
+    """Every ``{`` and ``}`` of ``text`` closes within it (as a field or an escape)."""
+    try:
+        for _ in _FORMATTER.parse(text):
+            pass
+    except ValueError:
+        return False
+    return True
+
+
 def _literal_in(node: ast.expr, values: tuple[str, ...]) -> bool:
     return isinstance(node, ast.Constant) and node.value in values
 
@@ -592,13 +639,13 @@ _OTHER_BINDINGS: dict[type[ast.AST], str] = {
 }
 
 
-def _literal_bindings(nodes: Nodes) -> dict[str, list[str] | None]:
-    """Name (or attribute name) -> the string literals it is bound to, None if any binding is not one.
+def _assigned_values(nodes: Nodes) -> dict[str, list[ast.expr] | None]:
+    """Name (or attribute name) -> the values assigned to it, None if any binding is not ``name = value``.
 
     Conservative: ``x.name = ...`` anywhere counts as a binding of ``name``; a name
-    never bound in the file (a parameter, a library attribute) is unknown (None).
+    never bound in the file (a parameter, a library attribute) is unknown (absent).
     """
-    literals: dict[str, list[str] | None] = {}
+    bound: dict[str, list[ast.expr] | None] = {}
     for node, parent in nodes:
         kind = type(node)
         if kind is ast.Name or kind is ast.Attribute:
@@ -614,10 +661,10 @@ def _literal_bindings(nodes: Nodes) -> dict[str, list[str] | None]:
         else:
             continue
         value = getattr(parent, "value", None) if type(parent) in (ast.Assign, ast.AnnAssign) else None
-        known = literals.get(name, [])
-        if known is not None and isinstance(value, ast.Constant) and isinstance(value.value, str):
-            known.append(value.value)
-            literals[name] = known
+        known = bound.get(name, [])
+        if known is not None and value is not None:
+            known.append(value)
+            bound[name] = known
         else:
-            literals[name] = None
-    return literals
+            bound[name] = None
+    return bound

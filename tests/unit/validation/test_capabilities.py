@@ -177,6 +177,29 @@ def test_literal_templates_and_expressions_stay_allowed() -> None:
     )
 
 
+def test_templates_made_of_whole_literal_templates_stay_allowed() -> None:
+    clean(
+        "cols = ['a', 'b']\nfmt = '{:>8}' * len(cols)\nprint(fmt.format(*cols))\n"
+        "print(('{:<10}' * 2).format(1, 2), ' | '.join(['{:>6}'] * 3).format(1, 2, 3))\n"
+        "row = '{name}: ' + '{value:.2f}'\nprint(row.format(name='a', value=2.0))\n"
+        "print(('{{0' + '.x}}').format(1))\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "print(('{0.' + '__globals__}').format(f))",
+        "print(('s__}{0.__global' * 2).format(f))",
+        "print(''.join(['{0.__glo', 'bals__}']).format(f))",
+        "t = '{0.__glo'\nt = t + 'bals__}'\nt.format(f)",
+        "print(f'{{:>{w}}}'.format(x))",
+    ],
+)
+def test_templates_that_join_pieces_of_a_field_are_denied(code: str) -> None:
+    denied_by(code, "format.computed_template")
+
+
 def test_logging_configuration_stays_allowed() -> None:
     clean(
         "import logging, sys\n"
