@@ -62,6 +62,9 @@ ANNOTATION_CODE = (ast.Call, ast.Lambda, ast.NamedExpr, ast.comprehension, ast.A
 MAX_ANNOTATION = 1000
 #: How deep a template built from literals is followed (``("{}" + " ") * n``).
 MAX_TEMPLATE_DEPTH = 8
+#: Steps spent following templates in one file (each is one node looked at): bounds names bound to
+#: lists of names bound to lists ..., which would otherwise cost exponential time.
+MAX_TEMPLATE_STEPS = 5_000
 #: A class base that makes its instances strings (str, UserString, StrEnum, numpy.str_).
 STR_BASE = re.compile(r"(?i)str")
 #: Where a call's template or expression argument is, by the called method's name: str.format's
@@ -142,6 +145,8 @@ class RuleChecker:
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
         self._nodes: Nodes = []
         self._bound: dict[str, list[ast.expr] | None] | None = None  # built on first use: see _bound_values
+        self._template_steps = MAX_TEMPLATE_STEPS  # for the whole file: templates cannot cost more than this
+        self._str_subclass: bool | None = None  # whether the file subclasses a string type (see _library_object)
         self._parents: dict[int, ast.AST | None] | None = None  # built on first use: see _annotation
         # Keyed by the node's exact type, so each handler gets the node class it declares.
         self._bindings: dict[type[ast.AST], Callable[[Any], None]] = {
@@ -422,8 +427,9 @@ class RuleChecker:
         """``node`` is built only from literal templates each complete on its own (no field cut in two)."""
         if isinstance(node, ast.Constant):
             return isinstance(node.value, str) and (depth == 0 or _complete_template(node.value))
-        if depth > MAX_TEMPLATE_DEPTH:
-            return False
+        self._template_steps -= 1
+        if depth > MAX_TEMPLATE_DEPTH or self._template_steps < 0:
+            return False  # denied: too intricate to follow (names bound to lists of names ...)
         values = self._bound_values(node)
         if values is not None:
             return all(self._whole_templates(value, depth + 1) for value in values)
@@ -480,8 +486,10 @@ class RuleChecker:
         ``self``/``super()`` in a file that subclasses no string type (a logging.Formatter's ``format``)."""
         is_super = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
         if is_super or (isinstance(node, ast.Name) and node.id in ("self", "cls")):
-            classes = (n for n, _ in self._nodes if isinstance(n, ast.ClassDef))
-            return not any(STR_BASE.search(ast.unparse(base)) for c in classes for base in c.bases)
+            if self._str_subclass is None:
+                classes = (n for n, _ in self._nodes if isinstance(n, ast.ClassDef))
+                self._str_subclass = any(STR_BASE.search(ast.unparse(base)) for c in classes for base in c.bases)
+            return not self._str_subclass
         if self._resolve(node) is None:
             return False
         self._bound_values(node)  # builds the bindings

@@ -150,13 +150,9 @@ def test_a_cell_is_stopped_at_its_sessions_maximum_lifetime_and_stalls_no_reapin
     assert cell_took < 12, f"a cell ran {cell_took:.1f} s in a session whose lifetime was 2 s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cell keeps running after it answered: threads it starts use the session's CPU between cells, "
-    "outside the wall limit, the execution slot and the key's concurrency (ignoring SIGXCPU defeats the soft "
-    "RLIMIT_CPU), for up to the idle TTL / maximum lifetime; issue 11 (Security II) names this class and fixes it",
-)
 def test_work_started_by_a_cell_does_not_run_after_it_answers(live_server) -> None:
+    """Once a thread ignoring SIGXCPU used the session's CPU between cells, up to the idle TTL; now the
+    runner stops every process of the program when a call is answered."""
     key = live_server.key("hostile-background")
     spin = (
         "import signal, threading\n"
@@ -504,3 +500,191 @@ def test_another_key_cannot_reach_a_sessions_cells_or_files(live_server) -> None
         assert owner.get(f"/v1/sessions/{sid}/files/secret.txt").content == b"s3cret"
         assert owner.post(f"/v1/executions/{record['id']}/cancel").json()["status"] == "ok"
         owner.delete(f"/v1/sessions/{sid}")
+
+
+# ------------------------------------------------------------------------- between calls, and for life
+#: The container's CPU so far, in seconds (cgroup v1 or v2), printed by a cell.
+CONTAINER_CPU = (
+    "def container_cpu():\n"
+    "    try:\n"
+    "        return int(open('/sys/fs/cgroup/cpuacct/cpuacct.usage').read()) / 1e9\n"
+    "    except OSError:\n"
+    "        stat = dict(line.split() for line in open('/sys/fs/cgroup/cpu.stat'))\n"
+    "        return int(stat['usage_usec']) / 1e6\n"
+)
+
+
+def test_processes_a_cell_started_do_not_run_between_calls(live_server) -> None:
+    """A daemon in its own session (setsid) is stopped between calls like the interpreter's threads."""
+    key = live_server.key("hostile-background-process", policy="permissive")
+    spawn = (
+        "import subprocess, sys\n"
+        "for _ in range(2):\n"
+        "    subprocess.Popen([sys.executable, '-c', 'while True: pass'], start_new_session=True)\n"
+    )
+    with live_server.client(key) as client:
+        sid = open_session(client)
+        try:
+            assert cell(client, sid, CONTAINER_CPU).json()["status"] == "ok"
+            assert cell(client, sid, spawn).json()["status"] == "ok"
+            before = float(cell(client, sid, "print(container_cpu())").json()["stdout"])
+            time.sleep(3)
+            after = float(cell(client, sid, "print(container_cpu())").json()["stdout"])
+        finally:
+            client.delete(f"/v1/sessions/{sid}")
+    assert after - before < 1.0, f"the session's container used {after - before:.1f} s of CPU between calls"
+
+
+def test_a_session_ends_at_its_lifetime_cpu_budget(live_server, monkeypatch) -> None:
+    """Each cell within its own CPU limit, together past the session's budget: the session ends."""
+    monkeypatch.setattr(live_server.settings, "session_cpu_budget_s", 3)
+    key = live_server.key("hostile-cpu-budget")
+    burn = "import time\nend = time.process_time() + 1.2\nwhile time.process_time() < end:\n    pass\n"
+    with live_server.client(key) as client:
+        sid = open_session(client)
+        monkeypatch.undo()
+        answers = [cell(client, sid, burn, cpu_time_s=2, wall_time_s=60) for _ in range(3)]
+        after = cell(client, sid, "print('after')")
+        client.delete(f"/v1/sessions/{sid}")
+    assert [a.json()["status"] for a in answers[:2]] == ["ok", "ok"], [a.json() for a in answers]
+    last = answers[2].json()
+    assert last["status"] == "cpu_time_exceeded", last
+    assert "CPU budget of 3 s" in last["message"] and "the session has ended" in last["message"], last
+    assert_problem(after, 404, "rejected")
+
+
+def test_a_cell_that_burns_the_budget_in_threads_ignoring_sigxcpu_is_stopped(live_server, monkeypatch) -> None:
+    monkeypatch.setattr(live_server.settings, "session_cpu_budget_s", 2)
+    key = live_server.key("hostile-cpu-budget-threads")
+    burn = (
+        "import signal, threading, time\n"
+        "signal.signal(signal.SIGXCPU, signal.SIG_IGN)\n"
+        "def spin():\n    while True:\n        pass\n"
+        "for _ in range(2):\n    threading.Thread(target=spin, daemon=True).start()\n"
+        "time.sleep(120)\n"
+    )
+    with live_server.client(key) as client:
+        sid = open_session(client)
+        monkeypatch.undo()
+        answer = cell(client, sid, burn, wall_time_s=60).json()
+        client.delete(f"/v1/sessions/{sid}")
+    # Stopped for its CPU (2 s, on a busy machine that may take a while), not at its wall limit.
+    assert answer["status"] == "cpu_time_exceeded", answer
+    assert "CPU budget of 2 s" in answer["message"], answer
+
+
+FIFO = "import os\nos.mkfifo('special')"
+SOCKET = "import socket\ns = socket.socket(socket.AF_UNIX)\ns.bind('special')\ns.listen()"
+
+
+@pytest.mark.parametrize("code", [FIFO, SOCKET], ids=["fifo", "socket"])
+@pytest.mark.parametrize("op", ["get", "put"])
+def test_special_files_are_refused_and_the_session_goes_on(live_server, op: str, code: str) -> None:
+    key = live_server.key(f"hostile-special-{op}-{len(code)}", policy="permissive")  # socket is not standard's
+    with live_server.client(key) as client:
+        sid = open_session(client)
+        assert cell(client, sid, code).json()["status"] == "ok"
+        started = time.monotonic()
+        if op == "get":
+            response = client.get(f"/v1/sessions/{sid}/files/special")
+        else:
+            response = client.put(f"/v1/sessions/{sid}/files/special", content=b"data")
+        took = time.monotonic() - started
+        body = assert_problem(response, 400, "rejected")
+        assert "'special' is not a regular file" in body["message"], body
+        assert cell(client, sid, "print('alive')").json()["stdout"] == "alive\n"
+        client.delete(f"/v1/sessions/{sid}")
+    assert took < 5, f"the file operation took {took:.1f} s"
+
+
+def test_a_file_a_thread_keeps_appending_to_is_read_as_it_was_when_the_call_answered(live_server) -> None:
+    """The program is stopped during file operations too: the file does not grow under the read."""
+    grow = (
+        "import threading, time\n"
+        "def grow():\n"
+        "    with open('log.txt', 'a') as f:\n"
+        "        while True:\n"
+        "            f.write('x' * 4096)\n"
+        "            f.flush()\n"
+        "            time.sleep(0.001)\n"
+        "threading.Thread(target=grow, daemon=True).start()\n"
+        "time.sleep(0.2)\n"
+    )
+    flood = "threading.Thread(target=lambda: open('big', 'w').write('x' * (40 << 20)), daemon=True).start()"
+    with live_server.client(live_server.key("hostile-growing-file")) as client:
+        sid = open_session(client, limits={"workdir_mb": 64})
+        assert cell(client, sid, grow).json()["status"] == "ok"
+        first = client.get(f"/v1/sessions/{sid}/files/log.txt")
+        time.sleep(1)
+        second = client.get(f"/v1/sessions/{sid}/files/log.txt")
+        alive = cell(client, sid, "print('alive')").json()
+        assert cell(client, sid, flood + "\ntime.sleep(3)", wall_time_s=20).json()["status"] == "ok"
+        over = client.get(f"/v1/sessions/{sid}/files/big")
+        still = cell(client, sid, "print('still')").json()
+        client.delete(f"/v1/sessions/{sid}")
+    assert first.status_code == 200 and len(first.content) > 0, first.text[:300]
+    assert second.content == first.content, "the file grew between two reads with no cell running"
+    assert alive["stdout"] == "alive\n", alive
+    body = assert_problem(over, 400, "rejected")
+    assert "'big' is over the 33554432 byte cap" in body["message"], body
+    assert still["stdout"] == "still\n", still
+
+
+def test_a_forged_reply_ends_only_its_session_with_a_clear_status(live_server) -> None:
+    code = (
+        'import os, struct, time\nreply = b\'{"cell": 99, "exit_code": 0}\'\n'
+        "os.write(4, struct.pack('>I', len(reply)) + reply)\ntime.sleep(5)"
+    )
+    with live_server.client(live_server.key("hostile-forge-clear")) as client:
+        sid = open_session(client)
+        started = time.monotonic()
+        answer = cell(client, sid, code).json()
+        took = time.monotonic() - started
+        after = cell(client, sid, "print(1)")
+        other = open_session(client)
+        fine = cell(client, other, "print('other')").json()
+        for s in (sid, other):
+            client.delete(f"/v1/sessions/{s}")
+    assert answer["status"] == "killed" and "result pipe" in answer["message"], answer
+    assert "the session has ended" in answer["message"]
+    assert took < 4, f"the forged reply held the cell for {took:.1f} s"
+    assert_problem(after, 404, "rejected")
+    assert fine["stdout"] == "other\n"
+
+
+def test_sessions_count_against_the_servers_concurrency(tmp_path, docker_client) -> None:
+    """A session holds an execution slot for its life: past ``max_concurrency`` a 503, as for runs."""
+    from sandbox.api import create_app
+    from sandbox.config import Settings
+    from sandbox.store import Store
+    from tests.docker_fixtures import SESSION_OWNER
+    from tests.live_uvicorn import uvicorn_in_thread
+
+    settings = Settings(
+        state_dir=tmp_path,
+        pool_size=0,
+        max_concurrency=2,
+        queue_timeout_s=0.5,
+        validation_workers=1,
+        owner=f"{SESSION_OWNER}-slots",
+    )
+    app = create_app(settings)
+    with uvicorn_in_thread(app, start_timeout=60, log_level="warning") as url:
+        store = Store(settings.database)
+        key = store.create_key("slots", "standard", 64, 10_000)[1]
+        store.close()
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+            first, second = open_session(client), open_session(client)
+            third = client.post("/v1/sessions", json={})
+            run = client.post("/v1/executions", json={"code": "print(1)"})
+            assert cell(client, first, "print('cell')").json()["stdout"] == "cell\n", "a cell needs no other slot"
+            client.delete(f"/v1/sessions/{first}")
+            time.sleep(0.2)
+            after = client.post("/v1/executions", json={"code": "print(1)"})
+            client.delete(f"/v1/sessions/{second}")
+    for refused in (third, run):
+        body = assert_problem(refused, 503, "capacity_unavailable")
+        assert "open sessions" in body["message"] and refused.headers.get("retry-after"), body
+    assert after.status_code == 200 and after.json()["stdout"] == "1\n", after.text
+    left = docker_client.api.containers(all=True, filters={"label": f"io.sandbox.owner={settings.owner}"})
+    assert not left, f"the server left containers behind: {[c['Id'][:12] for c in left]}"

@@ -442,3 +442,10 @@ def test_exempt_patterns_only_exempt_exact_names() -> None:
     assert patterns.fullmatch("multiprocessing.Process")
     assert not patterns.fullmatch("os._exit") and patterns.fullmatch("os._wrap_close")
     assert not patterns.fullmatch("numpy.__version__")
+
+
+def test_template_tracing_is_bounded() -> None:
+    """Names bound to lists of themselves would cost exponential time to follow: the budget denies them."""
+    items = ", ".join(["x"] * 500)
+    code = f"x = [{items}]\n" + "x.format(1)\n" * 200
+    denied_by(code, "format.computed_template")
