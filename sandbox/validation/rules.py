@@ -47,18 +47,10 @@ NETWORK_URL = re.compile(r"\s*(?:https?|ftps?|sftp|s3a?|gcs|gs|az|abfs|hdfs|webh
 EXPRESSION_REACH = re.compile(r"@|__|(?<!\w)(?=\w*?[A-Za-z_])\w++\s*+\.\s*+[A-Za-z_]")
 #: matplotlib.use("module://name") imports the module ``name``.
 MODULE_URL = "module://"
-#: Where a string annotation can sit (directly or inside an expression such as ``list["T"]``), and what
-#: in one is code rather than a type: functools.singledispatch, attrs and typing evaluate them.
-ANNOTATION_PARENTS = (
-    ast.arg,
-    ast.FunctionDef,
-    ast.AsyncFunctionDef,
-    ast.AnnAssign,
-    ast.Subscript,
-    ast.BinOp,
-    ast.Tuple,
-)
+#: What in a string annotation is code rather than a type (functools.singledispatch's ``register``,
+#: attrs and typing evaluate string annotations), and the builtins that would build one at run time.
 ANNOTATION_CODE = (ast.Call, ast.Lambda, ast.NamedExpr, ast.comprehension, ast.Await, ast.Yield, ast.YieldFrom)
+STRING_BUILDERS = ("str", "chr", "format", "repr", "ascii")
 MAX_ANNOTATION = 1000
 #: How deep a template built from literals is followed (``("{}" + " ") * n``).
 MAX_TEMPLATE_DEPTH = 8
@@ -147,7 +139,6 @@ class RuleChecker:
         self._bound: dict[str, list[ast.expr] | None] | None = None  # built on first use: see _bound_values
         self._template_steps = MAX_TEMPLATE_STEPS  # for the whole file: templates cannot cost more than this
         self._str_subclass: bool | None = None  # whether the file subclasses a string type (see _library_object)
-        self._parents: dict[int, ast.AST | None] | None = None  # built on first use: see _annotation
         # Keyed by the node's exact type, so each handler gets the node class it declares.
         self._bindings: dict[type[ast.AST], Callable[[Any], None]] = {
             ast.Import: self._bind_Import,
@@ -155,8 +146,16 @@ class RuleChecker:
         }
         self._dispatch: dict[type[ast.AST], Callable[[Any, ast.AST | None], None]] = {
             node_type: getattr(self, f"_visit_{node_type.__name__}")
-            for node_type in (ast.Name, ast.Attribute, ast.MatchClass, ast.Call, ast.Constant, ast.Expr)
+            for node_type in (ast.Name, ast.Attribute, ast.MatchClass, ast.Call, ast.Constant, ast.Expr, ast.arg)
         }
+        # annotations (string annotations are evaluated where hints are read)
+        self._dispatch.update(
+            {
+                ast.FunctionDef: self._visit_returns,
+                ast.AsyncFunctionDef: self._visit_returns,
+                ast.AnnAssign: self._visit_AnnAssign,
+            }
+        )
 
     def check(self, nodes: Nodes) -> list[Finding]:
         """Apply the rules to every node of ``flatten(tree)``."""
@@ -564,30 +563,45 @@ class RuleChecker:
                 self._add("string.qualified", node, f"string {text!r} names a denied function")
         elif text.startswith(MODULE_URL):
             self._add("string.module_url", node, f"string {text[:60]!r}: matplotlib imports the module it names")
-        if "(" in text and type(parent) in ANNOTATION_PARENTS:
-            self._annotation(text, node, parent)
         if "{" in text:
             for field in FORMAT_FIELD.findall(text):
                 for name in FIELD_ATTRIBUTE.findall(field.split("!")[0].split(":")[0]):
                     if self.rules.attribute_verdict(name):
                         self._add("string.format_attribute", node, f"format field reads denied attribute {name!r}")
 
-    def _annotation(self, text: str, node: ast.Constant, parent: ast.AST | None) -> None:
-        """A string annotation is evaluated by whatever reads the hints (functools.singledispatch's
-        ``register``, attrs, typing): it may name types, never call anything."""
-        child: ast.AST = node
-        if self._parents is None:
-            self._parents = {id(n): p for n, p in self._nodes}
-        while isinstance(parent, ast.expr):  # up through list["..."], "A" | "B", ...
-            child, parent = parent, self._parents.get(id(parent))
-        if getattr(parent, "annotation", None) is not child and getattr(parent, "returns", None) is not child:
-            return
-        try:
-            tree = ast.parse(text.strip(), mode="eval") if len(text) <= MAX_ANNOTATION else None
-        except SyntaxError:
-            return  # not an expression: evaluating it fails
-        if tree is None or any(isinstance(n, ANNOTATION_CODE) for n in ast.walk(tree)):
-            self._add("annotation.code", node, "a string annotation that calls code: it runs where hints are read")
+    # -------------------------------------------------------------- annotations
+    def _visit_arg(self, node: ast.arg, parent: ast.AST | None) -> None:
+        if node.annotation is not None:
+            self._annotation(node.annotation)
+
+    def _visit_returns(self, node: ast.FunctionDef | ast.AsyncFunctionDef, parent: ast.AST | None) -> None:
+        if node.returns is not None:
+            self._annotation(node.returns)
+
+    def _visit_AnnAssign(self, node: ast.AnnAssign, parent: ast.AST | None) -> None:
+        self._annotation(node.annotation)
+
+    def _annotation(self, annotation: ast.expr) -> None:
+        """Annotations may name types, never run code: string annotations are evaluated by whatever
+        reads the hints (functools.singledispatch's ``register``, attrs, typing), so neither may a
+        string in one call anything, nor may one be built at run time (``"os.sys" + "tem(...)"``)."""
+        if isinstance(annotation, ast.Name | ast.Attribute):
+            return  # the common case
+        for node in ast.walk(annotation):  # each annotation once: linear in the file
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "(" in node.value:
+                try:
+                    text = node.value.strip()
+                    tree = ast.parse(text, mode="eval") if len(text) <= MAX_ANNOTATION else None
+                except SyntaxError:
+                    continue  # not an expression: evaluating it fails
+                if tree is None or any(isinstance(n, ANNOTATION_CODE) for n in ast.walk(tree)):
+                    self._add(
+                        "annotation.code", node, "a string annotation that calls code: it runs where hints are read"
+                    )
+            elif _builds_text(node):
+                self._add(
+                    "annotation.code", node, "an annotation built as a string at run time: it is evaluated as code"
+                )
 
     # ------------------------------------------------------------------ helpers
     def _resolve(self, node: ast.AST) -> str | None:
@@ -628,6 +642,24 @@ def _complete_template(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _builds_text(node: ast.AST) -> bool:
+    """An f-string, string arithmetic (not ``A | B``), a str method call or str()/chr()/format()."""
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):
+        return not isinstance(node.op, ast.BitOr) and (_is_text(node.left) or _is_text(node.right))
+    if isinstance(node, ast.Call):
+        func = node.func
+        return (isinstance(func, ast.Attribute) and _is_text(func.value)) or (
+            isinstance(func, ast.Name) and func.id in STRING_BUILDERS
+        )
+    return False
+
+
+def _is_text(node: ast.expr) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
 
 
 def _literal_in(node: ast.expr, values: tuple[str, ...]) -> bool:

@@ -144,6 +144,11 @@ RESOLVE_NAME = [
     ("import typing\ndef g(x: typing.List[\"os.system('x')\"]) -> None:\n    pass", "annotation.code"),
     ("def g(x) -> 'int | (lambda: 1)()':\n    pass", "annotation.code"),
     ("y: 'print(1)' = 3", "annotation.code"),
+    ("@f.register\ndef _(x: 'os.system' + \"('id')\"):\n    pass", "annotation.code"),
+    ("def g(x: f'{a}') -> None:\n    pass", "annotation.code"),
+    ("def g(x) -> ''.join(['os.sys', \"tem('id')\"]):\n    pass", "annotation.code"),
+    ("y: '%s' % name = 1", "annotation.code"),
+    ("import attr\nattr.resolve_types(C)", "name.qualified_denied"),
 ]
 
 
