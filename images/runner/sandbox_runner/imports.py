@@ -40,9 +40,7 @@ def validated_digests(files: Iterable[dict[str, object]]) -> set[str]:
     import binascii
 
     return {
-        digest(binascii.a2b_base64(str(f.get("data", ""))))
-        for f in files
-        if str(f.get("path", "")).endswith(".py")
+        digest(binascii.a2b_base64(str(f.get("data", "")))) for f in files if str(f.get("path", "")).endswith(".py")
     }
 
 

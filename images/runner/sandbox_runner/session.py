@@ -38,7 +38,7 @@ import signal
 import sys
 import time
 
-from . import processes, program, pump, wire, workspace
+from . import imports, processes, program, pump, wire, workspace
 
 # The interpreter's ends of its control and result pipes; it keeps no other descriptor above stdio.
 CONTROL_FD, RESULT_FD = 3, 4
@@ -54,6 +54,11 @@ class Session:
         self.freeze = bool(options.get("freeze", True))
         self.budget_s = max(int(options.get("cpu_s", 0)), 0)
         self.cpu_base = processes.container_cpu_ns() or 0
+        # Under an enforcing policy: the digests of the validated sources the interpreter may import
+        # from the workdir (see ``imports``); an upload adds its own, passed on with the next cell.
+        digests = imports.validated_digests(request.get("files") or []) if request.get("validated_imports") else None
+        self.digests = digests
+        self.uploaded: list[str] = []
         ctl_r, self.ctl = os.pipe()
         res_r, res_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -65,7 +70,7 @@ class Session:
                 os.dup2(ctl_r, CONTROL_FD)
                 os.dup2(res_w, RESULT_FD)
                 env = program.child_setup(request, null, out_w, err_w, keep=RESULT_FD + 1)
-                session_child(env, CONTROL_FD, RESULT_FD)
+                session_child(env, CONTROL_FD, RESULT_FD, digests)
             finally:
                 os._exit(127)
         for fd in (ctl_r, res_w, out_w, err_w, null):
@@ -81,6 +86,13 @@ class Session:
             hard = self.budget_s + BACKSTOP_S
             resource.prlimit(pid, resource.RLIMIT_CPU, (hard, hard))
 
+    def put(self, path: str, data: str) -> None:
+        """An upload into the workdir (the host validated it if the policy enforces)."""
+        upload = {"path": path, "data": data, "mode": 0o644}
+        workspace.write_files([upload])
+        if self.digests is not None:
+            self.uploaded.extend(imports.validated_digests([upload]))
+
     def cpu_used_ns(self) -> int:
         """The container's CPU since the session opened."""
         now = processes.container_cpu_ns()
@@ -92,7 +104,8 @@ class Session:
         if self.freeze:
             processes.continue_everything_else()
         limit_ns = self.cpu_base + self.budget_s * 10**9 if self.budget_s else None
-        result = run_cell(self.pid, self.ctl, self.replies, self.out, code, self.cell, limits, limit_ns)
+        validated, self.uploaded = self.uploaded, []
+        result = run_cell(self.pid, self.ctl, self.replies, self.out, code, self.cell, limits, limit_ns, validated)
         end = result.pop("end")
         used_ns = self.cpu_used_ns()
         if end is None and self.budget_s and used_ns >= self.budget_s * 10**9:
@@ -129,7 +142,7 @@ def serve_session(request: wire.Request) -> int:
             if op == "exec" and session.alive:
                 wire.write_json(b"R", session.execute(message.get("code", ""), message.get("limits") or {}))
             elif op == "put":
-                workspace.write_files([{"path": message["path"], "data": message.get("data", ""), "mode": 0o644}])
+                session.put(message["path"], message.get("data", ""))
                 wire.write_json(b"R", {"ok": True})
             elif op == "get":
                 wire.write_frame(b"F", workspace.read_file(message["path"]))
@@ -145,13 +158,16 @@ def serve_session(request: wire.Request) -> int:
     return 0
 
 
-def session_child(env: dict[str, str], ctl: int, res: int) -> None:
+def session_child(env: dict[str, str], ctl: int, res: int, digests: set[str] | None = None) -> None:
     """The session's interpreter: run cells in one __main__ namespace until told to stop."""
     module = program.become_program(env, [""])
+    guard = imports.install(digests) if digests is not None else None
     while True:
         message = wire.read_message(ctl)
         if message is None:
             os._exit(program.finish_interpreter(0))
+        if guard is not None:
+            guard.digests.update(message.get("validated") or ())
         try:
             code = compile(message["code"], f"<cell {message['cell']}>", "exec", dont_inherit=True)
             exec(code, module.__dict__)
@@ -176,6 +192,7 @@ def run_cell(
     cell: int,
     limits: wire.JSONObject,
     cpu_limit_ns: int | None = None,
+    validated: list[str] | None = None,
 ) -> dict[str, object]:
     """Send one cell to the session's interpreter and forward its output until it reports back.
 
@@ -200,7 +217,7 @@ def run_cell(
         out,
         limits,
         start,
-        stdin=wire.encode_message({"code": code, "cell": cell}),
+        stdin=wire.encode_message({"code": code, "cell": cell, "validated": validated or []}),
         stdin_fd=ctl,
         keep_stdin=True,
         replies=replies,
