@@ -23,6 +23,10 @@ engine twice:
 
 B22 (pathological sources) is V-on only and generated here rather than stored.
 
+The headers are parsed by ``sandbox.selftest.cases`` and the verdicts (rejected as
+the header says, contained as it says) are ``sandbox.selftest.judge``'s, shared with
+``sandbox selftest``; the engine spies, event log and host paths are this module's.
+
 Header keys (``# key: value`` lines at the top; unknown keys fail collection):
 
 ``row``                        row id; must match the file name prefix
@@ -49,13 +53,8 @@ Header keys (``# key: value`` lines at the top; unknown keys fail collection):
 from __future__ import annotations
 
 import asyncio
-import base64
-import fnmatch
-import importlib.util
-import marshal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +64,14 @@ from pydantic import ValidationError
 
 from sandbox.engine.hardening import LABEL_OWNER
 from sandbox.errors import SyntaxRejected, ValidationRejected
-from sandbox.models import ExecutionRequest, ExecutionResult, FileInput, Finding, Limits, Status
-from sandbox.selftest import headers
+from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
+from sandbox.selftest import cases, judge
+from sandbox.selftest.cases import Bypass
 from sandbox.service import ExecutionService
 
 pytestmark = pytest.mark.anyio
 
-BYPASSES = Path(headers.__file__).parent / "bypasses"
-V_OFF_POLICY = "permissive"
+V_OFF_POLICY = cases.PERMISSIVE
 # The rows of SECURITY-BAR 3.7 this suite must cover (B22 is generated below; B23 does not apply: the
 # service parses no user YAML), plus B25-B29, bypass shapes the bar names elsewhere (str.format walks,
 # match patterns, attrgetter, extra files), and B30-B34, capabilities reached through allowed modules
@@ -84,18 +83,6 @@ REQUIRED_ROWS = (
     "B21", "B24", "B25", "B26", "B27", "B28", "B29", "B30", "B31", "B32", "B33", "B34",
 )
 # fmt: on
-REPEATABLE = {
-    "extra-file",
-    "v-on-finding",
-    "v-on-clean-file",
-    "v-off-stdout-contains",
-    "v-off-stdout-not-contains",
-    "v-off-stdin-line",
-    "v-off-host-path-absent",
-}
-SINGLE = {"row", "attack", "limits", "v-on-policy", "v-on-status", "v-off-status", "xfail-v-on", "xfail-v-off"}
-CONTINUED = {"attack", "xfail-v-on", "xfail-v-off"}
-FINDING_KEYS = {"rule", "source", "file"}
 
 
 class NotRejected(AssertionError):
@@ -106,131 +93,13 @@ class NotContained(AssertionError):
     """V-off: the container did not hold as the row's header says."""
 
 
-# ------------------------------------------------------------------- headers
-@dataclass(frozen=True)
-class ExpectedFinding:
-    """One ``v-on-finding`` line."""
-
-    rule: str
-    source: str | None = None
-    file: str | None = None
-    text: str | None = None
-
-    @classmethod
-    def parse(cls, value: str) -> ExpectedFinding:
-        head, _, text = value.partition(" text=")
-        fields: dict[str, str] = {}
-        for item in head.split():
-            key, sep, val = item.partition("=")
-            if not sep or key not in FINDING_KEYS:
-                raise ValueError(f"bad v-on-finding item {item!r} (keys: {sorted(FINDING_KEYS)} and text=)")
-            fields[key] = val
-        if "rule" not in fields:
-            raise ValueError(f"v-on-finding {value!r} lacks rule=")
-        return cls(text=text or None, **fields)
-
-    def matches(self, finding: Finding) -> bool:
-        return (
-            fnmatch.fnmatchcase(finding.rule_id, self.rule)
-            and (self.source is None or finding.source == self.source)
-            and (self.file is None or finding.file == self.file)
-            and (self.text is None or self.text in finding.message)
-        )
-
-    def __str__(self) -> str:
-        parts = [f"rule={self.rule}"] + [f"{k}={v}" for k in ("source", "file", "text") if (v := getattr(self, k))]
-        return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Bypass:
-    """A bypass program and the expectations from its header."""
-
-    path: Path
-    code: str
-    row: str
-    attack: str
-    limits: dict[str, float | int]
-    extra_files: tuple[tuple[str, str], ...] = ()
-    v_on_policy: str = "standard"
-    v_on_status: Status = Status.VALIDATION_REJECTED
-    v_on_findings: tuple[ExpectedFinding, ...] = ()
-    v_on_clean_files: tuple[str, ...] = ()
-    v_off_status: Status = Status.OK
-    v_off_stdout_contains: tuple[str, ...] = ()
-    v_off_stdout_not_contains: tuple[str, ...] = ()
-    v_off_stdin: str = ""
-    v_off_host_paths_absent: tuple[str, ...] = ()
-    xfail_v_on: str | None = None
-    xfail_v_off: str | None = None
-    files: tuple[FileInput, ...] = field(default=(), compare=False)
-
-    def request(self, policy: str, stdin: str = "") -> ExecutionRequest:
-        return ExecutionRequest(
-            code=self.code, files=list(self.files), stdin=stdin, limits=Limits(**self.limits), policy=policy
-        )
-
-
-def pyc_bytes(source: str, filename: str) -> bytes:
-    """A sourceless ``.pyc`` of ``source`` for this interpreter (the image's is CPython 3.11 as well)."""
-    code = compile(source, filename, "exec", dont_inherit=True)
-    return importlib.util.MAGIC_NUMBER + bytes(12) + marshal.dumps(code)
-
-
-def extra_file(dest: str, source: Path) -> FileInput:
-    if dest.endswith(".pyc"):
-        data = pyc_bytes(source.read_text(encoding="utf-8"), dest[:-1])
-        return FileInput(path=dest, content=base64.b64encode(data).decode(), encoding="base64")
-    return FileInput(path=dest, content=source.read_text(encoding="utf-8"))
-
-
-def parse_header(path: Path) -> Bypass:
-    header = headers.parse(
-        path,
-        single_keys=SINGLE,
-        repeatable=REPEATABLE,
-        continued=CONTINUED,
-        required=("row", "attack", "limits", "v-off-status"),
-    )
-    code, single, repeated, limits = header.code, header.single, header.repeated, header.limits
-    v_on_status = Status(single.get("v-on-status", Status.VALIDATION_REJECTED.value))
-    if v_on_status not in (Status.VALIDATION_REJECTED, Status.SYNTAX_ERROR):
-        raise ValueError(f"{path.name}: v-on-status must be validation_rejected or syntax_error")
-    extras = []
-    for value in repeated["extra-file"]:
-        dest, source = value.split()
-        extras.append((dest, source))
-    stdin_lines = repeated["v-off-stdin-line"]
-    return Bypass(
-        path=path,
-        code=code,
-        row=single["row"],
-        attack=single["attack"],
-        limits=limits,
-        extra_files=tuple(extras),
-        v_on_policy=single.get("v-on-policy", "standard"),
-        v_on_status=v_on_status,
-        v_on_findings=tuple(ExpectedFinding.parse(v) for v in repeated["v-on-finding"]),
-        v_on_clean_files=tuple(repeated["v-on-clean-file"]),
-        v_off_status=Status(single["v-off-status"]),
-        v_off_stdout_contains=tuple(repeated["v-off-stdout-contains"]),
-        v_off_stdout_not_contains=tuple(repeated["v-off-stdout-not-contains"]),
-        v_off_stdin="".join(line + "\n" for line in stdin_lines),
-        v_off_host_paths_absent=tuple(repeated["v-off-host-path-absent"]),
-        xfail_v_on=single.get("xfail-v-on"),
-        xfail_v_off=single.get("xfail-v-off"),
-        files=tuple(extra_file(dest, BYPASSES / source) for dest, source in extras),
-    )
-
-
 def corpus(run: str) -> list[Any]:
     """One param per program; ``run`` is ``"v_on"`` or ``"v_off"`` (which xfail applies)."""
     params = []
-    for path in sorted(BYPASSES.glob("B[0-9][0-9]_*.py")):
-        bypass = parse_header(path)
+    for bypass in cases.bypasses():
         reason, raises = (bypass.xfail_v_on, NotRejected) if run == "v_on" else (bypass.xfail_v_off, NotContained)
         marks = [pytest.mark.xfail(strict=True, raises=raises, reason=reason)] if reason else []
-        params.append(pytest.param(bypass, id=path.stem, marks=marks))
+        params.append(pytest.param(bypass, id=bypass.path.stem, marks=marks))
     return params
 
 
@@ -280,15 +149,11 @@ async def containers_created(client: docker.DockerClient, owner: str, since: flo
 
 
 def describe(result: ExecutionResult) -> str:
-    return (
-        f"status={result.status.value} exit={result.exit_code} signal={result.signal} wall_ms={result.wall_ms} "
-        f"message={result.message!r}\n--- findings ---\n{describe_findings(result.findings)}\n"
-        f"--- stdout ---\n{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-3000:]}"
-    )
+    return judge.describe(result)
 
 
 def describe_findings(findings: list[Finding]) -> str:
-    return "\n".join(f"  {f.action} {f.rule_id} [{f.source}] {f.file}:{f.line}: {f.message}" for f in findings)
+    return judge.describe_findings(findings)
 
 
 # ---------------------------------------------------------------------- V-on
@@ -309,16 +174,12 @@ async def test_v_on_rejected_before_any_container(
     created = await containers_created(docker_client, service.backend.owner, since)
     assert not created, f"the engine created containers {created} for a rejected request"
 
-    expected_type = SyntaxRejected if bypass.v_on_status is Status.SYNTAX_ERROR else ValidationRejected
-    assert type(rejection) is expected_type, f"raised {type(rejection).__name__}, expected {expected_type.__name__}"
-    assert rejection.status is bypass.v_on_status
-    assert rejection.details.get("policy") == bypass.v_on_policy
-    denials = [f for f in rejection.findings if f.action == "deny"]
-    assert denials, f"rejected without a denying finding:\n{findings}"
-    for expected in bypass.v_on_findings:
-        assert any(expected.matches(f) for f in denials), f"no denial matches `{expected}`; findings:\n{findings}"
-    for clean in bypass.v_on_clean_files:
-        assert not [f for f in denials if f.file == clean], f"{clean} should have no denial:\n{findings}"
+    # The verdict on the rejection itself is sandbox selftest's (one definition of "held"); here the
+    # policy must also be named, as the service always names it.
+    outcome = judge.Rejection.of(rejection)
+    assert outcome.policy == bypass.v_on_policy, f"rejected under {outcome.policy!r}"
+    misses = judge.rejected(bypass, outcome)
+    assert not misses, "\n".join(misses) + f"\nfindings:\n{findings}"
 
 
 # --------------------------------------------------------------------- V-off
@@ -338,28 +199,18 @@ async def test_v_off_contained(
     created = await containers_created(docker_client, service.backend.owner, since)
     assert len(created) == 1, f"engine events show containers {created}\n{info}"
     # ...past a validator that saw the attack: nothing denied, and the V-on findings reported as warnings.
-    assert all(f.action == "warn" for f in result.findings), f"permissive denied something\n{info}"
-    if bypass.v_on_policy == "standard" and not bypass.xfail_v_on:
-        for expected in bypass.v_on_findings:
-            assert any(expected.matches(f) for f in result.findings), f"no warning matches `{expected}`\n{info}"
+    misses = judge.v_off_warnings(bypass, result)
+    assert not misses, "\n".join(misses) + "\n" + info
 
     contained(bypass, result, info)
 
 
 def contained(bypass: Bypass, result: ExecutionResult, info: str) -> None:
-    """The header's V-off verdict; any miss is ``NotContained``."""
-
-    def require(ok: bool, what: str) -> None:
-        if not ok:
-            raise NotContained(f"{bypass.path.name}: {what}\n{info}")
-
-    require(result.status is bypass.v_off_status, f"expected status {bypass.v_off_status.value}")
-    for text in bypass.v_off_stdout_contains:
-        require(text in result.stdout, f"stdout lacks {text!r}")
-    for text in bypass.v_off_stdout_not_contains:
-        require(text not in result.stdout, f"stdout has {text!r}")
-    for host_path in bypass.v_off_host_paths_absent:
-        require(not Path(host_path).exists(), f"host path {host_path} exists after the run")
+    """The header's V-off verdict (``judge.v_off``) and the host paths; any miss is ``NotContained``."""
+    misses = judge.v_off(bypass, result)
+    misses += [f"host path {p} exists after the run" for p in bypass.v_off_host_paths_absent if Path(p).exists()]
+    if misses:
+        raise NotContained(f"{bypass.path.name}: " + "; ".join(misses) + "\n" + info)
 
 
 def test_corpus_covers_the_required_rows() -> None:

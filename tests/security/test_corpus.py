@@ -2,8 +2,10 @@
 
 One hostile program per file under ``programs/``, named by its row id. Each file
 starts with a header of ``# key: value`` comment lines saying what it attacks and
-what must happen; this module parses the headers, sends every program through the
-real service on the real Docker engine and checks the result against them.
+what must happen. ``sandbox.selftest.cases`` parses the headers and
+``sandbox.selftest.judge`` decides whether a result held, the same code ``sandbox
+selftest`` runs; this module sends every program through the real service on the
+real Docker engine and adds the checks that need the host in the loop (canaries, hooks).
 
 Header keys (unknown keys fail collection, so a typo cannot switch a check off):
 
@@ -38,12 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +52,15 @@ import pytest
 from sandbox.config import Settings
 from sandbox.errors import SandboxError
 from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
-from sandbox.selftest import headers
+from sandbox.selftest import cases, judge
+from sandbox.selftest.cases import Program
 from sandbox.service import ExecutionService, error_result
 
 pytestmark = pytest.mark.anyio
 
-PROGRAMS = Path(headers.__file__).parent / "programs"
-# V-off: no validation may stop a program before the container. With the validation layer in place the
-# "permissive" tier (enforce: false; findings are reported, nothing is denied) is that switch, as in run_code.
-V_OFF: dict[str, str] = {"policy": "permissive"} if "policy" in ExecutionRequest.model_fields else {}
+# V-off: no validation may stop a program before the container: the "permissive" tier (enforce: false;
+# findings are reported, nothing is denied) is that switch, as in run_code.
+V_OFF: dict[str, str] = {"policy": cases.PERMISSIVE}
 CANARY_CODE = "print('ok')"
 CANARY_DELAY_S = 1.0  # the attack's container is up and the attack under way
 CANARY_SLA_S = 5.0  # submission to result, container creation included
@@ -77,79 +77,6 @@ REQUIRED_ROWS = (
     "E03", "E04", "E05", "E07",
 )
 # fmt: on
-
-REPEATABLE = {"expect-stdout-contains", "expect-stdout-not-contains", "expect-stdout-regex"}
-SINGLE = {
-    "row",
-    "attack",
-    "expect-status",
-    "expect-signal",
-    "expect-wall-ms-min",
-    "expect-wall-ms-max",
-    "expect-stdout-bytes",
-    "expect-truncated",
-    "limits",
-    "canary",
-    "hook",
-    "xfail",
-}
-
-
-@dataclass(frozen=True)
-class Program:
-    """A corpus program and the expectations from its header."""
-
-    path: Path
-    code: str
-    row: str
-    attack: str
-    statuses: frozenset[Status]
-    limits: dict[str, float | int]
-    stdout_contains: tuple[str, ...] = ()
-    stdout_not_contains: tuple[str, ...] = ()
-    stdout_regex: tuple[str, ...] = ()
-    signal: int | None = None
-    wall_ms_min: int | None = None
-    wall_ms_max: int | None = None
-    stdout_bytes: int | None = None
-    truncated: str | None = None
-    canary: str | None = None
-    hook: str | None = None
-    xfail: str | None = None
-
-
-def parse_header(path: Path) -> Program:
-    header = headers.parse(
-        path,
-        single_keys=SINGLE,
-        repeatable=REPEATABLE,
-        continued={"attack", "xfail"},
-        required=("row", "attack", "expect-status", "limits"),
-    )
-    code, single, repeated, limits = header.code, header.single, header.repeated, header.limits
-    if single.get("canary") not in (None, "overlap", "concurrent"):
-        raise ValueError(f"{path.name}: canary must be 'overlap' or 'concurrent'")
-    if single.get("hook") is not None and single["hook"] not in HOOKS:
-        raise ValueError(f"{path.name}: unknown hook {single['hook']!r}")
-    return Program(
-        path=path,
-        code=code,
-        row=single["row"],
-        attack=single["attack"],
-        statuses=frozenset(Status(s.strip()) for s in single["expect-status"].split("|")),
-        limits=limits,
-        stdout_contains=tuple(repeated["expect-stdout-contains"]),
-        stdout_not_contains=tuple(repeated["expect-stdout-not-contains"]),
-        stdout_regex=tuple(repeated["expect-stdout-regex"]),
-        signal=int(single["expect-signal"]) if "expect-signal" in single else None,
-        wall_ms_min=int(single["expect-wall-ms-min"]) if "expect-wall-ms-min" in single else None,
-        wall_ms_max=int(single["expect-wall-ms-max"]) if "expect-wall-ms-max" in single else None,
-        stdout_bytes=int(single["expect-stdout-bytes"]) if "expect-stdout-bytes" in single else None,
-        truncated=single.get("expect-truncated"),
-        canary=single.get("canary"),
-        hook=single.get("hook"),
-        xfail=single.get("xfail"),
-    )
 
 
 # ------------------------------------------------------------------ running
@@ -198,33 +125,13 @@ async def execute(
 
 
 def describe(result: ExecutionResult) -> str:
-    return (
-        f"status={result.status.value} exit={result.exit_code} signal={result.signal} wall_ms={result.wall_ms} "
-        f"message={result.message!r}\n--- stdout ---\n{result.stdout[-3000:]}\n--- stderr ---\n{result.stderr[-3000:]}"
-    )
+    return judge.describe(result)
 
 
 def check(program: Program, result: ExecutionResult) -> None:
-    """Assert the header's expectations on one result."""
-    info = describe(result)
-    assert result.status in program.statuses, f"expected status {sorted(program.statuses)}\n{info}"
-    for text in program.stdout_contains:
-        assert text in result.stdout, f"stdout lacks {text!r}\n{info}"
-    for text in program.stdout_not_contains:
-        assert text not in result.stdout, f"stdout has {text!r}\n{info}"
-    for pattern in program.stdout_regex:
-        assert re.search(pattern, result.stdout, re.M), f"stdout does not match {pattern!r}\n{info}"
-    if program.signal is not None:
-        assert result.signal == program.signal, f"expected signal {program.signal}\n{info}"
-    if program.wall_ms_min is not None:
-        assert result.wall_ms >= program.wall_ms_min, f"wall_ms under {program.wall_ms_min}\n{info}"
-    if program.wall_ms_max is not None:
-        assert result.wall_ms <= program.wall_ms_max, f"wall_ms over {program.wall_ms_max}\n{info}"
-    if program.stdout_bytes is not None:
-        assert len(result.stdout.encode()) == program.stdout_bytes, f"stdout is not {program.stdout_bytes} B\n{info}"
-    if program.truncated is not None:
-        flags = {"stdout": result.stdout_truncated, "stderr": result.stderr_truncated}
-        assert flags == {k: k == program.truncated for k in flags}, f"truncation flags {flags}\n{info}"
+    """The header's expectations on one result (``sandbox.selftest.judge``: the one definition of "held")."""
+    misses = judge.contained(program, result)
+    assert not misses, "\n".join(misses) + "\n" + describe(result)
 
 
 async def run_plain(program: Program, service: ExecutionService, **_: Any) -> ExecutionResult:
@@ -365,10 +272,9 @@ HOOKS: dict[str, Callable[..., Awaitable[ExecutionResult]]] = {
 # --------------------------------------------------------------------- test
 def corpus() -> list[Any]:
     params = []
-    for path in sorted(PROGRAMS.glob("[A-Z][0-9][0-9]_*.py")):
-        program = parse_header(path)
+    for program in cases.programs():
         marks = [pytest.mark.xfail(strict=True, reason=program.xfail)] if program.xfail else []
-        params.append(pytest.param(program, id=path.stem, marks=marks))
+        params.append(pytest.param(program, id=program.path.stem, marks=marks))
     return params
 
 
@@ -388,3 +294,8 @@ def test_corpus_covers_the_required_rows() -> None:
     """Every row of ``REQUIRED_ROWS`` has at least one program."""
     present = {p.values[0].row for p in corpus()}
     assert not set(REQUIRED_ROWS) - present, f"rows without a program: {sorted(set(REQUIRED_ROWS) - present)}"
+
+
+def test_every_hook_of_the_headers_is_run_here() -> None:
+    """The header parser knows the hooks this module runs, and no others."""
+    assert set(HOOKS) == cases.HOOKS
