@@ -31,6 +31,16 @@ class Settings(BaseSettings):
         2, ge=0, description="Validator processes (killable, memory-capped); 0 validates in-process (CLI)."
     )
     validation_timeout_s: float = Field(5.0, gt=0, description="Longest validation; past it the code is rejected.")
+    validation_free_cpu_s: float = Field(
+        0.1, ge=0, description="Validation CPU time included in a request's rate token; more is charged extra."
+    )
+    validation_cpu_s_per_token: float = Field(
+        0.1, gt=0, description="Validation CPU time past the free part that costs one more token of the key's rate."
+    )
+    validation_cache_mb: int = Field(16, ge=1, description="Memory the verdict cache may hold, MiB.")
+    validation_max_findings: int = Field(
+        100, ge=1, description="Findings a verdict keeps and a response shows; a last finding counts the rest."
+    )
     image_prefix: str = Field("sandbox", description="Runtime images are tagged <prefix>-<language>:<hash>.")
     base_source: str = Field(
         "auto", pattern="^(auto|registry|debootstrap)$", description="Where runtime images start from."
@@ -61,6 +71,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `sandbox serve` listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port `sandbox serve` listens on.")
     keep_output_bytes: int = Field(64 << 10, ge=0, description="Output kept per stream in execution records.")
+    keep_finished_mb: int = Field(
+        64, ge=0, description="Memory finished executions may hold for GET and late event streams; older: the store."
+    )
     max_json_depth: int = Field(32, ge=2, description="Deepest JSON nesting a request body may have.")
     default_key_rate_per_min: int = Field(120, ge=1, description="Rate limit of keys created without one.")
     default_key_concurrency: int = Field(8, ge=1, description="Concurrency limit of keys created without one.")

@@ -66,7 +66,16 @@ from sandbox.secrets import LazyKeyProvider, SecretStore
 from sandbox.secrets.redaction import StreamRedactor
 from sandbox.secrets.use import NOTHING, Revealed, SecretAccess
 from sandbox.store import RecordWriter, Store
-from sandbox.validation import InlineValidation, Policy, PolicySet, SourceFile, ValidationWorkers, Validator, Verdict
+from sandbox.validation import (
+    InlineValidation,
+    Policy,
+    PolicySet,
+    SourceFile,
+    ValidationWorkers,
+    Validator,
+    Verdict,
+    VerdictCache,
+)
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +216,8 @@ class Execution:
         assert self.policy is not None
         language = self.service.catalog.language(self.request.language)
         try:
-            verdict = await self.service.validate(source_files(self.request, language), language.name, self.policy)
+            files = source_files(self.request, language)
+            verdict = await self.service.validate(files, language.name, self.policy, self.caller)
             if not verdict.allowed:
                 error = SyntaxRejected if verdict.syntax_error else ValidationRejected
                 raise error(verdict.summary(), findings=list(verdict.findings), policy=self.policy.name)
@@ -503,7 +513,10 @@ class ExecutionService:
         self.secret_access = SecretAccess(vault, self.audit)
         self.planner = Planner(settings, catalog, policies)
         self.limiter = KeyLimiter()
-        self.validator = validator or Validator()  # in-process validation (no workers): the CLI, tests
+        # In-process validation (no workers): the CLI, tests.
+        self.validator = validator or Validator(
+            cache_bytes=settings.validation_cache_mb << 20, max_findings=settings.validation_max_findings
+        )
         self.validation = workers or InlineValidation(self.validator, policies, settings.validation_timeout_s)
         names = {alias: spec.name for spec in catalog.languages.values() for alias in (spec.name, *spec.aliases)}
         observability.metrics.known_names(names, policies.policies)  # metric labels carry only names we know
@@ -593,12 +606,20 @@ class ExecutionService:
         self.planner.plan(request, policy)
         self.limiter.take(caller.key_id, caller.rate_per_min)
         language = self.catalog.language(request.language)
-        return await self.validate(source_files(request, language), language.name, policy)
+        return await self.validate(source_files(request, language), language.name, policy, caller)
 
-    async def validate(self, files: list[SourceFile], language: str, policy: Policy) -> Verdict:
-        """The validation pipeline, in a worker process (or a thread); fails closed on timeout."""
-        verdict = await self.validation.validate(files, language, policy)
+    async def validate(self, files: list[SourceFile], language: str, policy: Policy, caller: Caller = LOCAL) -> Verdict:
+        """The validation pipeline, in a worker process (or a thread); fails closed on timeout.
+
+        Workers are shared fairly between keys, and CPU time past ``validation_free_cpu_s`` is
+        charged to the caller's rate (a token per ``validation_cpu_s_per_token``): a key sending
+        expensive programs runs out of its rate, not the other keys' validation workers.
+        """
+        verdict = await self.validation.validate(files, language, policy, caller.key_id)
         observability.metrics.validated(verdict.status.value, cached=verdict.cached)
+        settings = self.settings
+        extra = (verdict.cpu_s - settings.validation_free_cpu_s) / settings.validation_cpu_s_per_token
+        self.limiter.charge(caller.key_id, caller.rate_per_min, extra)
         return verdict
 
     # ----------------------------------------------------------------- sessions
@@ -609,7 +630,7 @@ class ExecutionService:
         language = self.catalog.language(request.language)
         files = [source_file(f.path, f.data, language) for f in spec.files]
         await self.secret_access.check(caller.key_id, request.secrets)
-        await self._deny_unless_allowed(files, language.name, policy)
+        await self._deny_unless_allowed(files, language.name, policy, caller)
         # The one place a session's values are revealed: into the message that starts its interpreter.
         revealed = await self.secret_access.reveal(caller.key_id, request.secrets, session=session_id)
         opening = dataclasses.replace(spec, env={**spec.env, **revealed.env}) if revealed.env else spec
@@ -617,14 +638,16 @@ class ExecutionService:
         del opening
         return OpenSession(session_id, language.name, policy, spec, request.limits, sandbox, revealed)
 
-    async def upload(self, session: OpenSession, path: str, data: bytes) -> None:
+    async def upload(self, session: OpenSession, path: str, data: bytes, caller: Caller = LOCAL) -> None:
         """A file into an open session, validated like the files of a request (a program file is one)."""
         source = self.planner.plan_upload(session.language, path, data)
-        await self._deny_unless_allowed([source], session.language, session.policy)
+        await self._deny_unless_allowed([source], session.language, session.policy, caller)
         await session.sandbox.put_file(path, data)
 
-    async def _deny_unless_allowed(self, files: list[SourceFile], language: str, policy: Policy) -> None:
-        verdict = await self.validate(files, language, policy)
+    async def _deny_unless_allowed(
+        self, files: list[SourceFile], language: str, policy: Policy, caller: Caller
+    ) -> None:
+        verdict = await self.validate(files, language, policy, caller)
         if not verdict.allowed:
             error = SyntaxRejected if verdict.syntax_error else ValidationRejected
             raise error(verdict.summary(), findings=list(verdict.findings), policy=policy.name)
@@ -683,6 +706,8 @@ def build_service(
             settings.default_policy,
             size=settings.validation_workers,
             timeout_s=settings.validation_timeout_s,
+            cache=VerdictCache(max_bytes=settings.validation_cache_mb << 20),
+            max_findings=settings.validation_max_findings,
         )
     breaker = CircuitBreaker(
         "Docker engine",

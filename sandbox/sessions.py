@@ -180,7 +180,7 @@ class SessionManager:
         entry = self._own(session_id, caller)
         entry.active += 1
         try:
-            await self.service.upload(entry.open, path, data)
+            await self.service.upload(entry.open, path, data, caller=caller)
         finally:
             entry.active -= 1
             entry.info.last_used_at = datetime.now(UTC)

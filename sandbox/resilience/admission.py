@@ -68,6 +68,17 @@ class KeyLimiter:
             raise error
         bucket.tokens -= 1
 
+    def charge(self, key_id: str | None, rate_per_min: int | None, tokens: float) -> None:
+        """Take ``tokens`` more after the fact (a validation's CPU time beyond its free part).
+
+        Never refuses: the balance may go negative, down to one minute's worth of the rate,
+        and the key's next requests are refused (with Retry-After) until it has refilled.
+        """
+        if key_id is None or rate_per_min is None or tokens <= 0:
+            return
+        bucket = self._refill(key_id, rate_per_min)
+        bucket.tokens = max(bucket.tokens - tokens, -float(rate_per_min))
+
     def _refill(self, key_id: str, rate_per_min: int) -> _Bucket:
         bucket = self._buckets.get(key_id)
         now = time.monotonic()

@@ -4,7 +4,12 @@ Fail-closed: any failure inside a stage becomes a denying finding, never an
 exception out of ``Validator.validate``. The text validated is exactly the text
 run: the runner compiles the same UTF-8 bytes, and a coding cookie naming any
 other encoding is rejected. Verdicts are cached by (code hash, language,
-policy name, policy version).
+policy name, policy version), in a cache bounded in bytes as well as entries.
+
+A verdict keeps at most ``max_findings`` findings, each message at most
+``MAX_MESSAGE_CHARS``; a last ``findings.truncated`` finding says how many more
+there were (and denies if one of those did): a program with 100,000 findings
+costs neither the cache nor the response more than a few hundred.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import codecs
 import hashlib
 import re
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -24,11 +30,21 @@ from sandbox.models import Finding, Status
 from sandbox.validation.bandit import bandit_findings
 from sandbox.validation.policy import Action, Policy
 from sandbox.validation.restricted import restricted_findings
-from sandbox.validation.rules import RuleChecker, TooManyNodes, flatten
+from sandbox.validation.rules import MAX_CHAIN, TOO_LONG, RuleChecker, TooManyNodes, flatten
 
 _VALIDATION_LOCK = threading.Lock()
 CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", re.ASCII)
+#: An import of a dotted name of more than MAX_CHAIN links. CPython's parser joins such a name one link
+#: at a time (quadratic: 0.6 s for 32 KiB), and the rules would deny it as too long to check anyway, so
+#: it is refused before parsing. Possessive quantifiers: at most MAX_CHAIN links are read per match try.
+_SPACE = rb"[ \t\f\\\r\n]*+"
+LONG_IMPORT = re.compile(
+    rb"\b(?:import|from)" + _SPACE + rb"\w++(?:" + _SPACE + rb"\." + _SPACE + rb"\w++){%d}" % MAX_CHAIN
+)
 UTF8_COMPATIBLE = {"utf-8", "ascii"}
+#: Findings a verdict keeps (and a response carries); the rest are counted in a last finding.
+MAX_FINDINGS = 100
+MAX_MESSAGE_CHARS = 300
 #: Files Python can import but the validator cannot read.
 UNVALIDATABLE_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".zip", ".egg", ".whl", ".pth")
 
@@ -53,6 +69,7 @@ class Verdict:
     policy_version: int
     syntax_error: bool = False
     cached: bool = False
+    cpu_s: float = 0.0  # CPU time the pipeline took (0 when cached): what the caller's rate is charged for
 
     @property
     def status(self) -> Status:
@@ -60,6 +77,11 @@ class Verdict:
         if self.allowed:
             return Status.OK
         return Status.SYNTAX_ERROR if self.syntax_error else Status.VALIDATION_REJECTED
+
+    @property
+    def size(self) -> int:
+        """Approximate bytes this verdict holds in memory (for the cache's byte cap)."""
+        return 512 + sum(_FINDING_BYTES + len(f.message) + len(f.file) + len(f.rule_id) for f in self.findings)
 
     @property
     def denials(self) -> list[Finding]:
@@ -76,15 +98,23 @@ class Verdict:
 
 
 CacheKey = tuple[str, str, str, int]
+#: A Finding's own size in memory beyond its strings (pydantic model, its dict, ints): 1.2 KB measured in all.
+_FINDING_BYTES = 1100
 
 
 class VerdictCache:
-    """Bounded LRU of verdicts by (files hash, language, policy name, policy version); thread-safe."""
+    """LRU of verdicts by (files hash, language, policy name, policy version), bounded in entries and in
+    bytes (``Verdict.size``); an entry put with ``ttl_s`` expires. Thread-safe."""
 
-    def __init__(self, size: int = 2048) -> None:
-        self._entries: OrderedDict[CacheKey, Verdict] = OrderedDict()
+    def __init__(self, size: int = 2048, max_bytes: int = 16 << 20) -> None:
+        self._entries: OrderedDict[CacheKey, tuple[Verdict, int, float | None]] = OrderedDict()
         self._size = size
+        self._max_bytes = max_bytes
+        self.bytes = 0
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     @staticmethod
     def key(files: Sequence[SourceFile], language: str, policy: Policy) -> CacheKey:
@@ -96,37 +126,60 @@ class VerdictCache:
 
     def get(self, key: CacheKey) -> Verdict | None:
         with self._lock:
-            hit = self._entries.get(key)
-            if hit is None:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            verdict, size, expires = entry
+            if expires is not None and time.monotonic() >= expires:
+                del self._entries[key]
+                self.bytes -= size
                 return None
             self._entries.move_to_end(key)
-        return replace(hit, cached=True)
+        return replace(verdict, cached=True, cpu_s=0.0)
 
-    def put(self, key: CacheKey, verdict: Verdict) -> None:
+    def put(self, key: CacheKey, verdict: Verdict, ttl_s: float | None = None) -> None:
+        """Keep ``verdict`` (for ``ttl_s`` seconds if given); a verdict larger than the byte cap is not kept."""
+        size = verdict.size
+        if size > self._max_bytes:
+            return
+        expires = None if ttl_s is None else time.monotonic() + ttl_s
         with self._lock:
-            self._entries[key] = verdict
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._entries[key] = (verdict, size, expires)
+            self.bytes += size
+            while len(self._entries) > self._size or self.bytes > self._max_bytes:
+                _, (_, evicted, _) = self._entries.popitem(last=False)
+                self.bytes -= evicted
 
 
 class Validator:
     """Runs the pipeline in this process, in front of a ``VerdictCache``."""
 
-    def __init__(self, cache_size: int = 2048) -> None:
-        self.cache = VerdictCache(cache_size)
+    def __init__(self, cache_size: int = 2048, cache_bytes: int = 16 << 20, max_findings: int = MAX_FINDINGS) -> None:
+        self.cache = VerdictCache(cache_size, cache_bytes)
+        self.max_findings = max_findings
 
     def validate(self, files: Sequence[SourceFile], language: str, policy: Policy) -> Verdict:
         key = self.cache.key(files, language, policy)
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        verdict = validate_files(files, language, policy)
+        verdict = validate_files(files, language, policy, self.max_findings)
         self.cache.put(key, verdict)
         return verdict
 
 
-def validate_files(files: Sequence[SourceFile], language: str, policy: Policy) -> Verdict:
-    """Validate every file of one request under ``policy``; never raises."""
+def validate_files(
+    files: Sequence[SourceFile], language: str, policy: Policy, max_findings: int = MAX_FINDINGS
+) -> Verdict:
+    """Validate every file of one request under ``policy``; never raises.
+
+    The verdict keeps the first ``max_findings`` findings (see the module docstring)
+    and the CPU time this thread spent (``cpu_s``).
+    """
+    started = time.thread_time()
     findings: list[Finding] = []
     syntax_error = False
     for f in files:
@@ -149,7 +202,27 @@ def validate_files(files: Sequence[SourceFile], language: str, policy: Policy) -
             x for x in findings if x.rule_id.startswith("syntax.")
         ]
     allowed = not any(x.action == "deny" for x in findings)
-    return Verdict(allowed, tuple(findings), policy.name, policy.version, syntax_error=syntax_error and not allowed)
+    kept = _capped(findings, max_findings)
+    cpu_s = time.thread_time() - started
+    return Verdict(allowed, kept, policy.name, policy.version, syntax_error=syntax_error and not allowed, cpu_s=cpu_s)
+
+
+def _capped(findings: list[Finding], limit: int) -> tuple[Finding, ...]:
+    """The first ``limit`` findings, messages cut to ``MAX_MESSAGE_CHARS``, and one that counts the rest."""
+    kept = [
+        f
+        if len(f.message) <= MAX_MESSAGE_CHARS
+        else f.model_copy(update={"message": f.message[:MAX_MESSAGE_CHARS] + "…"})
+        for f in findings[:limit]
+    ]
+    rest = findings[limit:]
+    if rest:
+        denied = sum(1 for f in rest if f.action == "deny")
+        message = f"and {len(rest)} more findings not shown ({denied} of them deny); only the first {limit} are kept"
+        kept.append(
+            Finding(rule_id="findings.truncated", action="deny" if denied else "warn", message=message, source="policy")
+        )
+    return tuple(kept)
 
 
 def replace_action(finding: Finding, action: Action) -> Finding:
@@ -216,6 +289,9 @@ def _validate_one(f: SourceFile, language: str, policy: Policy) -> tuple[list[Fi
                 )
                 return findings, False
             break
+    if LONG_IMPORT.search(data):
+        findings.append(_finding("source.too_complex", f"an import of {TOO_LONG}", f))
+        return findings, False
     try:
         tree = ast.parse(data, filename=f.path)
     except SyntaxError as exc:

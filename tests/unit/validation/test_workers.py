@@ -42,10 +42,11 @@ async def test_second_call_is_cached(workers) -> None:
 
 
 async def test_a_dying_worker_is_replaced(workers) -> None:
-    worker = await workers._idle.get()
+    worker = await workers._dispatcher.take(None)
     pid = worker.process.pid
     verdict = await workers._ask(worker, ("not", "a", "valid"), STANDARD)  # the worker raises and exits
     assert verdict is None
+    workers._dispatcher.give_back(None, None)
     workers._replace(worker)
     started = time.monotonic()
     results = await asyncio.gather(*(workers.validate(files(f"x = {i}"), "python", STANDARD) for i in range(6)))
