@@ -4,14 +4,18 @@
 so a refusal is the request's answer, then the rest (acquire, run, redact,
 record) as a task of its own: a client that goes away does not stop it unless
 it asks for cancellation. One-shot runs and session cells are submitted alike.
-Finished executions stay findable for a while (late event subscribers); older
-ones are read from the store.
+Finished executions stay in memory for a while (GET, late event subscribers):
+the last ``KEEP_FINISHED``, within ``keep_finished_mb`` of output and events (a
+run may print 16 MiB per stream); older ones are read from the store, whose
+record has the same shape with each stream's head (``keep_output_bytes``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from collections import deque
 from typing import Any
 
 from sandbox.engine import OutputCallback
@@ -30,7 +34,9 @@ class ExecutionManager:
         self.service = service
         self._live: dict[str, Execution] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._finished: list[str] = []
+        self._finished: deque[tuple[str, int]] = deque()  # (id, bytes held), oldest first
+        self.finished_bytes = 0
+        self._keep_bytes = service.settings.keep_finished_mb << 20
         self._stopping = False
 
     async def submit(
@@ -68,11 +74,17 @@ class ExecutionManager:
         return execution
 
     def _forget(self, execution_id: str) -> None:
-        """The execution's task is over: keep it findable for a while, then only in the store."""
+        """The execution's task is over: keep it in memory for a while (bounded in count and bytes),
+        then only in the store."""
         self._tasks.pop(execution_id, None)
-        self._finished.append(execution_id)
-        while len(self._finished) > KEEP_FINISHED:
-            self._live.pop(self._finished.pop(0), None)
+        execution = self._live.get(execution_id)
+        size = _held_bytes(execution) if execution is not None else 0
+        self._finished.append((execution_id, size))
+        self.finished_bytes += size
+        while self._finished and (len(self._finished) > KEEP_FINISHED or self.finished_bytes > self._keep_bytes):
+            old, held = self._finished.popleft()
+            self.finished_bytes -= held
+            self._live.pop(old, None)
 
     def live(self, execution_id: str, caller: Caller) -> Execution:
         """A running or recently finished execution of ``caller`` (``NotFound`` otherwise)."""
@@ -156,3 +168,10 @@ class ExecutionManager:
             execution = self._live.get(execution_id)
             if execution is not None and not execution.done.is_set():
                 await execution.abandon()
+
+
+def _held_bytes(execution: Execution) -> int:
+    """What a finished execution holds in memory, roughly: its output events and the view's copy."""
+    view = execution.view
+    held = sys.getsizeof(view.stdout) + sys.getsizeof(view.stderr) + 2048
+    return held + sum(sys.getsizeof(e.data) for e in execution.events if isinstance(e.data, str))

@@ -229,13 +229,6 @@ def _rss_mib() -> int:
         return next(int(line.split()[1]) // 1024 for line in status if line.startswith("VmRSS"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a finished execution keeps its whole output in memory (every event chunk, plus the view's copy) and "
-    "ExecutionManager keeps the last 256 finished ones (cells too): ~38 MiB per run at the 16 MiB stdout "
-    "cap (more than one copy), so one key can make the service hold ~10 GiB; issue 11 (Security II) names this "
-    "class and fixes it",
-)
 def test_finished_cells_do_not_keep_their_whole_output_in_memory(live_server) -> None:
     runs = 10
     code = "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(16):\n    sys.stdout.write(chunk)\n"
