@@ -6,13 +6,19 @@ import os
 
 import pytest
 
+#: The OCI runtime the Docker tests run under: ``SANDBOX_RUNTIME=runsc pytest tests/security`` runs them
+#: under gVisor. Read once, before ``clean_environ`` empties the environment; unit tests never see it.
+TEST_RUNTIME = os.environ.get("SANDBOX_RUNTIME", "")
+
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No SANDBOX_* variable from the developer's shell leaks into a test."""
+def clean_environ(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """No SANDBOX_* variable from the developer's shell leaks into a test, but the runtime into Docker tests."""
     for name in list(os.environ):
         if name.startswith("SANDBOX_"):
             monkeypatch.delenv(name)
+    if TEST_RUNTIME and request.node.get_closest_marker("docker"):
+        monkeypatch.setenv("SANDBOX_RUNTIME", TEST_RUNTIME)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER
 from sandbox.models import ExecutionRequest, ExecutionResult, Limits
 from sandbox.service import ExecutionService
 from sandbox.validation import PolicySet
+from tests.conftest import TEST_RUNTIME
 
 #: Owner labels of this test session's containers start with this.
 SESSION_OWNER = f"test-{uuid.uuid4().hex[:6]}"
@@ -49,6 +50,8 @@ def docker_client() -> Iterator[docker.DockerClient]:
         client.ping()
     except docker.errors.DockerException as exc:
         pytest.fail(f"Docker engine not reachable ({exc}); run scripts/ensure-docker.sh")
+    if TEST_RUNTIME and TEST_RUNTIME not in client.info().get("Runtimes", {}):
+        pytest.fail(f"the engine has no runtime {TEST_RUNTIME!r}; run SANDBOX_RUNTIME={TEST_RUNTIME} ./scripts/install")
     catalog = ImageCatalog(Settings().images_dir)
     for name in catalog.languages:
         try:

@@ -10,6 +10,10 @@ Two kinds of program, one file each, named by row id (``R10_cpu_spin.py``):
 
 The header keys are documented in ``tests/security/test_corpus.py`` and
 ``test_bypasses.py``; unknown keys fail parsing, so a typo cannot switch a check off.
+One more program key, ``xfail-under-runsc: <reason>``, records a row gVisor (runsc) does
+not meet, a gap of runsc or a difference the program cannot see past (the reason says
+which): under that runtime the row is a strict xfail (``tests/security/conftest.py``),
+so the expectation stays the same for every runtime and the row fails the day it holds.
 Parsing lives here (not in the tests) so that ``sandbox selftest`` and the tests share
 one reading of every header, and ``judge.py`` one definition of "held".
 """
@@ -47,6 +51,7 @@ PROGRAM_SINGLE = {
     "canary",
     "hook",
     "xfail",
+    "xfail-under-runsc",
 }
 BYPASS_REPEATABLE = {
     "extra-file",
@@ -82,6 +87,7 @@ class Program:
     canary: str | None = None
     hook: str | None = None
     xfail: str | None = None
+    xfail_under_runsc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,7 @@ def parse_program(path: Path) -> Program:
         path,
         single_keys=PROGRAM_SINGLE,
         repeatable=PROGRAM_REPEATABLE,
-        continued={"attack", "xfail"},
+        continued={"attack", "xfail", "xfail-under-runsc"},
         required=("row", "attack", "expect-status", "limits"),
     )
     single, repeated = header.single, header.repeated
@@ -185,6 +191,7 @@ def parse_program(path: Path) -> Program:
         canary=single.get("canary"),
         hook=single.get("hook"),
         xfail=single.get("xfail"),
+        xfail_under_runsc=single.get("xfail-under-runsc"),
     )
 
 

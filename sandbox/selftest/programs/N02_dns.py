@@ -5,7 +5,7 @@
 # expect-status: ok
 # expect-stdout-regex: ^example\.com: DENIED gaierror=EAI_(AGAIN|NONAME) fast=yes$
 # expect-stdout-regex: ^metadata\.google\.internal: DENIED gaierror=EAI_(AGAIN|NONAME) fast=yes$
-# expect-stdout-regex: ^udp-query \S+:53: DENIED errno=ENETUNREACH$
+# expect-stdout-regex: ^udp-query \S+:53: DENIED errno=E(NET|HOST)UNREACH$
 # expect-stdout-not-contains: ALLOWED
 # limits: wall_time_s=8
 import errno

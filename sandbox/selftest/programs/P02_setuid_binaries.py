@@ -12,6 +12,8 @@
 # expect-stdout-contains: uid after: 65534
 # expect-stdout-not-contains: ALLOWED
 # limits: wall_time_s=15
+# xfail-under-runsc: gVisor differs, not a gap: the setuid scan of the whole root exceeds the row's CPU limit under
+#   the ptrace platform
 import os
 import shutil
 import stat

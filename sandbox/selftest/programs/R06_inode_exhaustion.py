@@ -6,6 +6,8 @@
 # expect-stdout-not-contains: ALLOWED
 # limits: wall_time_s=10
 # canary: overlap
+# xfail-under-runsc: gVisor differs, not a gap: creating the files exceeds the row's CPU limit under the ptrace
+#   platform before the inode cap
 import errno
 import os
 import time

@@ -5,6 +5,9 @@
 # expect-status: killed|runtime_error|timeout
 # expect-stdout-contains: about to signal the runner
 # limits: wall_time_s=3
+# xfail-under-runsc: a gap of runsc 2022-12: the program can signal PID 1 (gVisor does not shield init from signals
+#   it has no handler for), so killing the runner ends the run as capacity_unavailable and counts
+#   against the circuit breaker
 import errno
 import os
 import signal

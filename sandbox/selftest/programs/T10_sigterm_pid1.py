@@ -5,6 +5,8 @@
 # expect-status: killed|runtime_error|timeout
 # expect-stdout-contains: pid1 alive after SIGKILL: yes
 # limits: wall_time_s=3
+# xfail-under-runsc: a gap of runsc 2022-12: the program can signal PID 1 (gVisor does not shield init from signals
+#   it has no handler for), so SIGTERM ends the runner and the run is capacity_unavailable
 import errno
 import os
 import signal
