@@ -46,6 +46,7 @@ from sandbox.config import Settings
 from sandbox.engine import DockerBackend, ImageCatalog
 from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER, container_options
 from sandbox.engine.pool import WarmPool
+from sandbox.engine.wrappers import Wrapper
 from sandbox.models import ExecutionRequest, Status
 from sandbox.service import ExecutionService, build_service
 
@@ -179,8 +180,11 @@ class Bench:
     @staticmethod
     async def start(service: ExecutionService) -> WarmPool[Any] | None:
         await service.start()
-        assert isinstance(service.backend, DockerBackend)
-        return service.backend.pool(service.planner.default_profile("python"))
+        backend = service.backend
+        while isinstance(backend, Wrapper):  # the breaker and metering wrap the Docker backend
+            backend = backend.inner
+        assert isinstance(backend, DockerBackend)
+        return backend.pool(service.planner.default_profile("python"))
 
     async def quiesce(self, pool: WarmPool[Any] | None) -> None:
         """Wait until the pool is full and no other container of this run exists."""
