@@ -224,7 +224,8 @@ async def test_cancelled_while_validating_releases_the_callers_slot_and_records_
     assert again.view.status is Status.OK
 
 
-@pytest.mark.parametrize("kind", KINDS)
+# One-shot only: a cell waits for no backend slot (its session holds one for its life).
+@pytest.mark.parametrize("kind", ["one-shot"])
 async def test_cancelled_while_acquiring_records_killed_and_releases_everything(
     world_factory: Callable[..., World], kind: str
 ) -> None:
@@ -334,23 +335,25 @@ async def test_the_callers_concurrency_counts_cells(world_factory: Callable[...,
         await first.done.wait()
 
 
-async def test_cells_take_the_backends_execution_slots(world_factory: Callable[..., World]) -> None:
-    held = Held()
-    world = world_factory(held, max_concurrency=1)
+async def test_a_session_holds_one_execution_slot_for_its_life(world_factory: Callable[..., World]) -> None:
+    """Its container counts against the global limit whether a cell runs or not; its cells take no other."""
+    world = world_factory(max_concurrency=1)
     world.backend._queue_timeout_s = 0.1  # fail fast rather than wait
     caller = world.key("k")
+    session = await world.session(caller)
     run = await world.manager.submit(ExecutionRequest(code=CODE), caller)
     with anyio.fail_after(5):
-        await held.started.wait()
-    session = await world.session(caller)
+        await run.done.wait()
+    assert run.view.status is Status.CAPACITY_UNAVAILABLE and isinstance(run.error, PoolExhausted)
     cell = await world.manager.submit(world.cell(session), caller, session=session)
     with anyio.fail_after(5):
         await cell.done.wait()
-    assert cell.view.status is Status.CAPACITY_UNAVAILABLE
-    assert isinstance(cell.error, PoolExhausted)
-    held.release.set()
+    assert cell.view.status is Status.OK, "a cell runs in the slot its session holds"
+    await session.sandbox.close()
+    again = await world.manager.submit(ExecutionRequest(code=CODE), caller)
     with anyio.fail_after(5):
-        await run.done.wait()
+        await again.done.wait()
+    assert again.view.status is Status.OK, "closing the session gave its slot back"
 
 
 async def test_a_cell_over_the_size_cap_is_refused(world_factory: Callable[..., World]) -> None:

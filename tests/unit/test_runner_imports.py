@@ -129,6 +129,9 @@ def test_the_planner_asks_for_the_guard_only_under_an_enforcing_policy() -> None
         spec: RunSpec = planner.plan(ExecutionRequest(code="print(1)"), policy)
         guarded[name] = spec.validated_imports
     assert guarded == {"standard": True, "strict": True, "permissive": False}
-    assert planner.plan(ExecutionRequest(language="bash", code="echo"), planner.policies.get("standard")).validated_imports is False
+    assert (
+        planner.plan(ExecutionRequest(language="bash", code="echo"), planner.policies.get("standard")).validated_imports
+        is False
+    )
     session = planner.plan_session(SessionRequest(), planner.policies.get("standard"))
     assert session.validated_imports is True
