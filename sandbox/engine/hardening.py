@@ -120,9 +120,10 @@ def container_options(
         host["runtime"] = settings.runtime
     if is_gvisor(settings.runtime):
         # Under gVisor the pids cgroup counts the sandbox's host tasks (the Sentry's threads and the
-        # ptrace stubs), not the program's: 64 of them cannot even start a subprocess. The program's tasks are limited inside the sandbox instead, by RLIMIT_NPROC
-        # (per uid: under runc that is host-wide, under gVisor the sandbox's own kernel counts it),
-        # and the host cgroup keeps a bound on the Sentry's tasks.
+        # ptrace stubs), not the program's: 64 of them cannot even start a subprocess. The program's
+        # tasks are limited inside the sandbox instead, by RLIMIT_NPROC (per uid: under runc that is
+        # host-wide, under gVisor the sandbox's own kernel counts it), and the host cgroup keeps a
+        # bound on the Sentry's tasks.
         host["pids_limit"] = GVISOR_HOST_TASKS + GVISOR_TASKS_PER_PROCESS * processes
         host["ulimits"].append({"name": "nproc", "soft": processes, "hard": processes})
     return ContainerOptions(create=create, host=host)
