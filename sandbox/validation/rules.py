@@ -338,6 +338,10 @@ class RuleChecker:
         if callee in DYNAMIC_ATTRIBUTE_CALLS:
             self._dynamic_attribute_call(callee, node)
         rules = self.rules
+        if callee is not None and callee not in rules.argument_callables and self._star_modules:
+            # `from numpy import *; load(f, None, True)`
+            starred = (f"{module}.{callee}" for module in self._star_modules)
+            callee = next((name for name in starred if name in rules.argument_callables), callee)
         if node.keywords:
             self._keywords(callee, node)
         if callee in rules.argument_callables:

@@ -47,6 +47,8 @@ DESERIALISE = [
     (PICKLE_NPY + "np.lib.npyio.NpzFile(f, False, True)", "argument.denied"),
     ("from numpy.lib.format import read_array as r\nr(f, True)", "argument.denied"),
     ("from numpy import load as L\nlist(map(L, ['x'], [None], [True]))", "argument.denied"),
+    ("from numpy import *\nload('x.npy', None, True)", "argument.denied"),
+    ("from numpy import *\nlist(map(load, ['x'], [None], [True]))", "argument.denied"),
     (PICKLE_NPY + "import functools\nfunctools.partial(np.load, allow_pickle=True)('x')", "argument.denied"),
     (PICKLE_NPY + "np.load.__wrapped__('x', None, True)", "argument.denied"),
     (PICKLE_NPY + "f = getattr(np, 'load')\nf('x', None, True)", "argument.denied"),
