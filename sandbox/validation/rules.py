@@ -137,6 +137,10 @@ class RuleChecker:
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
         self._nodes: Nodes = []
         self._bound: dict[str, list[ast.expr] | None] | None = None  # built on first use: see _bound_values
+        # Per name, so a name bound to many literals and used many times is looked at once.
+        self._literal_cache: dict[str, list[str] | None] = {}
+        self._scans: dict[tuple[str, str], str | None] = {}
+        self._template_memo: dict[str, bool] = {}
         self._template_steps = MAX_TEMPLATE_STEPS  # for the whole file: templates cannot cost more than this
         self._str_subclass: bool | None = None  # whether the file subclasses a string type (see _library_object)
         # Keyed by the node's exact type, so each handler gets the node class it declares.
@@ -433,9 +437,14 @@ class RuleChecker:
         self._template_steps -= 1
         if depth > MAX_TEMPLATE_DEPTH or self._template_steps < 0:
             return False  # denied: too intricate to follow (names bound to lists of names ...)
+        name = _bound_name(node)
+        if name is not None and name in self._template_memo:
+            return self._template_memo[name]
         values = self._bound_values(node)
         if values is not None:
-            return all(self._whole_templates(value, depth + 1) for value in values)
+            whole = all(self._whole_templates(value, depth + 1) for value in values)
+            self._template_memo[name] = whole  # type: ignore[index]  # values come only from names
+            return whole
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return self._whole_templates(node.left, depth + 1) and self._whole_templates(node.right, depth + 1)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):  # "{} " * n, [t] * n
@@ -467,7 +476,7 @@ class RuleChecker:
                 "an eval()/query() expression not traceable to a string literal: pandas resolves its names and "
                 "attributes at run time (use a literal, or pass a non-pandas argument by keyword)",
             )
-        elif any(EXPRESSION_REACH.search(text) for text in texts):
+        elif self._literal_match(expression, EXPRESSION_REACH, anchored=False) is not None:
             self._add(
                 "expression.attribute",
                 node,
@@ -479,10 +488,10 @@ class RuleChecker:
         """A reader given a network URL opens a socket (pandas, numpy.DataSource, lxml, xml.sax)."""
         candidates = [*node.args[:1], *(k.value for k in node.keywords if k.arg is not None)]
         for candidate in candidates:
-            for text in self._literal_strings(candidate) or ():
-                if NETWORK_URL.match(text):
-                    self._add("network.url", node, f"a reader given the URL {text[:60]!r}: the sandbox has no network")
-                    return
+            text = self._literal_match(candidate, NETWORK_URL, anchored=True)
+            if text is not None:
+                self._add("network.url", node, f"a reader given the URL {text[:60]!r}: the sandbox has no network")
+                return
 
     def _library_object(self, node: ast.AST) -> bool:
         """Not a string the program made: a module attribute it never assigns (``np.lib.format``), or
@@ -503,18 +512,33 @@ class RuleChecker:
         """The string literals ``node`` can be (a literal, or a name or attribute only ever bound to literals)."""
         if isinstance(node, ast.Constant):
             return [node.value] if isinstance(node.value, str) else None
-        values = self._bound_values(node)
-        if values is None or not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in values):
+        name = _bound_name(node)
+        if name is None:
             return None
-        return [v.value for v in values]  # type: ignore[attr-defined]
+        if name not in self._literal_cache:
+            values = self._bound_values(node) or []
+            texts = [v.value for v in values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+            self._literal_cache[name] = texts if values and len(texts) == len(values) else None
+        return self._literal_cache[name]
+
+    def _literal_match(self, node: ast.AST, pattern: re.Pattern[str], anchored: bool) -> str | None:
+        """The first literal ``node`` can be that ``pattern`` finds (at the start if ``anchored``), once per name."""
+        texts = self._literal_strings(node)
+        if not texts:
+            return None
+        find = pattern.match if anchored else pattern.search
+        name = _bound_name(node)
+        if name is None:  # a literal: one text
+            return texts[0] if find(texts[0]) else None
+        key = (name, pattern.pattern)
+        if key not in self._scans:
+            self._scans[key] = next((text for text in texts if find(text)), None)
+        return self._scans[key]
 
     def _bound_values(self, node: ast.AST) -> list[ast.expr] | None:
         """What a name (or attribute name) is assigned, if every binding of it is a plain assignment."""
-        if isinstance(node, ast.Name):
-            name = node.id
-        elif isinstance(node, ast.Attribute):
-            name = node.attr
-        else:
+        name = _bound_name(node)
+        if name is None:
             return None
         if self._bound is None:
             self._bound = _assigned_values(self._nodes)
@@ -660,6 +684,15 @@ def _builds_text(node: ast.AST) -> bool:
             isinstance(func, ast.Name) and func.id in STRING_BUILDERS
         )
     return False
+
+
+def _bound_name(node: ast.AST) -> str | None:
+    """The name a binding map knows ``node`` by: a variable's, or an attribute's (``self.FMT``)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 def _is_text(node: ast.expr) -> bool:
