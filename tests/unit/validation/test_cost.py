@@ -44,14 +44,8 @@ def growth(shape: str, policy: Policy) -> tuple[float, float]:
     return small, large
 
 
-#: Known: each query()/reader call reads every literal its name is bound to (rules.py _expression, _url).
-QUADRATIC = pytest.mark.xfail(strict=True, reason="each call scans all the literals bound to its name")
-
-
 @pytest.mark.parametrize("policy", [PERMISSIVE, STANDARD, STRICT], ids=lambda p: p.name)
-@pytest.mark.parametrize(
-    "shape", [pytest.param(s, marks=QUADRATIC) if s == "literal_bindings_queried" else s for s in SHAPES]
-)
+@pytest.mark.parametrize("shape", SHAPES)
 def test_validation_cost_is_near_linear(shape: str, policy: Policy) -> None:
     warm_up(policy.bandit)
     for _attempt in range(2):  # a loaded machine: one more try before calling it a regression
