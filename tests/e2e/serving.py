@@ -3,7 +3,9 @@
 ``ServeProcesses`` starts `python -m sandbox.cli serve` as a subprocess (its own
 process group, output in a log file under the test's tmp dir) with ``SANDBOX_*``
 settings, waits for ``/readyz``, and at teardown SIGKILLs whatever it started that
-is still alive. Keys are created in the server's database beforehand.
+is still alive. Keys are created in the server's database beforehand. The runtime
+under test (``SANDBOX_RUNTIME``, ``tests.conftest.TEST_RUNTIME``) goes to every
+server, so ``SANDBOX_RUNTIME=runsc`` runs the end-to-end tests under gVisor too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 
 from sandbox.engine.hardening import LABEL_OWNER
 from sandbox.store import Store
+from tests.conftest import TEST_RUNTIME
 from tests.live_uvicorn import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +123,8 @@ class ServeProcesses:
         port = free_port()
         variables = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
+        if TEST_RUNTIME:
+            env["SANDBOX_RUNTIME"] = TEST_RUNTIME  # a test's own env or settings may still override it
         env.update(variables)
         env.update(
             SANDBOX_STATE_DIR=str(state_dir),

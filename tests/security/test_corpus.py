@@ -47,14 +47,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from sandbox.config import Settings
+from sandbox.engine.hardening import LABEL_MANAGED, LABEL_OWNER, is_gvisor
 from sandbox.errors import SandboxError
 from sandbox.models import ExecutionRequest, ExecutionResult, Limits, Status
 from sandbox.selftest import cases, judge
 from sandbox.selftest.cases import Program
 from sandbox.service import ExecutionService, error_result
+from tests.conftest import TEST_RUNTIME
+from tests.docker_fixtures import SESSION_OWNER
 
 pytestmark = pytest.mark.anyio
 
@@ -167,12 +171,28 @@ def host_processes_with(token: str) -> list[int]:
     return found
 
 
+def running_sandbox_containers() -> list[str]:
+    """IDs of this test session's running sandbox containers."""
+    client = docker.from_env()
+    try:
+        listed = client.api.containers(filters={"label": f"{LABEL_MANAGED}=1", "status": "running"})
+        return [c["Id"] for c in listed if c["Labels"].get(LABEL_OWNER, "").startswith(SESSION_OWNER)]
+    finally:
+        client.close()
+
+
 async def hook_host_process(program: Program, service: ExecutionService, **_: Any) -> ExecutionResult:
     """T03/T04: the program starts a detached daemon whose argv carries a token from stdin.
 
     While the run is on, the daemon must be visible from the host (so the check is
     not vacuous); within a few seconds after the run, no host process may carry it.
+    Under gVisor the program's processes live inside the Sentry and are no host
+    processes: the host sees the container's sandbox (``runsc-sandbox``, the gofer and
+    the shim carry its ID), which must be running while the daemon is up (the program
+    found it in its own /proc) and gone with the container after the run.
     """
+    if is_gvisor(TEST_RUNTIME):
+        return await _sandbox_gone_after(program, service)
     token = f"{secrets.randbelow(10**9) + 10**9}"
     watch = Watch()
     run = asyncio.create_task(execute(service, program.code, program.limits, stdin=token, on_output=watch))
@@ -186,6 +206,26 @@ async def hook_host_process(program: Program, service: ExecutionService, **_: An
     while (left := host_processes_with(f"999.{token}")) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     assert not left, f"daemon processes {left} survived the run"
+    return result
+
+
+async def _sandbox_gone_after(program: Program, service: ExecutionService) -> ExecutionResult:
+    token = f"{secrets.randbelow(10**9) + 10**9}"
+    watch = Watch()
+    run = asyncio.create_task(execute(service, program.code, program.limits, stdin=token, on_output=watch))
+    try:
+        await watch.seen("DAEMON-UP", run)
+        containers = await asyncio.to_thread(running_sandbox_containers)
+        alive = {cid: host_processes_with(cid) for cid in containers}
+    finally:
+        result = await run
+    assert len(alive) == 1 and all(alive.values()), f"no single running sandbox on the host: {alive}"
+    [(container, _)] = alive.items()
+    deadline = time.monotonic() + GONE_TIMEOUT_S
+    while (left := host_processes_with(container)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not left, f"the sandbox of {container[:12]} survived the run: host processes {left}"
+    assert container not in await asyncio.to_thread(running_sandbox_containers), "the container is still running"
     return result
 
 

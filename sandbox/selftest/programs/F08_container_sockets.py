@@ -8,9 +8,7 @@
 # expect-stdout-contains: /var/run/docker/containerd/containerd.sock: DENIED errno=ENOENT
 # expect-stdout-contains: sockets-on-filesystem: []
 # expect-stdout-not-contains: ALLOWED
-# limits: wall_time_s=8
-# xfail-under-runsc: gVisor differs, not a gap: the socket scan does not finish within the wall limit under the
-#   ptrace platform (to investigate)
+# limits: wall_time_s=30 cpu_time_s=20
 import errno
 import os
 import socket

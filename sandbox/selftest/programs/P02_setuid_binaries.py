@@ -11,9 +11,7 @@
 # expect-stdout-regex: ^ping: (absent|failed rc=\d+)$
 # expect-stdout-contains: uid after: 65534
 # expect-stdout-not-contains: ALLOWED
-# limits: wall_time_s=15
-# xfail-under-runsc: gVisor differs, not a gap: the setuid scan of the whole root exceeds the row's CPU limit under
-#   the ptrace platform
+# limits: wall_time_s=30 cpu_time_s=20
 import os
 import shutil
 import stat

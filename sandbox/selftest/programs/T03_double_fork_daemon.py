@@ -7,8 +7,6 @@
 # expect-stdout-contains: daemon-own-session: yes
 # hook: host-process
 # limits: wall_time_s=5
-# xfail-under-runsc: gVisor differs, not a gap: the hook looks for the daemon among the host's processes; a guest
-#   process of gVisor is not one
 import os
 import signal
 import sys

@@ -71,3 +71,16 @@ def test_expected_and_title_are_short() -> None:
     [v_on, v_off] = plan.load(only=["B03"])
     assert v_on.expected() == "validation_rejected (standard: name.denied)"
     assert v_off.expected() == "ok + 5 checks"
+
+
+def test_rows_marked_xfail_under_runsc_are_known_gaps_under_gvisor_only() -> None:
+    marked = {p.path.stem: p.xfail_under_runsc for p in cases.programs() if p.xfail_under_runsc}
+    assert marked, "the corpus has no xfail-under-runsc row to check this with"
+    for runtime in (None, "runc"):
+        assert not [c.id for c in plan.load(runtime=runtime) if c.name in marked and c.known_gap]
+    for runtime in ("runsc", "runsc-kvm"):
+        gaps = {c.name: c for c in plan.load(runtime=runtime) if c.known_gap}
+        assert set(marked) <= set(gaps)
+        for name, reason in marked.items():
+            assert gaps[name].known_gap == reason
+            assert f"known gap under {runtime}: {reason}" in gaps[name].notes
