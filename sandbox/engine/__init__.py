@@ -4,6 +4,7 @@ from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.containers import DockerBackend
 from sandbox.engine.doctor import Check, run_checks
 from sandbox.engine.fake import FakeBackend, FakeSession
+from sandbox.engine.hardening import is_gvisor
 from sandbox.engine.imagebuild import ImageBuilder, ImageStatus, image_statuses
 from sandbox.engine.images import ImageCatalog, LanguageSpec
 from sandbox.engine.metered import MeteredBackend
@@ -40,5 +41,6 @@ __all__ = [
     "RunSpec",
     "deliver",
     "image_statuses",
+    "is_gvisor",
     "run_checks",
 ]

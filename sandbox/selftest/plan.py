@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.engine.hardening import is_gvisor
+from sandbox.engine import is_gvisor
 from sandbox.models import ExecutionRequest, Limits
 from sandbox.selftest import cases, judge
 from sandbox.selftest.cases import Bypass, Program
