@@ -139,7 +139,13 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # may start a pipelined request at once
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.SEND_BODY:
+            # Answered before its body was read (401 without a key, 413, 503): the rest of the body
+            # would hold the connection with no deadline (each byte resets keep-alive). Close it.
+            self.transport.close()
+        elif self.conn.their_state is h11.IDLE:
             self._await_head()
 
     async def limited_app(self, scope: Any, receive: Any, send: Any) -> None:

@@ -132,6 +132,8 @@ class RuleChecker:
         self.file = file
         self.findings: list[Finding] = []
         self._aliases: dict[str, str] = {}  # local name -> qualified name it stands for
+        self._module_names: set[str] = set()  # local names an `import` statement binds: always modules
+        self._imported: set[str] = set()  # every module path an `import` statement names, and its parents
         self._star_modules: list[str] = []
         self._seen: set[tuple[str, int, int, str]] = set()
         self._bare_strings: set[int] = set()  # ids of docstrings and other string statements
@@ -253,11 +255,14 @@ class RuleChecker:
             self._module(alias.name, node, "import")
             if "." in alias.name:
                 self._qualified(alias.name, node)  # `import multiprocessing.popen_fork`
+            parts = alias.name.split(".")
+            self._imported.update(".".join(parts[: i + 1]) for i in range(len(parts)))
             if alias.asname:
                 self._aliases[alias.asname] = alias.name
+                self._module_names.add(alias.asname)
             else:
-                top = alias.name.split(".")[0]
-                self._aliases[top] = top
+                self._aliases[parts[0]] = parts[0]
+                self._module_names.add(parts[0])
 
     def _bind_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module:
@@ -301,6 +306,8 @@ class RuleChecker:
             return  # a plain local or global: the common case
         if node.id in self.rules.names:
             self._add("name.denied", node, f"use of {node.id!r} is denied by the policy")
+        if node.id in self._module_names:
+            self._module_as_value(node, parent, node.id)
         called = isinstance(parent, ast.Call) and parent.func is node
         resolved = self._aliases.get(node.id)
         if resolved is not None and resolved != node.id:
@@ -318,11 +325,28 @@ class RuleChecker:
         called = isinstance(parent, ast.Call) and parent.func is node
         qualified = self._resolve(node)
         if qualified:
+            if qualified in self._imported:
+                self._module_as_value(node, parent, qualified)
             self._resolved(qualified, node, called)
             if qualified in DYNAMIC_ATTRIBUTE_CALLS and not called:
                 self._add("attribute.dynamic", node, f"{qualified} used as a value")
         if node.attr in self.rules.template_methods and not called:
             self._template(node.value, node, f".{node.attr} of a template used as a value")
+
+    def _module_as_value(self, node: ast.Name | ast.Attribute, parent: ast.AST | None, module: str) -> None:
+        """A module object anywhere but in front of an attribute (``[os][0]``, ``f(os)``, ``A.o = os``).
+
+        The rules follow a module through imports, aliases and attribute chains; handed on as a
+        value it arrives where no name says what it is, and every rule on its attributes is lost.
+        """
+        if not isinstance(node.ctx, ast.Load) or (isinstance(parent, ast.Attribute) and parent.value is node):
+            return
+        self._add(
+            "module.as_value",
+            node,
+            f"module {module!r} used as a value: use its attributes where it is imported "
+            "(a module handed on loses what the rules know of it)",
+        )
 
     def _visit_MatchClass(self, node: ast.MatchClass, parent: ast.AST | None) -> None:
         for name in node.kwd_attrs:

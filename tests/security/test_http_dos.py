@@ -273,6 +273,34 @@ def test_an_unauthenticated_body_is_refused_before_it_is_read(server) -> None:
             assert answer.startswith(b"HTTP/1.1 401 "), answer
 
 
+def test_a_refused_request_cannot_hold_its_connection_by_trickling_its_body(server) -> None:
+    """After an early 401 the body is never read: the connection closes, whatever the client keeps sending."""
+    url, _ = server
+    head = b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        sock.sendall(head)
+        sock.settimeout(BODY_S)
+        answer = b""
+        deadline = time.monotonic() + HEAD_S + 3 * BODY_S
+        closed = False
+        while time.monotonic() < deadline:
+            try:
+                sock.sendall(b"1\r\na\r\n")  # a chunk every 0.2 s, forever
+                chunk = sock.recv(4096)
+            except (BlockingIOError, TimeoutError):
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            answer += chunk
+            time.sleep(0.2)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer
+    assert closed, "the connection stayed open while the refused request's body trickled in"
+
+
 def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path) -> None:
     settings = Settings(
         state_dir=tmp_path,

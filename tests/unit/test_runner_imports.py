@@ -11,6 +11,8 @@ import base64
 import dataclasses
 import importlib.util
 import marshal
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,20 @@ def test_a_module_written_at_run_time_is_not_imported(tmp_path: Path, make: str)
     assert b"refused: m: " in stdout and b"is not a file validation saw" in stdout, (stdout, stderr)
     unguarded, _ = run(code, tmp_path / "off", guarded=False, files=files)
     assert unguarded == b"ran\n", "the attack does not work even without the guard: the test proves nothing"
+
+
+def test_a_path_that_only_looks_like_the_system_tree_is_checked(tmp_path: Path) -> None:
+    """`/usr/../tmp/evil.py` starts with `/usr/`: the guard judges where the file really is."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    detour = f"{sys.base_prefix}/{os.path.relpath(outside, sys.base_prefix)}"  # /usr/../tmp/...
+    init = f"__path__.append({detour!r})\n".encode()
+    code = f"open({str(outside / 'evil.py')!r}, 'w').write('print(\"ran\")')\n"
+    code += "try:\n    import pkg.evil\nexcept ImportError as e:\n    print('refused:', e)\n"
+    files = (RunFile("pkg/__init__.py", init),)
+    stdout, stderr = run(code, tmp_path / "on", guarded=True, files=files)
+    assert stdout.startswith(b"refused: pkg.evil: "), (stdout, stderr)
+    assert run(code, tmp_path / "off", guarded=False, files=files)[0] == b"ran\n"
 
 
 def test_a_validated_module_changed_at_run_time_is_not_imported(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ could remove the finder, which validation denies.
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 #: Where the interpreter and its libraries live (``/usr`` in the images), and the image's own
 #: ``/opt/sandbox`` (the runner, and the strict tier's RestrictedPython): read-only, built with the image.
-SYSTEM_TREE = tuple(sorted({sys.base_prefix.rstrip("/") + "/", sys.prefix.rstrip("/") + "/", "/opt/sandbox/"}))
+SYSTEM_TREE = tuple(sorted({os.path.realpath(p) + "/" for p in (sys.base_prefix, sys.prefix, "/opt/sandbox")}))
 
 
 def digest(data: bytes) -> str:
@@ -66,8 +67,11 @@ class ValidatedSourceFinder:
 
     def find_spec(self, name: str, path: Sequence[str] | None = None, target: object = None) -> ModuleSpec | None:
         spec: ModuleSpec | None = self.path_finder.find_spec(name, path, target)
-        if spec is None or not spec.has_location or spec.origin is None or spec.origin.startswith(SYSTEM_TREE):
+        if spec is None or not spec.has_location or spec.origin is None:
             return spec  # namespace packages have no origin: the modules inside them are checked
+        # Where the file really is: `/usr/../tmp/m.py` (a package's __path__ can say that) is not system.
+        if os.path.realpath(spec.origin).startswith(SYSTEM_TREE):
+            return spec
         origin = spec.origin
         if not origin.endswith(".py"):
             raise ImportError(f"{name}: {origin} is compiled code in a writable place; only source is imported there")
