@@ -86,7 +86,7 @@ async def test_denying_verdict_stops_the_run_before_any_container(
 ) -> None:
     calls: list[str] = []
 
-    def deny(files: Any, language: str, policy: Any) -> Verdict:
+    def deny(files: Any, language: str, policy: Any, *rest: Any) -> Verdict:
         calls.append(language)
         return denying_verdict(policy)
 
@@ -181,9 +181,9 @@ async def test_validator_runs_once_per_execute_before_the_run(
         events.append(f"validate:{policy.name}")
         return real_validate(files, language, policy)
 
-    def spy_pipeline(files: Any, language: str, policy: Any) -> Verdict:
+    def spy_pipeline(files: Any, language: str, policy: Any, *rest: Any) -> Verdict:
         events.append("pipeline")
-        return real_pipeline(files, language, policy)
+        return real_pipeline(files, language, policy, *rest)
 
     monkeypatch.setattr(service.validator, "validate", spy_validate)
     monkeypatch.setattr(pipeline, "validate_files", spy_pipeline)

@@ -9,7 +9,7 @@
 # v-off-stdout-contains: shell rootfs write: DENIED
 # v-off-stdout-not-contains: ALLOWED
 # v-off-host-path-absent: /tmp/sandbox-escape-B13_sympy_sympify
-# limits: wall_time_s=15
+# limits: wall_time_s=10
 import sympy
 
 SHELL = (

@@ -121,6 +121,7 @@ DENIED_NAMES = [
     "__builtins__",
     "__loader__",
     "__spec__",
+    "__path__",
     "__build_class__",
 ]
 
@@ -226,7 +227,16 @@ FRAME_ATTRIBUTES = [
 ]
 
 
-NATIVE_ATTRIBUTES = ["ctypes", "ctypeslib", "_ctypes", "spawnv_passfds", "fork_exec"]
+NATIVE_ATTRIBUTES = [
+    "ctypes",
+    "ctypeslib",
+    "_ctypes",
+    "spawnv_passfds",
+    "fork_exec",
+    "enable_load_extension",
+    "load_extension",
+    "memfd_create",
+]
 
 
 def test_standard_denies_these_attributes() -> None:
