@@ -31,9 +31,14 @@ SYSTEM_TREE = tuple(sorted({os.path.realpath(p) + "/" for p in (sys.base_prefix,
 
 
 def digest(data: bytes) -> str:
-    import hashlib  # here: only runs under an enforcing policy pay for it
-
-    return hashlib.sha256(data).hexdigest()
+    """SHA-256, from CPython's built-in ``_sha256``: on every run's path, and importing ``hashlib``
+    loads OpenSSL (measured 13.5 ms in the image, against 0.08 ms)."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # no stub: same API as hashlib's
+    except ImportError:  # an interpreter built without it
+        from hashlib import sha256
+    hexdigest: str = sha256(data).hexdigest()
+    return hexdigest
 
 
 def validated_digests(files: Iterable[dict[str, object]]) -> set[str]:
