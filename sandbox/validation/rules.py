@@ -11,6 +11,11 @@ Attribute access is checked wherever Python can express it by name:
 (``vars(x)["__globals__"]``), and ``str.format`` fields such as
 ``"{0.__globals__}"`` in any string constant. Identifiers are already NFKC
 -normalised by the parser, so a fullwidth ``exec`` is seen as ``exec``.
+
+The module is long (about 770 lines) because it is one visitor: the binding pass,
+the use pass and the capability checks (loader arguments, templates, pandas
+expressions, reader URLs, modules as values) share its alias tables and its
+findings, and splitting it would pass that state between modules.
 """
 
 from __future__ import annotations
