@@ -31,6 +31,19 @@ class LanguageSpec:
     version_command: tuple[str, ...]
     description: str
     folder: Path
+    #: The compile command (empty: the language is not compiled), run in the workdir before the program.
+    compile_argv: tuple[str, ...] = ()
+    #: Variables the compiler gets on top of the program's base environment (caches under /tmp, say).
+    compile_env: tuple[tuple[str, str], ...] = ()
+    #: Debian packages the image installs for the language: what `/v1/languages` says the image has.
+    packages: tuple[str, ...] = ()
+    #: Checks on the main file's text before anything runs: (regular expression, message) pairs; a
+    #: match refuses the request with the message (``{0}`` is the match, ``{1}`` its first group).
+    source_checks: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def compiled(self) -> bool:
+        return bool(self.compile_argv)
 
 
 METADATA_FILE = "image.toml"  # read by the host only; not part of the image
@@ -76,6 +89,10 @@ class ImageCatalog:
                 version_command=tuple(data.get("version_command", ())),
                 description=data.get("description", ""),
                 folder=meta.parent,
+                compile_argv=tuple(data.get("compile", ())),
+                compile_env=tuple(sorted(data.get("compile_env", {}).items())),
+                packages=tuple(data.get("packages", ())),
+                source_checks=tuple((c["pattern"], c["message"]) for c in data.get("source_checks", ())),
             )
             self.languages[spec.name] = spec
             for alias in (spec.name, *spec.aliases):
