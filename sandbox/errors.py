@@ -14,6 +14,7 @@ exceptions. These classes are for requests we refuse or could not carry out::
     ├── CapacityUnavailable           capacity_unavailable  503  exit 75
     │   ├── PoolExhausted
     │   ├── CircuitOpen
+    │   ├── ImageBuilding
     │   ├── DockerUnavailable
     │   └── DockerFailing
     │       └── DockerTimeout
@@ -116,6 +117,12 @@ class PoolExhausted(CapacityUnavailable):
 
 class CircuitOpen(CapacityUnavailable):
     """The engine failed repeatedly; calls are refused until it recovers."""
+
+
+class ImageBuilding(CapacityUnavailable):
+    """The language's runtime image is being built (first use) or its build just failed; retry later."""
+
+    retry_after_s = 15
 
 
 class DockerUnavailable(CapacityUnavailable):

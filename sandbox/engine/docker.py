@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import logging
 import socket
 import threading
@@ -44,7 +45,7 @@ import docker.errors
 import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
-from sandbox.engine.hardening import LABEL_MANAGED, ContainerOptions
+from sandbox.engine.hardening import LABEL_EXPIRES, LABEL_KIND, LABEL_MANAGED, LABEL_OWNER, ContainerOptions
 from sandbox.errors import DockerFailing, DockerTimeout, DockerUnavailable, EngineError, SandboxError
 from sandbox.observability import metrics
 from sandbox.resilience import RetryPolicy
@@ -122,6 +123,15 @@ class Container:
         self.killed = True
         with contextlib.suppress(SandboxError):
             await self.engine.call("kill a container", self.engine.api.kill, self.id, "SIGKILL")
+
+    async def set_memory(self, memory_mb: int) -> None:
+        """Change the running container's memory limit (no swap): a compiled run's limit after its compile.
+
+        The engine's cgroup v1 update (runc); gVisor's runsc cannot update a running container.
+        """
+        limit = f"{memory_mb}m"
+        update = functools.partial(self.engine.api.update_container, self.id, mem_limit=limit, memswap_limit=limit)
+        await self.engine.call("set a container's memory limit", update)
 
     async def state(self) -> dict[str, Any] | None:
         """Docker's ``State`` of the container, ``None`` if it is gone; ``DockerUnavailable`` or
@@ -474,6 +484,61 @@ class DockerAdmin:
 
     def exists(self, tag: str) -> bool:
         return self.image_size(tag) is not None
+
+    def image_labels(self, tag: str) -> dict[str, str] | None:
+        """The image's labels, or None when no image has this tag."""
+        with map_docker_errors(f"inspect image {tag}"):
+            try:
+                return dict(self._client.images.get(tag).labels or {})
+            except docker.errors.ImageNotFound:
+                return None
+
+    def probe(self, tag: str, command: list[str], timeout_s: float = 60) -> str:
+        """Run ``command`` in a throw-away container of ``tag`` and return its output (stdout, then stderr).
+
+        The container is set up like a sandbox's (no network, read-only root, nobody, tmpfs
+        workdir and /tmp), so the answer is what a program would see, and labelled like ours
+        (with a short expiry) so the janitor removes it should this process die before it does.
+        """
+        labels = {
+            LABEL_MANAGED: "1",
+            LABEL_OWNER: "image-build",
+            LABEL_KIND: "probe",
+            LABEL_EXPIRES: str(int(time.time() + timeout_s + 60)),
+        }
+        with map_docker_errors(f"probe image {tag}"):
+            container = self._client.containers.create(
+                tag,
+                command,
+                user="65534:65534",
+                working_dir="/workspace",
+                environment={"HOME": "/workspace", "LANG": "C.UTF-8"},
+                network_mode="none",
+                network_disabled=True,
+                read_only=True,
+                tmpfs={"/workspace": "rw,exec,uid=65534,gid=65534", "/tmp": "rw,exec,mode=1777"},
+                labels=labels,
+            )
+            try:
+                container.start()
+                status = container.wait(timeout=timeout_s)
+                out = container.logs(stdout=True, stderr=False) + container.logs(stdout=False, stderr=True)
+            finally:
+                container.remove(force=True)
+        text: str = out.decode(errors="replace").strip()
+        if status.get("StatusCode", 1) != 0:
+            raise EngineError(f"{tag}: {' '.join(command)} exited {status.get('StatusCode')}: {text[-300:]}")
+        return text
+
+    def relabel(self, tag: str, labels: dict[str, str]) -> None:
+        """Give the image ``tag`` these labels: a ``FROM tag`` build that adds no layer, tagged ``tag``."""
+        with map_docker_errors(f"label image {tag}"):
+            stream = self._client.api.build(
+                fileobj=io.BytesIO(f"FROM {tag}\n".encode()), tag=tag, labels=labels, rm=True, decode=True
+            )
+            for event in stream:
+                if "error" in event:
+                    raise EngineError(f"label {tag}: {event['error'].strip()}")
 
     def pull_as(self, image: str, tag: str, progress: Progress) -> bool:
         """Pull ``image`` from a registry and tag it ``tag``; False when no registry answers."""

@@ -11,6 +11,7 @@ content-hash tag already exists.
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -19,10 +20,10 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sandbox.engine.docker import DockerAdmin, Progress
-from sandbox.engine.images import RUNNER_DIR, ImageCatalog
+from sandbox.engine.images import RUNNER_DIR, VERSION_LABEL, ImageCatalog
 from sandbox.errors import EngineError
 
 WHEELS_FILE = "wheels.txt"
@@ -72,13 +73,23 @@ class ImageBuilder:
         self.docker.close()
 
     def build_all(self, languages: list[str] | None = None, force: bool = False) -> dict[str, str]:
-        """Ensure the base and each language image exist; returns language -> tag."""
-        base = self.ensure_base(force=force)
-        built = {}
-        for name in languages or sorted(self.catalog.languages):
-            built[name] = self.ensure_language(name, base, force=force)
-        for tag in [base, *built.values()]:
-            self.docker.prune_older(tag, self.progress)
+        """Ensure the base and each language image exist; returns language -> tag.
+
+        One build at a time on this machine (a lock file under the state directory): a server
+        building on first use and `sandbox images build` would otherwise both build the base.
+        """
+        lock_path = self.state_dir / "build" / "images.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("w") as lock:
+            if not _try_lock(lock):
+                self.progress("waiting for another image build on this machine to finish")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            base = self.ensure_base(force=force)
+            built = {}
+            for name in languages or sorted(self.catalog.languages):
+                built[name] = self.ensure_language(name, base, force=force)
+            for tag in [base, *built.values()]:
+                self.docker.prune_older(tag, self.progress)
         return built
 
     def ensure_base(self, force: bool = False) -> str:
@@ -98,8 +109,11 @@ class ImageBuilder:
 
     def ensure_language(self, name: str, base: str, force: bool = False) -> str:
         tag = self.catalog.image_tag(name)
-        if self.docker.exists(tag) and not force:
+        labels = self.docker.image_labels(tag)
+        if labels is not None and not force:
             self.progress(f"{name}: image {tag} is up to date")
+            if VERSION_LABEL not in labels:  # built before versions were recorded
+                self.record_version(name, tag)
             return tag
         spec = self.catalog.language(name)
         self.progress(f"{name}: building {tag} from {base}")
@@ -110,9 +124,25 @@ class ImageBuilder:
             shutil.copytree(self.catalog.images_dir / RUNNER_DIR, ctx, dirs_exist_ok=True, ignore=skip)
             self._download_wheels(spec.folder / WHEELS_FILE, Path(ctx) / "wheels")
             self.docker.build(Path(ctx), tag, base, name, self.progress)
+        version = self.record_version(name, tag)
         self.docker.tag(tag, f"{self.catalog.prefix}-{name}", "latest")
-        self.progress(f"{name}: built {tag}")
+        self.progress(f"{name}: built {tag} ({version})")
         return tag
+
+    def record_version(self, name: str, tag: str) -> str:
+        """Run the language's ``version_command`` in the image and keep its first line as a label on it.
+
+        On the image, so it belongs to that exact tag and outlives this process: servers read it
+        with one inspect instead of starting a container.
+        """
+        spec = self.catalog.language(name)
+        if not spec.version_command:
+            return ""
+        output = self.docker.probe(tag, list(spec.version_command))
+        version = next((line.strip() for line in output.splitlines() if line.strip()), "")
+        self.docker.relabel(tag, {VERSION_LABEL: version})
+        self.progress(f"{name}: version {version!r} recorded on {tag}")
+        return version
 
     # ------------------------------------------------------------------ private
     def _download_wheels(self, wheels_file: Path, target: Path) -> None:
@@ -159,6 +189,14 @@ class ImageBuilder:
             tarball.unlink(missing_ok=True)
 
 
+def _try_lock(lock: IO[str]) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class ImageStatus:
     """One language's image as `sandbox images list` shows it."""
@@ -167,12 +205,17 @@ class ImageStatus:
     tag: str
     size_bytes: int | None  # None: not built
     description: str
+    version: str | None = None  # the image's recorded version; None: not built or not recorded
 
 
 def image_statuses(catalog: ImageCatalog) -> list[ImageStatus]:
-    """Each language, its expected tag and whether (and how big) it is built."""
+    """Each language, its expected tag and whether (and how big, which version) it is built."""
+    statuses = []
     with DockerAdmin(timeout=30) as admin:
-        return [
-            ImageStatus(name, catalog.image_tag(name), admin.image_size(catalog.image_tag(name)), spec.description)
-            for name, spec in sorted(catalog.languages.items())
-        ]
+        for name, spec in sorted(catalog.languages.items()):
+            tag = catalog.image_tag(name)
+            size = admin.image_size(tag)
+            labels = admin.image_labels(tag) if size is not None else None
+            version = (labels or {}).get(VERSION_LABEL)
+            statuses.append(ImageStatus(name, tag, size, spec.description, version))
+    return statuses

@@ -16,6 +16,8 @@ from sandbox.errors import RequestRejected
 
 RUNNER_DIR = "runner"
 BASE_DIR = "base"
+#: The image label holding the first line of the language's ``version_command``, probed after the build.
+VERSION_LABEL = "io.sandbox.version"
 
 
 @dataclass(frozen=True)

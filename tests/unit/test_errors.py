@@ -34,6 +34,7 @@ TABLE = {
     "CapacityUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "PoolExhausted": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "CircuitOpen": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "ImageBuilding": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerFailing": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerTimeout": (Status.CAPACITY_UNAVAILABLE, 503, 75),
