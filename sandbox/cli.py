@@ -180,6 +180,8 @@ def run(
         async with build_service(settings, warm=False) as service:
             return await service.execute(request, on_output=None if as_json else stream)
 
+    _ensure_image(settings, lang)
+
     result = _run(go())
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
@@ -266,40 +268,71 @@ def validate(
 
 @images_app.command("build")
 def images_build(
-    language: Annotated[list[str] | None, typer.Option("--language", "-l", help="Only these languages.")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option("--language", "-l", help="This language's image (repeatable).")
+    ] = None,
+    build_all: Annotated[bool, typer.Option("--all", help="Every language's image.")] = False,
     force: Annotated[bool, typer.Option(help="Rebuild even when the tag exists.")] = False,
 ) -> None:
-    """Build the base and runtime images that are missing or out of date."""
-    from sandbox.engine import ImageBuilder, ImageCatalog
+    """Build the base and runtime images that are missing or out of date.
+
+    Without --language or --all: the base and the warm-pool languages (SANDBOX_POOL_LANGUAGES);
+    the other languages' images are built when first used (`sandbox run`, or a server, which
+    answers 503 meanwhile).
+    """
+    from sandbox.engine import ImageCatalog
 
     settings = _settings()
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+    if build_all and language:
+        raise RequestRejected("give --all or --language, not both")
+    if build_all:
+        names = sorted(catalog.languages)
+    else:  # canonical names, once each, in the order given; unknown ones are refused with the choices
+        names = list(dict.fromkeys(catalog.language(name).name for name in language or settings.pool_languages))
+    for name, tag in _build_images(settings, names, force).items():
+        typer.echo(f"{name}\t{tag}")
+
+
+def _build_images(settings: Settings, languages: list[str], force: bool = False) -> dict[str, str]:
+    """Build the base and ``languages``' images (when missing), with progress on stderr."""
+    from sandbox.engine import ImageBuilder, ImageCatalog
 
     def progress(line: str) -> None:
         err.print(f"[cyan]==>[/] {escape(line)}")
 
-    def build() -> dict[str, str]:
-        builder = ImageBuilder(catalog, settings.state_dir, settings.base_source, progress)
-        try:
-            return builder.build_all(language, force)
-        finally:
-            builder.close()
+    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+    builder = ImageBuilder(catalog, settings.state_dir, settings.base_source, progress)
+    try:
+        return builder.build_all(languages, force)
+    finally:
+        builder.close()
 
-    for name, tag in build().items():
-        typer.echo(f"{name}\t{tag}")
+
+def _ensure_image(settings: Settings, language: str) -> None:
+    """Build ``language``'s image first when it is missing (its first use on this machine)."""
+    from sandbox.engine import ImageCatalog, missing_images
+
+    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+    name = catalog.language(language).name
+    if not missing_images(catalog, [name]):
+        return
+    err.print(f"[cyan]==>[/] the {escape(name)} image is not built yet: building it first")
+    _build_images(settings, [name])
 
 
 @images_app.command("list")
 def images_list() -> None:
-    """Show each language, its expected tag and whether it is built."""
+    """Show each language, its expected tag, whether it is built and the version it has."""
     from sandbox.engine import ImageCatalog, image_statuses
 
     settings = _settings()
-    table = Table("language", "image", "built", "size", "description")
+    table = Table("language", "image", "built", "size", "version", "description")
     for image in image_statuses(ImageCatalog(settings.images_dir, settings.image_prefix)):
         built = image.size_bytes is not None
         size = f"{(image.size_bytes or 0) >> 20} MiB" if built else "-"
-        table.add_row(image.language, image.tag, "yes" if built else "no", size, image.description)
+        version = image.version or "-"
+        table.add_row(image.language, image.tag, "yes" if built else "no", size, version, image.description)
     Console().print(table)
 
 
@@ -488,6 +521,7 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
 @app.command("mcp")
 def mcp_stdio() -> None:
     """Serve the MCP tools over stdio (for an agent that starts this command), as the key `mcp-stdio`."""
+    from sandbox.engine import ImageCatalog
     from sandbox.executions import ExecutionManager
     from sandbox.mcp import Door, build_mcp, local_key
     from sandbox.service import build_service
@@ -498,7 +532,7 @@ def mcp_stdio() -> None:
     configure_tracing(settings)
     key = local_key(store, settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min)
     holder: dict[str, Door] = {}
-    server = build_mcp(lambda: holder["door"])
+    server = build_mcp(lambda: holder["door"], ImageCatalog(settings.images_dir, settings.image_prefix))
 
     async def go() -> None:
         # The end of stdin ends the server; so does SIGTERM (how clients stop it), with the same

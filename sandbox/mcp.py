@@ -29,6 +29,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel, ValidationError
 from starlette.types import Message, Receive, Scope, Send
 
+from sandbox.engine import ImageCatalog, image_builds, language_facts
 from sandbox.errors import NotFound, RequestRejected, SandboxError, Unauthenticated, error_body, invalid_request
 from sandbox.executions import ExecutionManager
 from sandbox.models import (
@@ -59,9 +60,13 @@ else:  # FastMCP finds the context parameter by its annotation: it must be the p
 INSTRUCTIONS = """\
 Runs code in a fresh, isolated Linux container per call (sessions keep one container).
 What the sandbox has: Python 3.11 with numpy, pandas and matplotlib (Agg backend: save figures to
-files), or bash 5.2 with coreutils. No network at all. No pip installs. The working directory is a
-small writable tmpfs; the rest of the filesystem is read-only. Default limits: 10 s wall time, 5 s
-CPU, 256 MiB memory, 1 MiB of stdout and of stderr (server maxima: 60 s, 30 s, 2 GiB, 16 MiB).
+files), bash 5.2 with coreutils, JavaScript and TypeScript (Node.js 18), C and C++ (GCC 12), Go 1.19,
+Java 17 (class Main) and Rust 1.63, standard libraries only (`sandbox_info` lists each language's
+main file, compile and run commands and version). A language's first use on a server may answer
+capacity_unavailable while its image is built: retry after the time it gives. No network at all.
+No pip installs. The working directory is a small writable tmpfs; the rest of the filesystem is
+read-only. Default limits: 10 s wall time, 5 s CPU, 256 MiB memory, 1 MiB of stdout and of stderr
+(server maxima: 60 s, 30 s, 2 GiB, 16 MiB).
 Code is validated first: process creation, native code, deserialisation, dynamic code (exec/eval)
 and introspection tricks are refused with findings that say where and why.
 Reading a result: `status` is one of ok, runtime_error (non-zero exit: read stderr), timeout,
@@ -123,9 +128,14 @@ def tool_error(exc: BaseException) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=body.model_dump_json())], isError=True)
 
 
-def build_mcp(door: Callable[[], Door]) -> FastMCP:
-    """The MCP server; ``door()`` returns the managers once the host has started them."""
+def build_mcp(door: Callable[[], Door], catalog: ImageCatalog | None = None) -> FastMCP:
+    """The MCP server; ``door()`` returns the managers once the host has started them.
+
+    ``catalog``: the languages the ``execute`` tool's description lists (its text is fixed when
+    the server is built, before any door exists); without one it says python or bash.
+    """
     server = SandboxMCP("sandbox", instructions=INSTRUCTIONS, streamable_http_path="/mcp", log_level="WARNING")
+    languages = _language_list(catalog) if catalog is not None else "python or bash"
 
     def caller(ctx: Ctx) -> tuple[Door, Caller]:
         current = door()
@@ -166,7 +176,7 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
         description=(
             "Run a program once in a fresh sandbox and return its output and status. "
             "stdout/stderr are also streamed as progress notifications while it runs. "
-            "Give `code` (the main file), optionally `language` (python or bash), `stdin`, extra `files` "
+            f"Give `code` (the main file), optionally `language` ({languages}), `stdin`, extra `files` "
             "(path + content, utf8 or base64), `args`, `limits` (wall_time_s, cpu_time_s, memory_mb, ...) "
             "and a stricter `policy`. `env`: plain environment variables; `secrets`: names of secrets stored "
             "for your key (set over REST or the CLI; values are never shown), each becomes an environment "
@@ -277,11 +287,11 @@ def build_mcp(door: Callable[[], Door]) -> FastMCP:
     @server.tool(description="What the sandbox offers: languages (with their runtimes) and validation policies.")
     async def sandbox_info(ctx: Ctx) -> SandboxInfo:
         current, _ = caller(ctx)
-        return _info(current.service)
+        return await _info(current.service)
 
     @server.resource("sandbox://info", description="Languages and policies", mime_type="application/json")
     async def info_resource() -> str:
-        return _info(door().service).model_dump_json(indent=2)
+        return (await _info(door().service)).model_dump_json(indent=2)
 
     return server
 
@@ -365,12 +375,21 @@ def _decode(content: str, encoding: str) -> bytes:
         raise RequestRejected("content is not valid base64") from exc
 
 
-def _info(service: ExecutionService) -> SandboxInfo:
+def _language_list(catalog: ImageCatalog) -> str:
+    """``python (py, python3; main.py), c (compiled; main.c), ...``: the names a caller may give."""
+    parts = []
+    for name, spec in sorted(catalog.languages.items()):
+        notes = [", ".join(spec.aliases)] if spec.aliases else []
+        notes += ["compiled"] if spec.compiled else []
+        parts.append(f"{name} ({'; '.join([*notes, spec.main_file])})")
+    return "default python; one of " + ", ".join(parts)
+
+
+async def _info(service: ExecutionService) -> SandboxInfo:
+    # Built images and their versions come from a cache; Docker is asked only about missing ones.
+    states = await image_builds(service.settings).states()
     return SandboxInfo(
-        languages=[
-            {"name": s.name, "aliases": list(s.aliases), "description": s.description}
-            for s in sorted(service.catalog.languages.values(), key=lambda s: s.name)
-        ],
+        languages=[language_facts(spec, states[name]) for name, spec in sorted(service.catalog.languages.items())],
         policies=[
             {"name": p.name, "strictness": p.strictness, "description": p.description}
             for p in sorted(service.policies.policies.values(), key=lambda p: p.strictness)

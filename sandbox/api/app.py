@@ -27,7 +27,7 @@ from sandbox.api.requestid import RequestContext
 from sandbox.api.routes import health, router
 from sandbox.api.shutdown import GracefulShutdown
 from sandbox.config import Settings
-from sandbox.engine import Backend
+from sandbox.engine import Backend, ImageCatalog
 from sandbox.executions import ExecutionManager
 from sandbox.mcp import Door, build_mcp, http_endpoint
 from sandbox.observability import exposition, tracing
@@ -111,7 +111,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     if settings.metrics:
         app.include_router(metering.router)
     # MCP over streamable HTTP, with the same keys, managers and limits as REST.
-    mcp_server = build_mcp(lambda: app.state.door)
+    mcp_server = build_mcp(lambda: app.state.door, ImageCatalog(settings.images_dir, settings.image_prefix))
     app.router.routes.append(Route("/mcp", http_endpoint(mcp_server, lambda: app.state.store), methods=None))
 
     async def authenticate(scope: Scope) -> None:

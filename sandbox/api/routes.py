@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sandbox.api.auth import bearer, current_caller
 from sandbox.api.problems import documented
+from sandbox.engine import image_builds, language_facts
 from sandbox.executions import ExecutionManager
 from sandbox.models import (
     Caller,
@@ -70,6 +71,16 @@ class LanguageInfo(BaseModel):
     aliases: list[str]
     main_file: str
     description: str
+    extensions: list[str] = Field(description="File suffixes that name this language (`sandbox run` guesses by them).")
+    compiled: bool = Field(description="Whether the program is compiled before it runs.")
+    compile_command: list[str] | None = Field(description="Run in the workdir before the program; null: none.")
+    run_command: list[str] = Field(description="What runs the program, in the workdir.")
+    version: str | None = Field(description="The image's runtime or compiler version; null until its image is built.")
+    packages: list[str] = Field(description="Debian packages the image installs for the language.")
+    built: bool = Field(
+        description="Whether the image is built; a request for a language whose image is not is answered 503 "
+        "(with Retry-After) while the server builds it."
+    )
 
 
 class PolicyInfo(BaseModel):
@@ -152,10 +163,10 @@ async def validate(body: ExecutionRequest, key: Key, request: Request) -> Valida
 
 @router.get("/languages", response_model=list[LanguageInfo], summary="Languages and their runtimes")
 async def languages(key: Key, request: Request) -> list[LanguageInfo]:
-    catalog = service(request).catalog
+    current = service(request)
+    states = await image_builds(current.settings).states()  # cached: Docker only for images not yet built
     return [
-        LanguageInfo(name=s.name, aliases=list(s.aliases), main_file=s.main_file, description=s.description)
-        for s in sorted(catalog.languages.values(), key=lambda s: s.name)
+        LanguageInfo(**language_facts(spec, states[name])) for name, spec in sorted(current.catalog.languages.items())
     ]
 
 

@@ -5,9 +5,10 @@ from sandbox.engine.containers import DockerBackend
 from sandbox.engine.doctor import Check, run_checks
 from sandbox.engine.fake import FakeBackend, FakeSession
 from sandbox.engine.hardening import is_gvisor
-from sandbox.engine.imagebuild import ImageBuilder, ImageStatus, image_statuses
+from sandbox.engine.imagebuild import ImageBuilder, ImageStatus, image_statuses, missing_images
 from sandbox.engine.images import ImageCatalog, LanguageSpec
 from sandbox.engine.metered import MeteredBackend
+from sandbox.engine.ondemand import ImageBuilds, ImageState, image_builds, language_facts
 from sandbox.engine.spec import (
     OutputCallback,
     PoolReport,
@@ -28,7 +29,9 @@ __all__ = [
     "FakeBackend",
     "FakeSession",
     "ImageBuilder",
+    "ImageBuilds",
     "ImageCatalog",
+    "ImageState",
     "ImageStatus",
     "LanguageSpec",
     "Lease",
@@ -40,7 +43,10 @@ __all__ = [
     "RunOutcome",
     "RunSpec",
     "deliver",
+    "image_builds",
     "image_statuses",
     "is_gvisor",
+    "language_facts",
+    "missing_images",
     "run_checks",
 ]

@@ -219,3 +219,9 @@ def image_statuses(catalog: ImageCatalog) -> list[ImageStatus]:
             version = (labels or {}).get(VERSION_LABEL)
             statuses.append(ImageStatus(name, tag, size, spec.description, version))
     return statuses
+
+
+def missing_images(catalog: ImageCatalog, languages: list[str]) -> list[str]:
+    """Those of ``languages`` (canonical names) whose image is not built."""
+    with DockerAdmin(timeout=30) as admin:
+        return [name for name in languages if not admin.exists(catalog.image_tag(catalog.language(name).name))]

@@ -181,4 +181,4 @@ def test_real_every_language_has_a_dockerfile_and_distinct_tag(real: ImageCatalo
     assert len(tags) == len(real.languages)
     for spec in real.languages.values():
         assert (spec.folder / "Dockerfile").is_file()
-        assert spec.main_file in spec.argv or spec.mode == "python"
+        assert spec.main_file in (*spec.argv, *spec.compile_argv) or spec.mode == "python"
