@@ -90,7 +90,6 @@ STATUS_EXIT_CODES = {
     Status.CAPACITY_UNAVAILABLE: 75,
     Status.INTERNAL_ERROR: 70,
 }
-EXTENSIONS = {".py": "python", ".sh": "bash", ".bash": "bash"}
 #: `sandbox serve`'s HTTP protocol (sandbox/api/connections.py) and its cap on a request head (D06).
 HTTP_PROTOCOL, MAX_HEAD_BYTES = "sandbox.api.connections:GuardedH11Protocol", 32 << 10
 
@@ -125,11 +124,17 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _language(file: Path, language: str | None) -> str:
-    lang = language or EXTENSIONS.get(file.suffix)
-    if lang is None:
-        raise RequestRejected(f"cannot tell the language of {file.name}; pass --language")
-    return lang
+def _language(settings: Settings, file: Path, language: str | None) -> str:
+    """``--language``, or the language whose ``source_suffixes`` (image.toml) name the file's suffix."""
+    if language is not None:
+        return language
+    from sandbox.engine import ImageCatalog
+
+    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+    for name, spec in sorted(catalog.languages.items()):
+        if file.suffix.lower() in spec.source_suffixes:
+            return name
+    raise RequestRejected(f"cannot tell the language of {file.name}; pass --language")
 
 
 def _read(file: Path) -> str:
@@ -160,7 +165,7 @@ def run(
     # One execution: validate in this process rather than starting worker processes.
     settings = _settings().model_copy(update={"validation_workers": 0})
     configure_tracing(settings)
-    lang = _language(file, language)
+    lang = _language(settings, file, language)
     request = ExecutionRequest(
         language=lang,
         code=_read(file),
@@ -235,7 +240,7 @@ def validate(
     meta = ctx.meta
     meta[AS_JSON] = as_json
     settings = _settings().model_copy(update={"validation_workers": 0})
-    lang = _language(file, language)
+    lang = _language(settings, file, language)
     request = ExecutionRequest(language=lang, code=_read(file), policy=policy)
     meta[SOURCES] = {lang_main(settings, lang): request.code}
 

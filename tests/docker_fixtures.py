@@ -57,7 +57,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
         try:
             client.images.get(catalog.image_tag(name))
         except docker.errors.ImageNotFound:
-            pytest.fail(f"image {catalog.image_tag(name)} not built; run `sandbox images build`")
+            pytest.fail(f"image {catalog.image_tag(name)} not built; run `sandbox images build --all`")
     yield client
     deadline = time.monotonic() + 10
     while True:

@@ -108,8 +108,10 @@ def _engine_checks(
         tag = catalog.image_tag(name)
         if admin.exists(tag):
             checks.append(Check(f"image {name}", True, tag))
-        else:
+        elif name in settings.pool_languages:  # a server builds these at start; the others on first use
             checks.append(Check(f"image {name}", False, f"{tag} is not built", "sandbox images build"))
+        else:
+            checks.append(Check(f"image {name}", True, f"{tag} not built yet (built on first use)"))
     checks.extend(_probe(settings, catalog))
     checks.append(Check("sandbox containers", True, f"{admin.managed_count()} labelled container(s) on the engine"))
     return checks

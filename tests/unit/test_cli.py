@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import sandbox.cli
 import sandbox.service
 from sandbox.cli import STATUS_EXIT_CODES, app, exit_code_for
 from sandbox.config import Settings
@@ -68,6 +69,14 @@ def test_exit_codes_fit_a_byte() -> None:
 
 
 # ------------------------------------------------------------------ sandbox run
+
+
+@pytest.fixture(autouse=True)
+def images_built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`sandbox run` asks Docker whether the language's image is built; these tests have no Docker."""
+    ensured: list[str] = []
+    monkeypatch.setattr(sandbox.cli, "_ensure_image", lambda settings, language: ensured.append(language))
+    return ensured
 
 
 @pytest.fixture
@@ -254,3 +263,66 @@ def test_a_validation_denial_shows_the_finding_and_the_source_line(
     assert "main.py:2:0: deny import.denied" in flat(out)
     assert "    import subprocess\n    ^" in out
     assert "validation_rejected:" in out
+
+
+# ------------------------------------------------------------------ languages and images
+
+
+def test_run_knows_the_language_by_the_image_tomls_suffixes(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, images_built: list[str]
+) -> None:
+    fake = FakeService(monkeypatch, RunOutcome(status=Status.OK, exit_code=0))
+    program = tmp_path / "prog.cc"
+    program.write_text("int main() { return 0; }\n")
+    result = cli.invoke(app, ["run", str(program)])
+    assert result.exit_code == 0, result.output
+    assert images_built == ["cpp"]  # the image is ensured (built when missing) before the run
+    assert fake.specs[0].image == ImageCatalog(Settings().images_dir).image_tag("cpp")
+
+
+class Builds:
+    """Replaces the image build of `sandbox images build`: records which languages it was asked for."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.asked: list[list[str]] = []
+
+        def build(settings: Settings, languages: list[str], force: bool = False) -> dict[str, str]:
+            self.asked.append(languages)
+            return {name: f"tag-{name}" for name in languages}
+
+        monkeypatch.setattr(sandbox.cli, "_build_images", build)
+
+
+def test_images_build_defaults_to_the_pool_languages(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = Builds(monkeypatch)
+    monkeypatch.setenv("SANDBOX_POOL_LANGUAGES", '["python", "bash"]')
+    result = cli.invoke(app, ["images", "build"])
+    assert result.exit_code == 0, result.output
+    assert builds.asked == [["python", "bash"]]
+    assert result.stdout.splitlines() == ["python\ttag-python", "bash\ttag-bash"]
+
+
+def test_images_build_all_builds_every_language(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = Builds(monkeypatch)
+    assert cli.invoke(app, ["images", "build", "--all"]).exit_code == 0
+    assert builds.asked == [sorted(ImageCatalog(Settings().images_dir).languages)]
+    assert {"c", "cpp", "go", "java", "javascript", "rust", "typescript"} <= set(builds.asked[0])
+
+
+def test_images_build_language_repeats_and_takes_aliases(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds = Builds(monkeypatch)
+    result = cli.invoke(app, ["images", "build", "--language", "ts", "-l", "rust", "-l", "typescript"])
+    assert result.exit_code == 0, result.output
+    assert builds.asked == [["typescript", "rust"]]  # canonical names, once each, in the order given
+
+
+def test_images_build_refuses_an_unknown_language_and_all_with_language(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds = Builds(monkeypatch)
+    unknown = cli.invoke(app, ["images", "build", "-l", "cobol"])
+    assert unknown.exit_code == 2
+    assert "unknown language 'cobol'" in unknown.stderr and "rust" in unknown.stderr
+    both = cli.invoke(app, ["images", "build", "--all", "-l", "c"])
+    assert both.exit_code == 2 and "not both" in both.stderr
+    assert builds.asked == []
