@@ -82,6 +82,10 @@ async def test_tools_and_schemas(transport, live_server, mcp_key, tmp_path) -> N
         assert execute.inputSchema["required"] == ["code"]
         assert {"status", "stdout", "stderr", "exit_code", "findings"} <= set(execute.outputSchema["properties"])
         assert "no network" in execute.description.lower() or "sandbox" in execute.description.lower()
+        assert "rust (rs; compiled; main.rs)" in execute.description  # every language, from the catalog
+        info = (await call(session, "sandbox_info")).structuredContent
+        java = next(entry for entry in info["languages"] if entry["name"] == "java")
+        assert java["compiled"] and java["main_file"] == "Main.java" and java["built"] and "openjdk" in java["version"]
 
 
 async def test_execute_returns_text_and_structured_result(transport, live_server, mcp_key, tmp_path) -> None:

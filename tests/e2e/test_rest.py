@@ -262,3 +262,25 @@ def test_validate_only(api) -> None:
 def test_audit_log_records_security_events(live_server) -> None:
     events = {e["event"] for e in live_server.store.audit_events(500)}
     assert {"key.created", "auth.failed", "execution.rejected"} <= events
+
+
+LANGUAGE_FIELDS = {
+    "name", "aliases", "main_file", "description", "extensions", "compiled", "compile_command",
+    "run_command", "version", "packages", "built",
+}  # fmt: skip
+
+
+def test_languages_say_how_each_is_compiled_and_run_and_which_version(api) -> None:
+    entries = {entry["name"]: entry for entry in api.get("/v1/languages").json()}
+    assert {"python", "bash", "javascript", "typescript", "c", "cpp", "go", "java", "rust"} <= set(entries)
+    for name, entry in entries.items():
+        assert set(entry) == LANGUAGE_FIELDS, name
+        # scripts/test builds every image; each carries the version its build probed.
+        assert entry["built"] is True and entry["version"], name
+        assert entry["compiled"] == (entry["compile_command"] is not None), name
+        assert entry["packages"] and entry["run_command"], name
+    c, python = entries["c"], entries["python"]
+    assert c["compiled"] and c["compile_command"][0] == "gcc" and "main.c" in c["compile_command"]
+    assert c["run_command"] == ["./main"] and c["extensions"] == [".c"] and "gcc" in c["version"]
+    assert not python["compiled"] and python["compile_command"] is None and python["version"].startswith("Python 3")
+    assert entries["java"]["main_file"] == "Main.java" and "openjdk" in entries["java"]["version"]
