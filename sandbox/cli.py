@@ -29,7 +29,7 @@ from typer.core import TyperGroup
 
 from sandbox.cli_secrets import secrets_app
 from sandbox.config import Settings
-from sandbox.errors import RequestRejected, SandboxError, error_body, invalid_request
+from sandbox.errors import CapacityUnavailable, RequestRejected, SandboxError, error_body, invalid_request
 from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
 from sandbox.observability.logs import configure_logging, is_disconnect
 from sandbox.observability.tracing import configure_tracing
@@ -86,6 +86,7 @@ STATUS_EXIT_CODES = {
     Status.CPU_TIME_EXCEEDED: 152,
     Status.VALIDATION_REJECTED: 2,
     Status.SYNTAX_ERROR: 2,
+    Status.COMPILE_ERROR: 65,  # EX_DATAERR: the source did not compile
     Status.REJECTED: 2,
     Status.CAPACITY_UNAVAILABLE: 75,
     Status.INTERNAL_ERROR: 70,
@@ -314,6 +315,24 @@ def _build_images(settings: Settings, languages: list[str], force: bool = False)
         builder.close()
 
 
+def _prepare_pool_images(settings: Settings) -> None:
+    """A server's start: build the warm-pool languages' missing images (the others on first use).
+
+    An engine that does not answer is no reason not to start (the server answers 503 until it
+    does, and builds on first use then); the warning says so.
+    """
+    from sandbox.engine import ImageCatalog, missing_images
+
+    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+    try:
+        missing = missing_images(catalog, [catalog.language(name).name for name in settings.pool_languages])
+        if missing:
+            err.print(f"[cyan]==>[/] building the pool languages' images first: {escape(', '.join(missing))}")
+            _build_images(settings, missing)
+    except CapacityUnavailable as exc:
+        log.warning("the pool images could not be checked at start (%s); they are built on first use", exc.message)
+
+
 def _ensure_image(settings: Settings, language: str) -> None:
     """Build ``language``'s image first when it is missing (its first use on this machine)."""
     from sandbox.engine import ImageCatalog, missing_images
@@ -393,6 +412,7 @@ def serve(
     configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
     host, port = host or settings.host, port or settings.port
     _prepare_database(settings)  # once, here: workers starting together would each migrate at once
+    _prepare_pool_images(settings)  # once, here, too: each worker would build them
     if workers > 1:  # one set of figures for all workers: set before any worker imports prometheus-client
         from sandbox.observability import exposition
 
@@ -536,6 +556,7 @@ def mcp_stdio() -> None:
     configure_logging(settings)  # to stderr: stdout carries the protocol
     configure_tracing(settings)
     key = local_key(store, settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min)
+    _prepare_pool_images(settings)  # progress on stderr: stdout carries the protocol
     holder: dict[str, Door] = {}
     server = build_mcp(lambda: holder["door"], ImageCatalog(settings.images_dir, settings.image_prefix))
 
