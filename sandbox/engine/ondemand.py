@@ -25,17 +25,18 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sandbox.config import Settings
-from sandbox.engine.images import VERSION_LABEL, ImageCatalog
+from sandbox.engine.images import VERSION_LABEL, ImageCatalog, LanguageSpec
 from sandbox.errors import ImageBuilding, SandboxError
 
 log = logging.getLogger(__name__)
 
 #: Blocking: build ``language``'s image (and the base, when missing); raises on failure.
 Build = Callable[[str], None]
-#: Blocking: the labels of the image ``tag``, or None when it is not built.
-Inspect = Callable[[str], dict[str, str] | None]
+#: Blocking: each tag's image labels, None for a tag that is not built (one engine connection for all).
+Inspect = Callable[[list[str]], dict[str, dict[str, str] | None]]
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,11 @@ class ImageBuilds:
             finally:
                 builder.close()
 
-        def inspect(tag: str) -> dict[str, str] | None:
+        def inspect(tags: list[str]) -> dict[str, dict[str, str] | None]:
             from sandbox.engine.docker import DockerAdmin
 
             with DockerAdmin(timeout=30) as admin:
-                return admin.image_labels(tag)
+                return {tag: admin.image_labels(tag) for tag in tags}
 
         return cls(catalog, build, inspect)
 
@@ -101,10 +102,13 @@ class ImageBuilds:
     async def ensure(self, language_or_tag: str) -> None:
         """Return when the image is built; otherwise start (or join) its build and raise ``ImageBuilding``.
 
-        ``language_or_tag``: a language name or alias, or the image tag a run spec names. Costs
-        nothing once the image is known to be built. Raises ``RequestRejected`` for an unknown
-        language, and ``DockerUnavailable`` and kin when the engine cannot say whether it exists.
+        ``language_or_tag``: a language name or alias, or the image tag a run spec names (a tag
+        that is none of the catalog's is left to the engine: it returns). Costs nothing once the
+        image is known to be built. Raises ``RequestRejected`` for an unknown language, and
+        ``DockerUnavailable`` and kin when the engine cannot say whether the image exists.
         """
+        if ":" in language_or_tag and language_or_tag not in self._tags():
+            return
         name = self._language(language_or_tag)
         if self._built(name):
             return
@@ -181,11 +185,12 @@ class ImageBuilds:
         self._tasks.clear()
 
     # ------------------------------------------------------------------ private
+    def _tags(self) -> dict[str, str]:
+        """Image tag -> language (the tags are computed once per catalog)."""
+        return {self.catalog.image_tag(name): name for name in self.catalog.languages}
+
     def _language(self, language_or_tag: str) -> str:
-        for name in self.catalog.languages:
-            if language_or_tag == self.catalog.image_tag(name):
-                return name
-        return self.catalog.language(language_or_tag).name
+        return self._tags().get(language_or_tag) or self.catalog.language(language_or_tag).name
 
     def _built(self, name: str) -> bool:
         state = self._states.get(name)
@@ -202,10 +207,11 @@ class ImageBuilds:
         return state
 
     def _inspect_all(self, names: list[str]) -> dict[str, ImageState]:
+        labels = self._inspect([self.catalog.image_tag(name) for name in names])
         found = {}
         for name in names:
-            labels = self._inspect(self.catalog.image_tag(name))
-            found[name] = ImageState(labels is not None, (labels or {}).get(VERSION_LABEL))
+            these = labels.get(self.catalog.image_tag(name))
+            found[name] = ImageState(these is not None, (these or {}).get(VERSION_LABEL))
         return found
 
     def _remember(self, name: str, state: ImageState) -> None:
@@ -234,6 +240,23 @@ class ImageBuilds:
             self._failures[name] = message
         finally:
             self._tasks.pop(name, None)
+
+
+def language_facts(spec: LanguageSpec, state: ImageState) -> dict[str, Any]:
+    """What the doors say about a language (`/v1/languages`, the MCP info tool), as plain values."""
+    return {
+        "name": spec.name,
+        "aliases": list(spec.aliases),
+        "extensions": list(spec.source_suffixes),
+        "main_file": spec.main_file,
+        "compiled": spec.compiled,
+        "compile_command": list(spec.compile_argv) if spec.compiled else None,
+        "run_command": list(spec.argv),
+        "version": state.version,
+        "packages": list(spec.packages),
+        "description": spec.description,
+        "built": state.built,
+    }
 
 
 def _log_progress(line: str) -> None:

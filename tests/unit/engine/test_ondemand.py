@@ -162,9 +162,12 @@ async def test_an_engine_that_does_not_answer_leaves_the_states_unknown() -> Non
     assert not any(state.built for state in states.values())
 
 
-async def test_an_unknown_language_is_rejected() -> None:
+async def test_an_unknown_language_is_rejected_and_a_foreign_tag_left_to_the_engine() -> None:
+    engine = Engine()
     with pytest.raises(RequestRejected, match="unknown language 'cobol'"):
-        await builds_on(Engine()).ensure("cobol")
+        await builds_on(engine).ensure("cobol")
+    await builds_on(engine).ensure("busybox:latest")  # not ours: creating the container will say
+    assert engine.inspections == 0 and engine.builds == []
 
 
 async def test_aclose_stops_waiting_for_a_build() -> None:
