@@ -24,7 +24,16 @@ from sandbox.engine.images import ImageCatalog
 from sandbox.models import EffectiveLimits
 
 LIMITS = EffectiveLimits(
-    wall_time_s=10, cpu_time_s=5, memory_mb=256, processes=64, workdir_mb=64, stdout_bytes=1 << 20, stderr_bytes=1 << 20
+    wall_time_s=10,
+    cpu_time_s=5,
+    memory_mb=256,
+    processes=64,
+    workdir_mb=64,
+    stdout_bytes=1 << 20,
+    stderr_bytes=1 << 20,
+    compile_wall_time_s=30,
+    compile_cpu_time_s=20,
+    compile_memory_mb=512,
 )
 
 

@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     max_stdout_bytes: int = Field(16 << 20, gt=0, description="Server maximum stdout byte cap.")
     stderr_bytes: int = Field(1 << 20, gt=0, description="Default stderr byte cap.")
     max_stderr_bytes: int = Field(16 << 20, gt=0, description="Server maximum stderr byte cap.")
+    compile_wall_time_s: float = Field(30.0, gt=0, description="Default wall-clock limit of a compile, seconds.")
+    max_compile_wall_time_s: float = Field(120.0, gt=0, description="Server maximum wall-clock limit of a compile.")
+    compile_cpu_time_s: int = Field(20, gt=0, description="Default CPU-time limit of a compile, seconds.")
+    max_compile_cpu_time_s: int = Field(60, gt=0, description="Server maximum CPU-time limit of a compile.")
+    compile_memory_mb: int = Field(512, gt=0, description="Default memory limit of a compile, MiB.")
+    max_compile_memory_mb: int = Field(2048, gt=0, description="Server maximum memory limit of a compile, MiB.")
+    max_tests: int = Field(100, ge=1, description="Test cases one request may carry (tests mode).")
+    tests_head_bytes: int = Field(
+        8 << 10, ge=0, le=64 << 10, description="Bytes of each test case's stdout and stderr returned in its result."
+    )
+    max_request_wall_time_s: float = Field(
+        600.0,
+        gt=0,
+        description="Longest one request may take in all: its compile plus wall_time_s for each run (tests mode).",
+    )
     request_bytes: int = Field(2 << 20, gt=0, description="Cap on code + files + stdin of one request.")
     max_request_bytes: int = Field(32 << 20, gt=0, description="Hard ceiling for request_bytes.")
     nofile: int = Field(256, gt=0, description="Open-file limit of the program (RLIMIT_NOFILE).")
@@ -176,6 +191,9 @@ class Settings(BaseSettings):
             "workdir_mb",
             "stdout_bytes",
             "stderr_bytes",
+            "compile_wall_time_s",
+            "compile_cpu_time_s",
+            "compile_memory_mb",
             "request_bytes",
         ):
             if getattr(self, name) > getattr(self, f"max_{name}"):
@@ -183,6 +201,11 @@ class Settings(BaseSettings):
                     f"SANDBOX_{name.upper()}={getattr(self, name)} exceeds "
                     f"SANDBOX_MAX_{name.upper()}={getattr(self, f'max_{name}')}"
                 )
+        if self.max_request_wall_time_s < self.max_wall_time_s:
+            raise ValueError(
+                f"SANDBOX_MAX_REQUEST_WALL_TIME_S={self.max_request_wall_time_s:g} is below "
+                f"SANDBOX_MAX_WALL_TIME_S={self.max_wall_time_s:g}: a run allowed alone would not fit a request"
+            )
         if any(_is_root(part) for part in self.user.split(":")):
             raise ValueError(f"SANDBOX_USER={self.user!r}: sandboxes never run as root (uid or gid 0)")
         return self

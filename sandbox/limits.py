@@ -12,8 +12,12 @@ LIMIT_NAMES = tuple(EffectiveLimits.model_fields)
 #: The least a run can start with, measured on the engine: under 10 MiB the runner and the interpreter
 #: cannot start `print(1)` (8 MiB thrashes into a CPU verdict, under 6 MiB Docker refuses the container),
 #: and the runner supervises the program as a second process. Asking for less is a 400 naming the minimum.
-MINIMA = {"memory_mb": 16, "processes": 2}
-_WHY = {"memory_mb": "MiB a sandbox needs to start a program", "processes": "the sandbox's supervisor and the program"}
+MINIMA = {"memory_mb": 16, "processes": 2, "compile_memory_mb": 16}
+_WHY = {
+    "memory_mb": "MiB a sandbox needs to start a program",
+    "processes": "the sandbox's supervisor and the program",
+    "compile_memory_mb": "MiB a sandbox needs to start a compiler",
+}
 
 
 def resolve_limits(

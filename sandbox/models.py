@@ -30,6 +30,7 @@ class Status(enum.StrEnum):
     KILLED = "killed"  # ended by another signal
     VALIDATION_REJECTED = "validation_rejected"  # the validation pipeline denied the code
     SYNTAX_ERROR = "syntax_error"  # the code does not parse
+    COMPILE_ERROR = "compile_error"  # the compiler failed (its output in stderr, its exit code kept)
     REJECTED = "rejected"  # bad request, or limits over the server maximum
     CAPACITY_UNAVAILABLE = "capacity_unavailable"  # no container, breaker open, queue full
     INTERNAL_ERROR = "internal_error"  # our failure, not the program's
@@ -76,6 +77,9 @@ class Limits(_Strict):
     workdir_mb: int | None = Field(None, gt=0, description="Size of the writable workdir and /tmp, MiB.")
     stdout_bytes: int | None = Field(None, gt=0, description="Byte cap on stdout; the program is killed past it.")
     stderr_bytes: int | None = Field(None, gt=0, description="Byte cap on stderr; the program is killed past it.")
+    compile_wall_time_s: float | None = Field(None, gt=0, description="Wall-clock limit of the compile, seconds.")
+    compile_cpu_time_s: int | None = Field(None, gt=0, description="CPU-time limit of the compile, seconds.")
+    compile_memory_mb: int | None = Field(None, gt=0, description="Memory limit of the compile, MiB.")
 
 
 class EffectiveLimits(_Strict):
@@ -90,6 +94,36 @@ class EffectiveLimits(_Strict):
     workdir_mb: int
     stdout_bytes: int
     stderr_bytes: int
+    compile_wall_time_s: float
+    compile_cpu_time_s: int
+    compile_memory_mb: int
+
+
+class TestCase(_Strict):
+    """One case of tests mode: the program's stdin and extra arguments, and what it should print."""
+
+    __test__ = False  # not a pytest class
+
+    stdin: str = Field("", max_length=32 << 20, description="The case's stdin (UTF-8).")
+    args: list[str] = Field(default_factory=list, max_length=256, description="Arguments after the run command's.")
+    expected_stdout: str | None = Field(
+        None,
+        max_length=32 << 20,
+        description="What stdout should be; compared after removing trailing whitespace of each line and "
+        "blank lines at the end. Null: the case is run, not judged.",
+    )
+
+    @field_validator("args")
+    @classmethod
+    def _short_args(cls, args: list[str]) -> list[str]:
+        return _check_args(args)
+
+
+def _check_args(args: list[str]) -> list[str]:
+    for arg in args:
+        if len(arg) > 4096 or "\x00" in arg:
+            raise ValueError("each argument must be at most 4096 characters, without NUL")
+    return args
 
 
 class FileInput(_Strict):
@@ -258,14 +292,17 @@ class ExecutionRequest(_Environment):
         default_factory=list, max_length=256, description="Extra command-line arguments (4 KiB each at most)."
     )
     limits: Limits = Field(default_factory=Limits)
+    tests: list[TestCase] | None = Field(
+        None,
+        max_length=10_000,
+        description="Tests mode: compile once, run once per case (with `stdin` and `args` of the case, the "
+        "request's limits each); the result's `tests` has one entry per case. The server caps the count.",
+    )
 
     @field_validator("args")
     @classmethod
     def _short_args(cls, args: list[str]) -> list[str]:
-        for arg in args:
-            if len(arg) > 4096 or "\x00" in arg:
-                raise ValueError("each argument must be at most 4096 characters, without NUL")
-        return args
+        return _check_args(args)
 
     policy: str | None = Field(None, max_length=64, description="Validation policy tier; the server default if unset.")
 
@@ -285,6 +322,56 @@ class ExecutionResult(BaseModel):
     peak_memory_bytes: int = 0
     message: str = Field("", description="Why the status is what it is, in one line.")
     findings: list[Finding] = Field(default_factory=list, description="Validation findings (warnings on success).")
+    compile: CompileResult | None = Field(None, description="The compile stage, for a compiled language.")
+    tests: list[TestCaseResult] | None = Field(None, description="Tests mode: one result per case, in order.")
+    summary: TestSummary | None = Field(None, description="Tests mode: how many cases passed and failed.")
+
+
+class CompileResult(BaseModel):
+    """What the compiler did: its status in the one vocabulary, its output and what it cost."""
+
+    status: Status
+    exit_code: int | None = None
+    signal: int | None = None
+    output: str = Field("", description="The compiler's stdout and stderr, interleaved (its head).")
+    output_truncated: bool = False
+    wall_ms: int = 0
+    cpu_ms: int = 0
+    peak_memory_bytes: int = 0
+    message: str = ""
+
+
+class TestCaseResult(BaseModel):
+    """One case of tests mode."""
+
+    __test__ = False  # not a pytest class
+
+    index: int
+    status: Status
+    passed: bool | None = Field(
+        None, description="Ran fine (status ok) and stdout matched `expected_stdout`; null without one."
+    )
+    exit_code: int | None = None
+    signal: int | None = None
+    stdout: str = Field("", description="The head of stdout.")
+    stderr: str = Field("", description="The head of stderr.")
+    stdout_truncated: bool = False
+    stderr_truncated: bool = False
+    wall_ms: int = 0
+    cpu_ms: int = 0
+    peak_memory_bytes: int = 0
+    message: str = ""
+
+
+class TestSummary(BaseModel):
+    """Tests mode in numbers: ``passed`` + ``failed`` + ``unjudged`` = ``total`` (cases not run fail)."""
+
+    __test__ = False  # not a pytest class
+
+    total: int
+    passed: int
+    failed: int
+    unjudged: int = Field(0, description="Cases that ran fine without an `expected_stdout`.")
 
 
 class ExecutionRecord(ExecutionResult):

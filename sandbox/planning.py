@@ -9,8 +9,10 @@ the admit stage of ``service.Execution`` (and from session opening).
 
 from __future__ import annotations
 
+import re
+
 from sandbox.config import Settings
-from sandbox.engine import ImageCatalog, LanguageSpec, Profile, RunFile, RunSpec
+from sandbox.engine import ImageCatalog, LanguageSpec, Profile, RunFile, RunSpec, TestInput, is_gvisor
 from sandbox.errors import PayloadTooLarge, RequestRejected, ValidationRejected
 from sandbox.limits import resolve_limits
 from sandbox.models import EffectiveLimits, ExecutionRequest, FileInput, Finding, Limits, SessionRequest
@@ -45,28 +47,55 @@ class Planner:
 
     def default_profile(self, language: str) -> Profile:
         """The warm-pool key of a request for ``language`` with default limits and policy."""
+        spec = self.catalog.language(language)
         limits = self.limits(Limits(), self.policies.get(None))
         return (
             self.catalog.image_tag(language),
-            limits.memory_mb,
+            self.container_memory(spec, limits)[0],
             limits.processes,
             limits.workdir_mb,
             self.settings.cpus,
+            spec.compiled,
         )
+
+    def container_memory(self, language: LanguageSpec, limits: EffectiveLimits) -> tuple[int, bool]:
+        """The container's memory when created, and whether the run's is set after the compile.
+
+        A compiled language's container starts with the compile's limit; the host then sets the
+        run's (one engine call, ~25 ms). gVisor's runsc cannot change a running container's memory:
+        there the compile and the run share the larger of the two limits.
+        """
+        if not language.compiled:
+            return limits.memory_mb, False
+        if is_gvisor(self.settings.runtime):
+            return max(limits.memory_mb, limits.compile_memory_mb), False
+        return limits.compile_memory_mb, limits.compile_memory_mb != limits.memory_mb
 
     def plan(self, request: ExecutionRequest, policy: Policy) -> RunSpec:
         """A one-shot run: the code as the language's main file, extra files, stdin, argv."""
         language = self.catalog.language(request.language)
         check_language(language, policy)
+        check_source(language, request.code)
         limits = self.limits(request.limits, policy)
         stdin = request.stdin.encode()
         files = [RunFile(language.main_file, request.code.encode())]
         files.extend(RunFile(extra.path, extra.data()) for extra in request.files)
         check_file_layout([f.path for f in files], language.main_file)
-        self.check_size(sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args))
+        tests = self.tests(request, language, limits)
+        tests_size = sum(len(t.stdin) + len(t.expected_stdout or b"") + sum(map(len, t.args)) for t in tests or ())
+        self.check_size(
+            sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args) + tests_size
+        )
         check_fits(files, limits.workdir_mb)
         restricted = language.mode == "python" and policy.python.restricted_python
+        container_memory, set_run_memory = self.container_memory(language, limits)
         return RunSpec(
+            compile_argv=language.compile_argv,
+            compile_env=dict(language.compile_env),
+            container_memory_mb=container_memory,
+            set_run_memory=set_run_memory,
+            tests=tests,
+            head_bytes=self.settings.tests_head_bytes,
             image=self.catalog.image_tag(language.name),
             mode="restricted" if restricted else language.mode,
             allowed_modules=tuple(policy.python.modules.allow or ()) if restricted else (),
@@ -78,6 +107,44 @@ class Planner:
             env=dict(request.env),
             nofile=self.settings.nofile,
             cpus=self.settings.cpus,
+        )
+
+    def tests(
+        self, request: ExecutionRequest, language: LanguageSpec, limits: EffectiveLimits
+    ) -> tuple[TestInput, ...] | None:
+        """Tests mode's cases, within the server's count and the request's time budget."""
+        compile_s = limits.compile_wall_time_s if language.compiled else 0.0
+        runs = len(request.tests) if request.tests is not None else 1
+        if request.tests is not None:
+            if not request.tests:
+                raise RequestRejected("tests is empty: give at least one case, or leave tests out")
+            if len(request.tests) > self.settings.max_tests:
+                raise RequestRejected(
+                    f"{len(request.tests)} test cases, over the server's {self.settings.max_tests}",
+                    limit="tests",
+                    maximum=self.settings.max_tests,
+                )
+            if request.stdin or request.args:
+                raise RequestRejected("with tests, stdin and args belong to each case, not to the request")
+        budget = compile_s + runs * limits.wall_time_s
+        if budget > self.settings.max_request_wall_time_s:
+            compiled = f" + compile_wall_time_s {limits.compile_wall_time_s:g} s" if compile_s else ""
+            raise RequestRejected(
+                f"{runs} run(s) x wall_time_s {limits.wall_time_s:g} s{compiled} = {budget:g} s, over the server's "
+                f"{self.settings.max_request_wall_time_s:g} s for one request: lower limits.wall_time_s or send "
+                "fewer cases",
+                limit="max_request_wall_time_s",
+                maximum=self.settings.max_request_wall_time_s,
+            )
+        if request.tests is None:
+            return None
+        return tuple(
+            TestInput(
+                stdin=case.stdin.encode(),
+                args=tuple(case.args),
+                expected_stdout=None if case.expected_stdout is None else case.expected_stdout.encode(),
+            )
+            for case in request.tests
         )
 
     def plan_session(self, request: SessionRequest, policy: Policy) -> RunSpec:
@@ -179,6 +246,15 @@ def check_language(language: LanguageSpec, policy: Policy) -> None:
     )
     finding = Finding(rule_id="language.not_allowed", message=message, source="policy", file=language.main_file)
     raise ValidationRejected(message, findings=[finding], policy=policy.name)
+
+
+def check_source(language: LanguageSpec, code: str) -> None:
+    """The language's own rules for its main file (``source_checks`` in its image.toml), e.g. Java's class name."""
+    for pattern, message in language.source_checks:
+        match = re.search(pattern, code, re.MULTILINE)
+        if match:
+            groups = [match.group(0), *(g or "" for g in match.groups())]
+            raise RequestRejected(message.format(*groups), language=language.name)
 
 
 def check_path(path: str) -> None:

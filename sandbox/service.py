@@ -280,6 +280,12 @@ class Execution:
             result = self.result
             result.stdout, result.stderr = redactor.redact(result.stdout), redactor.redact(result.stderr)
             result.message = redactor.redact(result.message)
+            for case in result.tests or ():
+                case.stdout, case.stderr = redactor.redact(case.stdout), redactor.redact(case.stderr)
+                case.message = redactor.redact(case.message)
+            if result.compile is not None:
+                result.compile.output = redactor.redact(result.compile.output)
+                result.compile.message = redactor.redact(result.compile.message)
         self.stage = Stage.REDACTED
 
     async def record(self) -> None:

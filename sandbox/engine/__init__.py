@@ -16,6 +16,7 @@ from sandbox.engine.spec import (
     RunFile,
     RunOutcome,
     RunSpec,
+    TestInput,
     deliver,
 )
 from sandbox.engine.wrappers import BreakerBackend
@@ -42,6 +43,7 @@ __all__ = [
     "RunFile",
     "RunOutcome",
     "RunSpec",
+    "TestInput",
     "deliver",
     "image_builds",
     "image_statuses",

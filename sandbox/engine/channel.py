@@ -15,14 +15,16 @@ import asyncio
 import json
 import signal as signals
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.engine.docker import Container
-from sandbox.engine.outcome import HostView, classify
-from sandbox.engine.protocol import FrameReader, ProtocolError, RunnerReport
+from sandbox.engine.outcome import HostView, classify, classify_compile, judge_cases
+from sandbox.engine.protocol import CaseReport, CompileReport, Frame, FrameReader, ProtocolError, RunnerReport
 from sandbox.engine.spec import OutputCallback, RunOutcome, deliver
 from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, RequestRejected
-from sandbox.models import EffectiveLimits
+from sandbox.models import CompileResult, EffectiveLimits, Status, TestCaseResult
 
 DIAG_TAIL = 300  # characters of the runner's own stderr quoted in an error
 
@@ -59,6 +61,58 @@ async def blame_engine(container: Container, what: str, *, hung: bool = False) -
     return state
 
 
+@dataclass(frozen=True)
+class Stages:
+    """What a run has besides the program: a compile first, tests mode (the number of cases).
+
+    ``on_compiled`` runs after a good compile and must tell the runner to go on (the one-shot
+    lease sets the run's memory limit on the container first).
+    """
+
+    compile: bool = False
+    tests: int | None = None
+    on_compiled: Callable[[], Awaitable[None]] | None = None
+
+
+def _case_result(case: CaseReport, limits: EffectiveLimits) -> TestCaseResult:
+    """One case's result: its status decided like a run's, ``passed`` only for a run that ended ok."""
+    report = case.report
+    status, message = classify(report, HostView(), limits.wall_time_s, limits.cpu_time_s)
+    passed = None if case.output_matched is None else (case.output_matched and status is Status.OK)
+    return TestCaseResult(
+        index=case.index,
+        status=status,
+        passed=passed,
+        exit_code=report.exit_code,
+        signal=report.signal,
+        stdout=case.stdout.decode("utf-8", errors="replace"),
+        stderr=case.stderr.decode("utf-8", errors="replace"),
+        stdout_truncated=report.stdout_truncated,
+        stderr_truncated=report.stderr_truncated,
+        wall_ms=report.wall_ms,
+        cpu_ms=report.cpu_ms,
+        peak_memory_bytes=report.peak_memory_bytes,
+        message=message,
+    )
+
+
+def _lost_case(index: int, status: Status, limits: EffectiveLimits) -> TestCaseResult:
+    """A case whose frame never came: the host's deadline passed (``timeout``), or the sandbox ran out of memory."""
+    host = HostView(timed_out=status is Status.TIMEOUT, oom_killed=status is Status.MEMORY_EXCEEDED)
+    _, message = classify(None, host, limits.wall_time_s, limits.cpu_time_s)
+    return TestCaseResult(index=index, status=status, passed=False, signal=signals.SIGKILL, message=message)
+
+
+def _reset_failure(payload: bytes) -> str:
+    """Why the runner stopped before the last case (its result frame's ``reset_failed``), or ""."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"result frame is not JSON: {type(exc).__name__}") from exc
+    reason = data.get("reset_failed") if isinstance(data, dict) else None
+    return reason[:300] if isinstance(reason, str) else "the runner stopped early"
+
+
 class RunnerChannel:
     """Frames to and from one container's runner; one request or session call at a time."""
 
@@ -84,12 +138,137 @@ class RunnerChannel:
         await asyncio.get_running_loop().sock_sendall(self.container.sock, message)
 
     async def run(
-        self, message: bytes, limits: EffectiveLimits, on_output: OutputCallback | None
+        self,
+        message: bytes,
+        limits: EffectiveLimits,
+        on_output: OutputCallback | None,
+        stages: Stages | None = None,
     ) -> tuple[RunOutcome, RunnerReport | None]:
-        """Send one request (a run, or a session cell) and collect its frames into an outcome."""
+        """Send one request (a run, or a session cell) and collect its frames into an outcome.
+
+        ``stages``: a compile first (its frame, then ``on_compiled`` before the program may start),
+        and tests mode (a frame per case); each stage under its own host deadline.
+        """
+        stages = stages or Stages()
         started = time.monotonic()
         await self.send(message)
-        return await self._collect(limits, started, on_output)
+        compiled = None
+        if stages.compile:
+            compiled, failed = await self._compile(limits, started)
+            if failed is not None:
+                return failed, None
+            if stages.on_compiled is not None:
+                await stages.on_compiled()
+            started = time.monotonic()
+        if stages.tests is not None:
+            outcome, report = await self._cases(limits, started, stages.tests), None
+        else:
+            outcome, report = await self._collect(limits, started, on_output)
+        outcome.compile = compiled
+        return outcome, report
+
+    async def _compile(self, limits: EffectiveLimits, started: float) -> tuple[CompileResult, RunOutcome | None]:
+        """Read the compile's frame; its result, and the run's outcome if the compile failed."""
+        self._reader.deadline = started + limits.compile_wall_time_s + self._kill_grace_s
+        parsed: CompileReport | None = None
+        host = HostView()
+        try:
+            frame = await self._reader.next()
+        except TimeoutError:
+            host = HostView(timed_out=True)
+            await self.container.kill()
+        else:
+            if frame is None:
+                state = await blame_engine(self.container, "the connection to the runner ended during the compile")
+                host = HostView(runner_lost=True, oom_killed=bool(state and state.get("OOMKilled")))
+            else:
+                parsed = CompileReport.parse(self._expect(frame, "compile"))
+        report = parsed.report if parsed else None
+        if report is not None and report.signal == signals.SIGKILL and not report.timed_out:
+            host = HostView(oom_killed=await self.container.oom_killed())
+        status, message = classify_compile(report, host, limits.compile_wall_time_s, limits.compile_cpu_time_s)
+        output = parsed.output if parsed else b""
+        result = CompileResult(
+            status=status,
+            exit_code=report.exit_code if report else None,
+            signal=report.signal if report else (signals.SIGKILL if host.timed_out or host.oom_killed else None),
+            output=output.decode("utf-8", errors="replace"),
+            output_truncated=bool(parsed and parsed.output_truncated),
+            wall_ms=report.wall_ms if report else int((time.monotonic() - started) * 1000),
+            cpu_ms=report.cpu_ms if report else 0,
+            peak_memory_bytes=report.peak_memory_bytes if report else 0,
+            message=message,
+        )
+        if status is Status.OK:
+            return result, None
+        failed = RunOutcome(
+            status=status,
+            exit_code=result.exit_code,
+            signal=result.signal,
+            stderr=output,
+            stderr_truncated=result.output_truncated,
+            wall_ms=result.wall_ms,
+            cpu_ms=result.cpu_ms,
+            peak_memory_bytes=result.peak_memory_bytes,
+            message=message,
+            compile=result,
+        )
+        return result, failed
+
+    async def _cases(self, limits: EffectiveLimits, started: float, total: int) -> RunOutcome:
+        """Read tests mode's frames, one per case, then the result; each case under its own deadline."""
+        reader = self._reader
+        cases: list[TestCaseResult] = []
+        not_run = ""
+        reader.deadline = started + limits.wall_time_s + self._kill_grace_s
+        while True:
+            try:
+                frame = await reader.next()
+            except TimeoutError:
+                await self.container.kill()
+                cases.append(_lost_case(len(cases), Status.TIMEOUT, limits))
+                not_run = f"the container was killed when case {len(cases) - 1} passed its wall-clock limit"
+                break
+            if frame is None:
+                state = await blame_engine(self.container, "the connection to the runner ended during the tests")
+                if not (state and state.get("OOMKilled")):
+                    raise EngineError("the runner ended without reporting the test cases" + self._diag())
+                cases.append(_lost_case(len(cases), Status.MEMORY_EXCEEDED, limits))
+                not_run = f"the sandbox ended when case {len(cases) - 1} ran out of memory"
+                break
+            if frame.kind == "result":
+                not_run = _reset_failure(frame.payload)
+                break
+            case = CaseReport.parse(self._expect(frame, "case"))
+            if case.index != len(cases) or case.index >= total:
+                raise ProtocolError(f"case frame {case.index} out of order")
+            cases.append(_case_result(case, limits))
+            reader.deadline = time.monotonic() + limits.wall_time_s + self._kill_grace_s
+        for index in range(len(cases), total):
+            cases.append(TestCaseResult(index=index, status=Status.KILLED, passed=False, message=f"not run: {not_run}"))
+        status, exit_code, message, summary = judge_cases(cases, total)
+        return RunOutcome(
+            status=status,
+            exit_code=exit_code,
+            wall_ms=int((time.monotonic() - started) * 1000),
+            cpu_ms=sum(case.cpu_ms for case in cases),
+            peak_memory_bytes=max((case.peak_memory_bytes for case in cases), default=0),
+            message=message,
+            tests=cases,
+            summary=summary,
+        )
+
+    def _expect(self, frame: Frame, kind: str) -> bytes:
+        """The payload of ``frame`` if it is a ``kind`` frame; the runner's error, or a protocol error."""
+        if frame.kind == kind:
+            return frame.payload
+        if frame.kind == "error":
+            raise EngineError(f"runner: {frame.payload[:500].decode(errors='replace')}{self._diag()}")
+        raise ProtocolError(f"runner protocol error: expected a {kind} frame, got {frame.kind}")
+
+    def _diag(self) -> str:
+        diag = self._reader.diag.decode(errors="replace")[-DIAG_TAIL:]
+        return f"; runner stderr: {diag}" if diag else ""
 
     async def call(self, message: bytes) -> bytes:
         """One request answered by a result frame (opening a session, a file operation).

@@ -26,12 +26,12 @@ from contextlib import asynccontextmanager
 from sandbox import instance
 from sandbox.config import Settings
 from sandbox.engine.base import Backend, BackendSession, Lease
-from sandbox.engine.channel import GreetTimeout, RunnerChannel, StaleContainer, blame_engine
+from sandbox.engine.channel import GreetTimeout, RunnerChannel, Stages, StaleContainer, blame_engine
 from sandbox.engine.docker import Container, DockerEngine
 from sandbox.engine.hardening import LABEL_INSTANCE, container_options
 from sandbox.engine.janitor import Janitor
 from sandbox.engine.pool import WarmPool
-from sandbox.engine.protocol import encode_request
+from sandbox.engine.protocol import encode_message, encode_request
 from sandbox.engine.session import DockerSession
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
 from sandbox.errors import (
@@ -252,7 +252,10 @@ class DockerBackend(Backend):
         self.engine.discard(container)
 
     def _lifetime(self, *, pool: bool) -> float:
-        run = self.settings.max_wall_time_s + self.settings.kill_grace_s + 60
+        # The longest request: a compile and its runs (tests mode) within max_request_wall_time_s, with
+        # the host's grace for each stage (a compile, and at most max_tests cases).
+        grace = self.settings.kill_grace_s * (self.settings.max_tests + 1)
+        run = self.settings.max_request_wall_time_s + grace + 60
         return run + (self.settings.pool_max_idle_s if pool else 0)
 
 
@@ -272,8 +275,19 @@ class _OneShot(Lease):
         if self._used:
             raise EngineError("a one-shot container runs one program only")
         self._used = True
+        channel = self._channel
+
+        async def go() -> None:  # the compile is over: the run's memory limit, then the runner's go-ahead
+            await channel.container.set_memory(spec.limits.memory_mb)
+            await channel.send(encode_message({"op": "run"}))
+
+        stages = Stages(
+            compile=bool(spec.compile_argv),
+            tests=len(spec.tests) if spec.tests is not None else None,
+            on_compiled=go if spec.set_run_memory else None,
+        )
         try:
-            outcome, _ = await self._channel.run(encode_request(spec), spec.limits, on_output)
+            outcome, _ = await channel.run(encode_request(spec), spec.limits, on_output, stages)
         except OSError as exc:
             raise EngineError(f"lost the connection to container {self._channel.container.id[:12]}: {exc}") from exc
         return outcome

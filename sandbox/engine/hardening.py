@@ -47,7 +47,7 @@ class ContainerOptions:
 
 
 def container_options(
-    profile: tuple[str, int, int, int, float],
+    profile: tuple[str, int, int, int, float] | tuple[str, int, int, int, float, bool],
     settings: Settings,
     *,
     owner: str,
@@ -57,14 +57,18 @@ def container_options(
 ) -> ContainerOptions:
     """Arguments for ``create_container``/``create_host_config`` of one container.
 
-    ``profile`` is ``(image, memory_mb, processes, workdir_mb, cpus)``; the
+    ``profile`` is ``(image, memory_mb, processes, workdir_mb, cpus[, exec_workdir])``; the
     container is labelled as ours with an expiry after which any janitor may
-    remove it, whichever process created it.
+    remove it, whichever process created it. ``exec_workdir`` (a compiled
+    language: the program is the binary its compiler wrote) mounts the workdir
+    without ``noexec``; /tmp keeps it.
     """
-    image, memory_mb, processes, workdir_mb, cpus = profile
+    image, memory_mb, processes, workdir_mb, cpus = profile[:5]
+    exec_workdir = len(profile) > 5 and bool(profile[5])
     uid, _, gid = settings.user.partition(":")
     gid = gid or uid
     tmpfs_opts = f"rw,noexec,nosuid,nodev,size={workdir_mb}m,nr_inodes=16384"
+    workdir_opts = tmpfs_opts.replace("noexec", "exec") if exec_workdir else tmpfs_opts
     security_opt = ["no-new-privileges:true"]
     if settings.seccomp_profile is not None:
         security_opt.append(f"seccomp={settings.seccomp_profile.read_text()}")
@@ -91,7 +95,7 @@ def container_options(
         "network_mode": "none",
         "read_only": True,
         "tmpfs": {
-            WORKSPACE: f"{tmpfs_opts},uid={uid},gid={gid},mode=0700",
+            WORKSPACE: f"{workdir_opts},uid={uid},gid={gid},mode=0700",
             "/tmp": f"{tmpfs_opts},mode=1777",
         },
         "cap_drop": ["ALL"],

@@ -10,7 +10,7 @@ import signal as signals
 from dataclasses import dataclass
 
 from sandbox.engine.protocol import RunnerReport
-from sandbox.models import Status
+from sandbox.models import Status, TestCaseResult, TestSummary
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,46 @@ def _signal_name(number: int) -> str:
         return signals.Signals(number).name
     except ValueError:
         return "unknown"
+
+
+def classify_compile(
+    report: RunnerReport | None, host: HostView, wall_time_s: float, cpu_time_s: int
+) -> tuple[Status, str]:
+    """The compile's status: ``compile_error`` for a compiler that failed (exit code, crash, output over
+    its cap); a limit it reached keeps that limit's status, with a message saying it was the compile."""
+    status, message = classify(report, host, wall_time_s, cpu_time_s)
+    message = message.replace("the program", "the compiler")
+    if status is Status.OK:
+        return status, ""
+    if status in (Status.RUNTIME_ERROR, Status.KILLED, Status.OUTPUT_LIMIT_EXCEEDED):
+        return Status.COMPILE_ERROR, f"compilation failed: {message}"
+    hint = {
+        Status.TIMEOUT: " (limits.compile_wall_time_s)",
+        Status.CPU_TIME_EXCEEDED: " (limits.compile_cpu_time_s)",
+        Status.MEMORY_EXCEEDED: " (limits.compile_memory_mb)",
+    }.get(status, "")
+    return status, f"the compile: {message}{hint}"
+
+
+def judge_cases(cases: list[TestCaseResult], total: int) -> tuple[Status, int | None, str, TestSummary]:
+    """Tests mode's overall verdict: (status, exit code, message, summary).
+
+    The status is the first case's that did not end ``ok`` (with its exit code), else ``ok``:
+    it says how the runs went. Whether the answers were right is in the summary and each
+    case's ``passed``. Cases that did not run (``total`` is how many were asked) count as failed.
+    """
+    passed = sum(1 for case in cases if case.passed is True)
+    unjudged = sum(1 for case in cases if case.passed is None and case.status is Status.OK)
+    failed = total - passed - unjudged
+    summary = TestSummary(total=total, passed=passed, failed=failed, unjudged=unjudged)
+    counts = f"{passed} of {total} case(s) passed" + (f", {unjudged} not judged" if unjudged else "")
+    broken = next((case for case in cases if case.status is not Status.OK), None)
+    if broken is not None:
+        message = f"{counts}; case {broken.index}: {broken.status.value} ({broken.message})"
+        return broken.status, broken.exit_code, message, summary
+    if len(cases) < total:
+        return Status.INTERNAL_ERROR, None, f"{counts}; only {len(cases)} case(s) reported", summary
+    wrong = next((case for case in cases if case.passed is False), None)
+    if wrong is not None:
+        return Status.OK, 0, f"{counts}; case {wrong.index} printed other output than expected", summary
+    return Status.OK, 0, counts, summary

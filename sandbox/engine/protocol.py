@@ -28,8 +28,27 @@ DOCKER_HEADER = struct.Struct(">BxxxI")
 MAX_OUTPUT_FRAME = 1 << 20
 MAX_RESULT_FRAME = 64 << 10
 MAX_FILE_FRAME = 32 << 20
-FRAME_CAPS = {"stdout": MAX_OUTPUT_FRAME, "stderr": MAX_OUTPUT_FRAME, "file": MAX_FILE_FRAME}
-FRAME_TYPES = {b"H": "hello", b"O": "stdout", b"E": "stderr", b"R": "result", b"X": "error", b"F": "file"}
+#: A compile's or a test case's frame: its result fields and output heads (64 KiB each at most), base64.
+MAX_REPORT_FRAME = 1 << 20
+#: The most of a compiler's output the runner keeps and sends back.
+COMPILE_OUTPUT_HEAD = 256 << 10
+FRAME_CAPS = {
+    "stdout": MAX_OUTPUT_FRAME,
+    "stderr": MAX_OUTPUT_FRAME,
+    "file": MAX_FILE_FRAME,
+    "compile": MAX_REPORT_FRAME,
+    "case": MAX_REPORT_FRAME,
+}
+FRAME_TYPES = {
+    b"H": "hello",
+    b"O": "stdout",
+    b"E": "stderr",
+    b"R": "result",
+    b"X": "error",
+    b"F": "file",
+    b"C": "compile",
+    b"T": "case",
+}
 WORKSPACE = "/workspace"
 
 
@@ -50,10 +69,43 @@ def runner_limits(spec: RunSpec) -> dict[str, int]:
     }
 
 
+def compile_limits(spec: RunSpec) -> dict[str, int]:
+    """The compile's limits as the runner reads them: its own wall, CPU; the run's output cap for its output."""
+    limits = spec.limits
+    return {
+        **runner_limits(spec),
+        "wall_ms": int(limits.compile_wall_time_s * 1000),
+        "cpu_s": limits.compile_cpu_time_s,
+        "stdout_bytes": limits.stderr_bytes,
+    }
+
+
 def encode_request(spec: RunSpec, session: dict[str, object] | None = None) -> bytes:
     """The message that starts a run (or opens a session: ``session`` holds its options, see the runner)."""
+    stages: dict[str, object] = {}
+    if spec.compile_argv:
+        stages["compile"] = {
+            "argv": list(spec.compile_argv),
+            "env": spec.compile_env,
+            "limits": compile_limits(spec),
+            "output_head": min(COMPILE_OUTPUT_HEAD, spec.limits.stderr_bytes),
+            "await_go": spec.set_run_memory,
+        }
+    if spec.tests is not None:
+        stages["head_bytes"] = spec.head_bytes
+        stages["tests"] = [
+            {
+                "stdin": base64.b64encode(case.stdin).decode(),
+                "args": list(case.args),
+                "expected_stdout": None
+                if case.expected_stdout is None
+                else base64.b64encode(case.expected_stdout).decode(),
+            }
+            for case in spec.tests
+        ]
     return encode_message(
         {
+            **stages,
             **({"session": session} if session is not None else {}),
             "mode": spec.mode,
             "argv": list(spec.argv),
@@ -124,9 +176,7 @@ class FrameParser:
             kind = FRAME_TYPES.get(kind_byte)
             if kind is None:
                 raise ProtocolError(f"unknown frame type {kind_byte!r}")
-            cap = {"stdout": MAX_OUTPUT_FRAME, "stderr": MAX_OUTPUT_FRAME, "file": MAX_FILE_FRAME}.get(
-                kind, MAX_RESULT_FRAME
-            )
+            cap = FRAME_CAPS.get(kind, MAX_RESULT_FRAME)
             if size > cap:
                 raise ProtocolError(f"{kind} frame of {size} bytes exceeds {cap}")
             end = FRAME_HEADER.size + size
@@ -260,3 +310,66 @@ def _bounded_count(value: object) -> int:
     if type(value) is int and 0 <= value < 2**63:
         return value
     return 0
+
+
+@dataclass(frozen=True)
+class CompileReport:
+    """The runner's compile frame: the compiler's result fields and the head of its output."""
+
+    report: RunnerReport
+    output: bytes
+    output_truncated: bool
+
+    @classmethod
+    def parse(cls, payload: bytes) -> CompileReport:
+        data = _json_object(payload, "compile")
+        return cls(RunnerReport.parse(payload), _b64(data, "output"), _flag(data, "output_truncated"))
+
+
+@dataclass(frozen=True)
+class CaseReport:
+    """The runner's frame for one test case: result fields, output heads, whether stdout matched."""
+
+    index: int
+    report: RunnerReport
+    stdout: bytes
+    stderr: bytes
+    output_matched: bool | None
+
+    @classmethod
+    def parse(cls, payload: bytes) -> CaseReport:
+        data = _json_object(payload, "case")
+        index = data.get("index")
+        if type(index) is not int or index < 0:
+            raise ProtocolError("case field 'index' is invalid")
+        matched = data.get("output_matched")
+        if matched is not None and type(matched) is not bool:
+            raise ProtocolError("case field 'output_matched' is not a boolean")
+        return cls(index, RunnerReport.parse(payload), _b64(data, "stdout"), _b64(data, "stderr"), matched)
+
+
+def _json_object(payload: bytes, what: str) -> dict[str, object]:
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"{what} frame is not JSON: {type(exc).__name__}") from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{what} frame is not a JSON object")
+    return data
+
+
+def _b64(data: dict[str, object], name: str) -> bytes:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise ProtocolError(f"field {name!r} is not text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise ProtocolError(f"field {name!r} is not base64") from exc
+
+
+def _flag(data: dict[str, object], name: str) -> bool:
+    value = data.get(name, False)
+    if type(value) is not bool:
+        raise ProtocolError(f"field {name!r} is not a boolean")
+    return value

@@ -10,12 +10,13 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sandbox.models import EffectiveLimits, ExecutionResult, Status
+from sandbox.models import CompileResult, EffectiveLimits, ExecutionResult, Status, TestCaseResult, TestSummary
 
 #: Called with ("stdout" | "stderr", chunk) as the program produces output.
 OutputCallback = Callable[[str, bytes], Awaitable[None] | None]
-#: What is fixed when a container is created: (image, memory_mb, processes, workdir_mb, cpus).
-Profile = tuple[str, int, int, int, float]
+#: What is fixed when a container is created: (image, memory_mb, processes, workdir_mb, cpus, exec_workdir).
+#: A compiled language's container starts with its compile's memory and may run binaries from its workdir.
+Profile = tuple[str, int, int, int, float, bool]
 
 
 async def deliver(on_output: OutputCallback | None, stream: str, chunk: bytes) -> None:
@@ -33,6 +34,17 @@ class RunFile:
     path: str
     data: bytes
     mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class TestInput:
+    """One case of tests mode, as the runner gets it."""
+
+    __test__ = False  # not a pytest class
+
+    stdin: bytes = b""
+    args: tuple[str, ...] = ()
+    expected_stdout: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -56,11 +68,22 @@ class RunSpec:
     allowed_modules: tuple[str, ...] = ()  # "restricted" mode only
     #: Python modes: the program may import from the workdir only the sources that were validated.
     validated_imports: bool = False
+    #: A compiled language: the compiler's argv and environment, run first under the ``compile_*`` limits.
+    compile_argv: tuple[str, ...] = ()
+    compile_env: dict[str, str] = field(default_factory=dict)
+    #: The container's memory when created (the compile's, for a compiled language); None: ``limits.memory_mb``.
+    container_memory_mb: int | None = None
+    #: After the compile, the host lowers (or raises) the container's memory to ``limits.memory_mb``.
+    set_run_memory: bool = False
+    #: Tests mode: the cases, and the bytes of each case's stdout and stderr kept in its result.
+    tests: tuple[TestInput, ...] | None = None
+    head_bytes: int = 8 << 10
 
     @property
     def profile(self) -> Profile:
         """What is fixed when a container is created: the warm-pool key."""
-        return (self.image, self.limits.memory_mb, self.limits.processes, self.limits.workdir_mb, self.cpus)
+        memory = self.container_memory_mb or self.limits.memory_mb
+        return (self.image, memory, self.limits.processes, self.limits.workdir_mb, self.cpus, bool(self.compile_argv))
 
 
 @dataclass
@@ -78,10 +101,16 @@ class RunOutcome:
     cpu_ms: int = 0
     peak_memory_bytes: int = 0
     message: str = ""
+    compile: CompileResult | None = None
+    tests: list[TestCaseResult] | None = None
+    summary: TestSummary | None = None
 
     def to_result(self) -> ExecutionResult:
         """The public result of this run; output is decoded as UTF-8 with replacement."""
         return ExecutionResult(
+            compile=self.compile,
+            tests=self.tests,
+            summary=self.summary,
             status=self.status,
             exit_code=self.exit_code,
             signal=self.signal,

@@ -64,7 +64,10 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     3: ["ALTER TABLE sessions ADD COLUMN instance VARCHAR(200)"],
     4: ["ALTER TABLE executions ADD COLUMN secrets JSON"],  # the secrets table itself comes from create_all
+    5: ["ALTER TABLE executions ADD COLUMN stages JSON"],
 }
+#: The parts of a result kept together in ``executions.stages``.
+STAGES = ("compile", "tests", "summary")
 
 
 def hash_key(plaintext: str) -> str:
@@ -214,7 +217,9 @@ class Store:
                 raise IntegrityError("upsert", None, Exception(f"no execution {row['id']} to update"))
 
     def _execution_values(self, record: ExecutionRecord) -> dict[str, Any]:
-        values = _as_utc(record.model_dump(exclude={"findings"}))
+        values = _as_utc(record.model_dump(exclude={"findings", *STAGES}))
+        stages = record.model_dump(mode="json", include=set(STAGES), exclude_none=True)
+        values["stages"] = stages or None
         values["status"] = record.status.value if record.status else None
         values["stdout"] = _head(record.stdout, self.output_bytes)
         values["stderr"] = _head(record.stderr, self.output_bytes)
@@ -345,6 +350,7 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
         peak_memory_bytes=row.peak_memory_bytes,
         message=row.message,
         findings=[Finding(**f) for f in row.findings or []],
+        **(row.stages or {}),
         language=row.language,
         policy=row.policy,
         code_sha256=row.code_sha256,

@@ -9,8 +9,9 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Larg
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # 2: executions.session_id (cells are executions too); 3: sessions.instance;
-# 4: the secrets table (created by create_all) and executions.secrets (names and versions a run used).
-SCHEMA_VERSION = 4
+# 4: the secrets table (created by create_all) and executions.secrets (names and versions a run used);
+# 5: executions.stages (a compile's result, tests mode's cases and summary).
+SCHEMA_VERSION = 5
 
 
 class Base(DeclarativeBase):
@@ -60,6 +61,8 @@ class ExecutionRow(Base):
     session_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     # The secrets the run was given, by name: their versions (never a value); None for a run without any.
     secrets: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # A compiled run's compile result and tests mode's cases and summary; None for a plain run.
+    stages: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

@@ -323,6 +323,9 @@ def make_limits(**overrides: float) -> EffectiveLimits:
         "workdir_mb": 64,
         "stdout_bytes": 1 << 20,
         "stderr_bytes": 1 << 20,
+        "compile_wall_time_s": 30.0,
+        "compile_cpu_time_s": 20,
+        "compile_memory_mb": 512,
     }
     values.update(overrides)
     return EffectiveLimits(**values)

@@ -30,6 +30,7 @@ EXPECTED = {
     Status.KILLED: 128 + 15,
     Status.VALIDATION_REJECTED: 2,
     Status.SYNTAX_ERROR: 2,
+    Status.COMPILE_ERROR: 65,
     Status.REJECTED: 2,
     Status.CAPACITY_UNAVAILABLE: 75,
     Status.INTERNAL_ERROR: 70,

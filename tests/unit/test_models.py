@@ -145,6 +145,7 @@ def test_status_values_are_stable() -> None:
         "killed",
         "validation_rejected",
         "syntax_error",
+        "compile_error",
         "rejected",
         "capacity_unavailable",
         "internal_error",

@@ -43,7 +43,9 @@ def function_bodies(tree: ast.Module) -> set[int]:
 
 def test_the_package_has_the_expected_modules() -> None:
     expected = [
+        "build",
         "capabilities",
+        "cases",
         "confinement",
         "imports",
         "oneshot",
@@ -51,6 +53,7 @@ def test_the_package_has_the_expected_modules() -> None:
         "program",
         "pump",
         "restricted",
+        "runs",
         "session",
         "strict_compile",
         "wire",

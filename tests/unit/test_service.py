@@ -11,7 +11,7 @@ from sandbox.config import PROJECT_ROOT, Settings
 from sandbox.engine import FakeBackend, ImageCatalog, RunFile, RunOutcome, RunSpec
 from sandbox.errors import CapacityUnavailable, PayloadTooLarge, RequestRejected, SandboxError
 from sandbox.limits import resolve_limits
-from sandbox.models import ExecutionRequest, FileInput, Limits, Status
+from sandbox.models import CompileResult, ExecutionRequest, FileInput, Limits, Status, TestCaseResult, TestSummary
 from sandbox.service import ExecutionService, error_result
 from sandbox.validation import PolicySet
 
@@ -254,6 +254,9 @@ def test_to_result_copies_every_field() -> None:
         cpu_ms=2,
         peak_memory_bytes=3,
         message="killed by signal 15 (SIGTERM)",
+        compile=CompileResult(status=Status.OK, output="warning"),
+        tests=[TestCaseResult(index=0, status=Status.KILLED)],
+        summary=TestSummary(total=1, passed=0, failed=1),
     )
     result = outcome.to_result()
     assert result.model_dump() == {
@@ -269,6 +272,9 @@ def test_to_result_copies_every_field() -> None:
         "peak_memory_bytes": 3,
         "message": "killed by signal 15 (SIGTERM)",
         "findings": [],
+        "compile": CompileResult(status=Status.OK, output="warning").model_dump(),
+        "tests": [TestCaseResult(index=0, status=Status.KILLED).model_dump()],
+        "summary": {"total": 1, "passed": 0, "failed": 1, "unjudged": 0},
     }
 
 

@@ -20,7 +20,10 @@ Modules, one concept each
     restricted   RestrictedPython for the strict tier (the one non-stdlib import, lazy)
     processes    PID 1's chores: reaping, clearing the container, OOM count, CPU and memory
     pump         the one output pump: O/E frames under the caps, deadline, stdin, the tail
-    oneshot      one request, one program, one result
+    runs         one process run to its end and measured (program, compiler, test case)
+    build        the compile stage
+    cases        tests mode: one run per case, each in a fresh copy of the workdir
+    oneshot      one request: compile if asked, then one run or one per case
     session      one interpreter kept between requests (imported only when a session opens)
 
 Everything a one-shot run needs is imported here, before the hello frame, so a
@@ -46,7 +49,21 @@ Host -> runner (container stdin), exactly one message::
      "stdin": "<base64>",
      "env": {"NAME": "value"},
      "limits": {"wall_ms": int, "cpu_s": int, "fsize_bytes": int, "nofile": int,
-                "stdout_bytes": int, "stderr_bytes": int}}
+                "stdout_bytes": int, "stderr_bytes": int},
+     "compile": {"argv": [...], "env": {...}, "limits": {...}, "output_head": int,
+                 "await_go": bool},      # optional: a compiled language (see build)
+     "tests": [{"stdin": "<base64>", "args": [...], "expected_stdout": "<base64>" | null}],
+     "head_bytes": int}                  # optional: tests mode (see cases)
+
+With ``compile``, the compiler runs first and its outcome is one ``C`` frame
+(the result fields plus ``output``, base64, and ``output_truncated``). A failed
+compile ends the run there: no ``R`` follows. With ``await_go``, after a good
+compile the runner waits for a second message, ``{"v": 1, "op": "run"}``: the
+host sets the run's memory limit on the container in between. With ``tests``,
+each case is one ``T`` frame (the result fields plus ``index``, ``stdout`` and
+``stderr`` heads in base64, ``stdout_bytes`` and ``output_matched``), and the
+``R`` frame that ends the run says only ``{"cases": n}`` (and ``reset_failed``
+when the workdir could not be reset for the next case).
 
 Runner -> host (container stdout), a sequence of frames::
 
@@ -62,6 +79,8 @@ Runner -> host (container stdout), a sequence of frames::
            "stdout_truncated", "stderr_truncated", "timed_out", "output_limit",
            "cpu_limit_hit", "oom_killed"}
     b"X"  the runner could not run the request, JSON {"error": message}; last frame
+    b"C"  the compile's outcome (with ``compile`` only)
+    b"T"  one test case's outcome (tests mode only)
 
 Sessions
 --------
@@ -114,5 +133,11 @@ def main() -> int:
         from . import session
 
         return session.serve_session(request)
-    wire.write_json(b"R", oneshot.supervise(request))
+    try:
+        result = oneshot.supervise(request)
+    except Exception as exc:  # a broken go-ahead, a workdir the runner cannot read back
+        wire.write_error(f"{type(exc).__name__}: {exc}")
+        return 2
+    if result is not None:  # None: the compile failed, and its C frame was the last
+        wire.write_json(b"R", result)
     return 0

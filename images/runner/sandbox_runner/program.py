@@ -47,11 +47,14 @@ def child_setup(request: wire.Request, stdin_r: int, stdout_w: int, stderr_w: in
     return env
 
 
-def spawn(request: wire.Request) -> tuple[int, int, int, int]:
-    """Fork the program; (pid, its stdin's write end, its stdout's and stderr's read ends)."""
+def spawn(request: wire.Request, *, merge_stderr: bool = False) -> tuple[int, int, int, int]:
+    """Fork the program; (pid, its stdin's write end, its stdout's and stderr's read ends).
+
+    ``merge_stderr`` (a compiler): stderr is the stdout pipe, and the stderr read end is -1.
+    """
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
-    stderr_r, stderr_w = os.pipe()
+    stderr_r, stderr_w = os.pipe() if not merge_stderr else (-1, stdout_w)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -69,7 +72,8 @@ def spawn(request: wire.Request) -> tuple[int, int, int, int]:
             os._exit(127)
     os.close(stdin_r)
     os.close(stdout_w)
-    os.close(stderr_w)
+    if not merge_stderr:
+        os.close(stderr_w)
     return pid, stdin_w, stdout_r, stderr_r
 
 

@@ -27,6 +27,13 @@ import time
 
 from . import processes, wire
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    #: Where output goes instead of the host: (frame type "O" or "E", bytes).
+    Sink = Callable[[str, bytes], None]
+
 CHUNK = 64 << 10
 DEFAULT_WALL_MS = 10_000
 DEFAULT_CAP = 1 << 20
@@ -46,7 +53,9 @@ class Pump:
     does not read cannot stall the runner). ``replies`` is a session's result
     pipe: the reply to ``cell`` ends the pump with the interpreter still alive.
     ``cpu_limit_ns``: stop once the container's CPU (``processes.container_cpu_ns``)
-    reaches it.
+    reaches it. ``sink`` takes the output instead of the host (a compile's or a test
+    case's output is kept by the runner and reported in its frame): called with the
+    frame type and the bytes, under the same caps.
     """
 
     def __init__(
@@ -62,6 +71,7 @@ class Pump:
         replies: wire.ReplyReader | None = None,
         cell: int = 0,
         cpu_limit_ns: int | None = None,
+        sink: Sink | None = None,
     ) -> None:
         self.pid = pid
         self.streams = streams
@@ -89,6 +99,7 @@ class Pump:
         self._cpu_checked = 0.0
         self._pidfd = -1
         self._poller = select.poll()
+        self._sink = sink
 
     @property
     def done(self) -> bool:
@@ -199,7 +210,10 @@ class Pump:
             self.truncated[kind] = True
             self.output_limit = self.output_limit or STREAM_NAMES[kind]
         if data:
-            wire.write_frame(kind.encode(), data)
+            if self._sink is not None:
+                self._sink(kind, data)
+            else:
+                wire.write_frame(kind.encode(), data)
             self.sent[kind] += len(data)
         return True
 

@@ -115,3 +115,90 @@ def _open_regular(path: str, name: str, dir_fd: int, flags: int, mode: int = 0o6
         os.close(fd)
         raise ValueError(f"{path!r} is not a regular file")
     return fd
+
+
+#: How deep ``clear`` follows directories before it gives up (a tree deeper than this is the program's doing).
+MAX_CLEAR_DEPTH = 64
+
+
+def snapshot() -> list[tuple[str, int, bytes | None]]:
+    """Every directory and regular file of the workdir: (relative path, mode, bytes or None for a directory).
+
+    What tests mode restores before each case. Links and special files are left out: a compiler
+    makes neither, and the program of a case must not find another case's.
+    """
+    import stat
+
+    found: list[tuple[str, int, bytes | None]] = []
+    pending = [""]
+    while pending:
+        rel = pending.pop()
+        with os.scandir(os.path.join(WORKDIR, rel) if rel else WORKDIR) as entries:
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                info = entry.stat(follow_symlinks=False)
+                if stat.S_ISDIR(info.st_mode):
+                    found.append((path, stat.S_IMODE(info.st_mode), None))
+                    pending.append(path)
+                elif stat.S_ISREG(info.st_mode):
+                    found.append((path, stat.S_IMODE(info.st_mode), read_file(path)))
+    return found
+
+
+def restore(entries: list[tuple[str, int, bytes | None]]) -> None:
+    """Write ``snapshot()``'s entries back under the (cleared) workdir, parents before children."""
+    dirfd = os.open(WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for path, mode, data in entries:
+            if data is None:
+                os.mkdir(path, mode | 0o700, dir_fd=dirfd)
+        for path, mode, data in entries:
+            if data is not None:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dirfd)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+        for path, mode, data in entries:
+            if data is None and mode != mode | 0o700:
+                os.chmod(path, mode, dir_fd=dirfd)
+    finally:
+        os.close(dirfd)
+
+
+def clear(root: str) -> None:
+    """Remove everything under ``root`` (not ``root`` itself), never following a link.
+
+    Every process of the program is gone when this runs, so nothing changes under it. Directories
+    the program made unwritable are made writable again (they are the sandbox user's); a tree
+    deeper than ``MAX_CLEAR_DEPTH`` raises ``OSError``.
+    """
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        _clear(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def _clear(dirfd: int, depth: int) -> None:
+    with contextlib.suppress(OSError):  # /tmp is root's (sticky): the user's own entries can go anyway
+        os.fchmod(dirfd, 0o700 | (os.fstat(dirfd).st_mode & 0o7777))
+    for name in os.listdir(dirfd):
+        try:
+            os.unlink(name, dir_fd=dirfd)
+            continue
+        except IsADirectoryError:
+            pass
+        except PermissionError as exc:  # Linux answers EISDIR, but a directory may also say EPERM
+            if exc.errno != errno.EPERM:
+                raise
+        if depth >= MAX_CLEAR_DEPTH:
+            raise OSError(errno.ELOOP, f"directories nested deeper than {MAX_CLEAR_DEPTH}")
+        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dirfd)
+        try:
+            _clear(sub, depth + 1)
+        finally:
+            os.close(sub)
+        os.rmdir(name, dir_fd=dirfd)

@@ -89,7 +89,16 @@ async def test_closing_a_session_kills_its_running_cell_at_once() -> None:
     container: Any = Killable()
     session = DockerSession(container, Running("block"), cpu_budget_s=60, on_end=ended.append)  # type: ignore[arg-type]
     limits = EffectiveLimits(
-        wall_time_s=60, cpu_time_s=5, memory_mb=256, processes=64, workdir_mb=64, stdout_bytes=99, stderr_bytes=99
+        wall_time_s=60,
+        cpu_time_s=5,
+        memory_mb=256,
+        processes=64,
+        workdir_mb=64,
+        stdout_bytes=99,
+        stderr_bytes=99,
+        compile_wall_time_s=30,
+        compile_cpu_time_s=20,
+        compile_memory_mb=512,
     )
     spec = RunSpec(image="i", mode="cell", argv=(), files=(RunFile("main.py", b"import time"),), limits=limits)
 

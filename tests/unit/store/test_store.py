@@ -440,6 +440,7 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
         db.execute("ALTER TABLE executions DROP COLUMN session_id")
         db.execute("ALTER TABLE sessions DROP COLUMN instance")
         db.execute("ALTER TABLE executions DROP COLUMN secrets")
+        db.execute("ALTER TABLE executions DROP COLUMN stages")
         db.execute("DROP TABLE secrets")
         db.execute("DELETE FROM schema_version")
         db.execute("INSERT INTO schema_version (version) VALUES (1)")
@@ -456,6 +457,7 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
         assert "ix_executions_session_id" in {row[1] for row in db.execute("PRAGMA index_list(executions)")}
         assert "instance" in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
         assert "secrets" in {row[1] for row in db.execute("PRAGMA table_info(executions)")}
+        assert "stages" in {row[1] for row in db.execute("PRAGMA table_info(executions)")}
         assert db.execute("SELECT count(*) FROM secrets").fetchone() == (0,)
 
 
