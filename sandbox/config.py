@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     pool_size: int = Field(4, ge=0, description="Warm containers kept per language (default limits profile).")
     pool_languages: list[str] = Field(["python"], description="Languages whose pools are kept warm.")
     pool_max_idle_s: float = Field(300.0, gt=0, description="A warm container older than this is replaced.")
+    preload: bool = Field(
+        True,
+        description="Start a language's declared preload (image.toml) in its containers before the request: "
+        "its runtime is up when the program comes (JavaScript: ~250 ms less per run).",
+    )
     refill_concurrency: int = Field(2, ge=1, description="Containers created in parallel to refill pools.")
     max_concurrency: int = Field(16, ge=1, description="Executions running at once; more wait in a queue.")
     queue_timeout_s: float = Field(30.0, ge=0, description="Longest wait for an execution slot.")

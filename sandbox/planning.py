@@ -56,7 +56,18 @@ class Planner:
             limits.workdir_mb,
             self.settings.cpus,
             spec.compiled,
+            self.preload(spec),
         )
+
+    def preload(self, language: LanguageSpec) -> tuple[str, ...]:
+        """The language's preload, if the server starts preloads and the language can use one.
+
+        A compiled language gets none: its compiler runs first (and clears the container after
+        it), and a runtime waiting meanwhile would only take the compiler's memory.
+        """
+        if not self.settings.preload or language.compiled or language.mode != "exec":
+            return ()
+        return language.preload
 
     def container_memory(self, language: LanguageSpec, limits: EffectiveLimits) -> tuple[int, bool]:
         """The container's memory when created, and whether the run's is set after the compile.
@@ -107,6 +118,7 @@ class Planner:
             env=dict(request.env),
             nofile=self.settings.nofile,
             cpus=self.settings.cpus,
+            preload=self.preload(language),
         )
 
     def tests(

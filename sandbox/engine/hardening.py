@@ -8,6 +8,7 @@ Values are plain data so they can be unit-tested without Docker;
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ LABEL_KIND = "io.sandbox.kind"
 LABEL_EXPIRES = "io.sandbox.expires"
 LABEL_INSTANCE = "io.sandbox.instance"  # the creating server process (``sandbox.instance``)
 WORKSPACE = "/workspace"
+#: The runner's variable naming the preload to start (images/runner/sandbox_runner/preload.py).
+PRELOAD_ENV = "SANDBOX_PRELOAD"
 #: gVisor's host tasks: the pids cgroup budget of a sandbox is this plus so many per allowed process.
 #: Measured with the ptrace platform: 40 tasks idle, +4 per sleeping guest process, and up to 478 for a
 #: fork bomb held at 32 processes (a stub thread per Sentry thread and address space); a sandbox
@@ -47,7 +50,9 @@ class ContainerOptions:
 
 
 def container_options(
-    profile: tuple[str, int, int, int, float] | tuple[str, int, int, int, float, bool],
+    profile: tuple[str, int, int, int, float]
+    | tuple[str, int, int, int, float, bool]
+    | tuple[str, int, int, int, float, bool, tuple[str, ...]],
     settings: Settings,
     *,
     owner: str,
@@ -57,14 +62,17 @@ def container_options(
 ) -> ContainerOptions:
     """Arguments for ``create_container``/``create_host_config`` of one container.
 
-    ``profile`` is ``(image, memory_mb, processes, workdir_mb, cpus[, exec_workdir])``; the
-    container is labelled as ours with an expiry after which any janitor may
+    ``profile`` is ``(image, memory_mb, processes, workdir_mb, cpus[, exec_workdir[, preload]])``;
+    the container is labelled as ours with an expiry after which any janitor may
     remove it, whichever process created it. ``exec_workdir`` (a compiled
     language: the program is the binary its compiler wrote) mounts the workdir
-    without ``noexec``; /tmp keeps it.
+    without ``noexec``; /tmp keeps it. ``preload`` (a command; empty for none) goes
+    to the runner as ``SANDBOX_PRELOAD`` (JSON): it starts the command while the container
+    waits for its request (see the runner's ``preload`` module).
     """
     image, memory_mb, processes, workdir_mb, cpus = profile[:5]
     exec_workdir = len(profile) > 5 and bool(profile[5])
+    preload = tuple(profile[6]) if len(profile) > 6 else ()
     uid, _, gid = settings.user.partition(":")
     gid = gid or uid
     tmpfs_opts = f"rw,noexec,nosuid,nodev,size={workdir_mb}m,nr_inodes=16384"
@@ -78,7 +86,11 @@ def container_options(
         "user": f"{uid}:{gid}",
         "working_dir": WORKSPACE,
         "hostname": "sandbox",
-        "environment": {"HOME": WORKSPACE, "LANG": "C.UTF-8"},
+        "environment": {
+            "HOME": WORKSPACE,
+            "LANG": "C.UTF-8",
+            **({PRELOAD_ENV: json.dumps(preload)} if preload else {}),
+        },
         "network_disabled": True,
         "stdin_open": True,
         "tty": False,

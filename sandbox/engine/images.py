@@ -42,6 +42,9 @@ class LanguageSpec:
     #: Checks on the main file's text before anything runs: (regular expression, message) pairs; a
     #: match refuses the request with the message (``{0}`` is the match, ``{1}`` its first group).
     source_checks: tuple[tuple[str, str], ...] = ()
+    #: A pre-started runtime (exec mode): the command the runner starts while the container waits, to
+    #: become ``argv`` when the request comes (see the runner's ``preload`` module); empty: none.
+    preload: tuple[str, ...] = ()
 
     @property
     def compiled(self) -> bool:
@@ -95,6 +98,7 @@ class ImageCatalog:
                 compile_env=tuple(sorted(data.get("compile_env", {}).items())),
                 packages=tuple(data.get("packages", ())),
                 source_checks=tuple((c["pattern"], c["message"]) for c in data.get("source_checks", ())),
+                preload=tuple(data.get("preload", ())),
             )
             self.languages[spec.name] = spec
             for alias in (spec.name, *spec.aliases):

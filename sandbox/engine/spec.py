@@ -14,9 +14,10 @@ from sandbox.models import CompileResult, EffectiveLimits, ExecutionResult, Stat
 
 #: Called with ("stdout" | "stderr", chunk) as the program produces output.
 OutputCallback = Callable[[str, bytes], Awaitable[None] | None]
-#: What is fixed when a container is created: (image, memory_mb, processes, workdir_mb, cpus, exec_workdir).
-#: A compiled language's container starts with its compile's memory and may run binaries from its workdir.
-Profile = tuple[str, int, int, int, float, bool]
+#: What is fixed when a container is created: (image, memory_mb, processes, workdir_mb, cpus, exec_workdir,
+#: preload). A compiled language's container starts with its compile's memory and may run binaries from its
+#: workdir; a language with a preload has it started in the container before the request.
+Profile = tuple[str, int, int, int, float, bool, tuple[str, ...]]
 
 
 async def deliver(on_output: OutputCallback | None, stream: str, chunk: bytes) -> None:
@@ -78,12 +79,22 @@ class RunSpec:
     #: Tests mode: the cases, and the bytes of each case's stdout and stderr kept in its result.
     tests: tuple[TestInput, ...] | None = None
     head_bytes: int = 8 << 10
+    #: The language's preload (``LanguageSpec.preload``), started when the container is: empty for none.
+    preload: tuple[str, ...] = ()
 
     @property
     def profile(self) -> Profile:
         """What is fixed when a container is created: the warm-pool key."""
         memory = self.container_memory_mb or self.limits.memory_mb
-        return (self.image, memory, self.limits.processes, self.limits.workdir_mb, self.cpus, bool(self.compile_argv))
+        return (
+            self.image,
+            memory,
+            self.limits.processes,
+            self.limits.workdir_mb,
+            self.cpus,
+            bool(self.compile_argv),
+            self.preload,
+        )
 
 
 @dataclass

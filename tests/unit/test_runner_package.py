@@ -49,6 +49,7 @@ def test_the_package_has_the_expected_modules() -> None:
         "confinement",
         "imports",
         "oneshot",
+        "preload",
         "processes",
         "program",
         "pump",

@@ -142,6 +142,20 @@ def test_prepare_rejects_limits_over_the_maximum() -> None:
 def test_default_profile_matches_a_default_request() -> None:
     service, _ = make_service()
     assert service.planner.default_profile("python") == prepare(service, ExecutionRequest(code="")).profile
+    javascript = prepare(service, ExecutionRequest(language="javascript", code=""))
+    assert service.planner.default_profile("javascript") == javascript.profile
+
+
+def test_javascript_gets_its_preload_and_a_compiled_language_or_python_none() -> None:
+    """The preload (image.toml) goes with the spec and its pool key; a compiled language's waits for no compiler."""
+    service, _ = make_service()
+    javascript = prepare(service, ExecutionRequest(language="javascript", code="console.log(1)"))
+    assert javascript.preload == ("node", "/opt/sandbox/preload/node.js") == javascript.profile[6]
+    assert prepare(service, ExecutionRequest(language="typescript", code="")).preload == ()
+    assert prepare(service, ExecutionRequest(language="python", code="")).preload == ()
+    off, _ = make_service(settings=Settings(preload=False))
+    assert prepare(off, ExecutionRequest(language="javascript", code="")).preload == ()
+    assert off.planner.default_profile("javascript")[6] == ()
 
 
 # -------------------------------------------------------------------- execute

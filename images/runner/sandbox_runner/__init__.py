@@ -23,6 +23,7 @@ Modules, one concept each
     runs         one process run to its end and measured (program, compiler, test case)
     build        the compile stage
     cases        tests mode: one run per case, each in a fresh copy of the workdir
+    preload      a pre-started runtime (``SANDBOX_PRELOAD``) that becomes the program of an exec run
     oneshot      one request: compile if asked, then one run or one per case
     session      one interpreter kept between requests (imported only when a session opens)
 
@@ -30,6 +31,19 @@ Everything a one-shot run needs is imported here, before the hello frame, so a
 warm container imports nothing more once the request arrives. Modules reach
 each other's functions through the module (``processes.kill_everything_else()``)
 so that the host-side test wrapper can replace them.
+
+Preload
+=======
+
+A language may declare a preload in its ``image.toml`` (``preload = [argv]``):
+the host sets it on the container as ``SANDBOX_PRELOAD`` (JSON), and right
+after the hello frame the runner starts it, confined exactly like a program,
+to wait on descriptor 3 for one message ``{"argv", "env"}``. A request whose
+program is ``<its argv[0]> <script> [args...]`` (exec mode, no compile; in
+tests mode the first case) is run by it: the request's rlimits are set on it
+(``prlimit``), the message sent, and from then on it is the program (wall time
+from the message; the preload's own start-up CPU is not counted). Any other
+request, or a preload that died, gets a normal spawn. See ``preload``.
 
 Protocol, version 1
 ===================
@@ -112,7 +126,7 @@ from __future__ import annotations
 
 import signal
 
-from . import confinement, oneshot, wire, workspace
+from . import confinement, oneshot, preload, wire, workspace
 from .wire import PROTOCOL_VERSION
 
 __all__ = ["PROTOCOL_VERSION", "main"]
@@ -123,6 +137,7 @@ def main() -> int:
     confinement.set_dumpable(False)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     wire.write_json(b"H", {"v": PROTOCOL_VERSION})
+    preload.start()  # if the host named one: the runtime starts while the request is on its way
     try:
         request = wire.read_request()
         workspace.write_files(request.get("files") or [])
@@ -132,6 +147,7 @@ def main() -> int:
     if request.get("mode") == "session":
         from . import session
 
+        preload.discard()
         return session.serve_session(request)
     try:
         result = oneshot.supervise(request)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import binascii
 
-from . import build, cases, runs, wire
+from . import build, cases, preload, runs, wire
 
 
 def supervise(request: wire.Request) -> dict[str, object] | None:
     """Compile if asked, then run the program once or once per test case.
 
     Returns the fields of the result frame; None when the compile failed (its ``C`` frame ends the run).
+    A waiting preload serves the first run, if it can (see ``preload``); otherwise it is killed now.
     """
+    waiting = preload.take(request)
     if request.get("compile"):
         if not build.compile_program(request):
             return None
@@ -27,6 +29,6 @@ def supervise(request: wire.Request) -> dict[str, object] | None:
             if go.get("op") != "run":
                 raise ValueError(f"expected the host's go-ahead after the compile, got {go.get('op')!r}")
     if request.get("tests") is not None:
-        return cases.run_cases(request)
+        return cases.run_cases(request, waiting)
     stdin = binascii.a2b_base64(request.get("stdin") or "")
-    return runs.run_program(request, stdin)
+    return runs.run_program(request, stdin, waiting=waiting)

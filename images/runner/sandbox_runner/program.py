@@ -30,27 +30,42 @@ BASE_ENV = {
 }
 
 
-def child_setup(request: wire.Request, stdin_r: int, stdout_w: int, stderr_w: int, keep: int = 3) -> dict[str, str]:
-    """In the forked child: own session, stdio on the runner's pipes, descriptors >= ``keep`` closed."""
+def child_setup(
+    request: wire.Request, stdin_r: int, stdout_w: int, stderr_w: int, keep: int = 3, go_fd: int = -1
+) -> dict[str, str]:
+    """In the forked child: own session, stdio on the runner's pipes, descriptors >= ``keep`` closed.
+
+    ``go_fd`` (a preload, see ``preload``): also kept, as descriptor 3, inherited across exec.
+    """
     os.setsid()
     os.dup2(stdin_r, 0)
     os.dup2(stdout_w, 1)
     os.dup2(stderr_w, 2)
+    if go_fd >= 0:
+        os.dup2(go_fd, 3)
+        os.set_inheritable(3, True)  # dup2(3, 3) would leave it close-on-exec
+        keep = max(keep, 4)
     os.closerange(keep, 1 << 16)
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     os.chdir(workspace.WORKDIR)
-    env = dict(BASE_ENV)
-    env.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
     confinement.set_child_limits(request.get("limits") or {})
     confinement.install_seccomp()
+    return program_env(request)
+
+
+def program_env(request: wire.Request) -> dict[str, str]:
+    """The program's environment: the base one and the request's variables."""
+    env = dict(BASE_ENV)
+    env.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
     return env
 
 
-def spawn(request: wire.Request, *, merge_stderr: bool = False) -> tuple[int, int, int, int]:
+def spawn(request: wire.Request, *, merge_stderr: bool = False, go_fd: int = -1) -> tuple[int, int, int, int]:
     """Fork the program; (pid, its stdin's write end, its stdout's and stderr's read ends).
 
     ``merge_stderr`` (a compiler): stderr is the stdout pipe, and the stderr read end is -1.
+    ``go_fd`` (a preload): the read end of its go pipe, its descriptor 3.
     """
     stdin_r, stdin_w = os.pipe()
     stdout_r, stdout_w = os.pipe()
@@ -60,7 +75,7 @@ def spawn(request: wire.Request, *, merge_stderr: bool = False) -> tuple[int, in
     pid = os.fork()
     if pid == 0:
         try:
-            env = child_setup(request, stdin_r, stdout_w, stderr_w)
+            env = child_setup(request, stdin_r, stdout_w, stderr_w, go_fd=go_fd)
             if request.get("mode") in ("python", "restricted"):
                 run_python_child(request, env)  # never returns
             argv = [str(a) for a in request["argv"]]

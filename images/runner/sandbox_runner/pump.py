@@ -55,7 +55,9 @@ class Pump:
     ``cpu_limit_ns``: stop once the container's CPU (``processes.container_cpu_ns``)
     reaches it. ``sink`` takes the output instead of the host (a compile's or a test
     case's output is kept by the runner and reported in its frame): called with the
-    frame type and the bytes, under the same caps.
+    frame type and the bytes, under the same caps. ``xcpu_at``: a preloaded program (see
+    ``preload``), whose kernel CPU limit counts whole seconds of its start-up too, is sent
+    SIGXCPU once its process's CPU seconds reach this (checked every ``CPU_CHECK_S``).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Pump:
         cell: int = 0,
         cpu_limit_ns: int | None = None,
         sink: Sink | None = None,
+        xcpu_at: float | None = None,
     ) -> None:
         self.pid = pid
         self.streams = streams
@@ -96,6 +99,7 @@ class Pump:
         self.reply_fd = replies.fd if replies is not None else -1  # -1 once the interpreter has closed it
         self._cell = cell
         self._cpu_limit_ns = cpu_limit_ns
+        self._xcpu_at = xcpu_at
         self._cpu_checked = 0.0
         self._pidfd = -1
         self._poller = select.poll()
@@ -169,7 +173,7 @@ class Pump:
                 self.timed_out = True
                 return
             wait_ms = 1000 if self._pidfd >= 0 else 10
-            if self._cpu_limit_ns is not None:
+            if self._cpu_limit_ns is not None or self._xcpu_at is not None:
                 wait_ms = min(wait_ms, int(CPU_CHECK_S * 1000))
             ready = [fd for fd, _ in self._poller.poll(min(timeout_ms, wait_ms))]
             if self.reply_fd in ready:
@@ -252,12 +256,18 @@ class Pump:
             self.broken = str(exc)
 
     def _check_cpu(self) -> None:
-        if self._cpu_limit_ns is None or time.monotonic() - self._cpu_checked < CPU_CHECK_S:
+        if (self._cpu_limit_ns is None and self._xcpu_at is None) or time.monotonic() - self._cpu_checked < CPU_CHECK_S:
             return
         self._cpu_checked = time.monotonic()
-        used = processes.container_cpu_ns()
-        if used is not None and used >= self._cpu_limit_ns:
-            self.cpu_exhausted = True
+        if self._cpu_limit_ns is not None:
+            used = processes.container_cpu_ns()
+            if used is not None and used >= self._cpu_limit_ns:
+                self.cpu_exhausted = True
+        if self._xcpu_at is not None:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if processes.process_cpu_s(self.pid) >= self._xcpu_at:
+                    self._xcpu_at = None  # once, as the kernel's soft limit would; its hard limit follows
+                    os.kill(self.pid, signal.SIGXCPU)
 
     def _stop_program(self) -> None:
         """SIGKILL the program's group, and the program itself in case it has not called setsid() yet."""

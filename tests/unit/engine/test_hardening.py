@@ -28,6 +28,17 @@ def options(settings: Settings | None = None, profile: tuple = PROFILE, lifetime
     return container_options(profile, settings or Settings(), owner="owner-1", kind="warm", lifetime_s=lifetime_s)
 
 
+def test_a_preload_goes_to_the_runner_as_an_environment_variable() -> None:
+    """The runner starts it before the request comes (images/runner/sandbox_runner/preload.py)."""
+    import json
+
+    preload = ("node", "/opt/sandbox/preload/node.js")
+    opts = options(profile=(*PROFILE, False, preload))
+    assert json.loads(opts.create["environment"]["SANDBOX_PRELOAD"]) == list(preload)
+    assert "SANDBOX_PRELOAD" not in options(profile=(*PROFILE, False, ())).create["environment"]
+    assert "SANDBOX_PRELOAD" not in options().create["environment"]
+
+
 def test_network_is_off() -> None:
     opts = options()
     assert opts.host["network_mode"] == "none"
