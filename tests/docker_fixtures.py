@@ -52,7 +52,7 @@ def docker_client() -> Iterator[docker.DockerClient]:
         pytest.fail(f"Docker engine not reachable ({exc}); run scripts/ensure-docker.sh")
     if TEST_RUNTIME and TEST_RUNTIME not in client.info().get("Runtimes", {}):
         pytest.fail(f"the engine has no runtime {TEST_RUNTIME!r}; run SANDBOX_RUNTIME={TEST_RUNTIME} ./scripts/install")
-    catalog = ImageCatalog(Settings().images_dir)
+    catalog = ImageCatalog(Settings().images_dir, Settings().image_prefix)
     for name in catalog.languages:
         try:
             client.images.get(catalog.image_tag(name))
@@ -86,7 +86,8 @@ def service_factory(
         owners.append(owner)
         backend = DockerBackend(settings, owner=owner)
         policies = PolicySet(settings.policies_dir, settings.default_policy)
-        return ExecutionService(settings, backend, ImageCatalog(settings.images_dir), policies, warm=warm)
+        catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
+        return ExecutionService(settings, backend, catalog, policies, warm=warm)
 
     yield make
     for owner in owners:

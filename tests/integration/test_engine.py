@@ -192,7 +192,9 @@ async def test_validation_workers_on_the_execution_path(settings, docker_client)
     workers = ValidationWorkers(settings.policies_dir, settings.default_policy, size=1, timeout_s=5)
     policies = PolicySet(settings.policies_dir, settings.default_policy)
     backend = DockerBackend(settings, owner=owner)
-    async with ExecutionService(settings, backend, ImageCatalog(settings.images_dir), policies, workers=workers) as svc:
+    async with ExecutionService(
+        settings, backend, ImageCatalog(settings.images_dir, settings.image_prefix), policies, workers=workers
+    ) as svc:
         ok = await svc.execute(ExecutionRequest(code="print(6 * 7)"))
         assert ok.status is Status.OK and ok.stdout == "42\n"
         with pytest.raises(ValidationRejected) as caught:
