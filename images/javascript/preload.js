@@ -10,7 +10,9 @@
 // ESM for .mjs and "type": "module"), so require.main, __filename, exit codes, uncaught exceptions
 // and unhandled rejections, process.exit and stdin are the same. What differs: the bottom frames
 // of a stack trace below Module._load (this file's instead of node:internal/main/run_main_module),
-// and the process's clocks (process.uptime(), performance.now()) include the wait.
+// the process's clocks (process.uptime(), performance.now()) include the wait, and
+// /proc/self/environ shows the environment node started with (the runner's base one), not the
+// request's: process.env, and every child process the program starts, have the request's.
 //
 // Nothing may run before the message: no output, no handle on the event loop, no stdio stream.
 const fs = require('fs');

@@ -7,7 +7,9 @@ therefore declare a preload in its ``image.toml``, say
 the runtime and then waits for one message naming the program to run. The host
 passes it to the container as the environment variable ``SANDBOX_PRELOAD`` (a
 JSON list of strings); the runner starts it right after the hello frame, so it
-is ready when the request arrives. Nothing here knows the language: a bootstrap
+is ready when the request arrives (after the hello rather than before: the
+hello, which the host waits for, is not delayed by the fork, and in a warm
+container the runtime is up long before any request either way). Nothing here knows the language: a bootstrap
 in the language's folder does its part (see ``images/javascript/preload.js``).
 
 The preload is spawned exactly as a program is (``program.spawn``: own session,
