@@ -38,11 +38,19 @@ def run_cases(request: wire.Request) -> dict[str, object]:
     """Run every case (a ``T`` frame each); the result frame's fields (``cases``: how many ran)."""
     tests = request["tests"]
     head = int(request.get("head_bytes", DEFAULT_HEAD))
-    saved = workspace.snapshot() if len(tests) > 1 else []
+    saved: list[tuple[str, int, bytes | None]] = []
+    unsaved = ""
+    if len(tests) > 1:
+        try:
+            saved = workspace.snapshot()
+        except (OSError, ValueError) as exc:  # a file the compile made unreadable, or one over the read cap
+            unsaved = f"the workdir could not be copied for the next cases: {exc}"
     base_argv = list(request.get("argv") or [])
     ran = 0
     for index, case in enumerate(tests):
         if index:
+            if unsaved:
+                return {"cases": ran, "reset_failed": unsaved}
             try:
                 workspace.clear(workspace.WORKDIR)
                 workspace.clear(TMP)
