@@ -30,6 +30,7 @@ from sandbox.engine.channel import GreetTimeout, RunnerChannel, Stages, StaleCon
 from sandbox.engine.docker import Container, DockerEngine
 from sandbox.engine.hardening import LABEL_INSTANCE, container_options
 from sandbox.engine.janitor import Janitor
+from sandbox.engine.ondemand import image_builds
 from sandbox.engine.pool import WarmPool
 from sandbox.engine.protocol import encode_message, encode_request
 from sandbox.engine.session import DockerSession
@@ -156,6 +157,8 @@ class DockerBackend(Backend):
 
     @asynccontextmanager
     async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
+        # A language whose image is not built yet: one background build, and a 503 meanwhile (no slot held).
+        await image_builds(self.settings).ensure(spec.image)
         async with self.slot():
             pool = self._pools.get(spec.profile)
             container = pool.take() if pool is not None else None
@@ -205,6 +208,7 @@ class DockerBackend(Backend):
     # ----------------------------------------------------------------- sessions
     async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
         """A session container holding one execution slot until it ends (its cells take no other)."""
+        await image_builds(self.settings).ensure(spec.image)
         slots = await self._take_slot()
         try:
             return await self._open_session(spec, lifetime_s, slots)
