@@ -91,6 +91,9 @@ async def bench(languages: list[str], rounds: int) -> dict[str, dict[str, list[f
                 samples[language]["run"].append(result.wall_ms)
                 if result.compile is not None:
                     samples[language]["compile"].append(result.compile.wall_ms)
+        for language in languages:  # every sample must have been a pool hit
+            pool = backend_of(service).pool(service.planner.default_profile(language))
+            assert pool is not None and pool.stats.misses == 0, f"{language}: {pool and pool.stats}"
     finally:
         await service.aclose()
     return samples
