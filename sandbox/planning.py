@@ -62,14 +62,15 @@ class Planner:
         """The container's memory when created, and whether the run's is set after the compile.
 
         A compiled language's container starts with the compile's limit; the host then sets the
-        run's (one engine call, ~25 ms). gVisor's runsc cannot change a running container's memory:
+        run's (one engine call, ~25 ms), plus, in tests mode, the size of the workdir copy the
+        runner keeps between cases. gVisor's runsc cannot change a running container's memory:
         there the compile and the run share the larger of the two limits.
         """
         if not language.compiled:
             return limits.memory_mb, False
         if is_gvisor(self.settings.runtime):
             return max(limits.memory_mb, limits.compile_memory_mb), False
-        return limits.compile_memory_mb, limits.compile_memory_mb != limits.memory_mb
+        return limits.compile_memory_mb, True
 
     def plan(self, request: ExecutionRequest, policy: Policy) -> RunSpec:
         """A one-shot run: the code as the language's main file, extra files, stdin, argv."""

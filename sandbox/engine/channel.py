@@ -71,7 +71,8 @@ class Stages:
 
     compile: bool = False
     tests: int | None = None
-    on_compiled: Callable[[], Awaitable[None]] | None = None
+    #: Called with the workdir's size after the compile (``CompileReport.workdir_bytes``).
+    on_compiled: Callable[[int], Awaitable[None]] | None = None
 
 
 def _case_result(case: CaseReport, limits: EffectiveLimits) -> TestCaseResult:
@@ -154,11 +155,11 @@ class RunnerChannel:
         await self.send(message)
         compiled = None
         if stages.compile:
-            compiled, failed = await self._compile(limits, started)
+            compiled, workdir_bytes, failed = await self._compile(limits, started)
             if failed is not None:
                 return failed, None
             if stages.on_compiled is not None:
-                await stages.on_compiled()
+                await stages.on_compiled(workdir_bytes)
             started = time.monotonic()
         if stages.tests is not None:
             outcome, report = await self._cases(limits, started, stages.tests), None
@@ -167,8 +168,8 @@ class RunnerChannel:
         outcome.compile = compiled
         return outcome, report
 
-    async def _compile(self, limits: EffectiveLimits, started: float) -> tuple[CompileResult, RunOutcome | None]:
-        """Read the compile's frame; its result, and the run's outcome if the compile failed."""
+    async def _compile(self, limits: EffectiveLimits, started: float) -> tuple[CompileResult, int, RunOutcome | None]:
+        """Read the compile's frame; its result, the workdir's size, and the run's outcome if the compile failed."""
         self._reader.deadline = started + limits.compile_wall_time_s + self._kill_grace_s
         parsed: CompileReport | None = None
         host = HostView()
@@ -200,7 +201,7 @@ class RunnerChannel:
             message=message,
         )
         if status is Status.OK:
-            return result, None
+            return result, parsed.workdir_bytes if parsed else 0, None
         failed = RunOutcome(
             status=status,
             exit_code=result.exit_code,
@@ -213,7 +214,7 @@ class RunnerChannel:
             message=message,
             compile=result,
         )
-        return result, failed
+        return result, 0, failed
 
     async def _cases(self, limits: EffectiveLimits, started: float, total: int) -> RunOutcome:
         """Read tests mode's frames, one per case, then the result; each case under its own deadline."""

@@ -281,8 +281,11 @@ class _OneShot(Lease):
         self._used = True
         channel = self._channel
 
-        async def go() -> None:  # the compile is over: the run's memory limit, then the runner's go-ahead
-            await channel.container.set_memory(spec.limits.memory_mb)
+        async def go(workdir_bytes: int) -> None:  # the compile is over: the run's memory, then the go-ahead
+            memory = spec.limits.memory_mb
+            if spec.tests is not None and len(spec.tests) > 1:  # the runner's copy of the workdir, on top
+                memory += -(-workdir_bytes // (1 << 20))
+            await channel.container.set_memory(memory)
             await channel.send(encode_message({"op": "run"}))
 
         stages = Stages(

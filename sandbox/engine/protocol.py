@@ -319,11 +319,14 @@ class CompileReport:
     report: RunnerReport
     output: bytes
     output_truncated: bool
+    #: The workdir's bytes after a good compile: the copy tests mode keeps in the runner's memory.
+    workdir_bytes: int = 0
 
     @classmethod
     def parse(cls, payload: bytes) -> CompileReport:
         data = _json_object(payload, "compile")
-        return cls(RunnerReport.parse(payload), _b64(data, "output"), _flag(data, "output_truncated"))
+        workdir = _bounded_count(data.get("workdir_bytes"))
+        return cls(RunnerReport.parse(payload), _b64(data, "output"), _flag(data, "output_truncated"), workdir)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,10 @@ processes.kill_everything_else = _no_kill_everything_else
 processes.stop_everything_else = _stop_own_children
 processes.continue_everything_else = _continue_own_children
 processes.container_cpu_ns = lambda: None  # the host's cgroup is not the runner's
+from sandbox_runner import workspace
 if (
+    workspace.TMP == "/tmp"  # emptied after a compile and between test cases: never the host's
+    or
     processes.kill_everything_else is not _no_kill_everything_else
     or any(value is real for real in _real for module in _modules for value in vars(module).values())
     or processes.os.kill is not _guarded_kill
@@ -153,7 +156,11 @@ def runner_argv(runner_dir: Path = RUNNER_DIR, *options: str, wrapper: str = RUN
 
 
 def runner_env(workdir: Path) -> dict[str, str]:
-    return {"SANDBOX_WORKDIR": str(workdir), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    """The runner's environment on the host: its workdir, and a 'tmp' of its own next to it (the
+    runner empties its /tmp after a compile and between test cases)."""
+    tmp = workdir.parent / f"{workdir.name}-tmp"
+    tmp.mkdir(exist_ok=True)
+    return {"SANDBOX_WORKDIR": str(workdir), "SANDBOX_TMP": str(tmp), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
 #: Wrapper option: the program's child waits before ``setsid`` until the runner has called

@@ -25,7 +25,6 @@ import binascii
 from . import runs, wire, workspace
 
 DEFAULT_HEAD = 8 << 10
-TMP = "/tmp"
 
 
 def normalise(output: bytes) -> bytes:
@@ -38,7 +37,7 @@ def run_cases(request: wire.Request) -> dict[str, object]:
     """Run every case (a ``T`` frame each); the result frame's fields (``cases``: how many ran)."""
     tests = request["tests"]
     head = int(request.get("head_bytes", DEFAULT_HEAD))
-    saved: list[tuple[str, int, bytes | None]] = []
+    saved: list[tuple[str, int, bytes | bytearray | None]] = []
     unsaved = ""
     if len(tests) > 1:
         try:
@@ -53,7 +52,7 @@ def run_cases(request: wire.Request) -> dict[str, object]:
                 return {"cases": ran, "reset_failed": unsaved}
             try:
                 workspace.clear(workspace.WORKDIR)
-                workspace.clear(TMP)
+                workspace.clear(workspace.TMP)
                 workspace.restore(saved)
             except (OSError, ValueError) as exc:
                 return {"cases": ran, "reset_failed": f"the workdir could not be reset after case {index - 1}: {exc}"}
