@@ -83,7 +83,9 @@ class Planner:
         files.extend(RunFile(extra.path, extra.data()) for extra in request.files)
         check_file_layout([f.path for f in files], language.main_file)
         tests = self.tests(request, language, limits)
-        tests_size = sum(len(t.stdin) + len(t.expected_stdout or b"") + sum(map(len, t.args)) for t in tests or ())
+        tests_size = sum(
+            len(t.stdin) + len(t.expected_stdout or b"") + sum(len(a.encode()) for a in t.args) for t in tests or ()
+        )
         self.check_size(
             sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args) + tests_size
         )

@@ -65,6 +65,11 @@ def classify_compile(
     message = message.replace("the program", "the compiler")
     if status is Status.OK:
         return status, ""
+    if status is Status.OUTPUT_LIMIT_EXCEEDED:  # its stdout and stderr share one pipe, capped at stderr_bytes
+        return (
+            Status.COMPILE_ERROR,
+            "compilation failed: the compiler's output passed its byte cap (limits.stderr_bytes)",
+        )
     if status in (Status.RUNTIME_ERROR, Status.KILLED, Status.OUTPUT_LIMIT_EXCEEDED):
         return Status.COMPILE_ERROR, f"compilation failed: {message}"
     hint = {

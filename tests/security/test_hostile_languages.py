@@ -431,18 +431,8 @@ async def test_a_case_that_locks_a_directory_ends_the_run_precisely(service, pol
         )
 
 
-ROOT_LOCKED = pytest.mark.xfail(
-    strict=True,
-    reason="README (tests mode, Isolation): a case that leaves files the runner cannot read back ends the run. "
-    "The workdir's root chmodded to 000 cannot be opened by workspace.clear (os.open before any chmod): "
-    "the later cases are 'not run: ... Permission denied: /workspace'",
-)
-
-
 @POLICIES
-@pytest.mark.parametrize(
-    "tamper", [pytest.param(name, marks=ROOT_LOCKED) if name == "workdir-000" else name for name in sorted(LOCKING)]
-)
+@pytest.mark.parametrize("tamper", sorted(LOCKING))
 async def test_a_case_that_locks_a_directory_does_not_stop_the_next(service, policy: str, tamper: str) -> None:
     """Failed at 3455900 for every row ('not run: ... Permission denied'): ``workspace._clear`` opened a
     directory before making it readable. The runner owns it (same uid) and can chmod it first."""

@@ -25,7 +25,15 @@ import pytest
 from sandbox.engine import RunFile, RunSpec, TestInput
 from sandbox.engine.channel import RunnerChannel, Stages
 from sandbox.engine.docker import Container
-from sandbox.engine.protocol import CaseReport, CompileReport, Frame, ProtocolError, encode_request
+from sandbox.engine.protocol import (
+    CaseReport,
+    CompileReport,
+    Frame,
+    ProtocolError,
+    encode_request,
+    normalise_output,
+    output_digest,
+)
 from tests.unit.helpers import RUNNER_DIR, RUNNER_WRAPPER, make_limits, parse_frames, runner_argv
 
 # ----------------------------------------------------------------------------- cases.normalise
@@ -344,7 +352,7 @@ def test_each_case_gets_its_stdin_args_a_fresh_workdir_and_an_empty_tmp(runner: 
     assert [f.kind for f in frames] == ["hello", "case", "case", "case", "result"]
     reports = [CaseReport.parse(f.payload) for f in frames[1:4]]
     assert [r.index for r in reports] == [0, 1, 2]
-    assert [r.output_matched for r in reports] == [True, True, None]
+    assert [matched(r, t.expected_stdout) for r, t in zip(reports, spec.tests or (), strict=True)] == [True, True, None]
     assert reports[1].stdout.endswith(b"from stdin\n") and b"left.txt" not in reports[1].stdout
     assert payload(frames[-1]) == {"cases": 3}
 
@@ -359,7 +367,7 @@ def test_the_head_of_a_cases_output_is_sent_the_whole_compared(runner: ModuleTyp
     )
     frames, _, _ = run_host(spec, tmp_path)
     reports = [CaseReport.parse(f.payload) for f in frames if f.kind == "case"]
-    assert [r.output_matched for r in reports] == [True, False]
+    assert [matched(r, t.expected_stdout) for r, t in zip(reports, spec.tests or (), strict=True)] == [True, False]
     assert all(len(r.stdout) == 64 for r in reports), "head_bytes of stdout in the frame"
     assert json.loads(frames[1].payload)["stdout_bytes"] > 5000
 
@@ -399,16 +407,21 @@ def compile_frame(**fields: object) -> bytes:
     return json.dumps({**GOOD_FIELDS, "output": b64(b"warning\n"), "output_truncated": False, **fields}).encode()
 
 
+def matched(report: CaseReport, expected: bytes | None) -> bool | None:
+    """What the host makes of a case frame's digest: does the stdout match ``expected`` (None: not judged)."""
+    return None if expected is None else report.stdout_sha256 == output_digest(expected)
+
+
 def case_frame(**fields: object) -> bytes:
     body = {**GOOD_FIELDS, "index": 0, "stdout": b64(b"out"), "stderr": b64(b"err"), "stdout_bytes": 3}
-    return json.dumps({**body, "output_matched": True, **fields}).encode()
+    return json.dumps({**body, "stdout_sha256": output_digest(b"out"), **fields}).encode()
 
 
 def test_compile_and_case_frames_parse() -> None:
     compiled = CompileReport.parse(compile_frame(exit_code=1, output_truncated=True))
     assert (compiled.output, compiled.output_truncated, compiled.report.exit_code) == (b"warning\n", True, 1)
-    case = CaseReport.parse(case_frame(index=7, output_matched=None))
-    assert (case.index, case.stdout, case.stderr, case.output_matched) == (7, b"out", b"err", None)
+    case = CaseReport.parse(case_frame(index=7))
+    assert (case.index, case.stdout, case.stderr, matched(case, b"out\n\n")) == (7, b"out", b"err", True)
     assert case.report.peak_memory_bytes == 1 << 20
 
 
@@ -442,8 +455,10 @@ def test_a_malformed_compile_frame_is_a_protocol_error(frame: bytes) -> None:
         case_frame(index=None),
         case_frame(stdout="%%%"),
         case_frame(stderr=["a"]),
-        case_frame(output_matched="true"),
-        case_frame(output_matched=1),
+        case_frame(stdout_sha256=None),
+        case_frame(stdout_sha256=1),
+        case_frame(stdout_sha256="A" * 64),
+        case_frame(stdout_sha256="0" * 63),
         case_frame(signal="KILL"),
         case_frame(oom_killed=None),
     ],
@@ -461,7 +476,7 @@ def test_the_runners_own_frames_parse_on_the_host(runner: ModuleType, tmp_path: 
     assert [f.kind for f in frames] == ["hello", "compile", "case", "result"]
     assert CompileReport.parse(frames[1].payload).output == b"ok\n"
     case = CaseReport.parse(frames[2].payload)
-    assert (case.index, case.stdout, case.output_matched, case.report.exit_code) == (0, b"in arg\n", True, 0)
+    assert (case.index, case.stdout, matched(case, b"in arg"), case.report.exit_code) == (0, b"in arg\n", True, 0)
 
 
 class _Engine:
@@ -486,7 +501,8 @@ async def read_cases(*frames: tuple[bytes, bytes], total: int):
     container = Container("c0ffee", ours, _Engine(), keepalive=theirs)  # type: ignore[arg-type]
     channel = RunnerChannel(container, kill_grace_s=0.5, answer_timeout_s=1)
     try:
-        return await channel.run(b"request", make_limits(wall_time_s=2), None, Stages(tests=total))
+        expected = (output_digest(b"out"),) * total
+        return await channel.run(b"request", make_limits(wall_time_s=2), None, Stages(tests=expected))
     finally:
         ours.close()
         theirs.close()
@@ -496,7 +512,7 @@ async def read_cases(*frames: tuple[bytes, bytes], total: int):
 async def test_the_channel_takes_cases_in_order_and_judges_them() -> None:
     outcome, _ = await read_cases(
         (b"T", case_frame(index=0)),
-        (b"T", case_frame(index=1, output_matched=False)),
+        (b"T", case_frame(index=1, stdout_sha256=output_digest(b"other"))),
         (b"R", b'{"cases": 2}'),
         total=2,
     )
@@ -514,3 +530,20 @@ async def test_a_case_frame_out_of_order_is_a_protocol_error(indexes: list[int],
     frames = [(b"T", case_frame(index=i)) for i in indexes]
     with pytest.raises(ProtocolError, match=r"case frame \d+ out of order"):
         await read_cases(*frames, (b"R", b'{"cases": 2}'), total=total)
+
+
+@pytest.mark.parametrize(
+    "output",
+    [b"", b"a", b"a \n", b"a\r\nb\t\r\n\n\n", b" lead\n\ninner\n", b"\x0b\x0cx\x0c\n", b"\xff\xfe bytes \n"],
+)
+def test_the_host_normalises_outputs_as_the_runner_does(runner: ModuleType, output: bytes) -> None:
+    """The expected output is normalised on the host, the program's in the runner: one rule."""
+    assert runner.cases.normalise(output) == normalise_output(output)
+
+
+def test_expected_outputs_never_reach_the_runner() -> None:
+    """A program can read its runner's memory (a Python case is a fork of it): no answer is there."""
+    spec = spec_of(("true",), tests=(TestInput(b"in", (), b"THE-ANSWER-42"), TestInput(b"", (), None)))
+    message = encode_request(spec)
+    assert b"THE-ANSWER-42" not in message and base64.b64encode(b"THE-ANSWER-42") not in message
+    assert b"expected" not in message

@@ -212,6 +212,9 @@ def clear(root: str) -> None:
     the program made unwritable are made writable again (they are the sandbox user's); a tree
     deeper than ``MAX_CLEAR_DEPTH`` raises ``OSError``.
     """
+    with contextlib.suppress(OSError):  # the workdir itself, if the program locked it (/tmp is root's)
+        if os.lstat(root).st_uid == os.getuid():
+            os.chmod(root, 0o700)
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         _clear(fd, 0)
