@@ -30,7 +30,7 @@ from typer.core import TyperGroup
 from sandbox.cli_secrets import secrets_app
 from sandbox.config import Settings
 from sandbox.errors import CapacityUnavailable, RequestRejected, SandboxError, error_body, invalid_request
-from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
+from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status, TestCase
 from sandbox.observability.logs import configure_logging, is_disconnect
 from sandbox.observability.tracing import configure_tracing
 
@@ -156,9 +156,21 @@ def run(
     cpu: Annotated[int | None, typer.Option(help="CPU-time limit, seconds.")] = None,
     policy: Annotated[str | None, typer.Option(help="Validation policy tier (default: the server's).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result model as JSON.")] = False,
+    tests: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Tests mode: a JSON list of cases {stdin, args, expected_stdout}; compile once, run once per case.",
+        ),
+    ] = None,
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the program.")] = None,
 ) -> None:
-    """Run one program in a fresh container and report how it ended."""
+    """Run one program in a fresh container and report how it ended.
+
+    With --tests, the exit code is 0 when every case passed (or ran fine, for cases without
+    expected_stdout), 1 when a case printed something else, else the status's code.
+    """
     from sandbox.service import build_service
 
     meta = ctx.meta
@@ -174,6 +186,7 @@ def run(
         args=args or [],
         limits=Limits(wall_time_s=timeout, memory_mb=memory, cpu_time_s=cpu),
         policy=policy,
+        tests=_read_tests(tests) if tests else None,
     )
     meta[SOURCES] = {lang_main(settings, lang): request.code}
 
@@ -193,15 +206,48 @@ def run(
         typer.echo(result.model_dump_json(indent=2))
     else:
         print_findings(result.findings, meta[SOURCES])
+        if result.status is Status.COMPILE_ERROR:  # nothing was streamed: the compiler's output is the story
+            sys.stderr.write(result.stderr)
+        print_cases(result)
         colour = "green" if result.status is Status.OK else "red"
         flags = " (stdout truncated)" if result.stdout_truncated else ""
         flags += " (stderr truncated)" if result.stderr_truncated else ""
         detail = f" - {escape(result.message)}" if result.message else ""
+        compiled = f"compile={result.compile.wall_ms}ms " if result.compile else ""
         err.print(
-            f"[{colour}]{result.status.value}[/] exit={result.exit_code} wall={result.wall_ms}ms "
+            f"[{colour}]{result.status.value}[/] exit={result.exit_code} {compiled}wall={result.wall_ms}ms "
             f"cpu={result.cpu_ms}ms mem={result.peak_memory_bytes >> 20}MiB{flags}{detail}"
         )
+    if result.summary is not None and result.status is Status.OK:
+        raise typer.Exit(1 if result.summary.failed else 0)
     raise typer.Exit(exit_code_for(result))
+
+
+def _read_tests(path: Path) -> list[TestCase]:
+    """``--tests``: a JSON list of cases, each checked like a request's."""
+    try:
+        cases = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestRejected(f"{path.name} is not a JSON file: {exc}") from None
+    if not isinstance(cases, list):
+        raise RequestRejected(f"{path.name} must hold a JSON list of cases {{stdin, args, expected_stdout}}")
+    try:
+        return [TestCase.model_validate(case) for case in cases]
+    except ValidationError as exc:
+        raise RequestRejected(f"{path.name}: {exc}") from None
+
+
+def print_cases(result: ExecutionResult) -> None:
+    """Tests mode: one line per case, then the summary."""
+    for case in result.tests or ():
+        verdict = {True: "[green]passed[/]", False: "[red]failed[/]", None: "ran"}[case.passed]
+        detail = f" - {escape(case.message)}" if case.message else ""
+        err.print(f"case {case.index}: {verdict} {case.status.value} wall={case.wall_ms}ms cpu={case.cpu_ms}ms{detail}")
+        if case.passed is False and case.status is Status.OK:
+            err.print(f"    stdout: {escape(case.stdout[:200])!r}", markup=False)
+    if result.summary is not None:
+        summary = result.summary
+        err.print(f"{summary.passed}/{summary.total} passed, {summary.failed} failed, {summary.unjudged} not judged")
 
 
 def lang_main(settings: Settings, language: str) -> str:

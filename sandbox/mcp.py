@@ -45,6 +45,7 @@ from sandbox.models import (
     SessionInfo,
     SessionRequest,
     Status,
+    TestCase,
 )
 from sandbox.observability import bind_forever, origin
 from sandbox.service import Execution, ExecutionService
@@ -180,7 +181,11 @@ def build_mcp(door: Callable[[], Door], catalog: ImageCatalog | None = None) -> 
             "(path + content, utf8 or base64), `args`, `limits` (wall_time_s, cpu_time_s, memory_mb, ...) "
             "and a stricter `policy`. `env`: plain environment variables; `secrets`: names of secrets stored "
             "for your key (set over REST or the CLI; values are never shown), each becomes an environment "
-            "variable and is redacted from the output. Cancelling the call kills the program."
+            "variable and is redacted from the output. Cancelling the call kills the program. "
+            "Compiled languages compile first (status compile_error with the compiler's output in stderr; "
+            "compile limits: compile_wall_time_s, compile_cpu_time_s, compile_memory_mb). `tests`: a list of "
+            "cases {stdin, args, expected_stdout}: the program is compiled once and run once per case, and "
+            "the result has `tests` (per case: status, passed, stdout/stderr heads) and a `summary`."
         )
     )
     async def execute(
@@ -194,9 +199,11 @@ def build_mcp(door: Callable[[], Door], catalog: ImageCatalog | None = None) -> 
         policy: str | None = None,
         env: dict[str, str] | None = None,
         secrets: list[str] | None = None,
+        tests: list[TestCase] | None = None,
     ) -> Annotated[CallToolResult, ExecutionRecord]:
         current, who = caller(ctx)
         request = ExecutionRequest(
+            tests=tests,
             language=language,
             code=code,
             stdin=stdin,
@@ -352,8 +359,20 @@ def _readable(record: ExecutionRecord) -> str:
         parts.append(record.stdout if len(record.stdout) < 20_000 else record.stdout[:20_000] + "\n[...]")
     if record.stderr:
         parts.append("[stderr]\n" + record.stderr[-10_000:])
+    for case in record.tests or ():
+        verdict = {True: "passed", False: "FAILED", None: "ran"}[case.passed]
+        detail = f": {case.message}" if case.message else ""
+        parts.append(f"[case {case.index}: {verdict}, {case.status.value}{detail}]")
+        if case.passed is False or case.status is not Status.OK:
+            parts.extend(
+                f"  {name}: {text[:2000]!r}"
+                for name, text in (("stdout", case.stdout), ("stderr", case.stderr))
+                if text
+            )
     status = record.status.value if record.status else "running"
     line = f"[status: {status}, exit code {record.exit_code}, {record.wall_ms} ms"
+    if record.compile is not None:
+        line += f", compiled in {record.compile.wall_ms} ms"
     if record.stdout_truncated or record.stderr_truncated:
         line += ", output truncated"
     line += f"{', ' + record.message if record.message else ''}]"

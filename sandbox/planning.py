@@ -73,14 +73,15 @@ class Planner:
         """The container's memory when created, and whether the run's is set after the compile.
 
         A compiled language's container starts with the compile's limit; the host then sets the
-        run's (one engine call, ~25 ms). gVisor's runsc cannot change a running container's memory:
+        run's (one engine call, ~25 ms), plus, in tests mode, the size of the workdir copy the
+        runner keeps between cases. gVisor's runsc cannot change a running container's memory:
         there the compile and the run share the larger of the two limits.
         """
         if not language.compiled:
             return limits.memory_mb, False
         if is_gvisor(self.settings.runtime):
             return max(limits.memory_mb, limits.compile_memory_mb), False
-        return limits.compile_memory_mb, limits.compile_memory_mb != limits.memory_mb
+        return limits.compile_memory_mb, True
 
     def plan(self, request: ExecutionRequest, policy: Policy) -> RunSpec:
         """A one-shot run: the code as the language's main file, extra files, stdin, argv."""
@@ -93,7 +94,9 @@ class Planner:
         files.extend(RunFile(extra.path, extra.data()) for extra in request.files)
         check_file_layout([f.path for f in files], language.main_file)
         tests = self.tests(request, language, limits)
-        tests_size = sum(len(t.stdin) + len(t.expected_stdout or b"") + sum(map(len, t.args)) for t in tests or ())
+        tests_size = sum(
+            len(t.stdin) + len(t.expected_stdout or b"") + sum(len(a.encode()) for a in t.args) for t in tests or ()
+        )
         self.check_size(
             sum(len(f.data) for f in files) + len(stdin) + sum(len(a.encode()) for a in request.args) + tests_size
         )

@@ -70,15 +70,18 @@ class Stages:
     """
 
     compile: bool = False
-    tests: int | None = None
-    on_compiled: Callable[[], Awaitable[None]] | None = None
+    #: Tests mode: each case's expected output as ``output_digest`` gives it (None: not judged).
+    tests: tuple[str | None, ...] | None = None
+    #: Called with the workdir's size after the compile (``CompileReport.workdir_bytes``); returns why the
+    #: program cannot start (the run's memory limit cannot hold what the compile left), or None.
+    on_compiled: Callable[[int], Awaitable[str | None]] | None = None
 
 
-def _case_result(case: CaseReport, limits: EffectiveLimits) -> TestCaseResult:
+def _case_result(case: CaseReport, limits: EffectiveLimits, expected: str | None) -> TestCaseResult:
     """One case's result: its status decided like a run's, ``passed`` only for a run that ended ok."""
     report = case.report
     status, message = classify(report, HostView(), limits.wall_time_s, limits.cpu_time_s)
-    passed = None if case.output_matched is None else (case.output_matched and status is Status.OK)
+    passed = None if expected is None else (case.stdout_sha256 == expected and status is Status.OK)
     return TestCaseResult(
         index=case.index,
         status=status,
@@ -154,11 +157,15 @@ class RunnerChannel:
         await self.send(message)
         compiled = None
         if stages.compile:
-            compiled, failed = await self._compile(limits, started)
+            compiled, workdir_bytes, failed = await self._compile(limits, started)
             if failed is not None:
                 return failed, None
             if stages.on_compiled is not None:
-                await stages.on_compiled()
+                refused = await stages.on_compiled(workdir_bytes)
+                if refused is not None:
+                    await self.container.kill()
+                    outcome = RunOutcome(status=Status.MEMORY_EXCEEDED, message=refused, compile=compiled)
+                    return outcome, None
             started = time.monotonic()
         if stages.tests is not None:
             outcome, report = await self._cases(limits, started, stages.tests), None
@@ -167,8 +174,8 @@ class RunnerChannel:
         outcome.compile = compiled
         return outcome, report
 
-    async def _compile(self, limits: EffectiveLimits, started: float) -> tuple[CompileResult, RunOutcome | None]:
-        """Read the compile's frame; its result, and the run's outcome if the compile failed."""
+    async def _compile(self, limits: EffectiveLimits, started: float) -> tuple[CompileResult, int, RunOutcome | None]:
+        """Read the compile's frame; its result, the workdir's size, and the run's outcome if the compile failed."""
         self._reader.deadline = started + limits.compile_wall_time_s + self._kill_grace_s
         parsed: CompileReport | None = None
         host = HostView()
@@ -200,7 +207,7 @@ class RunnerChannel:
             message=message,
         )
         if status is Status.OK:
-            return result, None
+            return result, parsed.workdir_bytes if parsed else 0, None
         failed = RunOutcome(
             status=status,
             exit_code=result.exit_code,
@@ -213,10 +220,11 @@ class RunnerChannel:
             message=message,
             compile=result,
         )
-        return result, failed
+        return result, 0, failed
 
-    async def _cases(self, limits: EffectiveLimits, started: float, total: int) -> RunOutcome:
+    async def _cases(self, limits: EffectiveLimits, started: float, expected: tuple[str | None, ...]) -> RunOutcome:
         """Read tests mode's frames, one per case, then the result; each case under its own deadline."""
+        total = len(expected)
         reader = self._reader
         cases: list[TestCaseResult] = []
         not_run = ""
@@ -242,7 +250,7 @@ class RunnerChannel:
             case = CaseReport.parse(self._expect(frame, "case"))
             if case.index != len(cases) or case.index >= total:
                 raise ProtocolError(f"case frame {case.index} out of order")
-            cases.append(_case_result(case, limits))
+            cases.append(_case_result(case, limits, expected[case.index]))
             reader.deadline = time.monotonic() + limits.wall_time_s + self._kill_grace_s
         for index in range(len(cases), total):
             cases.append(TestCaseResult(index=index, status=Status.KILLED, passed=False, message=f"not run: {not_run}"))

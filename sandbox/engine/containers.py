@@ -30,11 +30,15 @@ from sandbox.engine.channel import GreetTimeout, RunnerChannel, Stages, StaleCon
 from sandbox.engine.docker import Container, DockerEngine
 from sandbox.engine.hardening import LABEL_INSTANCE, container_options
 from sandbox.engine.janitor import Janitor
+from sandbox.engine.ondemand import image_builds
 from sandbox.engine.pool import WarmPool
-from sandbox.engine.protocol import encode_message, encode_request
+from sandbox.engine.protocol import encode_message, encode_request, output_digest
 from sandbox.engine.session import DockerSession
-from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
+from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec, TestInput
 from sandbox.errors import (
+    DockerFailing,
+    DockerTimeout,
+    DockerUnavailable,
     EngineError,
     PoolExhausted,
     RequestRejected,
@@ -156,6 +160,8 @@ class DockerBackend(Backend):
 
     @asynccontextmanager
     async def acquire(self, spec: RunSpec) -> AsyncIterator[Lease]:
+        # A language whose image is not built yet: one background build, and a 503 meanwhile (no slot held).
+        await image_builds(self.settings).ensure(spec.image)
         async with self.slot():
             pool = self._pools.get(spec.profile)
             container = pool.take() if pool is not None else None
@@ -205,6 +211,7 @@ class DockerBackend(Backend):
     # ----------------------------------------------------------------- sessions
     async def open_session(self, spec: RunSpec, lifetime_s: float) -> BackendSession:
         """A session container holding one execution slot until it ends (its cells take no other)."""
+        await image_builds(self.settings).ensure(spec.image)
         slots = await self._take_slot()
         try:
             return await self._open_session(spec, lifetime_s, slots)
@@ -259,6 +266,10 @@ class DockerBackend(Backend):
         return run + (self.settings.pool_max_idle_s if pool else 0)
 
 
+def _expected(case: TestInput) -> str | None:
+    return None if case.expected_stdout is None else output_digest(case.expected_stdout)
+
+
 def _report(pool: WarmPool[Container]) -> PoolReport:
     stats = pool.stats
     return PoolReport(pool.name, stats.ready, pool.size, stats.hits, stats.misses, stats.created, stats.failures)
@@ -277,13 +288,26 @@ class _OneShot(Lease):
         self._used = True
         channel = self._channel
 
-        async def go() -> None:  # the compile is over: the run's memory limit, then the runner's go-ahead
-            await channel.container.set_memory(spec.limits.memory_mb)
+        async def go(workdir_bytes: int) -> str | None:  # the compile is over: the run's memory, then go
+            memory = spec.limits.memory_mb
+            if spec.tests is not None and len(spec.tests) > 1:  # the runner's copy of the workdir, on top
+                memory += -(-workdir_bytes // (1 << 20))
+            try:
+                await channel.container.set_memory(memory)
+            except (DockerUnavailable, DockerFailing, DockerTimeout):
+                raise
+            except EngineError as exc:  # cgroup v1 refuses a limit below what is in use: the workdir's pages
+                log.info("the run's memory limit was refused after the compile: %s", exc.message)
+                return (
+                    f"memory limit reached before the program started: the compile left {workdir_bytes >> 20} MiB "
+                    f"in the workdir, and with the runner that does not fit limits.memory_mb={spec.limits.memory_mb}"
+                )
             await channel.send(encode_message({"op": "run"}))
+            return None
 
         stages = Stages(
             compile=bool(spec.compile_argv),
-            tests=len(spec.tests) if spec.tests is not None else None,
+            tests=None if spec.tests is None else tuple(_expected(case) for case in spec.tests),
             on_compiled=go if spec.set_run_memory else None,
         )
         try:

@@ -32,6 +32,12 @@ def classify(report: RunnerReport | None, host: HostView, wall_time_s: float, cp
         return Status.OUTPUT_LIMIT_EXCEEDED, f"{limit} passed its byte cap; the program was killed"
     if host.oom_killed or (report is not None and report.oom_killed and report.signal == signals.SIGKILL):
         return Status.MEMORY_EXCEEDED, "memory limit reached; the program was killed by the OOM killer"
+    if report is not None and report.oom_killed and report.exit_code:
+        # A process it started (a compiler driver's cc1, a shell's command) was the OOM killer's choice.
+        return Status.MEMORY_EXCEEDED, (
+            f"memory limit reached; the OOM killer killed a process of the program, which exited with "
+            f"code {report.exit_code}"
+        )
     if report is None:
         return Status.INTERNAL_ERROR, "the runner ended without reporting a result"
     if report.cpu_limit_hit or report.signal == signals.SIGXCPU:
@@ -59,6 +65,11 @@ def classify_compile(
     message = message.replace("the program", "the compiler")
     if status is Status.OK:
         return status, ""
+    if status is Status.OUTPUT_LIMIT_EXCEEDED:  # its stdout and stderr share one pipe, capped at stderr_bytes
+        return (
+            Status.COMPILE_ERROR,
+            "compilation failed: the compiler's output passed its byte cap (limits.stderr_bytes)",
+        )
     if status in (Status.RUNTIME_ERROR, Status.KILLED, Status.OUTPUT_LIMIT_EXCEEDED):
         return Status.COMPILE_ERROR, f"compilation failed: {message}"
     hint = {

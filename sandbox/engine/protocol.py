@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import socket
 import struct
@@ -91,17 +92,10 @@ def encode_request(spec: RunSpec, session: dict[str, object] | None = None) -> b
             "output_head": min(COMPILE_OUTPUT_HEAD, spec.limits.stderr_bytes),
             "await_go": spec.set_run_memory,
         }
-    if spec.tests is not None:
+    if spec.tests is not None:  # expected outputs stay on the host (see the runner's ``cases``)
         stages["head_bytes"] = spec.head_bytes
         stages["tests"] = [
-            {
-                "stdin": base64.b64encode(case.stdin).decode(),
-                "args": list(case.args),
-                "expected_stdout": None
-                if case.expected_stdout is None
-                else base64.b64encode(case.expected_stdout).decode(),
-            }
-            for case in spec.tests
+            {"stdin": base64.b64encode(case.stdin).decode(), "args": list(case.args)} for case in spec.tests
         ]
     return encode_message(
         {
@@ -319,22 +313,26 @@ class CompileReport:
     report: RunnerReport
     output: bytes
     output_truncated: bool
+    #: The workdir's bytes after a good compile: the copy tests mode keeps in the runner's memory.
+    workdir_bytes: int = 0
 
     @classmethod
     def parse(cls, payload: bytes) -> CompileReport:
         data = _json_object(payload, "compile")
-        return cls(RunnerReport.parse(payload), _b64(data, "output"), _flag(data, "output_truncated"))
+        workdir = _bounded_count(data.get("workdir_bytes"))
+        return cls(RunnerReport.parse(payload), _b64(data, "output"), _flag(data, "output_truncated"), workdir)
 
 
 @dataclass(frozen=True)
 class CaseReport:
-    """The runner's frame for one test case: result fields, output heads, whether stdout matched."""
+    """The runner's frame for one test case: result fields, output heads, the digest of its stdout."""
 
     index: int
     report: RunnerReport
     stdout: bytes
     stderr: bytes
-    output_matched: bool | None
+    #: sha256 (hex) of the whole stdout after ``normalise_output``: what the host compares.
+    stdout_sha256: str
 
     @classmethod
     def parse(cls, payload: bytes) -> CaseReport:
@@ -342,10 +340,22 @@ class CaseReport:
         index = data.get("index")
         if type(index) is not int or index < 0:
             raise ProtocolError("case field 'index' is invalid")
-        matched = data.get("output_matched")
-        if matched is not None and type(matched) is not bool:
-            raise ProtocolError("case field 'output_matched' is not a boolean")
-        return cls(index, RunnerReport.parse(payload), _b64(data, "stdout"), _b64(data, "stderr"), matched)
+        digest = data.get("stdout_sha256")
+        if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
+            raise ProtocolError("case field 'stdout_sha256' is not a sha256 digest")
+        return cls(index, RunnerReport.parse(payload), _b64(data, "stdout"), _b64(data, "stderr"), digest)
+
+
+def normalise_output(output: bytes) -> bytes:
+    """What tests mode compares of an output, the runner's ``cases.normalise`` on the host: trailing
+    whitespace of every line and blank lines at the end removed."""
+    lines = output.replace(b"\r\n", b"\n").split(b"\n")
+    return b"\n".join(line.rstrip() for line in lines).rstrip(b"\n")
+
+
+def output_digest(output: bytes) -> str:
+    """sha256 (hex) of ``normalise_output(output)``: an expected output as the case frames carry theirs."""
+    return hashlib.sha256(normalise_output(output)).hexdigest()
 
 
 def _json_object(payload: bytes, what: str) -> dict[str, object]:

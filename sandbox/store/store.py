@@ -219,6 +219,12 @@ class Store:
     def _execution_values(self, record: ExecutionRecord) -> dict[str, Any]:
         values = _as_utc(record.model_dump(exclude={"findings", *STAGES}))
         stages = record.model_dump(mode="json", include=set(STAGES), exclude_none=True)
+        # A record keeps ``output_bytes`` per stream: tests mode's cases share it.
+        share = self.output_bytes // max(len(stages.get("tests", ())), 1)
+        for case in stages.get("tests", ()):
+            case["stdout"], case["stderr"] = _head(case["stdout"], share), _head(case["stderr"], share)
+        if "compile" in stages:
+            stages["compile"]["output"] = _head(stages["compile"]["output"], self.output_bytes)
         values["stages"] = stages or None
         values["status"] = record.status.value if record.status else None
         values["stdout"] = _head(record.stdout, self.output_bytes)

@@ -96,3 +96,30 @@ async def test_an_image_is_built_once_on_demand_and_gets_its_version(
     again = ImageBuilds.from_settings(toy)
     await again.ensure("toy")
     assert again.cached("toy") == ImageState(True, "toy 1.2.3") and again.building() == []
+
+
+async def test_a_run_in_a_language_whose_image_is_missing_is_a_503_until_its_build_is_done(toy: Settings) -> None:
+    """The request path itself (``DockerBackend.acquire``): refused with Retry-After while the one
+    build runs, then the same request runs in the new image."""
+    from sandbox.errors import CapacityUnavailable
+    from sandbox.models import ExecutionRequest, Status
+    from sandbox.service import build_service
+
+    settings = toy.model_copy(
+        update={"pool_size": 0, "validation_workers": 0, "policies_dir": PROJECT_ROOT / "policies"}
+    )
+    request = ExecutionRequest(language="toy", code="print('built on first use')", policy="permissive")
+    async with build_service(settings, warm=False) as service:
+        with pytest.raises(ImageBuilding) as refused:
+            await service.execute(request)
+        assert isinstance(refused.value, CapacityUnavailable) and refused.value.status is Status.CAPACITY_UNAVAILABLE
+        assert "being built" in refused.value.message
+        for _ in range(600):
+            try:
+                result = await service.execute(request)
+                break
+            except ImageBuilding:
+                await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the toy image was not built in 60 s")
+    assert result.status is Status.OK and result.stdout == "built on first use\n"

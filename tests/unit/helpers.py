@@ -76,20 +76,14 @@ processes.kill_everything_else = _no_kill_everything_else
 processes.stop_everything_else = _stop_own_children
 processes.continue_everything_else = _continue_own_children
 processes.container_cpu_ns = lambda: None  # the host's cgroup is not the runner's
-# Tests mode and the compile stage empty the container's /tmp: on the host that would be the host's.
-# They get a private directory instead, removed when the runner ends.
-import atexit, shutil, tempfile
-from sandbox_runner import build, cases, workspace
-_private_tmp = tempfile.mkdtemp(prefix="runner-tmp-")
-atexit.register(shutil.rmtree, _private_tmp, True)
-cases.TMP = build.COMPILER_TMP = _private_tmp
+from sandbox_runner import workspace
 if (
-    processes.kill_everything_else is not _no_kill_everything_else
+    # emptied after a compile and between test cases: never the host's
+    os.path.realpath(workspace.TMP) in ("/", "/tmp", "/var/tmp")
+    or os.path.realpath(workspace.WORKDIR) in ("/", "/tmp", "/var/tmp")
+    or processes.kill_everything_else is not _no_kill_everything_else
     or any(value is real for real in _real for module in _modules for value in vars(module).values())
     or processes.os.kill is not _guarded_kill
-    or os.path.realpath(cases.TMP) in ("/", "/tmp", "/var/tmp")
-    or os.path.realpath(build.COMPILER_TMP) in ("/", "/tmp", "/var/tmp")
-    or os.path.realpath(workspace.WORKDIR) in ("/", "/tmp", "/var/tmp")
 ):
     raise SystemExit("refusing to run: the runner is not made harmless")
 options = dict(option.partition("=")[::2] for option in sys.argv[2:])
@@ -163,7 +157,11 @@ def runner_argv(runner_dir: Path = RUNNER_DIR, *options: str, wrapper: str = RUN
 
 
 def runner_env(workdir: Path) -> dict[str, str]:
-    return {"SANDBOX_WORKDIR": str(workdir), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    """The runner's environment on the host: its workdir, and a 'tmp' of its own next to it (the
+    runner empties its /tmp after a compile and between test cases)."""
+    tmp = workdir.parent / f"{workdir.name}-tmp"
+    tmp.mkdir(exist_ok=True)
+    return {"SANDBOX_WORKDIR": str(workdir), "SANDBOX_TMP": str(tmp), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
 #: Wrapper option: the program's child waits before ``setsid`` until the runner has called

@@ -28,10 +28,11 @@ from tests.unit.helpers import (
     run_on_host,
     run_runner_on_host,
     runner_argv,
+    runner_env,
 )
 
 
-def test_the_wrapper_makes_the_runner_harmless() -> None:
+def test_the_wrapper_makes_the_runner_harmless(tmp_path: Path) -> None:
     """Guard for every test below: never run the runner on the host unpatched."""
     assert "processes.kill_everything_else = _no_kill_everything_else" in RUNNER_WRAPPER
     assert "def kill_everything_else" in (RUNNER_PACKAGE / "processes.py").read_text()
@@ -45,7 +46,8 @@ def test_the_wrapper_makes_the_runner_harmless() -> None:
         "        print('guarded')\n",
     )
     assert probe != RUNNER_WRAPPER
-    completed = subprocess.run(runner_argv(wrapper=probe), capture_output=True, timeout=15, check=False)
+    env = runner_env(tmp_path / "work")
+    completed = subprocess.run(runner_argv(wrapper=probe), capture_output=True, env=env, timeout=15, check=False)
     assert completed.stdout == b"guarded\nguarded\n", completed.stderr
 
 
@@ -54,9 +56,18 @@ def test_the_wrapper_refuses_a_runner_that_keeps_kill_everything_else_under_anot
     shutil.copytree(RUNNER_PACKAGE, tmp_path / "sandbox_runner", ignore=shutil.ignore_patterns("__pycache__"))
     oneshot = tmp_path / "sandbox_runner" / "oneshot.py"
     oneshot.write_text(oneshot.read_text() + "\nfrom .processes import kill_everything_else\n")
-    completed = subprocess.run(runner_argv(tmp_path), input=b"", capture_output=True, timeout=15, check=False)
+    env = runner_env(tmp_path / "work")
+    completed = subprocess.run(runner_argv(tmp_path), input=b"", capture_output=True, env=env, timeout=15, check=False)
     assert b"refusing to run: the runner is not made harmless" in completed.stderr
     assert completed.stdout == b"", "the runner started"
+
+
+def test_the_wrapper_refuses_to_run_with_the_hosts_tmp(tmp_path: Path) -> None:
+    """The runner empties its /tmp after a compile and between test cases: never the host's."""
+    env = {**runner_env(tmp_path / "work"), "SANDBOX_TMP": "/tmp"}
+    completed = subprocess.run(runner_argv(), input=b"", capture_output=True, env=env, timeout=15, check=False)
+    assert b"refusing to run: the runner is not made harmless" in completed.stderr
+    assert completed.stdout == b""
 
 
 def test_end_to_end_exec(tmp_path: Path) -> None:

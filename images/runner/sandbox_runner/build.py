@@ -12,11 +12,10 @@ starts: its caches are the compiler's, and tmpfs pages count as the run's memory
 from __future__ import annotations
 
 import binascii
+import contextlib
 
 from . import runs, wire, workspace
 
-#: Where compilers keep their temporary files and caches (the program gets a fresh one).
-COMPILER_TMP = "/tmp"
 DEFAULT_OUTPUT_HEAD = 64 << 10
 
 
@@ -42,8 +41,10 @@ def compile_program(request: wire.Request) -> bool:
             **fields,
             "output": binascii.b2a_base64(bytes(kept), newline=False).decode(),
             "output_truncated": bool(fields["stdout_truncated"]) or written > len(kept),
+            "workdir_bytes": workspace.workdir_bytes() if ok else 0,
         },
     )
     if ok:
-        workspace.clear(COMPILER_TMP)
+        with contextlib.suppress(OSError):  # what the compile left in /tmp is the program's to see, then
+            workspace.clear(workspace.TMP)
     return ok

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from . import wire
 
 WORKDIR = os.environ.get("SANDBOX_WORKDIR", "/workspace")
+#: The container's /tmp: emptied after a compile and between test cases (the host's tests move it).
+TMP = os.environ.get("SANDBOX_TMP", "/tmp")
 MAX_FILE_BYTES = 32 << 20
 
 
@@ -121,7 +123,7 @@ def _open_regular(path: str, name: str, dir_fd: int, flags: int, mode: int = 0o6
 MAX_CLEAR_DEPTH = 64
 
 
-def snapshot() -> list[tuple[str, int, bytes | None]]:
+def snapshot() -> list[tuple[str, int, bytes | bytearray | None]]:
     """Every directory and regular file of the workdir: (relative path, mode, bytes or None for a directory).
 
     What tests mode restores before each case. Links and special files are left out: a compiler
@@ -129,7 +131,7 @@ def snapshot() -> list[tuple[str, int, bytes | None]]:
     """
     import stat
 
-    found: list[tuple[str, int, bytes | None]] = []
+    found: list[tuple[str, int, bytes | bytearray | None]] = []
     pending = [""]
     while pending:
         rel = pending.pop()
@@ -141,11 +143,46 @@ def snapshot() -> list[tuple[str, int, bytes | None]]:
                     found.append((path, stat.S_IMODE(info.st_mode), None))
                     pending.append(path)
                 elif stat.S_ISREG(info.st_mode):
-                    found.append((path, stat.S_IMODE(info.st_mode), read_file(path)))
+                    found.append((path, stat.S_IMODE(info.st_mode), _read_whole(path, info.st_size)))
     return found
 
 
-def restore(entries: list[tuple[str, int, bytes | None]]) -> None:
+def workdir_bytes() -> int:
+    """The bytes of the workdir's regular files: what ``snapshot`` would hold (the host adds it to the
+    run's memory limit in tests mode, where the runner keeps that copy)."""
+    import stat
+
+    total = 0
+    for directory, _, files in os.walk(WORKDIR):  # does not follow links to directories
+        for name in files:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(directory, name))
+                if stat.S_ISREG(info.st_mode):
+                    total += info.st_size
+    return total
+
+
+def _read_whole(path: str, size: int) -> bytearray:
+    """A workdir file's bytes, read into one buffer of its size (``read_file`` would hold it twice
+    for a moment, which the run's memory limit would have to cover)."""
+    fd = os.open(os.path.join(WORKDIR, path), os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        buffer = bytearray(size)
+        with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
+            got = f.readinto(memoryview(buffer))
+            while got is not None and got < size:
+                more = f.readinto(memoryview(buffer)[got:])
+                if not more:
+                    break
+                got += more
+        if got != size:
+            raise ValueError(f"{path!r} changed while it was copied")
+        return buffer
+    finally:
+        os.close(fd)
+
+
+def restore(entries: list[tuple[str, int, bytes | bytearray | None]]) -> None:
     """Write ``snapshot()``'s entries back under the (cleared) workdir, parents before children."""
     dirfd = os.open(WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -175,6 +212,9 @@ def clear(root: str) -> None:
     the program made unwritable are made writable again (they are the sandbox user's); a tree
     deeper than ``MAX_CLEAR_DEPTH`` raises ``OSError``.
     """
+    with contextlib.suppress(OSError):  # the workdir itself, if the program locked it (/tmp is root's)
+        if os.lstat(root).st_uid == os.getuid():
+            os.chmod(root, 0o700)
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         _clear(fd, 0)
@@ -196,6 +236,9 @@ def _clear(dirfd: int, depth: int) -> None:
                 raise
         if depth >= MAX_CLEAR_DEPTH:
             raise OSError(errno.ELOOP, f"directories nested deeper than {MAX_CLEAR_DEPTH}")
+        # A directory (unlink said so; nothing of the program runs to swap it): readable again first.
+        with contextlib.suppress(OSError):
+            os.chmod(name, 0o700, dir_fd=dirfd)
         sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dirfd)
         try:
             _clear(sub, depth + 1)

@@ -135,8 +135,9 @@ def test_output_limit_beats_oom() -> None:
 
 def test_report_oom_counts_only_with_sigkill() -> None:
     assert status_of(report(oom_killed=True, signal=signal.SIGKILL, exit_code=None)) is Status.MEMORY_EXCEEDED
-    # An OOM kill elsewhere in the container while the program exited on its own is not the program's OOM.
-    assert status_of(report(oom_killed=True, exit_code=1)) is Status.RUNTIME_ERROR
+    # Every process in a one-shot container is the program's: an OOM kill while it failed is its verdict
+    # (a compiler driver's cc1plus, a shell's command); one it survived and exited 0 from is not.
+    assert status_of(report(oom_killed=True, exit_code=1)) is Status.MEMORY_EXCEEDED
     assert status_of(report(oom_killed=True)) is Status.OK
 
 
@@ -162,3 +163,12 @@ def test_every_program_status_is_reachable() -> None:
         Status.MEMORY_EXCEEDED,
         Status.INTERNAL_ERROR,
     }
+
+
+def test_a_non_zero_exit_after_an_oom_kill_in_the_run_is_memory_exceeded() -> None:
+    """A process the program started (a compiler driver's cc1plus, a shell's command) was OOM-killed."""
+    status, message = classify(report(exit_code=1, oom_killed=True), HostView(), 2.5, 3)
+    assert status is Status.MEMORY_EXCEEDED
+    assert "OOM killer killed a process of the program" in message and "code 1" in message
+    # The program handled it and exited 0: its own verdict stands.
+    assert classify(report(exit_code=0, oom_killed=True), HostView(), 2.5, 3)[0] is Status.OK
