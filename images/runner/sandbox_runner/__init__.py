@@ -66,16 +66,18 @@ Host -> runner (container stdin), exactly one message::
                 "stdout_bytes": int, "stderr_bytes": int},
      "compile": {"argv": [...], "env": {...}, "limits": {...}, "output_head": int,
                  "await_go": bool},      # optional: a compiled language (see build)
-     "tests": [{"stdin": "<base64>", "args": [...], "expected_stdout": "<base64>" | null}],
+     "tests": [{"stdin": "<base64>", "args": [...]}],   # never the expected outputs
      "head_bytes": int}                  # optional: tests mode (see cases)
 
 With ``compile``, the compiler runs first and its outcome is one ``C`` frame
-(the result fields plus ``output``, base64, and ``output_truncated``). A failed
+(the result fields plus ``output``, base64, ``output_truncated`` and
+``workdir_bytes``, the size of what the compile left in the workdir). A failed
 compile ends the run there: no ``R`` follows. With ``await_go``, after a good
 compile the runner waits for a second message, ``{"v": 1, "op": "run"}``: the
 host sets the run's memory limit on the container in between. With ``tests``,
 each case is one ``T`` frame (the result fields plus ``index``, ``stdout`` and
-``stderr`` heads in base64, ``stdout_bytes`` and ``output_matched``), and the
+``stderr`` heads in base64, ``stdout_bytes`` and ``stdout_sha256``, the digest
+of the normalised stdout that the host compares with the expected one), and the
 ``R`` frame that ends the run says only ``{"cases": n}`` (and ``reset_failed``
 when the workdir could not be reset for the next case).
 

@@ -57,7 +57,7 @@ def run_cases(request: wire.Request, waiting: preload.Preload | None = None) -> 
     if len(tests) > 1:
         try:
             saved = workspace.snapshot()
-        except (OSError, ValueError) as exc:  # a file the compile made unreadable, or one over the read cap
+        except (OSError, ValueError) as exc:  # a file the compile made unreadable, or one that changed
             unsaved = f"the workdir could not be copied for the next cases: {exc}"
     base_argv = list(request.get("argv") or [])
     ran = 0
