@@ -27,16 +27,18 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from sandbox import cli_inputs as inputs
 from sandbox.cli_secrets import secrets_app
 from sandbox.config import Settings
 from sandbox.errors import CapacityUnavailable, RequestRejected, SandboxError, error_body, invalid_request
-from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status, TestCase
+from sandbox.models import ExecutionRequest, ExecutionResult, Finding, Limits, Status
 from sandbox.observability.logs import configure_logging, is_disconnect
 from sandbox.observability.tracing import configure_tracing
 
 log = logging.getLogger("sandbox.cli")
-#: ``typer.Context.meta`` keys a command sets for the error report: its sources, and --json.
-SOURCES, AS_JSON = "sandbox.sources", "sandbox.json"
+#: ``typer.Context.meta`` keys a command sets for the error report: its sources, the names findings
+#: show for the files (the user's, not main.py), and --json.
+SOURCES, NAMES, AS_JSON = "sandbox.sources", "sandbox.names", "sandbox.json"
 
 
 class Commands(TyperGroup):
@@ -64,8 +66,9 @@ def report(exc: Exception, meta: dict[str, Any]) -> int:
     if meta.get(AS_JSON):
         typer.echo(body.model_dump_json(indent=2))
     else:
-        print_findings(body.findings, meta.get(SOURCES, {}))
-        err.print(f"[red]{body.code.value}[/]: {escape(body.message)}")
+        names = meta.get(NAMES, {})
+        print_findings(body.findings, meta.get(SOURCES, {}), names)
+        err.print(f"[red]{body.code.value}[/]: {escape(inputs.renamed(body.message, names))}")
     return exc.exit_code if isinstance(exc, SandboxError) else 70
 
 
@@ -125,32 +128,33 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def _language(settings: Settings, file: Path, language: str | None) -> str:
-    """``--language``, or the language whose ``source_suffixes`` (image.toml) name the file's suffix."""
-    if language is not None:
-        return language
-    from sandbox.engine import ImageCatalog
-
-    catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
-    for name, spec in sorted(catalog.languages.items()):
-        if file.suffix.lower() in spec.source_suffixes:
-            return name
-    raise RequestRejected(f"cannot tell the language of {file.name}; pass --language")
-
-
-def _read(file: Path) -> str:
-    try:
-        return file.read_text()
-    except UnicodeDecodeError:
-        raise RequestRejected(f"{file.name} is not UTF-8 text") from None
-
-
-@app.command()
+@app.command(cls=inputs.RunCommand)
 def run(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Program to run.")],
-    language: Annotated[str | None, typer.Option("--language", "-l", help="Language; default from extension.")] = None,
-    stdin: Annotated[Path | None, typer.Option(help="File fed to the program's stdin.")] = None,
+    file: Annotated[
+        str | None,
+        typer.Argument(metavar="FILE", show_default=False, help="Program to run; - reads it from stdin."),
+    ] = None,
+    code: Annotated[
+        str | None, typer.Option("-c", help="Run CODE instead of a FILE (arguments after --).", show_default=False)
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", "-l", help="Language; default from extension (python for - and -c).")
+    ] = None,
+    stdin: Annotated[
+        Path | None, typer.Option(help="File fed to the program's stdin (- : this stdin); default: empty.")
+    ] = None,
+    files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--file",
+            metavar="PATH[:DEST]",
+            help="Local file copied into the workdir at DEST (default: its basename); repeatable.",
+        ),
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", metavar="NAME=VALUE", help="Program environment; repeatable.")
+    ] = None,
     timeout: Annotated[float | None, typer.Option(help="Wall-clock limit, seconds.")] = None,
     memory: Annotated[int | None, typer.Option(help="Memory limit, MiB.")] = None,
     cpu: Annotated[int | None, typer.Option(help="CPU-time limit, seconds.")] = None,
@@ -166,10 +170,11 @@ def run(
     ] = None,
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the program.")] = None,
 ) -> None:
-    """Run one program in a fresh container and report how it ended.
+    """Run one program (FILE, - for stdin, or -c CODE) in a fresh container and report how it ended.
 
-    With --tests, the exit code is 0 when every case passed (or ran fine, for cases without
-    expected_stdout), 1 when a case printed something else, else the status's code.
+    The program's stdin is empty unless --stdin names a file (or -, when the program is not read
+    from stdin itself). With --tests, the exit code is 0 when every case passed (or ran fine, for
+    cases without expected_stdout), 1 when a case printed something else, else the status's code.
     """
     from sandbox.service import build_service
 
@@ -178,17 +183,24 @@ def run(
     # One execution: validate in this process rather than starting worker processes.
     settings = _settings().model_copy(update={"validation_workers": 0})
     configure_tracing(settings)
-    lang = _language(settings, file, language)
+    variables = inputs.parse_env(env or [])  # usage errors first, before anything is read
+    program = inputs.read_program(file, code, args or [], meta.get(inputs.AFTER_DASHES, 0))
+    lang = inputs.language_of(settings, program.path, language)
+    main_file = lang_main(settings, lang)
+    extras = inputs.read_files(files or [], main_file, settings.request_bytes)
     request = ExecutionRequest(
         language=lang,
-        code=_read(file),
-        stdin=_read(stdin) if stdin else "",
-        args=args or [],
+        code=program.code,
+        files=[extra.file for extra in extras],
+        stdin=inputs.read_stdin_option(stdin, program),
+        args=program.args,
+        env=variables,
         limits=Limits(wall_time_s=timeout, memory_mb=memory, cpu_time_s=cpu),
         policy=policy,
-        tests=_read_tests(tests) if tests else None,
+        tests=inputs.read_tests(tests) if tests else None,
     )
-    meta[SOURCES] = {lang_main(settings, lang): request.code}
+    meta[SOURCES] = {main_file: request.code} | {e.file.path: e.text for e in extras if e.text is not None}
+    meta[NAMES] = {main_file: program.name} | {e.file.path: e.local for e in extras}
 
     def stream(kind: str, chunk: bytes) -> None:
         target = sys.stdout.buffer if kind == "stdout" else sys.stderr.buffer
@@ -205,17 +217,17 @@ def run(
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
-        print_findings(result.findings, meta[SOURCES])
+        print_findings(result.findings, meta[SOURCES], meta[NAMES])
         if result.status is Status.COMPILE_ERROR:  # nothing was streamed: the compiler's output is the story
             sys.stderr.write(result.stderr)
         print_cases(result)
         colour = "green" if result.status is Status.OK else "red"
         flags = " (stdout truncated)" if result.stdout_truncated else ""
         flags += " (stderr truncated)" if result.stderr_truncated else ""
-        detail = f" - {escape(result.message)}" if result.message else ""
+        detail = f" - {escape(inputs.renamed(result.message, meta[NAMES]))}" if result.message else ""
         compiled = f"compile={result.compile.wall_ms}ms " if result.compile else ""
         err.print(
-            f"[{colour}]{result.status.value}[/] exit={result.exit_code} {compiled}wall={result.wall_ms}ms "
+            f"[{colour}]{result.status.value}[/] {ending(result)}{compiled}wall={result.wall_ms}ms "
             f"cpu={result.cpu_ms}ms mem={result.peak_memory_bytes >> 20}MiB{flags}{detail}"
         )
     if result.summary is not None and result.status is Status.OK:
@@ -223,18 +235,17 @@ def run(
     raise typer.Exit(exit_code_for(result))
 
 
-def _read_tests(path: Path) -> list[TestCase]:
-    """``--tests``: a JSON list of cases, each checked like a request's."""
-    try:
-        cases = json.loads(path.read_text())
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RequestRejected(f"{path.name} is not a JSON file: {exc}") from None
-    if not isinstance(cases, list):
-        raise RequestRejected(f"{path.name} must hold a JSON list of cases {{stdin, args, expected_stdout}}")
-    try:
-        return [TestCase.model_validate(case) for case in cases]
-    except ValidationError as exc:
-        raise RequestRejected(f"{path.name}: {exc}") from None
+def ending(result: ExecutionResult) -> str:
+    """``exit=N `` when the program exited, ``signal=N (SIGNAME) `` when a signal ended it, else nothing:
+    a run cut short (a timeout, an OOM kill) may have neither, and ``exit=None`` would say nothing true."""
+    if result.exit_code is not None:
+        return f"exit={result.exit_code} "
+    if result.signal:
+        try:
+            return f"signal={result.signal} ({signal.Signals(result.signal).name}) "
+        except ValueError:  # a real-time signal has no name
+            return f"signal={result.signal} "
+    return ""
 
 
 def print_cases(result: ExecutionResult) -> None:
@@ -257,12 +268,17 @@ def lang_main(settings: Settings, language: str) -> str:
     return ImageCatalog(settings.images_dir, settings.image_prefix).language(language).main_file
 
 
-def print_findings(findings: list[Finding], sources: dict[str, str]) -> None:
-    """Findings as ``file:line:col: action rule: message`` with the source line and a caret."""
+def print_findings(findings: list[Finding], sources: dict[str, str], names: dict[str, str] | None = None) -> None:
+    """Findings as ``file:line:col: action rule: message`` with the source line and a caret.
+
+    ``names`` maps the file names the service wrote (``main.py``) to the ones the user gave
+    (``myscript.py``, ``<string>``): the report points at what they can open.
+    """
     for finding in findings:
         colour = "red" if finding.action == "deny" else "yellow"
+        shown = (names or {}).get(finding.file, finding.file)
         err.print(
-            f"{finding.file}:{finding.line}:{finding.col}: [{colour}]{finding.action}[/] "
+            f"{escape(shown)}:{finding.line}:{finding.col}: [{colour}]{finding.action}[/] "
             f"[bold]{finding.rule_id}[/] ({finding.source}): {escape(finding.message)}",
             markup=True,
         )
@@ -287,9 +303,10 @@ def validate(
     meta = ctx.meta
     meta[AS_JSON] = as_json
     settings = _settings().model_copy(update={"validation_workers": 0})
-    lang = _language(settings, file, language)
-    request = ExecutionRequest(language=lang, code=_read(file), policy=policy)
+    lang = inputs.language_of(settings, file, language)
+    request = ExecutionRequest(language=lang, code=inputs.read_text(file), policy=policy)
     meta[SOURCES] = {lang_main(settings, lang): request.code}
+    meta[NAMES] = {lang_main(settings, lang): str(file)}
 
     async def go() -> Any:
         service = build_service(settings, warm=False)
@@ -309,11 +326,11 @@ def validate(
         }
         typer.echo(json.dumps(report_json, indent=2))
     else:
-        print_findings(list(verdict.findings), meta[SOURCES])
+        print_findings(list(verdict.findings), meta[SOURCES], meta[NAMES])
         colour = "green" if verdict.allowed else "red"
         err.print(
             f"[{colour}]{verdict.status.value}[/] under policy {verdict.policy} v{verdict.policy_version}: "
-            f"{verdict.summary()}"
+            f"{escape(inputs.renamed(verdict.summary(), meta[NAMES]))}"
         )
     raise typer.Exit(0 if verdict.allowed else 2)
 

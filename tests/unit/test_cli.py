@@ -261,7 +261,7 @@ def test_a_validation_denial_shows_the_finding_and_the_source_line(
     result = cli.invoke(app, ["run", str(program)])
     assert result.exit_code == 2
     out = result.stderr
-    assert "main.py:2:0: deny import.denied" in flat(out)
+    assert f"{program}:2:0: deny import.denied" in flat(out)  # the user's file, not the workdir's main.py
     assert "    import subprocess\n    ^" in out
     assert "validation_rejected:" in out
 
