@@ -34,6 +34,8 @@ class ExecutionManager:
         self.service = service
         self._live: dict[str, Execution] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # The "running" record of a blocking (`wait=true`) execution, being written: a listing waits for it.
+        self._listing: dict[str, asyncio.Future[None]] = {}
         self._finished: deque[tuple[str, int]] = deque()  # (id, bytes held), oldest first
         self.finished_bytes = 0
         self._keep_bytes = service.settings.keep_finished_mb << 20
@@ -51,7 +53,10 @@ class ExecutionManager:
         """Admit and validate ``request`` (raises on refusal), then start it; returns at once.
 
         ``record_now``: write the running record before starting (the caller answers
-        202 and may look it up elsewhere); the finished record is always written.
+        202 and may look it up elsewhere). Otherwise (the caller waits for the result)
+        it is written in the background, batched, so the key's listing shows the
+        execution while it runs and another client can follow or cancel it; a quick
+        run's result replaces it before it costs a row. The finished record is always written.
         """
         if self._stopping:
             raise CapacityUnavailable("the server is shutting down; retry on another one")
@@ -66,6 +71,10 @@ class ExecutionManager:
             except BaseException:
                 execution.release()  # admitted but never started: give the caller's slot back
                 raise
+        else:
+            listing = asyncio.ensure_future(self.service.save(execution.view, caller.key_id))
+            listing.add_done_callback(_logged)
+            self._listing[execution.id] = listing
         self._live[execution.id] = execution
         task = asyncio.create_task(execution.finish(on_output), name=f"execution-{execution.id}")
         self._tasks[execution.id] = task
@@ -77,6 +86,7 @@ class ExecutionManager:
         """The execution's task is over: keep it in memory for a while (bounded in count and bytes),
         then only in the store."""
         self._tasks.pop(execution_id, None)
+        self._listing.pop(execution_id, None)
         execution = self._live.get(execution_id)
         size = _held_bytes(execution) if execution is not None else 0
         self._finished.append((execution_id, size))
@@ -104,10 +114,15 @@ class ExecutionManager:
         return record
 
     async def page(self, caller: Caller, limit: int, offset: int) -> tuple[list[ExecutionRecord], int]:
-        """A page of the caller's executions from the store, once this process's finished ones are written."""
-        finished = [e.saved.wait() for e in self._live.values() if e.caller.key_id == caller.key_id and e.done.is_set()]
+        """A page of the caller's executions from the store, once this process's are written: the finished
+        ones' results, and the running records of the blocking ones."""
+        mine = [e for e in self._live.values() if e.caller.key_id == caller.key_id]
+        finished = [e.saved.wait() for e in mine if e.done.is_set()]
+        listing = [self._listing[e.id] for e in mine if not e.done.is_set() and e.id in self._listing]
         self.service.flush_records()
         await asyncio.gather(*finished)
+        if listing:
+            await asyncio.wait(listing)  # a failed write was logged; the listing shows what the store has
         store = self.service.store
         if store is None:
             return [], 0
@@ -168,6 +183,12 @@ class ExecutionManager:
             execution = self._live.get(execution_id)
             if execution is not None and not execution.done.is_set():
                 await execution.abandon()
+
+
+def _logged(writing: asyncio.Future[None]) -> None:
+    """A running record that could not be written: the execution goes on; its result is written later."""
+    if not writing.cancelled() and (error := writing.exception()) is not None:
+        log.warning("could not write a running execution's record: %s", error)
 
 
 def _held_bytes(execution: Execution) -> int:

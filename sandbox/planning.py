@@ -230,7 +230,8 @@ class Planner:
     def check_size(self, size: int) -> None:
         if size > self.settings.request_bytes:
             raise PayloadTooLarge(
-                f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes}"
+                f"code, files and stdin total {size} bytes, over the server cap of {self.settings.request_bytes} "
+                "(SANDBOX_REQUEST_BYTES)"
             )
 
 

@@ -373,9 +373,13 @@ class Execution:
         self._release()
         self._release = lambda: None
 
-    async def stream(self) -> AsyncIterator[Event]:
-        """Every event from the first, then live ones, until the result."""
-        sent = 0
+    async def stream(self, after: int = 0) -> AsyncIterator[Event]:
+        """Every event past the first ``after`` (0: from the first), then live ones, until the result.
+
+        An event's position in ``events`` never changes, so it is the event's id for a client that
+        reconnects (SSE ``Last-Event-ID``): resuming after the result yields nothing and ends.
+        """
+        sent = after
         while True:
             while sent < len(self.events):
                 event = self.events[sent]
@@ -383,6 +387,8 @@ class Execution:
                 yield event
                 if event.kind == "result":
                     return
+            if self.done.is_set():  # the result was among the first ``after``: nothing more comes
+                return
             more = asyncio.Event()
             self._listeners.add(more)
             try:

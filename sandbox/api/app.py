@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Scope
 
 from sandbox import __version__
-from sandbox.api import metering, problems, secret_routes
+from sandbox.api import docs, examples, metering, problems, secret_routes
 from sandbox.api.auth import bearer_token, live_key
 from sandbox.api.connections import LIMITS_STATE, ConnectionLimits
 from sandbox.api.guard import BodyGuard
@@ -40,6 +40,11 @@ from sandbox.store import Store
 log = logging.getLogger(__name__)
 #: Paths whose every request needs a key: a body sent to them without a live one is never read.
 KEYED = ("/v1/", "/mcp")
+#: What the body cap is made of and how to raise it (``Settings.max_body_bytes``), said by every 413 of it.
+BODY_CAP_REASON = (
+    "2 x SANDBOX_REQUEST_BYTES + 64 KiB, room for base64 and JSON escaping of a request at the payload cap; "
+    "raise SANDBOX_REQUEST_BYTES (at most SANDBOX_MAX_REQUEST_BYTES) for larger requests"
+)
 
 
 class SandboxAPI(FastAPI):
@@ -48,6 +53,13 @@ class SandboxAPI(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         return RequestContext(super().build_middleware_stack(), self.router.routes)
+
+    def openapi(self) -> dict[str, Any]:
+        """The document, built once: every route tagged by its path (``docs.TAG_OF_PREFIX``) and every
+        request and response model with examples (``examples.EXAMPLES``), which the models do not carry."""
+        if self.openapi_schema is None:
+            self.openapi_schema = examples.attach(docs.tag_operations(super().openapi()))
+        return self.openapi_schema
 
 
 def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI:
@@ -103,8 +115,12 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
         version=__version__,
         summary="Run untrusted code in one-shot hardened containers.",
         lifespan=lifespan,
+        openapi_tags=docs.TAGS,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: docs.install serves them locally
+        redoc_url=None,
     )
     problems.install(app)
+    docs.install(app)
     app.include_router(health)
     app.include_router(router)
     app.include_router(secret_routes.router)
@@ -122,6 +138,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     app.add_middleware(
         BodyGuard,
         max_bytes=settings.max_body_bytes,
+        cap_reason=BODY_CAP_REASON,
         max_depth=settings.max_json_depth,
         timeout_s=settings.body_timeout_s,
         authenticate=authenticate,

@@ -33,13 +33,18 @@ class BodyGuard:
         *,
         timeout_s: float | None = None,
         authenticate: Callable[[Scope], Awaitable[None]] | None = None,
+        cap_reason: str = "",
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
         self.timeout_s = timeout_s
         self.authenticate = authenticate  # raises a SandboxError to refuse the request unread
-        self._too_large = f"request body over the cap of {max_bytes} bytes"
+        self.cap_reason = cap_reason  # what the cap is made of and which setting raises it: the 413 says so
+
+    def _too_large(self, size: str) -> PayloadTooLarge:
+        reason = f" ({self.cap_reason})" if self.cap_reason else ""
+        return PayloadTooLarge(f"request body of {size} bytes is over the cap of {self.max_bytes} bytes{reason}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
@@ -48,7 +53,8 @@ class BodyGuard:
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await error_response(PayloadTooLarge(self._too_large))(scope, receive, send)
+            size = length.decode() if length.isdigit() and len(length) < 20 else "an unreadable number of"
+            await error_response(self._too_large(size))(scope, receive, send)
             return
         if self.authenticate is not None:
             try:
@@ -65,7 +71,7 @@ class BodyGuard:
                         return
                     body += message.get("body", b"")
                     if len(body) > self.max_bytes:
-                        await error_response(PayloadTooLarge(self._too_large))(scope, receive, send)
+                        await error_response(self._too_large(f"more than {self.max_bytes}"))(scope, receive, send)
                         return
                     if not message.get("more_body", False):
                         break

@@ -10,13 +10,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from sandbox.api.auth import bearer, current_caller
 from sandbox.api.problems import documented
 from sandbox.engine import image_builds, language_facts
+from sandbox.errors import RequestRejected
 from sandbox.executions import ExecutionManager
 from sandbox.models import (
     Caller,
@@ -27,7 +28,7 @@ from sandbox.models import (
     SessionInfo,
     SessionRequest,
 )
-from sandbox.service import Event, ExecutionService
+from sandbox.service import Event, Execution, ExecutionService
 from sandbox.sessions import SessionManager
 
 router = APIRouter(
@@ -131,17 +132,59 @@ async def get_execution(execution_id: str, key: Key, request: Request) -> Execut
 @router.get(
     "/executions/{execution_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "stdout, stderr, then result events"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "stdout, stderr, then result events; each has an `id:` (1, 2, ...) to resume after",
+        }
+    },
     summary="Server-sent events: output as it is produced, then the result",
 )
-async def execution_events(execution_id: str, key: Key, request: Request) -> StreamingResponse:
+async def execution_events(
+    execution_id: str,
+    key: Key,
+    request: Request,
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this event (its `id:`): what a reconnecting EventSource sends by itself.",
+        ),
+    ] = None,
+) -> StreamingResponse:
     execution = manager(request).live(execution_id, key)
+    after = resume_after(last_event_id, execution)
 
     async def events() -> AsyncIterator[bytes]:
-        async for event in execution.stream():
-            yield sse(event)
+        number = after
+        async for event in execution.stream(after):
+            number += 1
+            yield sse(event, number)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+def resume_after(last_event_id: str | None, execution: Execution) -> int:
+    """How many of ``execution``'s events a reconnecting client already has, from its ``Last-Event-ID``.
+
+    Event ids are positions in the execution's stream (1 is the first event); no header, or an empty
+    one (EventSource's "no id"), means from the start. Anything else is a client's mistake, a 400
+    naming the header: not a number, or past the last event this execution has sent so far.
+    """
+    if last_event_id is None or not last_event_id.strip():
+        return 0
+    text = last_event_id.strip()
+    published = len(execution.events)
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        raise RequestRejected(
+            f"Last-Event-ID must be the id of an event of this stream, a whole number from 0 to {published}; "
+            f"got {text[:40]!r}"
+        )
+    if int(text) > published:
+        raise RequestRejected(
+            f"Last-Event-ID {int(text)} is past the last event of execution {execution.id} ({published} so far)"
+        )
+    return int(text)
 
 
 @router.post("/executions/{execution_id}/cancel", response_model=ExecutionRecord, summary="Kill a running execution")
@@ -251,6 +294,7 @@ async def readyz(request: Request, response: Response) -> dict[str, Any]:
     return report
 
 
-def sse(event: Event) -> bytes:
+def sse(event: Event, number: int) -> bytes:
+    """One event in the text/event-stream format, with its position in the stream as its id."""
     data = event.data.model_dump(mode="json") if isinstance(event.data, BaseModel) else event.data
-    return f"event: {event.kind}\ndata: {json.dumps(data)}\n\n".encode()
+    return f"id: {number}\nevent: {event.kind}\ndata: {json.dumps(data)}\n\n".encode()

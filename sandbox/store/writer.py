@@ -7,7 +7,9 @@ loop, which was meanwhile serving the next request. ``RecordWriter`` gathers the
 records that arrive within ``delay_s`` (250 ms) and writes them together in one
 thread hop; a reader that needs them now (a listing) asks for ``flush``. ``save``
 returns once its record is written (or raises the record's ``StoreError``); a
-caller that is cancelled meanwhile does not cancel the write.
+caller that is cancelled meanwhile does not cancel the write. Records of one
+execution queued together are written once, the latest: a quick run's "running"
+record (written so a listing finds a blocking run) costs no row of its own.
 """
 
 from __future__ import annotations
@@ -87,12 +89,17 @@ class RecordWriter:
                     self._writing = False
 
     async def _write(self, batch: list[_Item]) -> None:
+        # One row per execution: a record queued again before it was written (a run's "running" record,
+        # then its result) is written once, in its latest state, and both waiters hear how that went.
+        latest = {record.id: (record, key_id) for record, key_id, _ in batch}
         try:
-            errors = await asyncio.to_thread(self.store.save_executions, [(r, k) for r, k, _ in batch])
+            errors = await asyncio.to_thread(self.store.save_executions, list(latest.values()))
         except Exception as exc:  # the database itself failed: every record of the batch
-            log.exception("could not write %d execution record(s)", len(batch))
-            errors = [StoreError(f"could not save an execution: {type(exc).__name__}")] * len(batch)
-        for (_, _, future), error in zip(batch, errors, strict=True):
+            log.exception("could not write %d execution record(s)", len(latest))
+            errors = [StoreError(f"could not save an execution: {type(exc).__name__}")] * len(latest)
+        error_of = dict(zip(latest, errors, strict=True))
+        for record, _, future in batch:
+            error = error_of[record.id]
             if future.done():
                 continue
             if error is None:

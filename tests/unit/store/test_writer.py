@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from sandbox.errors import StoreError
-from sandbox.models import ExecutionRecord
+from sandbox.models import ExecutionRecord, Status
 from sandbox.store import RecordWriter, Store
 
 pytestmark = pytest.mark.anyio
@@ -118,4 +118,18 @@ async def test_an_urgent_record_or_a_flush_cuts_a_gathering_short(store: Countin
     with anyio.fail_after(2):
         await later
     assert time.monotonic() - started < 1.5
+    await writer.aclose()
+
+
+async def test_a_record_queued_again_is_written_once_in_its_latest_state(store: CountingStore) -> None:
+    """A blocking run's "running" record and its result, queued within one batch, cost one row write."""
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=0.05)
+    running = record(1).model_copy(update={"state": "running"})
+    done = record(1).model_copy(update={"state": "done", "status": Status.OK, "stdout": "hi\n"})
+    with anyio.fail_after(5):
+        await asyncio.gather(writer.save(running, key.id), writer.save(done, key.id), writer.save(record(2), key.id))
+    assert store.batches == [2]
+    stored = store.get_execution(record(1).id, key.id)
+    assert stored is not None and (stored.state, stored.status, stored.stdout) == ("done", "ok", "hi\n")
     await writer.aclose()
