@@ -6,6 +6,9 @@ operation's case strategy is driven with hypothesis directly.
 
 from __future__ import annotations
 
+import re
+
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -28,3 +31,20 @@ def test_api_never_fails_on_any_input(live_server) -> None:
             case.call_and_validate(checks=CHECKS)
 
         check()
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_work_offline_through_the_real_server(live_server, page: str) -> None:
+    """Every script, stylesheet and icon the page names is served by this server (no CDN), in full."""
+    with live_server.client() as client:
+        response = client.get(page)
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+        assert "http://" not in response.text and "https://" not in response.text
+        urls = re.findall(r'<(?:script|link)[^>]* (?:src|href)="([^"]+)"', response.text)
+        assert len(urls) >= 2 and all(url.startswith("/docs/assets/") for url in urls), urls
+        kinds = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+        for url in urls:
+            asset = client.get(url)
+            suffix = url[url.rindex(".") :]
+            assert asset.status_code == 200 and kinds[suffix] in asset.headers["content-type"], url
+            assert len(asset.content) > (1000 if suffix == ".png" else 100_000), url
