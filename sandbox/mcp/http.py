@@ -9,15 +9,19 @@ someone else's calls by learning the id.
 """
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.errors import NotFound, SandboxError, Unauthenticated, error_body
 from sandbox.store import Store
+
+log = logging.getLogger(__name__)
 
 
 class McpAuth:
@@ -44,8 +48,12 @@ class McpAuth:
             await _refuse(send, 404, NotFound("no MCP session with this id for this key"))
             return
 
+        started = False
+
         async def remember_owner(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 for name, value in message.get("headers") or []:
                     if name.lower() == b"mcp-session-id":
                         self._owners.setdefault(value.decode("latin-1"), key.id)
@@ -54,7 +62,15 @@ class McpAuth:
             await send(message)
 
         scope["sandbox_key"] = key
-        await self.app(scope, receive, remember_owner)
+        try:
+            await self.app(scope, receive, remember_owner)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            # The session ended (its DELETE, say) while this request was being handed to it: SDK 2.x
+            # raises out of the request, as a 2.x client's courtesy `notifications/cancelled` racing
+            # its own DELETE shows. Nobody waits for the answer; it is no failure of ours.
+            log.debug("an MCP request reached its session after the session ended")
+            if not started:
+                await _refuse(send, 404, NotFound("the MCP session ended"))
 
 
 async def _refuse(send: Send, status: int, error: SandboxError) -> None:
