@@ -609,7 +609,6 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
 @app.command("mcp")
 def mcp_stdio() -> None:
     """Serve the MCP tools over stdio (for an agent that starts this command), as the key `mcp-stdio`."""
-    from sandbox.engine import ImageCatalog
     from sandbox.executions import ExecutionManager
     from sandbox.mcp import Door, build_mcp, local_key
     from sandbox.service import build_service
@@ -621,7 +620,7 @@ def mcp_stdio() -> None:
     key = local_key(store, settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min)
     _prepare_pool_images(settings)  # progress on stderr: stdout carries the protocol
     holder: dict[str, Door] = {}
-    server = build_mcp(lambda: holder["door"], ImageCatalog(settings.images_dir, settings.image_prefix))
+    server = build_mcp(lambda: holder["door"], settings)
 
     async def go() -> None:
         # The end of stdin ends the server; so does SIGTERM (how clients stop it), with the same

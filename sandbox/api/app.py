@@ -27,7 +27,7 @@ from sandbox.api.requestid import RequestContext
 from sandbox.api.routes import health, router
 from sandbox.api.shutdown import GracefulShutdown
 from sandbox.config import Settings
-from sandbox.engine import Backend, ImageCatalog
+from sandbox.engine import Backend
 from sandbox.executions import ExecutionManager
 from sandbox.mcp import Door, build_mcp, http_endpoint
 from sandbox.observability import exposition, tracing
@@ -127,8 +127,9 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     if settings.metrics:
         app.include_router(metering.router)
     # MCP over streamable HTTP, with the same keys, managers and limits as REST.
-    mcp_server = build_mcp(lambda: app.state.door, ImageCatalog(settings.images_dir, settings.image_prefix))
-    app.router.routes.append(Route("/mcp", http_endpoint(mcp_server, lambda: app.state.store), methods=None))
+    mcp_server = build_mcp(lambda: app.state.door, settings)
+    endpoint = http_endpoint(mcp_server, lambda: app.state.store, settings.max_body_bytes)
+    app.router.routes.append(Route("/mcp", endpoint, methods=None))
 
     async def authenticate(scope: Scope) -> None:
         """Every body of the keyed doors comes from a live key, checked before the body is read."""

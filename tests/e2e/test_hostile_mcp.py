@@ -1,8 +1,9 @@
 """Hostile MCP clients against the session tools (and the MCP transport) after the one-path refactor.
 
-Over streamable HTTP with the SDK's own client (``connect`` from ``test_mcp``),
-plus raw HTTP where a hostile client would not use the SDK. Tests marked
-``xfail(strict=True)`` record a weakness found here: they assert the correct
+Over streamable HTTP with the SDK 2.x client (``connect`` from ``mcp_clients``), plus raw HTTP where
+a hostile client would not use the SDK. The tests that need an MCP session (its id, cancellation by
+request id) use the 2025 handshake era, where sessions exist; a 2026-07-28 request has no session to
+steal. Tests marked ``xfail(strict=True)`` record a weakness found here: they assert the correct
 behaviour and fail until it is fixed.
 """
 
@@ -12,71 +13,77 @@ import asyncio
 import base64
 import json
 import sqlite3
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import httpx2
 import pytest
-from mcp import ClientSession
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import McpError
-from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
+from mcp.shared.exceptions import MCPError
 
-from tests.e2e.test_mcp import connect
+from tests.e2e.mcp_clients import connect
 
 pytestmark = pytest.mark.anyio
-ERROR_KEYS = {"code", "message", "findings"}
+ERROR_KEYS = {"status", "message", "findings"}
 
 
-async def call(session: ClientSession, tool: str, **arguments):
-    return await session.call_tool(tool, arguments)
+async def call(client: Client, tool: str, **arguments):
+    return await client.call_tool(tool, arguments)
 
 
 def error_of(result) -> dict:
     """The bare error object of a tool error."""
-    assert result.isError, result
+    assert result.is_error, result
     body = json.loads(result.content[0].text)
     assert set(body) == ERROR_KEYS, body
     return body
 
 
-async def open_session(session: ClientSession, **arguments) -> str:
-    opened = await call(session, "session_create", **arguments)
-    assert not opened.isError, opened
-    return opened.structuredContent["id"]
+async def open_session(client: Client, **arguments) -> str:
+    opened = await call(client, "session_create", **arguments)
+    assert not opened.is_error, opened
+    return opened.structured_content["id"]
 
 
-async def cancel(session: ClientSession, task: asyncio.Task, request_id: int) -> None:
-    """What a spec-following client does: stop waiting, then send notifications/cancelled."""
+async def cancel(task: asyncio.Task) -> None:
+    """What a client does: stop waiting; the 2.x client then tells the server (its revision's way)."""
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    notification = CancelledNotification(params=CancelledNotificationParams(requestId=request_id, reason="test"))
-    await session.send_notification(ClientNotification(notification))
 
 
-async def started_call(session: ClientSession, tool: str, arguments: dict, started: asyncio.Event | None = None):
-    """Start a tool call in a task; returns it with its JSON-RPC request id."""
+async def started_call(client: Client, tool: str, arguments: dict, started: asyncio.Event | None = None):
+    """Start a tool call in a task."""
 
     async def progress(value, total, message) -> None:
         if started is not None:
             started.set()
 
-    task = asyncio.create_task(session.call_tool(tool, arguments, progress_callback=progress))
-    await asyncio.sleep(0.2)  # the request is sent: its id is taken
-    return task, session._request_id - 1  # no public accessor for the id of a call in flight
+    task = asyncio.create_task(client.call_tool(tool, arguments, progress_callback=progress))
+    await asyncio.sleep(0.2)  # the request is sent
+    return task
 
 
 @asynccontextmanager
 async def connect_with_id(live_server, key: str):
-    """An SDK session over HTTP, and a function returning its Mcp-Session-Id."""
+    """An SDK session of the 2025 era over HTTP, and a function returning its Mcp-Session-Id."""
     headers = {"Authorization": f"Bearer {key}"}
+    seen: list[str] = []
+
+    async def remember(response: httpx2.Response) -> None:
+        if "mcp-session-id" in response.headers:
+            seen.append(response.headers["mcp-session-id"])
+
+    session_id: Callable[[], str] = lambda: seen[-1]  # noqa: E731
     async with (
-        httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(60, read=300)) as http,
-        streamable_http_client(f"{live_server.url}/mcp", http_client=http) as (read, write, session_id),
-        ClientSession(read, write) as session,
+        httpx2.AsyncClient(
+            headers=headers, timeout=httpx2.Timeout(60, read=300), event_hooks={"response": [remember]}
+        ) as http,
+        Client(streamable_http_client(f"{live_server.url}/mcp", http_client=http), mode="legacy") as client,
     ):
-        await session.initialize()
-        yield session, session_id
+        yield client, session_id
 
 
 def raw_headers(key: str, mcp_session_id: str) -> dict[str, str]:
@@ -85,21 +92,21 @@ def raw_headers(key: str, mcp_session_id: str) -> dict[str, str]:
         "Mcp-Session-Id": mcp_session_id,
         "Accept": "application/json, text/event-stream",
         "Content-Type": "application/json",
-        "MCP-Protocol-Version": "2025-06-18",
+        "MCP-Protocol-Version": "2025-11-25",
     }
 
 
 # ---------------------------------------------------------------------------------------- cancellation
 async def test_cancelling_a_running_cell_kills_it_ends_the_session_and_frees_the_slot(live_server, tmp_path) -> None:
     key = live_server.key("hostile-mcp-cancel-running", concurrency=1)
-    async with connect("http", live_server, key, tmp_path) as session:
-        sid = await open_session(session)
+    async with connect("http", live_server, key, tmp_path) as client:
+        sid = await open_session(client)
         started = asyncio.Event()
         code = "import time\nprint('up', flush=True)\ntime.sleep(40)"
         arguments = {"session_id": sid, "code": code, "limits": {"wall_time_s": 50}}
-        task, request_id = await started_call(session, "session_execute", arguments, started)
+        task = await started_call(client, "session_execute", arguments, started)
         await asyncio.wait_for(started.wait(), 30)
-        await cancel(session, task, request_id)
+        await cancel(task)
         with live_server.client(key) as rest:
             for _ in range(100):
                 info = rest.get(f"/v1/sessions/{sid}").json()
@@ -110,31 +117,31 @@ async def test_cancelling_a_running_cell_kills_it_ends_the_session_and_frees_the
             killed = [i for i in rest.get("/v1/executions").json()["items"] if i["session_id"] == sid]
             assert [(i["status"], i["stdout"]) for i in killed] == [("killed", "up\n")]
         # The key's only concurrency slot came back: it runs again at once.
-        again = await asyncio.wait_for(call(session, "execute", code="print('again')"), 30)
-        assert not again.isError and again.structuredContent["stdout"] == "again\n"
+        again = await asyncio.wait_for(call(client, "execute", code="print('again')"), 30)
+        assert not again.is_error and again.structured_content["stdout"] == "again\n"
 
 
 async def test_cancelling_a_queued_cell_leaves_the_session_and_the_running_cell_alone(live_server, tmp_path) -> None:
     key = live_server.key("hostile-mcp-cancel-queued")
-    async with connect("http", live_server, key, tmp_path) as session:
-        sid = await open_session(session)
-        assert not (await call(session, "session_execute", session_id=sid, code="n = 1")).isError
+    async with connect("http", live_server, key, tmp_path) as client:
+        sid = await open_session(client)
+        assert not (await call(client, "session_execute", session_id=sid, code="n = 1")).is_error
         started = asyncio.Event()
         first_code = "import time\nprint('up', flush=True)\ntime.sleep(2)\nn += 1\nprint(n)"
-        first, _ = await started_call(session, "session_execute", {"session_id": sid, "code": first_code}, started)
+        first = await started_call(client, "session_execute", {"session_id": sid, "code": first_code}, started)
         await asyncio.wait_for(started.wait(), 30)
-        queued, queued_id = await started_call(session, "session_execute", {"session_id": sid, "code": "n += 100"})
-        await cancel(session, queued, queued_id)
+        queued = await started_call(client, "session_execute", {"session_id": sid, "code": "n += 100"})
+        await cancel(queued)
         done = await asyncio.wait_for(first, 30)
-        assert not done.isError and done.structuredContent["status"] == "ok"
-        assert done.structuredContent["stdout"] == "up\n2\n"
-        after = await call(session, "session_execute", session_id=sid, code="print(n)")
-        assert after.structuredContent["stdout"] == "2\n", "the cancelled cell ran anyway"
+        assert not done.is_error and done.structured_content["status"] == "ok"
+        assert done.structured_content["stdout"] == "up\n2\n"
+        after = await call(client, "session_execute", session_id=sid, code="print(n)")
+        assert after.structured_content["stdout"] == "2\n", "the cancelled cell ran anyway"
         with live_server.client(key) as rest:
             statuses = sorted(i["status"] for i in rest.get("/v1/executions").json()["items"] if i["session_id"] == sid)
             assert statuses == ["killed", "ok", "ok", "ok"]
             assert rest.get(f"/v1/sessions/{sid}").json()["state"] == "open"
-        assert not (await call(session, "session_close", session_id=sid)).isError
+        assert not (await call(client, "session_close", session_id=sid)).is_error
 
 
 async def test_cancelling_session_create_leaks_no_session(live_server, tmp_path, docker_client) -> None:
@@ -142,14 +149,14 @@ async def test_cancelling_session_create_leaks_no_session(live_server, tmp_path,
     the id of, holding one of the key's session slots and a container until its idle TTL."""
     key = live_server.key("hostile-mcp-cancel-create")
     owner = live_server.settings.owner
-    async with connect("http", live_server, key, tmp_path) as session:
+    async with connect("http", live_server, key, tmp_path) as client:
         # Another writer holds the database (WAL: reads go on): the session's record write waits (busy_timeout 5 s).
         lock = sqlite3.connect(live_server.settings.state_dir / "sandbox.db", isolation_level=None, timeout=5)
         try:
             lock.execute("BEGIN IMMEDIATE")
-            task, request_id = await started_call(session, "session_create", {"idle_ttl_s": 600})
+            task = await started_call(client, "session_create", {"idle_ttl_s": 600})
             await asyncio.sleep(3)  # the container is made (~1 s); the record write is waiting for the lock
-            await cancel(session, task, request_id)
+            await cancel(task)
             await asyncio.sleep(0.3)
         finally:
             lock.execute("ROLLBACK")
@@ -173,66 +180,66 @@ async def test_cancelling_session_create_leaks_no_session(live_server, tmp_path,
 
 async def test_cells_queued_behind_a_session_ending_cell_are_not_internal_errors(live_server, tmp_path) -> None:
     key = live_server.key("hostile-mcp-queued-behind-end")
-    async with connect("http", live_server, key, tmp_path) as session:
-        sid = await open_session(session)
+    async with connect("http", live_server, key, tmp_path) as client:
+        sid = await open_session(client)
         started = asyncio.Event()
         ending_code = "import time\nprint('up', flush=True)\ntime.sleep(30)"
-        ending, _ = await started_call(
-            session, "session_execute", {"session_id": sid, "code": ending_code, "limits": {"wall_time_s": 2}}, started
+        ending = await started_call(
+            client, "session_execute", {"session_id": sid, "code": ending_code, "limits": {"wall_time_s": 2}}, started
         )
         await asyncio.wait_for(started.wait(), 30)
-        queued = [asyncio.create_task(call(session, "session_execute", session_id=sid, code="print(1)")) for _ in "ab"]
-        assert (await ending).structuredContent["status"] == "timeout"
+        queued = [asyncio.create_task(call(client, "session_execute", session_id=sid, code="print(1)")) for _ in "ab"]
+        assert (await ending).structured_content["status"] == "timeout"
         for result in await asyncio.gather(*queued):
-            if result.isError:
-                assert error_of(result)["code"] != "internal_error", result
+            if result.is_error:
+                assert error_of(result)["status"] != "internal_error", result
             else:
-                assert result.structuredContent["status"] != "internal_error", result.structuredContent
+                assert result.structured_content["status"] != "internal_error", result.structured_content
 
 
 # ------------------------------------------------------------------------------------------ tool errors
 async def test_session_tool_errors_are_the_bare_error_object(live_server, tmp_path) -> None:
     key = live_server.key("hostile-mcp-errors")
     cap = live_server.settings.request_bytes
-    async with connect("http", live_server, key, tmp_path) as session:
-        sid = await open_session(session, limits={"memory_mb": 128})
-        unknown = error_of(await call(session, "session_execute", session_id="0" * 32, code="print(1)"))
-        assert unknown["code"] == "rejected" and unknown["findings"] == []
-        denied = error_of(await call(session, "session_execute", session_id=sid, code="import subprocess"))
-        assert denied["code"] == "validation_rejected" and denied["findings"][0]["rule_id"] == "import.denied"
-        syntax = error_of(await call(session, "session_execute", session_id=sid, code="x = ("))
-        assert syntax["code"] == "syntax_error" and syntax["findings"]
+    async with connect("http", live_server, key, tmp_path) as client:
+        sid = await open_session(client, limits={"memory_mb": 128})
+        unknown = error_of(await call(client, "session_execute", session_id="0" * 32, code="print(1)"))
+        assert unknown["status"] == "rejected" and unknown["findings"] == []
+        denied = error_of(await call(client, "session_execute", session_id=sid, code="import subprocess"))
+        assert denied["status"] == "validation_rejected" and denied["findings"][0]["rule_id"] == "import.denied"
+        syntax = error_of(await call(client, "session_execute", session_id=sid, code="x = ("))
+        assert syntax["status"] == "syntax_error" and syntax["findings"]
         fixed = error_of(
-            await call(session, "session_execute", session_id=sid, code="print(1)", limits={"memory_mb": 256})
+            await call(client, "session_execute", session_id=sid, code="print(1)", limits={"memory_mb": 256})
         )
-        assert fixed["code"] == "rejected" and "fixed when it opens" in fixed["message"]
-        huge = error_of(await call(session, "session_execute", session_id=sid, code="#" * (cap + 1)))
-        assert huge["code"] == "rejected" and str(cap) in huge["message"]
+        assert fixed["status"] == "rejected" and "fixed when it opens" in fixed["message"]
+        huge = error_of(await call(client, "session_execute", session_id=sid, code="#" * (cap + 1)))
+        assert huge["status"] == "rejected" and str(cap) in huge["message"]
         bad_limits = error_of(
-            await call(session, "session_execute", session_id=sid, code="print(1)", limits={"wall_time_s": "x"})
+            await call(client, "session_execute", session_id=sid, code="print(1)", limits={"wall_time_s": "x"})
         )
-        assert bad_limits["code"] == "rejected"
+        assert bad_limits["status"] == "rejected"
         pyc = error_of(
-            await call(session, "session_files_write", session_id=sid, path="m.pyc", content="AA==", encoding="base64")
+            await call(client, "session_files_write", session_id=sid, path="m.pyc", content="AA==", encoding="base64")
         )
-        assert pyc["code"] == "validation_rejected" and pyc["findings"][0]["file"] == "m.pyc"
-        helper = error_of(await call(session, "session_files_write", session_id=sid, path="h.py", content="import pty"))
-        assert helper["code"] == "validation_rejected"
+        assert pyc["status"] == "validation_rejected" and pyc["findings"][0]["file"] == "m.pyc"
+        helper = error_of(await call(client, "session_files_write", session_id=sid, path="h.py", content="import pty"))
+        assert helper["status"] == "validation_rejected"
         base = error_of(
-            await call(session, "session_files_write", session_id=sid, path="b.bin", content="!!", encoding="base64")
+            await call(client, "session_files_write", session_id=sid, path="b.bin", content="!!", encoding="base64")
         )
-        assert base["code"] == "rejected"
-        path = error_of(await call(session, "session_files_write", session_id=sid, path="../x", content="x"))
-        assert path["code"] == "rejected"
-        missing = error_of(await call(session, "session_files_read", session_id=sid, path="nope.txt"))
-        assert missing["code"] == "rejected" and "/workspace" not in missing["message"]
+        assert base["status"] == "rejected"
+        path = error_of(await call(client, "session_files_write", session_id=sid, path="../x", content="x"))
+        assert path["status"] == "rejected"
+        missing = error_of(await call(client, "session_files_read", session_id=sid, path="nope.txt"))
+        assert missing["status"] == "rejected" and "/workspace" not in missing["message"]
         for body in (unknown, denied, fixed, huge, pyc, base, path, missing):
             assert "Traceback" not in body["message"] and "sandbox/" not in body["message"]
-        alive = await call(session, "session_execute", session_id=sid, code="print('alive')")
-        assert alive.structuredContent["stdout"] == "alive\n", "a refusal ended the session"
-        assert not (await call(session, "session_close", session_id=sid)).isError
-        closed = error_of(await call(session, "session_close", session_id=sid))
-        assert closed["code"] == "rejected"
+        alive = await call(client, "session_execute", session_id=sid, code="print('alive')")
+        assert alive.structured_content["stdout"] == "alive\n", "a refusal ended the session"
+        assert not (await call(client, "session_close", session_id=sid)).is_error
+        closed = error_of(await call(client, "session_close", session_id=sid))
+        assert closed["status"] == "rejected"
 
 
 async def test_another_key_cannot_use_a_session_over_mcp(live_server, tmp_path) -> None:
@@ -251,39 +258,44 @@ async def test_another_key_cannot_use_a_session_over_mcp(live_server, tmp_path) 
             ("session_close", {}),
         ]:
             body = error_of(await theirs.call_tool(tool, {"session_id": sid, **arguments}))
-            assert body["code"] == "rejected" and "s3cret" not in body["message"]
+            assert body["status"] == "rejected" and "s3cret" not in body["message"]
         read = await call(mine, "session_files_read", session_id=sid, path="s.txt")
-        assert read.structuredContent["content"] == "s3cret"
-        assert not (await call(mine, "session_close", session_id=sid)).isError
+        assert [(block.type, block.text) for block in read.content] == [("text", "s3cret")]
+        assert not (await call(mine, "session_close", session_id=sid)).is_error
 
 
 # ---------------------------------------------------------------------------------- the MCP session id
 async def test_another_key_cannot_terminate_an_mcp_session(live_server) -> None:
     owner, intruder = live_server.key("hostile-mcp-sid-owner"), live_server.key("hostile-mcp-sid-intruder")
-    async with connect_with_id(live_server, owner) as (session, session_id):
+    async with connect_with_id(live_server, owner) as (client, session_id):
         async with httpx.AsyncClient(base_url=live_server.url) as raw:
             response = await raw.delete("/mcp", headers=raw_headers(intruder, session_id()))
         assert response.status_code in (401, 403, 404), response.status_code
-        still = await asyncio.wait_for(call(session, "sandbox_info"), 10)
-        assert not still.isError
+        still = await asyncio.wait_for(call(client, "sandbox_info"), 10)
+        assert not still.is_error
 
 
 async def test_another_key_cannot_cancel_an_execution_through_the_mcp_session(live_server) -> None:
     owner, intruder = live_server.key("hostile-mcp-xcancel-owner"), live_server.key("hostile-mcp-xcancel-intruder")
-    async with connect_with_id(live_server, owner) as (session, session_id):
+    async with connect_with_id(live_server, owner) as (client, session_id):
         started = asyncio.Event()
         code = "import time\nprint('up', flush=True)\ntime.sleep(3)\nprint('done')"
-        task, request_id = await started_call(session, "execute", {"code": code}, started)
+        task = await started_call(client, "execute", {"code": code}, started)
         await asyncio.wait_for(started.wait(), 30)
-        notification = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": request_id}}
         async with httpx.AsyncClient(base_url=live_server.url) as raw:
-            await raw.post("/mcp", json=notification, headers=raw_headers(intruder, session_id()))
+            for request_id in range(32):  # every id the owner's calls can have had by now
+                notification = {
+                    "jsonrpc": "2.0",
+                    "method": "notifications/cancelled",
+                    "params": {"requestId": request_id},
+                }
+                await raw.post("/mcp", json=notification, headers=raw_headers(intruder, session_id()))
         try:
             outcome = await asyncio.wait_for(task, 20)
-        except (TimeoutError, McpError) as exc:
+        except (TimeoutError, MCPError) as exc:
             outcome = exc
     assert not isinstance(outcome, BaseException), f"another key's notification cancelled the call: {outcome!r}"
-    assert not outcome.isError and outcome.structuredContent["stdout"] == "up\ndone\n"
+    assert not outcome.is_error and outcome.structured_content["stdout"] == "up\ndone\n"
 
 
 @pytest.mark.parametrize(
@@ -301,39 +313,42 @@ async def test_lone_surrogates_in_tool_arguments_are_client_errors(live_server, 
         body += f'"arguments": {arguments}}}}}'
         async with httpx.AsyncClient(base_url=live_server.url) as raw:
             response = await raw.post("/mcp", content=body.encode(), headers=raw_headers(key, session_id()))
+    if response.status_code == 400:  # SDK 2.x refuses invalid Unicode when it parses the message
+        assert response.json()["error"]["code"] == -32700, response.text
+        return
     assert response.status_code == 200, response.text
     data = next(line[5:] for line in response.text.splitlines() if line.startswith("data:"))
     result = json.loads(data)["result"]
     assert result["isError"]
-    assert json.loads(result["content"][0]["text"])["code"] != "internal_error", result
+    assert json.loads(result["content"][0]["text"])["status"] != "internal_error", result
 
 
 # -------------------------------------------------------------------------------------------- storms
 async def test_a_storm_of_session_execute_calls_runs_each_once(live_server, tmp_path) -> None:
     key = live_server.key("hostile-mcp-storm")
     storm = 15
-    async with connect("http", live_server, key, tmp_path) as session:
-        sid = await open_session(session)
-        await call(session, "session_execute", session_id=sid, code="seen = []")
+    async with connect("http", live_server, key, tmp_path) as client:
+        sid = await open_session(client)
+        await call(client, "session_execute", session_id=sid, code="seen = []")
         results = await asyncio.gather(
-            *(call(session, "session_execute", session_id=sid, code=f"seen.append({i})") for i in range(storm))
+            *(call(client, "session_execute", session_id=sid, code=f"seen.append({i})") for i in range(storm))
         )
-        assert all(not r.isError and r.structuredContent["status"] == "ok" for r in results)
-        final = await call(session, "session_execute", session_id=sid, code="print(sorted(seen))")
-        assert final.structuredContent["stdout"] == f"{list(range(storm))}\n"
+        assert all(not r.is_error and r.structured_content["status"] == "ok" for r in results)
+        final = await call(client, "session_execute", session_id=sid, code="print(sorted(seen))")
+        assert final.structured_content["stdout"] == f"{list(range(storm))}\n"
         with live_server.client(key) as rest:
             assert rest.get(f"/v1/sessions/{sid}").json()["executions"] == storm + 2
             listed = rest.get("/v1/executions", params={"limit": 100}).json()
-            assert {r.structuredContent["id"] for r in results} <= {i["id"] for i in listed["items"]}
-        assert not (await call(session, "session_close", session_id=sid)).isError
+            assert {r.structured_content["id"] for r in results} <= {i["id"] for i in listed["items"]}
+        assert not (await call(client, "session_close", session_id=sid)).is_error
 
 
 async def test_a_rate_limited_key_is_limited_over_mcp_sessions_too(live_server, tmp_path) -> None:
     key = live_server.key("hostile-mcp-rate", rate=3)
-    async with connect("http", live_server, key, tmp_path) as session:
-        sid = await open_session(session)
-        results = [await call(session, "session_execute", session_id=sid, code="print(1)") for _ in range(4)]
+    async with connect("http", live_server, key, tmp_path) as client:
+        sid = await open_session(client)
+        results = [await call(client, "session_execute", session_id=sid, code="print(1)") for _ in range(4)]
         # Opening the session took the first of the three tokens.
-        assert [r.isError for r in results] == [False, False, True, True]
-        assert error_of(results[-1])["code"] == "rejected" and "rate" in error_of(results[-1])["message"]
-        assert not (await call(session, "session_close", session_id=sid)).isError
+        assert [r.is_error for r in results] == [False, False, True, True]
+        assert error_of(results[-1])["status"] == "rejected" and "rate" in error_of(results[-1])["message"]
+        assert not (await call(client, "session_close", session_id=sid)).is_error

@@ -1,4 +1,8 @@
-"""The MCP door with the SDK's own client, over streamable HTTP (the live server) and stdio (`sandbox mcp`)."""
+"""The MCP door with the SDK 2.x client, over streamable HTTP (the live server) and stdio (`sandbox mcp`).
+
+Each test runs over both transports; the client lands on the 2026-07-28 revision (``server/discover``,
+no session). ``test_mcp_eras.py`` covers the 2025 revisions and a real 1.x client.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,21 @@ import asyncio
 import base64
 import json
 import os
+import re
+import signal
+import subprocess
 import sys
 import time
-from contextlib import asynccontextmanager
-from pathlib import Path
+from importlib.metadata import version
 
 import httpx
 import pytest
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CancelledNotification, CancelledNotificationParams, ClientNotification
+from mcp.types import BlobResourceContents, EmbeddedResource
 
 from tests.docker_fixtures import SESSION_OWNER
+from tests.e2e.mcp_clients import ROOT, STDIO_OWNER, connect
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {
     "execute",
     "validate",
@@ -44,55 +47,69 @@ def transport(request) -> str:
     return request.param
 
 
-@asynccontextmanager
-async def connect(transport: str, live_server, key: str, tmp_path: Path):
-    if transport == "http":
-        headers = {"Authorization": f"Bearer {key}"}
-        async with (
-            httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(60, read=300)) as http,
-            streamable_http_client(f"{live_server.url}/mcp", http_client=http) as (read, write, _),
-            ClientSession(read, write) as session,
-        ):
-            await session.initialize()
-            yield session
-    else:
-        env = {
-            **os.environ,
-            "SANDBOX_STATE_DIR": str(tmp_path / "stdio-state"),
-            "SANDBOX_POOL_SIZE": "1",
-            "SANDBOX_VALIDATION_WORKERS": "0",
-            "SANDBOX_OWNER": f"{SESSION_OWNER}-mcp-stdio",
-        }
-        params = StdioServerParameters(command=sys.executable, args=["-m", "sandbox.cli", "mcp"], env=env, cwd=ROOT)
-        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            yield session
+async def call(client, tool: str, **arguments):
+    return await client.call_tool(tool, arguments)
 
 
-async def call(session: ClientSession, tool: str, **arguments):
-    return await session.call_tool(tool, arguments)
+def error_of(result) -> dict:
+    """The error object of a tool error: the text is that object alone, and so is the structured content."""
+    assert result.is_error, result
+    assert len(result.content) == 1
+    body = json.loads(result.content[0].text)
+    assert set(body) == {"status", "message", "findings"}
+    assert result.structured_content == body
+    return body
 
 
 async def test_tools_and_schemas(transport, live_server, mcp_key, tmp_path) -> None:
-    async with connect(transport, live_server, mcp_key, tmp_path) as session:
-        tools = {t.name: t for t in (await session.list_tools()).tools}
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
+        assert client.protocol_version == "2026-07-28"
+        assert client.server_info.name == "sandbox" and client.server_info.version == version("sandbox")
+        assert "No network" in client.instructions
+        tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == TOOLS
         execute = tools["execute"]
-        assert "No network" in (await session.initialize()).instructions
-        assert execute.inputSchema["required"] == ["code"]
-        assert {"status", "stdout", "stderr", "exit_code", "findings"} <= set(execute.outputSchema["properties"])
-        assert "no network" in execute.description.lower() or "sandbox" in execute.description.lower()
-        assert "rust (rs; compiled; main.rs)" in execute.description  # every language, from the catalog
-        info = (await call(session, "sandbox_info")).structuredContent
+        assert execute.input_schema["required"] == ["code"]
+        assert {"status", "stdout", "stderr", "exit_code", "findings"} <= set(execute.output_schema["properties"])
+        assert "rust (aliases rs; compiled; main.rs)" in execute.input_schema["properties"]["language"]["description"]
+        info = (await call(client, "sandbox_info")).structured_content
         java = next(entry for entry in info["languages"] if entry["name"] == "java")
         assert java["compiled"] and java["main_file"] == "Main.java" and java["built"] and "openjdk" in java["version"]
 
 
+async def test_every_parameter_is_described_and_choices_are_enums(live_server, mcp_key, tmp_path) -> None:
+    settings = live_server.settings
+    async with connect("http", live_server, mcp_key, tmp_path) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    for tool in tools.values():
+        for name, schema in tool.input_schema.get("properties", {}).items():
+            assert schema.get("description"), f"{tool.name}.{name} has no description"
+    execute = tools["execute"].input_schema["properties"]
+    assert execute["language"]["enum"] == sorted(
+        ["bash", "c", "cpp", "go", "java", "javascript", "python", "rust", "typescript"]
+    )
+    policies = execute["policy"]["anyOf"][0]["enum"]
+    assert policies == ["permissive", "standard", "strict"]  # every policies/*.yaml, loosest first
+    assert tools["validate"].input_schema["properties"]["policy"]["anyOf"][0]["enum"] == policies
+    limits = execute["limits"]["anyOf"][0]["properties"]
+    assert limits["wall_time_s"]["maximum"] == settings.max_wall_time_s
+    assert "Unit: seconds. Default 10, server maximum 60." in limits["wall_time_s"]["description"]
+    assert "Unit: MiB. Default 256, server maximum 2048." in limits["memory_mb"]["description"]
+    assert "Unit: bytes. Default 1048576" in limits["stdout_bytes"]["description"]
+    hints = {name: tool.annotations for name, tool in tools.items()}
+    assert all(h is not None and h.open_world_hint is False for h in hints.values())
+    run = hints["execute"]
+    assert (run.read_only_hint, run.destructive_hint, run.idempotent_hint) == (False, False, False)
+    assert hints["session_close"].destructive_hint is True and hints["session_close"].read_only_hint is False
+    for name in ("sandbox_info", "validate", "session_files_read"):
+        assert hints[name].read_only_hint is True and hints[name].idempotent_hint is True, name
+
+
 async def test_execute_returns_text_and_structured_result(transport, live_server, mcp_key, tmp_path) -> None:
-    async with connect(transport, live_server, mcp_key, tmp_path) as session:
-        result = await call(session, "execute", code="print('hello world')")
-        assert not result.isError
-        assert result.structuredContent["status"] == "ok" and result.structuredContent["stdout"] == "hello world\n"
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
+        result = await call(client, "execute", code="print('hello world')")
+        assert not result.is_error
+        assert result.structured_content["status"] == "ok" and result.structured_content["stdout"] == "hello world\n"
         assert "hello world" in result.content[0].text and "[status: ok" in result.content[0].text
 
 
@@ -108,31 +125,32 @@ async def test_execute_returns_text_and_structured_result(transport, live_server
 async def test_each_status_comes_back_structured(
     transport, live_server, mcp_key, tmp_path, code, limits, status
 ) -> None:
-    async with connect(transport, live_server, mcp_key, tmp_path) as session:
-        result = await call(session, "execute", code=code, limits=limits)
-        assert not result.isError and result.structuredContent["status"] == status
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
+        result = await call(client, "execute", code=code, limits=limits)
+        assert not result.is_error and result.structured_content["status"] == status
 
 
 async def test_refusals_are_tool_errors_with_status(transport, live_server, mcp_key, tmp_path) -> None:
-    async with connect(transport, live_server, mcp_key, tmp_path) as session:
-        denied = await call(session, "execute", code="import subprocess")
-        assert denied.isError
-        body = json.loads(denied.content[0].text)  # the error object alone, as REST's problem carries it
-        assert set(body) == {"code", "message", "findings"}
-        assert body["code"] == "validation_rejected" and body["findings"][0]["rule_id"] == "import.denied"
-        over = await call(session, "execute", code="print(1)", limits={"wall_time_s": 600})
-        assert over.isError and json.loads(over.content[0].text) == {
-            "code": "rejected",
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
+        denied = error_of(await call(client, "execute", code="import subprocess"))
+        assert denied["status"] == "validation_rejected" and denied["findings"][0]["rule_id"] == "import.denied"
+        over = error_of(await call(client, "execute", code="print(1)", limits={"wall_time_s": 600}))
+        assert over == {
+            "status": "rejected",
             "message": "wall_time_s=600 exceeds the server maximum 60",
             "findings": [],
         }
-        syntax = await call(session, "execute", code="def f(:")
-        assert syntax.isError and json.loads(syntax.content[0].text)["code"] == "syntax_error"
-        bad = await call(session, "execute", code="print(1)", limits={"wall_time_s": -1})
-        assert bad.isError and json.loads(bad.content[0].text)["code"] == "rejected"
-        assert "wall_time_s" in json.loads(bad.content[0].text)["message"]
-        unknown = await call(session, "no_such_tool")
-        assert unknown.isError and json.loads(unknown.content[0].text)["code"] == "rejected"
+        assert error_of(await call(client, "execute", code="def f(:"))["status"] == "syntax_error"
+        bad = error_of(await call(client, "execute", code="print(1)", limits={"wall_time_s": -1}))
+        assert bad["status"] == "rejected" and "wall_time_s" in bad["message"]
+        assert error_of(await call(client, "execute", code="print(1)", language="cobol"))["status"] == "rejected"
+        assert error_of(await call(client, "no_such_tool"))["status"] == "rejected"
+
+
+async def test_a_language_alias_is_accepted(live_server, mcp_key, tmp_path) -> None:
+    async with connect("http", live_server, mcp_key, tmp_path) as client:
+        result = await call(client, "execute", code="print('py')", language="py")
+    assert not result.is_error and result.structured_content["stdout"] == "py\n"
 
 
 async def test_progress_arrives_before_the_result(transport, live_server, mcp_key, tmp_path) -> None:
@@ -142,44 +160,42 @@ async def test_progress_arrives_before_the_result(transport, live_server, mcp_ke
         seen.append((time.monotonic(), message))
 
     code = "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.3)"
-    async with connect(transport, live_server, mcp_key, tmp_path) as session:
-        result = await session.call_tool("execute", {"code": code}, progress_callback=progress)
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
+        result = await client.call_tool("execute", {"code": code}, progress_callback=progress)
         finished = time.monotonic()
     assert [m for _, m in seen] == ["stdout: 0\n", "stdout: 1\n", "stdout: 2\n"]
     assert seen[0][0] < finished - 0.4, "the first chunk came only with the result"
-    assert result.structuredContent["stdout"] == "0\n1\n2\n"
+    assert result.structured_content["stdout"] == "0\n1\n2\n"
 
 
 async def test_cancellation_kills_the_container(transport, live_server, mcp_key, tmp_path, docker_client) -> None:
-    """A `notifications/cancelled` for a running `execute` kills its program at once.
+    """Cancelling a running `execute` kills its program at once.
 
-    The SDK's own client (1.x) cancels a call locally without telling the server, so
-    the test sends the notification a spec-following client sends. The program's wall
-    limit is 60 s: only the cancellation can end it within the deadline below.
+    The 2.x client cancels as its revision says: over HTTP (2026-07-28) by closing the
+    request's response stream, over stdio with `notifications/cancelled`. The program's
+    wall limit is 60 s: only the cancellation can end it within the deadline below.
     """
-    owner = live_server.settings.owner if transport == "http" else f"{SESSION_OWNER}-mcp-stdio"
+    owner = live_server.settings.owner if transport == "http" else STDIO_OWNER
     started = asyncio.Event()
 
     async def progress(value, total, message) -> None:
         started.set()
 
-    async with connect(transport, live_server, mcp_key, tmp_path) as session:
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
         code = "import time\nprint('up', flush=True)\ntime.sleep(60)"
         arguments = {"code": code, "limits": {"wall_time_s": 60}}
-        task = asyncio.create_task(session.call_tool("execute", arguments, progress_callback=progress))
+        task = asyncio.create_task(client.call_tool("execute", arguments, progress_callback=progress))
         await asyncio.wait_for(started.wait(), 30)
-        request_id = session._request_id - 1  # the id of the call above (no public accessor)
         assert busy(docker_client, owner)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        cancelled = CancelledNotification(params=CancelledNotificationParams(requestId=request_id, reason="test"))
-        await session.send_notification(ClientNotification(cancelled))
         deadline = time.monotonic() + 8
         while busy(docker_client, owner):
             assert time.monotonic() < deadline, "the cancelled execution's container is still running a program"
             await asyncio.sleep(0.2)
-        await session.send_ping()  # the server is still well after the cancellation
+        again = await call(client, "execute", code="print('still here')")  # the server is well after it
+        assert again.structured_content["stdout"] == "still here\n"
 
 
 def busy(docker_client, owner: str) -> list[str]:
@@ -196,33 +212,52 @@ def busy(docker_client, owner: str) -> list[str]:
     return found
 
 
+def without_timings(text: str) -> str:
+    return re.sub(r"\d+ ms", "N ms", text)
+
+
 async def test_sessions_keep_state_and_files_round_trip(transport, live_server, mcp_key, tmp_path) -> None:
-    async with connect(transport, live_server, mcp_key, tmp_path) as session:
-        opened = await call(session, "session_create", idle_ttl_s=60)
-        sid = opened.structuredContent["id"]
-        await call(session, "session_execute", session_id=sid, code="total = 40")
-        again = await call(session, "session_execute", session_id=sid, code="total += 2\nprint(total)")
-        assert again.structuredContent["stdout"] == "42\n"
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
+        opened = await call(client, "session_create", idle_ttl_s=60)
+        sid = opened.structured_content["id"]
+        await call(client, "session_execute", session_id=sid, code="total = 40")
+        again = await call(client, "session_execute", session_id=sid, code="total += 2\nprint(total)")
+        assert again.structured_content["stdout"] == "42\n"
         blob = base64.b64encode(bytes(range(256))).decode()
         written = await call(
-            session, "session_files_write", session_id=sid, path="b.bin", content=blob, encoding="base64"
+            client, "session_files_write", session_id=sid, path="b.bin", content=blob, encoding="base64"
         )
-        assert not written.isError
-        await call(
-            session, "session_execute", session_id=sid, code="open('r.bin','wb').write(open('b.bin','rb').read()[::-1])"
-        )
-        read = await call(session, "session_files_read", session_id=sid, path="r.bin", encoding="base64")
-        assert base64.b64decode(read.structuredContent["content"]) == bytes(range(256))[::-1]
-        assert not (await call(session, "session_close", session_id=sid)).isError
-        gone = await call(session, "session_execute", session_id=sid, code="print(1)")
-        assert gone.isError and json.loads(gone.content[0].text)["code"] == "rejected"
+        assert not written.is_error
+        code = "open('r.bin','wb').write(open('b.bin','rb').read()[::-1])\nopen('t.txt','w').write('héllo\\n')"
+        await call(client, "session_execute", session_id=sid, code=code)
+        read = await call(client, "session_files_read", session_id=sid, path="r.bin")
+        embedded = [block for block in read.content if isinstance(block, EmbeddedResource)]
+        assert len(embedded) == 1 and isinstance(embedded[0].resource, BlobResourceContents)
+        assert embedded[0].resource.mime_type == "application/octet-stream"
+        assert base64.b64decode(embedded[0].resource.blob) == bytes(range(256))[::-1]
+        reversed_blob = base64.b64encode(bytes(range(256))[::-1]).decode()
+        assert not any(block.type == "text" and reversed_blob[:40] in block.text for block in read.content)
+        text = await call(client, "session_files_read", session_id=sid, path="t.txt")
+        assert [(block.type, block.text) for block in text.content] == [("text", "héllo\n")]
+        assert not (await call(client, "session_close", session_id=sid)).is_error
+        assert error_of(await call(client, "session_execute", session_id=sid, code="print(1)"))["status"] == "rejected"
+
+
+async def test_session_execute_reads_like_execute(transport, live_server, mcp_key, tmp_path) -> None:
+    code = "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(2)"
+    async with connect(transport, live_server, mcp_key, tmp_path) as client:
+        once = await call(client, "execute", code=code)
+        sid = (await call(client, "session_create")).structured_content["id"]
+        cell = await call(client, "session_execute", session_id=sid, code=code)
+        await call(client, "session_close", session_id=sid)
+    assert not once.is_error and not cell.is_error
+    assert [block.type for block in cell.content] == [block.type for block in once.content] == ["text"]
+    assert once.content[0].text.startswith("out\n\n[stderr]\nerr\n\n[status: runtime_error, exit code 2")
+    assert without_timings(cell.content[0].text) == without_timings(once.content[0].text)
 
 
 def test_sigterm_stops_the_stdio_server_cleanly(tmp_path, docker_client) -> None:
     """A client that shuts `sandbox mcp` down with SIGTERM leaves no container behind (its warm pool)."""
-    import signal
-    import subprocess
-
     owner = f"{SESSION_OWNER}-mcp-sigterm"
     env = {**os.environ, "SANDBOX_STATE_DIR": str(tmp_path), "SANDBOX_POOL_SIZE": "1", "SANDBOX_OWNER": owner}
     env["SANDBOX_VALIDATION_WORKERS"] = "0"
@@ -249,8 +284,8 @@ async def test_http_without_a_key_is_refused(live_server) -> None:
 
 async def test_mcp_and_rest_agree(live_server, mcp_key, tmp_path) -> None:
     code = "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(4)"
-    async with connect("http", live_server, mcp_key, tmp_path) as session:
-        via_mcp = (await call(session, "execute", code=code)).structuredContent
+    async with connect("http", live_server, mcp_key, tmp_path) as client:
+        via_mcp = (await call(client, "execute", code=code)).structured_content
     with live_server.client(mcp_key) as client:
         via_rest = client.post("/v1/executions", json={"code": code}).json()
     fields = ("status", "exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated", "findings", "policy")

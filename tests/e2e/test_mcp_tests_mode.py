@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_mcp import call, connect
+from tests.e2e.mcp_clients import connect
+from tests.e2e.test_mcp import call
 
 pytestmark = pytest.mark.anyio
 
@@ -22,10 +23,10 @@ async def test_execute_compiles_once_and_judges_each_case(live_server, mcp_key, 
         {"stdin": "2 2", "expected_stdout": "5"},
         {"stdin": "40 2"},
     ]
-    async with connect("http", live_server, mcp_key, tmp_path) as session:
-        result = await call(session, "execute", code=ADD_CPP, language="cpp", tests=cases)
-    assert not result.isError
-    record = result.structuredContent
+    async with connect("http", live_server, mcp_key, tmp_path) as client:
+        result = await call(client, "execute", code=ADD_CPP, language="cpp", tests=cases)
+    assert not result.is_error
+    record = result.structured_content
     assert record["status"] == "ok"
     assert record["compile"]["status"] == "ok"
     assert [case["passed"] for case in record["tests"]] == [True, False, None]
@@ -36,9 +37,9 @@ async def test_execute_compiles_once_and_judges_each_case(live_server, mcp_key, 
 
 
 async def test_execute_reports_a_compile_error_with_the_compilers_output(live_server, mcp_key, tmp_path) -> None:
-    async with connect("http", live_server, mcp_key, tmp_path) as session:
-        result = await call(session, "execute", code="int main() { return missing; }\n", language="c")
-    record = result.structuredContent
+    async with connect("http", live_server, mcp_key, tmp_path) as client:
+        result = await call(client, "execute", code="int main() { return missing; }\n", language="c")
+    record = result.structured_content
     assert record["status"] == "compile_error"
     assert "missing" in record["stderr"] and "error" in record["stderr"]
     assert record["compile"]["output"] == record["stderr"]

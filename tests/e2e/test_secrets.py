@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_mcp import connect
+from tests.e2e.mcp_clients import connect
 
 pytestmark = pytest.mark.anyio
 MARK = "[REDACTED:API_KEY]"
@@ -97,14 +97,14 @@ async def test_mcp_progress_and_result_are_redacted(live_server, owner, value, t
     async def progress(_value, _total, message) -> None:
         seen.append(message or "")
 
-    async with connect("http", live_server, owner, tmp_path) as session:
-        result = await session.call_tool(
+    async with connect("http", live_server, owner, tmp_path) as client:
+        result = await client.call_tool(
             "execute", {"code": PRINTS, "secrets": ["API_KEY"], "env": {"MODE": "m"}}, progress_callback=progress
         )
     assert seen, "no progress came"
     assert_clean("\n".join(seen), value)
     assert_clean(json.dumps(result.model_dump(mode="json")), value)
-    assert result.structuredContent["stdout"].count(MARK) == 4
+    assert result.structured_content["stdout"].count(MARK) == 4
 
 
 def test_a_session_holds_its_secrets_and_its_cells_are_redacted(api, value) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import anyio
 import httpx
+import httpx2
 import pytest
-from mcp import ClientSession
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -206,18 +207,17 @@ def test_the_service_name_is_sandbox_unless_otel_service_name_says(
         tracing.configure_tracing(Settings())
 
 
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026-07-28 (no session), the 2025 handshake
 async def test_an_mcp_tool_call_over_http_is_a_child_of_the_request_that_carried_it(
-    mcp_server: tuple[str, str], spans: InMemorySpanExporter
+    mcp_server: tuple[str, str], spans: InMemorySpanExporter, mode: str
 ) -> None:
     url, key = mcp_server
     async with (
-        httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http,
-        streamable_http_client(url, http_client=http) as (read, write, _),
-        ClientSession(read, write) as session,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
-        await session.initialize()
-        result = await session.call_tool("execute", {"code": "print(1)"})
-    assert not result.isError
+        result = await client.call_tool("execute", {"code": "print(1)"})
+    assert not result.is_error
     # The server ends a request's span once its answer is out, an execution's once its record is
     # written: the client may be faster than both.
     carriers: list[ReadableSpan] = []
@@ -234,7 +234,7 @@ async def test_an_mcp_tool_call_over_http_is_a_child_of_the_request_that_carried
     (execution,) = executions
     assert execution.context is not None
     carrier = carriers[0]
-    assert carrier is not posts[0]  # not the request that opened the MCP session
+    assert carrier is not posts[0]  # not the request that opened the MCP session (or probed the server)
     assert {span.name for span in found if span.parent and span.parent.span_id == execution.context.span_id} == {
         f"execution.{stage}" for stage in STAGES
     }
