@@ -76,6 +76,18 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest one request may take in all: its compile plus wall_time_s for each run (tests mode).",
     )
+    artifacts_max_files: int = Field(
+        32, ge=1, le=1000, description="Artifacts one run (or session cell) returns; more are listed as skipped."
+    )
+    artifacts_max_bytes: int = Field(
+        16 << 20, ge=1, le=32 << 20, description="Bytes of artifacts one run returns; past it, files are skipped."
+    )
+    artifacts_retention_h: float = Field(
+        24.0, gt=0, description="Hours an execution's artifacts are kept under state_dir/artifacts."
+    )
+    artifacts_inline_max_bytes: int = Field(
+        256 << 10, ge=0, description="Largest artifact returned inline as base64 (`?inline=true`)."
+    )
     request_bytes: int = Field(2 << 20, gt=0, description="Cap on code + files + stdin of one request.")
     max_request_bytes: int = Field(32 << 20, gt=0, description="Hard ceiling for request_bytes.")
     nofile: int = Field(256, gt=0, description="Open-file limit of the program (RLIMIT_NOFILE).")
@@ -114,6 +126,13 @@ class Settings(BaseSettings):
     )
     session_freeze: bool = Field(
         True, description="Stop a session's processes between calls (turn off only to measure what it costs)."
+    )
+    session_interrupt_grace_s: float = Field(
+        2.0,
+        ge=0,
+        le=30,
+        description="A cell past its wall limit gets KeyboardInterrupt and this long to stop; then it is killed "
+        "with its session (0: killed at once).",
     )
 
     # Secrets: the key-encryption key (KEK) that wraps every secret's data key (sandbox.secrets).

@@ -18,9 +18,10 @@ import sys
 from collections import deque
 from typing import Any
 
+from sandbox.artifacts import inline
 from sandbox.engine import OutputCallback
 from sandbox.errors import CapacityUnavailable, NotFound
-from sandbox.models import Caller, ExecutionRecord, ExecutionRequest
+from sandbox.models import Artifact, Caller, ExecutionRecord, ExecutionRequest
 from sandbox.service import Execution, ExecutionService, OpenSession
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,41 @@ class ExecutionManager:
         if record is None:
             raise NotFound(f"no execution {execution_id!r} for this key")
         return record
+
+    async def artifact(self, execution_id: str, caller: Caller, name: str) -> tuple[Artifact, bytes]:
+        """One artifact of the caller's execution: its entry and its bytes.
+
+        ``NotFound`` says why when there are none: no such execution for this key, no such
+        artifact, one that was skipped (and why), or one past the retention.
+        """
+        record = await self.get(execution_id, caller)
+        if record.state != "done":
+            raise NotFound(f"execution {execution_id!r} is still running: its artifacts come with its result")
+        for index, entry in enumerate(record.artifacts):
+            if entry.name != name:
+                continue
+            if entry.skipped is not None:
+                raise NotFound(f"artifact {name!r} was not collected: {entry.skipped}")
+            store = self.service.artifacts
+            data = await store.read(execution_id, index) if store is not None else None
+            if data is None:
+                hours = self.service.settings.artifacts_retention_h
+                raise NotFound(f"artifact {name!r} is no longer kept (artifacts are kept {hours:g} h)")
+            return entry, data
+        names = ", ".join(repr(a.name) for a in record.artifacts if a.skipped is None)[:300] or "none"
+        raise NotFound(f"execution {execution_id!r} has no artifact {name!r}; it has: {names}")
+
+    async def inlined(self, record: ExecutionRecord) -> ExecutionRecord:
+        """``record`` with the bytes of each artifact within the inline cap in its ``content_base64``."""
+        store = self.service.artifacts
+        if store is None or not any(a.skipped is None and a.sha256 for a in record.artifacts):
+            return record
+        cap = self.service.settings.artifacts_inline_max_bytes
+        entries = []
+        for index, entry in enumerate(record.artifacts):
+            data = await store.read(record.id, index) if entry.skipped is None and entry.size <= cap else None
+            entries.append(inline(entry, data, cap))
+        return record.model_copy(update={"artifacts": entries})
 
     async def page(self, caller: Caller, limit: int, offset: int) -> tuple[list[ExecutionRecord], int]:
         """A page of the caller's executions from the store, once this process's are written: the finished

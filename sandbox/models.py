@@ -171,6 +171,36 @@ class FileInput(_Strict):
         return self.content.encode()
 
 
+def _check_outputs(globs: list[str]) -> list[str]:
+    """``outputs`` globs: relative workdir paths, without ``.``/``..`` parts or NUL."""
+    for glob in globs:
+        parts = glob.split("/")
+        if not glob or "\x00" in glob or glob.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"output glob {glob!r} must be a relative path pattern, without '.', '..' or empty parts")
+    return globs
+
+
+#: Documented with ``ExecutionRequest.outputs`` and ``SessionExecution.outputs``.
+OUTPUTS_DESCRIPTION = (
+    "Globs of workdir-relative paths to return as artifacts besides everything under `out/` "
+    "(`*` and `?` within a path part, `**` across parts, e.g. `*.csv`, `results/**`). "
+    "Capped per run in count and bytes (the server's settings); files over a cap are listed as skipped."
+)
+
+
+class Artifact(BaseModel):
+    """A file the run left for the caller (under ``out/``, a figure, or matching ``outputs``)."""
+
+    name: str = Field(..., description="The path relative to the workdir, e.g. `out/figure-1.png`.")
+    size: int = Field(..., description="Bytes (of the file as found, when skipped).")
+    media_type: str = Field("application/octet-stream", description="From the name, or the bytes' signature.")
+    sha256: str | None = Field(None, description="Of the bytes returned; null when skipped.")
+    skipped: str | None = Field(None, description="Why it was not collected (over a cap, a link...); null if it was.")
+    content_base64: str | None = Field(
+        None, description="The bytes, when asked for inline (`?inline=true`) and within the inline cap."
+    )
+
+
 class Finding(BaseModel):
     """One thing the validation pipeline noticed, with where and why."""
 
@@ -299,10 +329,17 @@ class ExecutionRequest(_Environment):
         "request's limits each); the result's `tests` has one entry per case. The server caps the count.",
     )
 
+    outputs: list[str] = Field(default_factory=list, max_length=32, description=OUTPUTS_DESCRIPTION)
+
     @field_validator("args")
     @classmethod
     def _short_args(cls, args: list[str]) -> list[str]:
         return _check_args(args)
+
+    @field_validator("outputs")
+    @classmethod
+    def _plain_outputs(cls, outputs: list[str]) -> list[str]:
+        return _check_outputs(outputs)
 
     policy: str | None = Field(None, max_length=64, description="Validation policy tier; the server default if unset.")
 
@@ -325,6 +362,16 @@ class ExecutionResult(BaseModel):
     compile: CompileResult | None = Field(None, description="The compile stage, for a compiled language.")
     tests: list[TestCaseResult] | None = Field(None, description="Tests mode: one result per case, in order.")
     summary: TestSummary | None = Field(None, description="Tests mode: how many cases passed and failed.")
+    artifacts: list[Artifact] = Field(
+        default_factory=list,
+        description="Files the run left under `out/` (figures included) or matching `outputs`; bytes at "
+        "`GET /v1/executions/{id}/artifacts/{name}`.",
+    )
+    session_open: bool | None = Field(
+        None,
+        description="A session cell: whether its session is still open after it (false: this cell ended it, "
+        "e.g. a timeout it did not stop at when interrupted); null for a one-shot run.",
+    )
 
 
 class CompileResult(BaseModel):
@@ -436,6 +483,27 @@ class SessionExecution(_Strict):
 
     code: str = Field(..., max_length=32 << 20)
     limits: Limits = Field(default_factory=Limits, description="Per-call wall, CPU and output limits.")
+    outputs: list[str] = Field(default_factory=list, max_length=32, description=OUTPUTS_DESCRIPTION)
+
+    @field_validator("outputs")
+    @classmethod
+    def _plain_outputs(cls, outputs: list[str]) -> list[str]:
+        return _check_outputs(outputs)
+
+
+class SessionFile(BaseModel):
+    """One entry of a session's workdir."""
+
+    path: str = Field(description="Relative to the workdir.")
+    type: Literal["file", "dir", "link", "other"] = Field(description="A link is listed, never followed.")
+    size: int = Field(description="Bytes (lstat's size: for a link, its target's name).")
+
+
+class SessionFiles(BaseModel):
+    """A session's workdir, directory by directory in name order."""
+
+    items: list[SessionFile]
+    truncated: bool = Field(description="More entries exist than were listed (at most 1000 are).")
 
 
 class SessionInfo(BaseModel):

@@ -12,7 +12,16 @@ from __future__ import annotations
 import re
 
 from sandbox.config import Settings
-from sandbox.engine import ImageCatalog, LanguageSpec, Profile, RunFile, RunSpec, TestInput, is_gvisor
+from sandbox.engine import (
+    ArtifactRules,
+    ImageCatalog,
+    LanguageSpec,
+    Profile,
+    RunFile,
+    RunSpec,
+    TestInput,
+    is_gvisor,
+)
 from sandbox.errors import PayloadTooLarge, RequestRejected, ValidationRejected
 from sandbox.limits import resolve_limits
 from sandbox.models import EffectiveLimits, ExecutionRequest, FileInput, Finding, Limits, SessionRequest
@@ -118,11 +127,17 @@ class Planner:
             files=tuple(files),
             limits=limits,
             stdin=stdin,
-            env=dict(request.env),
+            env={**dict(language.env), **request.env},
             nofile=self.settings.nofile,
             cpus=self.settings.cpus,
             preload=self.preload(language),
+            artifacts=self.artifact_rules(request.outputs) if tests is None else None,
         )
+
+    def artifact_rules(self, outputs: list[str]) -> ArtifactRules:
+        """What a run sends back: ``out/`` and the request's globs, within the server's caps."""
+        settings = self.settings
+        return ArtifactRules(tuple(outputs), settings.artifacts_max_files, settings.artifacts_max_bytes)
 
     def tests(
         self, request: ExecutionRequest, language: LanguageSpec, limits: EffectiveLimits
@@ -182,7 +197,7 @@ class Planner:
             argv=("python3",),
             files=tuple(files),
             limits=limits,
-            env=dict(request.env),
+            env={**dict(language.env), **request.env},
             nofile=self.settings.nofile,
             cpus=self.settings.cpus,
         )
@@ -218,6 +233,7 @@ class Planner:
             limits=limits,
             nofile=session.nofile,
             cpus=session.cpus,
+            artifacts=self.artifact_rules(request.outputs),
         )
 
     def plan_upload(self, language: str, path: str, data: bytes) -> SourceFile:

@@ -35,11 +35,13 @@ from types import TracebackType
 from typing import Any
 
 from sandbox import observability
+from sandbox.artifacts import ArtifactStore, describe
 from sandbox.config import Settings
 from sandbox.engine import (
     Backend,
     BackendSession,
     BreakerBackend,
+    CollectedArtifact,
     DockerBackend,
     ImageCatalog,
     Lease,
@@ -63,7 +65,7 @@ from sandbox.observability import metrics, tracing
 from sandbox.planning import Planner, source_file, source_files
 from sandbox.resilience import CircuitBreaker, KeyLimiter
 from sandbox.secrets import LazyKeyProvider, SecretStore
-from sandbox.secrets.redaction import StreamRedactor
+from sandbox.secrets.redaction import StreamRedactor, redact_file
 from sandbox.secrets.use import NOTHING, Revealed, SecretAccess
 from sandbox.store import RecordWriter, Store
 from sandbox.validation import (
@@ -140,6 +142,8 @@ class Execution:
         self.spec: RunSpec | None = None
         self.verdict: Verdict | None = None
         self.result: ExecutionResult | None = None
+        #: The bytes of ``result.artifacts``, in order (None for a skipped one): stored by ``record``.
+        self.artifact_contents: list[bytes | None] = []
         self.error: SandboxError | None = None
         self.view = ExecutionRecord(
             id=self.id,
@@ -267,7 +271,10 @@ class Execution:
         if self.session is not None and self.session.sandbox.ended:
             outcome.message = (outcome.message + "; the session has ended").lstrip("; ")
         result = outcome.to_result()
+        if self.session is not None:
+            result.session_open = not self.session.sandbox.ended
         result.findings = list(self.verdict.findings)
+        result.artifacts, self.artifact_contents = describe(outcome.artifacts)
         self.result = result
         self.stage = Stage.RAN
         self.log.info("%s in %d ms", result.status.value, result.wall_ms)
@@ -286,6 +293,12 @@ class Execution:
             if result.compile is not None:
                 result.compile.output = redactor.redact(result.compile.output)
                 result.compile.message = redactor.redact(result.compile.message)
+            for index, data in enumerate(self.artifact_contents):  # text files; binary formats are documented
+                redacted = redact_file(data, redactor) if data is not None else None
+                if redacted != data and redacted is not None:
+                    entries, _ = describe([CollectedArtifact(result.artifacts[index].name, len(redacted), redacted)])
+                    result.artifacts[index] = entries[0]
+                    self.artifact_contents[index] = redacted
         self.stage = Stage.REDACTED
 
     async def record(self) -> None:
@@ -297,11 +310,27 @@ class Execution:
         self._expect(Stage.REDACTED, "record")
         with self._stage("record") as stage:
             stage["status"] = self.result.status.value if self.result else None
+            await self._store_artifacts()
             self._publish_result()
         writing = asyncio.ensure_future(self.service.save(self.view, self.caller.key_id))
         writing.add_done_callback(self._written)
         with contextlib.suppress(SandboxError):  # logged by _written; the result stands
             await asyncio.shield(writing)  # a cancelled caller does not stop the write; `saved` waits for it
+
+    async def _store_artifacts(self) -> None:
+        """Keep the artifacts' bytes where ``GET .../artifacts/{name}`` finds them, before anyone is told
+        of the result; a store that fails marks them skipped (the result stands)."""
+        store = self.service.artifacts
+        if store is None or self.result is None or not any(d is not None for d in self.artifact_contents):
+            return
+        try:
+            await store.save(self.id, self.artifact_contents)
+        except OSError as exc:
+            self.log.error("could not store the artifacts: %s", exc)
+            for index, entry in enumerate(self.result.artifacts):
+                if entry.skipped is None:
+                    reason = f"could not be stored on the server: {exc.strerror or exc}"
+                    self.result.artifacts[index] = entry.model_copy(update={"skipped": reason, "sha256": None})
 
     def _publish_result(self) -> None:
         assert self.result is not None
@@ -521,6 +550,10 @@ class ExecutionService:
         self.policies = policies
         self.store = store
         self.records = RecordWriter(store) if store is not None else None
+        # Artifacts are kept where records are: a server's state directory (the CLI keeps them in memory).
+        retention_s = settings.artifacts_retention_h * 3600
+        self.artifacts = ArtifactStore(settings.state_dir / "artifacts", retention_s) if store is not None else None
+        self._sweeper: asyncio.Task[None] | None = None
         vault = SecretStore(store, LazyKeyProvider(settings)) if store is not None else None
         self.secret_access = SecretAccess(vault, self.audit)
         self.planner = Planner(settings, catalog, policies)
@@ -559,12 +592,28 @@ class ExecutionService:
             if self._warm and self.settings.pool_size > 0:
                 for language in self.settings.pool_languages:
                     self.backend.warm(self.planner.default_profile(language))
+            if self.artifacts is not None:
+                self._sweeper = asyncio.create_task(self._sweep_artifacts(self.artifacts))
         except BaseException:
             await self.aclose()
             raise
 
+    async def _sweep_artifacts(self, store: ArtifactStore) -> None:
+        """Remove artifacts past their retention: at start, then every quarter of the retention (10 min at most)."""
+        period = min(store.retention_s / 4, 600.0)
+        while True:
+            try:
+                await store.sweep()
+            except Exception:
+                log.exception("sweeping old artifacts failed")
+            await asyncio.sleep(period)
+
     async def aclose(self) -> None:
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self.backend.aclose()
         await self.validation.aclose()
         if self.records is not None:
@@ -600,13 +649,20 @@ class ExecutionService:
         self, request: ExecutionRequest, *, caller: Caller = LOCAL, on_output: OutputCallback | None = None
     ) -> ExecutionResult:
         """Every stage inline; raises ``SandboxError`` when the program was refused or could not run."""
+        execution = await self.run(request, caller=caller, on_output=on_output)
+        assert execution.result is not None
+        return execution.result
+
+    async def run(
+        self, request: ExecutionRequest, *, caller: Caller = LOCAL, on_output: OutputCallback | None = None
+    ) -> Execution:
+        """``execute``, answering the whole execution: its result and its artifacts' bytes (``artifact_contents``)."""
         execution = self.execution(request, caller)
         await execution.prepare()
         await execution.finish(on_output)
         if execution.error is not None:
             raise execution.error
-        assert execution.result is not None
-        return execution.result
+        return execution
 
     async def check(self, request: ExecutionRequest, *, caller: Caller = LOCAL) -> Verdict:
         """Validation only (the `validate` doors): policy and caps are checked, nothing runs.

@@ -32,7 +32,15 @@ from sandbox import instance
 from sandbox.engine import OutputCallback
 from sandbox.errors import CapacityUnavailable, NotFound, RateLimited, RequestRejected
 from sandbox.executions import ExecutionManager
-from sandbox.models import Caller, ExecutionRequest, SessionExecution, SessionInfo, SessionRequest
+from sandbox.models import (
+    Caller,
+    ExecutionRequest,
+    SessionExecution,
+    SessionFile,
+    SessionFiles,
+    SessionInfo,
+    SessionRequest,
+)
 from sandbox.planning import check_path
 from sandbox.secrets.redaction import redact_file
 from sandbox.service import Execution, ExecutionService, OpenSession
@@ -148,6 +156,11 @@ class SessionManager:
             raise NotFound(f"no session {session_id!r} for this key")
         return info
 
+    def list_open(self, caller: Caller) -> list[SessionInfo]:
+        """The caller's open sessions in this server process, oldest first (closed ones: ``get`` by id)."""
+        owned = [entry.info for entry in self._sessions.values() if entry.caller.key_id == caller.key_id]
+        return sorted(owned, key=lambda info: info.created_at)
+
     async def execute(
         self,
         session_id: str,
@@ -160,7 +173,11 @@ class SessionManager:
         """Submit a cell (refusals raise here); await ``done`` on the returned execution for its result."""
         entry = self._own(session_id, caller)
         request = ExecutionRequest(
-            language=entry.open.language, code=body.code, limits=body.limits, policy=entry.open.policy.name
+            language=entry.open.language,
+            code=body.code,
+            limits=body.limits,
+            policy=entry.open.policy.name,
+            outputs=body.outputs,
         )
         entry.active += 1
         try:
@@ -197,6 +214,24 @@ class SessionManager:
             entry.info.last_used_at = datetime.now(UTC)
             await self._close_if_ended(session_id, entry, "its container ended")
         return redact_file(data, entry.open.revealed.redactor)
+
+    async def list_files(self, session_id: str, caller: Caller) -> SessionFiles:
+        """The session's workdir, listed with the program stopped; names redacted like file contents."""
+        entry = self._own(session_id, caller)
+        entry.active += 1
+        try:
+            listing = await entry.open.sandbox.list_files()
+        finally:
+            entry.active -= 1
+            entry.info.last_used_at = datetime.now(UTC)
+            await self._close_if_ended(session_id, entry, "its container ended")
+        redactor = entry.open.revealed.redactor
+        if redactor:  # a program may name a file after a secret's value
+            items = [
+                SessionFile(path=redactor.redact(item.path), type=item.type, size=item.size) for item in listing.items
+            ]
+            listing = SessionFiles(items=items, truncated=listing.truncated)
+        return listing
 
     async def delete(self, session_id: str, caller: Caller) -> None:
         entry = self._sessions.get(session_id)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sandbox.api.problems import Problem
-from sandbox.api.routes import ExecutionPage, LanguageInfo, PolicyInfo, ValidationReport
+from sandbox.api.routes import ExecutionPage, LanguageInfo, PolicyInfo, SessionList, ValidationReport
 from sandbox.models import (
     ExecutionRecord,
     ExecutionRequest,
@@ -26,6 +26,7 @@ from sandbox.models import (
     Limits,
     SecretValue,
     SessionExecution,
+    SessionFiles,
     SessionInfo,
     SessionRequest,
     TestCase,
@@ -69,6 +70,29 @@ _DONE: JSON = {
     "created_at": "2025-01-01T12:00:00Z",
     "finished_at": "2025-01-01T12:00:00.012000Z",
 }
+_PLOTTED: JSON = {
+    **_DONE,
+    "id": "5e0c3f7a9b1d4e2f8a6c0b9d7e5f3a1c",
+    "stdout": "",
+    "stdout_bytes": 0,
+    "wall_ms": 1180,
+    "cpu_ms": 1050,
+    "artifacts": [
+        {
+            "name": "t.csv",
+            "size": 4,
+            "media_type": "text/csv",
+            "sha256": "7e0d3c7ea1e0bb54d4e8a2e0f0d4f9b1a7c2f5d8e3b6a9c0d1e2f3a4b5c6d7e8",
+        },
+        {
+            "name": "out/figure-1.png",
+            "size": 16667,
+            "media_type": "image/png",
+            "sha256": "0b9d2c4e6f8a1c3e5d7f9b0a2c4e6d8f1a3c5e7b9d0f2a4c6e8b1d3f5a7c9e0b",
+        },
+        {"name": "out/huge.bin", "size": 40_000_000, "skipped": "over the cap of 16777216 bytes of artifacts per run"},
+    ],
+}
 _RUNNING: JSON = {
     "id": "9b1d7e3c5a2f4c6e8d0b1a3c5e7f9d2b",
     "state": "running",
@@ -107,13 +131,17 @@ EXAMPLES: dict[str, tuple[type[BaseModel], list[JSON]]] = {
                 "secrets": ["API_TOKEN"],
             },
             {
+                "code": "import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\nopen('t.csv', 'w').write('a\\n1\\n')",
+                "outputs": ["*.csv"],
+            },
+            {
                 "language": "c",
                 "code": '#include <stdio.h>\nint main(void){int a,b;scanf("%d %d",&a,&b);printf("%d\\n",a+b);}',
                 "tests": [{"stdin": "1 2", "expected_stdout": "3"}, {"stdin": "40 2", "expected_stdout": "42"}],
             },
         ],
     ),
-    "ExecutionRecord": (ExecutionRecord, [_DONE, _RUNNING, _KILLED]),
+    "ExecutionRecord": (ExecutionRecord, [_DONE, _PLOTTED, _RUNNING, _KILLED]),
     "ExecutionPage": (ExecutionPage, [{"items": [_RUNNING, _DONE], "total": 2, "limit": 50, "offset": 0}]),
     "ValidationReport": (
         ValidationReport,
@@ -193,6 +221,21 @@ EXAMPLES: dict[str, tuple[type[BaseModel], list[JSON]]] = {
                 "idle_ttl_s": 600,
                 "executions": 3,
                 "closed_reason": "",
+            }
+        ],
+    ),
+    "SessionList": (SessionList, [{"items": []}]),
+    "SessionFiles": (
+        SessionFiles,
+        [
+            {
+                "items": [
+                    {"path": "data", "type": "dir", "size": 60},
+                    {"path": "data/input.csv", "type": "file", "size": 8},
+                    {"path": "out", "type": "dir", "size": 60},
+                    {"path": "out/figure-1.png", "type": "file", "size": 18234},
+                ],
+                "truncated": False,
             }
         ],
     ),

@@ -16,15 +16,19 @@ from pydantic import BaseModel, Field
 
 from sandbox.api.auth import bearer, current_caller
 from sandbox.api.problems import documented
+from sandbox.artifacts import artifact_headers
+from sandbox.artifacts import inline as inline_artifact
 from sandbox.engine import image_builds, language_facts
-from sandbox.errors import RequestRejected
+from sandbox.errors import PayloadTooLarge, RequestRejected
 from sandbox.executions import ExecutionManager
 from sandbox.models import (
+    Artifact,
     Caller,
     ExecutionRecord,
     ExecutionRequest,
     Finding,
     SessionExecution,
+    SessionFiles,
     SessionInfo,
     SessionRequest,
 )
@@ -35,6 +39,13 @@ router = APIRouter(
     prefix="/v1", dependencies=[Depends(bearer)], responses=documented(400, 401, 404, 413, 422, 429, 503)
 )
 Key = Annotated[Caller, Depends(current_caller)]
+InlineArtifacts = Annotated[
+    bool,
+    Query(
+        description="Put each artifact's bytes in its `content_base64`, for those within the server's inline cap "
+        "(SANDBOX_ARTIFACTS_INLINE_MAX_BYTES, 256 KiB by default); larger ones are fetched by name."
+    ),
+]
 
 
 def manager(request: Request) -> ExecutionManager:
@@ -103,14 +114,16 @@ async def create_execution(
     key: Key,
     request: Request,
     wait: Annotated[bool, Query(description="Wait for the result (default) or return 202 at once.")] = True,
+    inline: InlineArtifacts = False,
 ) -> Any:
     execution = await manager(request).submit(body, key, record_now=not wait)
     if wait:
         await execution.done.wait()
         if execution.error is not None:  # admitted, but it could not run: 503 (capacity) or 500, as refusals are
             raise execution.error
+    view = await manager(request).inlined(execution.view) if inline and wait else execution.view
     # Already a validated model: serialise it directly rather than through response_model again.
-    return JSONResponse(execution.view.model_dump(mode="json"), status_code=200 if wait else 202)
+    return JSONResponse(view.model_dump(mode="json"), status_code=200 if wait else 202)
 
 
 @router.get("/executions", response_model=ExecutionPage, summary="This key's executions, newest first")
@@ -125,8 +138,44 @@ async def list_executions(
 
 
 @router.get("/executions/{execution_id}", response_model=ExecutionRecord, summary="One execution")
-async def get_execution(execution_id: str, key: Key, request: Request) -> ExecutionRecord:
-    return await manager(request).get(execution_id, key)
+async def get_execution(execution_id: str, key: Key, request: Request, inline: InlineArtifacts = False) -> Any:
+    record = await manager(request).get(execution_id, key)
+    if inline:
+        record = await manager(request).inlined(record)
+    return JSONResponse(record.model_dump(mode="json"))
+
+
+@router.get(
+    "/executions/{execution_id}/artifacts/{name:path}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/octet-stream": {}, "application/json": {"schema": Artifact.model_json_schema()}},
+            "description": "The artifact's bytes (its media type), or with `inline=true` its entry with the bytes "
+            "as base64",
+        }
+    },
+    summary="One artifact's bytes (a file the run left under out/, a figure, or an `outputs` match)",
+)
+async def get_artifact(
+    execution_id: str,
+    name: str,
+    key: Key,
+    request: Request,
+    inline: Annotated[
+        bool, Query(description="Answer JSON: the entry with `content_base64` (small artifacts only).")
+    ] = False,
+) -> Response:
+    entry, data = await manager(request).artifact(execution_id, key, name)
+    if inline:
+        cap = service(request).settings.artifacts_inline_max_bytes
+        if len(data) > cap:
+            raise PayloadTooLarge(
+                f"artifact {name!r} is {len(data)} bytes, over the {cap} bytes returned inline "
+                "(SANDBOX_ARTIFACTS_INLINE_MAX_BYTES): fetch it without inline=true"
+            )
+        return JSONResponse(inline_artifact(entry, data, cap).model_dump(mode="json"))
+    return Response(data, media_type=entry.media_type, headers=artifact_headers(entry))
 
 
 @router.get(
@@ -228,6 +277,15 @@ async def create_session(body: SessionRequest, key: Key, request: Request) -> Se
     return await sessions(request).create(body, key)
 
 
+class SessionList(BaseModel):
+    items: list[SessionInfo] = Field(description="This key's open sessions in this server, oldest first.")
+
+
+@router.get("/sessions", response_model=SessionList, summary="This key's open sessions")
+async def list_sessions(key: Key, request: Request) -> SessionList:
+    return SessionList(items=sessions(request).list_open(key))
+
+
 @router.get("/sessions/{session_id}", response_model=SessionInfo, summary="A session: open, or its closed record")
 async def get_session(session_id: str, key: Key, request: Request) -> SessionInfo:
     return await sessions(request).get(session_id, key)
@@ -261,10 +319,19 @@ async def put_session_file(session_id: str, path: str, key: Key, request: Reques
 
 
 @router.get(
+    "/sessions/{session_id}/files",
+    response_model=SessionFiles,
+    summary="List the session's workdir (at most 1000 entries; links listed, never followed)",
+)
+async def list_session_files(session_id: str, key: Key, request: Request) -> SessionFiles:
+    return await sessions(request).list_files(session_id, key)
+
+
+@router.get(
     "/sessions/{session_id}/files/{path:path}",
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
-    summary="Read a file from the session (symlinks are refused)",
+    summary="Read a file from the session (symlinks are refused; a missing file is 404)",
 )
 async def get_session_file(session_id: str, path: str, key: Key, request: Request) -> Response:
     data = await sessions(request).get_file(session_id, key, path)

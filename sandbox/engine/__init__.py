@@ -10,6 +10,8 @@ from sandbox.engine.images import ImageCatalog, LanguageSpec
 from sandbox.engine.metered import MeteredBackend
 from sandbox.engine.ondemand import ImageBuilds, ImageState, image_builds, language_facts
 from sandbox.engine.spec import (
+    ArtifactRules,
+    CollectedArtifact,
     OutputCallback,
     PoolReport,
     Profile,
@@ -22,10 +24,12 @@ from sandbox.engine.spec import (
 from sandbox.engine.wrappers import BreakerBackend
 
 __all__ = [
+    "ArtifactRules",
     "Backend",
     "BackendSession",
     "BreakerBackend",
     "Check",
+    "CollectedArtifact",
     "DockerBackend",
     "FakeBackend",
     "FakeSession",

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
+from sandbox.models import SessionFiles
 
 
 class Lease(abc.ABC):
@@ -53,7 +54,11 @@ class BackendSession(abc.ABC):
 
     @abc.abstractmethod
     async def get_file(self, path: str) -> bytes:
-        """Read a workdir file without following links."""
+        """Read a workdir file without following links (``NotFound`` if there is none)."""
+
+    @abc.abstractmethod
+    async def list_files(self) -> SessionFiles:
+        """The workdir's entries (bounded; links listed, never followed)."""
 
     @abc.abstractmethod
     async def close(self) -> None:

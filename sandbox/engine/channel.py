@@ -19,11 +19,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.engine.collected import ArtifactIntake
 from sandbox.engine.docker import Container
 from sandbox.engine.outcome import HostView, classify, classify_compile, judge_cases
 from sandbox.engine.protocol import CaseReport, CompileReport, Frame, FrameReader, ProtocolError, RunnerReport
-from sandbox.engine.spec import OutputCallback, RunOutcome, deliver
-from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, RequestRejected
+from sandbox.engine.spec import ArtifactRules, CollectedArtifact, OutputCallback, RunOutcome, deliver
+from sandbox.errors import DockerFailing, DockerUnavailable, EngineError, NotFound, RequestRejected
 from sandbox.models import CompileResult, EffectiveLimits, Status, TestCaseResult
 
 DIAG_TAIL = 300  # characters of the runner's own stderr quoted in an error
@@ -146,11 +147,16 @@ class RunnerChannel:
         limits: EffectiveLimits,
         on_output: OutputCallback | None,
         stages: Stages | None = None,
+        artifacts: ArtifactRules | None = None,
+        grace_s: float = 0.0,
     ) -> tuple[RunOutcome, RunnerReport | None]:
         """Send one request (a run, or a session cell) and collect its frames into an outcome.
 
         ``stages``: a compile first (its frame, then ``on_compiled`` before the program may start),
-        and tests mode (a frame per case); each stage under its own host deadline.
+        and tests mode (a frame per case); each stage under its own host deadline. ``artifacts``:
+        the rules the request gave the runner, which the host holds its frames to. ``grace_s``: the
+        time the runner may take past the wall limit before its own kill (a session cell's interrupt
+        grace), added to the host's deadline.
         """
         stages = stages or Stages()
         started = time.monotonic()
@@ -170,7 +176,7 @@ class RunnerChannel:
         if stages.tests is not None:
             outcome, report = await self._cases(limits, started, stages.tests), None
         else:
-            outcome, report = await self._collect(limits, started, on_output)
+            outcome, report = await self._collect(limits, started, on_output, artifacts, grace_s)
         outcome.compile = compiled
         return outcome, report
 
@@ -283,8 +289,8 @@ class RunnerChannel:
 
         Returns the file bytes, if a file frame came before the result.
 
-        ``RequestRejected`` carries the runner's reason (a bad path, a link, a missing
-        file); ``EngineError`` means the container is gone.
+        ``RequestRejected`` carries the runner's reason (a bad path, a link), ``NotFound`` a
+        file that does not exist; ``EngineError`` means the container is gone.
         """
         await self.send(message)
         self._reader.deadline = time.monotonic() + self._answer_timeout_s
@@ -298,23 +304,36 @@ class RunnerChannel:
             elif frame.kind == "result":
                 return content
             elif frame.kind == "error":
+                missing = False
                 try:
-                    reason = str(json.loads(frame.payload)["error"])
-                except (ValueError, KeyError, TypeError):
+                    body = json.loads(frame.payload)
+                    reason, missing = str(body["error"]), body.get("missing") is True
+                except (ValueError, KeyError, TypeError, AttributeError):
                     reason = frame.payload[:300].decode(errors="replace")
-                raise RequestRejected(reason[:300])
+                raise (NotFound if missing else RequestRejected)(reason[:300])
             else:
                 raise ProtocolError(f"unexpected {frame.kind} frame in a session answer")
 
     async def _collect(
-        self, limits: EffectiveLimits, started: float, on_output: OutputCallback | None
+        self,
+        limits: EffectiveLimits,
+        started: float,
+        on_output: OutputCallback | None,
+        rules: ArtifactRules | None = None,
+        grace_s: float = 0.0,
     ) -> tuple[RunOutcome, RunnerReport | None]:
-        """Read one request's frames up to its result, enforcing the host's deadline and caps."""
+        """Read one request's frames up to its result, enforcing the host's deadline and caps.
+
+        Artifacts (``A`` then ``F`` frames, after the output) are kept only with a result: a run
+        the host had to cut off brings none back.
+        """
         reader = self._reader
-        reader.deadline = started + limits.wall_time_s + self._kill_grace_s
+        intake = ArtifactIntake(rules) if rules is not None else None
+        reader.deadline = started + limits.wall_time_s + grace_s + self._kill_grace_s
         out = {"stdout": bytearray(), "stderr": bytearray()}
         caps = {"stdout": limits.stdout_bytes, "stderr": limits.stderr_bytes}
         report: RunnerReport | None = None
+        collected: list[CollectedArtifact] = []
         host = HostView()
         error: str | None = None
         while report is None and error is None and not host.output_limit and not host.runner_lost:
@@ -336,9 +355,18 @@ class RunnerChannel:
                     await deliver(on_output, frame.kind, piece)
                 if len(frame.payload) > room:
                     host = HostView(output_limit=frame.kind)
+            elif frame.kind in ("artifact", "file") and intake is not None:
+                try:
+                    if frame.kind == "artifact":
+                        intake.header(frame.payload)
+                    else:
+                        intake.data(frame.payload)
+                except ProtocolError as exc:
+                    error = f"runner protocol error: {exc.message}"
             elif frame.kind == "result":
                 try:
                     report = RunnerReport.parse(frame.payload)
+                    collected = intake.finish() if intake is not None else []
                 except ProtocolError as exc:
                     error = exc.message
             elif frame.kind == "error":
@@ -379,5 +407,6 @@ class RunnerChannel:
             cpu_ms=report.cpu_ms if report else 0,
             peak_memory_bytes=report.peak_memory_bytes if report else 0,
             message=message,
+            artifacts=collected if report is not None and not host.timed_out and not host.output_limit else [],
         )
         return outcome, report

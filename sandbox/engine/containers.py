@@ -239,6 +239,7 @@ class DockerBackend(Backend):
             channel,
             cpu_budget_s=self.settings.session_cpu_budget_s,
             on_end=functools.partial(self._session_ended, slots=slots),
+            interrupt_grace_s=self.settings.session_interrupt_grace_s,
         )
         self._sessions.add(session)
         return session
@@ -311,7 +312,8 @@ class _OneShot(Lease):
             on_compiled=go if spec.set_run_memory else None,
         )
         try:
-            outcome, _ = await channel.run(encode_request(spec), spec.limits, on_output, stages)
+            rules = spec.artifacts if spec.tests is None else None
+            outcome, _ = await channel.run(encode_request(spec), spec.limits, on_output, stages, rules)
         except OSError as exc:
             raise EngineError(f"lost the connection to container {self._channel.container.id[:12]}: {exc}") from exc
         return outcome

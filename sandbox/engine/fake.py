@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.spec import OutputCallback, RunOutcome, RunSpec, deliver
-from sandbox.errors import NotFound, PoolExhausted, RequestRejected
-from sandbox.models import Status
+from sandbox.errors import NotFound, PoolExhausted
+from sandbox.models import SessionFile, SessionFiles, Status
 
 #: Gets every spec (one-shot runs, session openings with mode "session", cells with mode "cell").
 Handler = Callable[[RunSpec], RunOutcome | Awaitable[RunOutcome]]
@@ -114,8 +114,13 @@ class FakeSession(BackendSession):
     async def get_file(self, path: str) -> bytes:
         self._check_open()
         if path not in self.files:
-            raise RequestRejected(f"FileNotFoundError: {path!r}")
+            raise NotFound(f"no file {path!r} in the session")
         return self.files[path]
+
+    async def list_files(self) -> SessionFiles:
+        self._check_open()
+        items = [SessionFile(path=path, type="file", size=len(data)) for path, data in sorted(self.files.items())]
+        return SessionFiles(items=items, truncated=False)
 
     async def close(self) -> None:
         if not self._ended:

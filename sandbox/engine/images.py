@@ -45,6 +45,9 @@ class LanguageSpec:
     #: A pre-started runtime (exec mode): the command the runner starts while the container waits, to
     #: become ``argv`` when the request comes (see the runner's ``preload`` module); empty: none.
     preload: tuple[str, ...] = ()
+    #: Variables every program of the language gets (under the request's own): the Docker image's ENV
+    #: does not reach the program, whose environment the runner builds.
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def compiled(self) -> bool:
@@ -99,6 +102,7 @@ class ImageCatalog:
                 packages=tuple(data.get("packages", ())),
                 source_checks=tuple((c["pattern"], c["message"]) for c in data.get("source_checks", ())),
                 preload=tuple(data.get("preload", ())),
+                env=tuple(sorted(data.get("env", {}).items())),
             )
             self.languages[spec.name] = spec
             for alias in (spec.name, *spec.aliases):

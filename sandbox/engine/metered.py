@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.spec import RunSpec
 from sandbox.engine.wrappers import Wrapper
+from sandbox.models import SessionFiles
 from sandbox.observability import exposition, metrics
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class _MeteredSession(BackendSession):
 
     async def get_file(self, path: str) -> bytes:
         return await self._session.get_file(path)
+
+    async def list_files(self) -> SessionFiles:
+        return await self._session.list_files()
 
     async def close(self) -> None:
         try:

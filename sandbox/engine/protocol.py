@@ -31,6 +31,8 @@ MAX_RESULT_FRAME = 64 << 10
 MAX_FILE_FRAME = 32 << 20
 #: A compile's or a test case's frame: its result fields and output heads (64 KiB each at most), base64.
 MAX_REPORT_FRAME = 1 << 20
+#: An artifact's header: its name (1 KiB at most, as a request's file path) and size, or why it was skipped.
+MAX_ARTIFACT_FRAME = 8 << 10
 #: The most of a compiler's output the runner keeps and sends back.
 COMPILE_OUTPUT_HEAD = 256 << 10
 FRAME_CAPS = {
@@ -39,6 +41,7 @@ FRAME_CAPS = {
     "file": MAX_FILE_FRAME,
     "compile": MAX_REPORT_FRAME,
     "case": MAX_REPORT_FRAME,
+    "artifact": MAX_ARTIFACT_FRAME,
 }
 FRAME_TYPES = {
     b"H": "hello",
@@ -49,6 +52,7 @@ FRAME_TYPES = {
     b"F": "file",
     b"C": "compile",
     b"T": "case",
+    b"A": "artifact",
 }
 WORKSPACE = "/workspace"
 
@@ -92,6 +96,8 @@ def encode_request(spec: RunSpec, session: dict[str, object] | None = None) -> b
             "output_head": min(COMPILE_OUTPUT_HEAD, spec.limits.stderr_bytes),
             "await_go": spec.set_run_memory,
         }
+    if spec.artifacts is not None and spec.tests is None:
+        stages["artifacts"] = spec.artifacts.runner_form()
     if spec.tests is not None:  # expected outputs stay on the host (see the runner's ``cases``)
         stages["head_bytes"] = spec.head_bytes
         stages["tests"] = [
@@ -247,6 +253,8 @@ class RunnerReport:
     #: Why the runner ended the session for its own sake: "cpu_budget", "reply", "unfreezable" (see the runner).
     session_end: str | None = None
     session_cpu_ms: int = 0  # the session container's CPU since it opened
+    #: A session cell past its wall limit that answered its interrupt in time: its interpreter lives on.
+    interrupted: bool = False
 
     @classmethod
     def parse(cls, payload: bytes) -> RunnerReport:
@@ -296,6 +304,7 @@ class RunnerReport:
             session_ended=flag("session_ended") or session_end is not None,
             session_end=session_end,
             session_cpu_ms=count("session_cpu_ms"),
+            interrupted=flag("interrupted"),
         )
 
 
@@ -318,7 +327,7 @@ class CompileReport:
 
     @classmethod
     def parse(cls, payload: bytes) -> CompileReport:
-        data = _json_object(payload, "compile")
+        data = json_object(payload, "compile")
         workdir = _bounded_count(data.get("workdir_bytes"))
         return cls(RunnerReport.parse(payload), _b64(data, "output"), _flag(data, "output_truncated"), workdir)
 
@@ -336,7 +345,7 @@ class CaseReport:
 
     @classmethod
     def parse(cls, payload: bytes) -> CaseReport:
-        data = _json_object(payload, "case")
+        data = json_object(payload, "case")
         index = data.get("index")
         if type(index) is not int or index < 0:
             raise ProtocolError("case field 'index' is invalid")
@@ -358,7 +367,7 @@ def output_digest(output: bytes) -> str:
     return hashlib.sha256(normalise_output(output)).hexdigest()
 
 
-def _json_object(payload: bytes, what: str) -> dict[str, object]:
+def json_object(payload: bytes, what: str) -> dict[str, object]:
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError) as exc:

@@ -5,10 +5,14 @@ session protocol). The session holds one of the backend's execution slots from
 its opening to its end (its container counts against ``max_concurrency`` like
 a run's), and one call at a time: a cell or a file operation holds the
 session's lock. Between calls the runner keeps every process of the program
-stopped, and it holds the session to its lifetime CPU budget. A cell that times
-out, overflows a cap, kills the interpreter, passes the CPU budget or writes to
-the interpreter's result pipe ends the session, and so does a lost connection;
-the container is removed then.
+stopped, and it holds the session to its lifetime CPU budget. A cell past its
+wall limit is interrupted first (``KeyboardInterrupt`` in the interpreter): if
+it reports back within ``interrupt_grace_s`` it answers ``timeout`` and the
+session goes on with its state. A cell that times out otherwise, overflows a
+cap, kills the interpreter, passes the CPU budget or writes to the
+interpreter's result pipe ends the session, and so does a lost connection; the
+container is removed then. ``list_files`` lists the workdir (the runner's
+``list``), untrusted like every answer: checked entry by entry, bounded.
 
 The program shares the interpreter with the session's protocol, so it can break
 it (exit between calls, close or write the interpreter's pipes, forge its
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -34,12 +39,16 @@ from sandbox.engine.docker import Container
 from sandbox.engine.protocol import RunnerReport, encode_message, runner_limits
 from sandbox.engine.spec import OutputCallback, RunOutcome, RunSpec
 from sandbox.errors import EngineError, NotFound, RequestRejected
-from sandbox.models import Status
+from sandbox.models import SessionFile, SessionFiles, Status
 
 log = logging.getLogger(__name__)
 
-#: Statuses after which the interpreter is known to be intact; any other ends the session.
+#: Statuses after which the interpreter is known to be intact; any other ends the session (but a
+#: timeout the interpreter answered its interrupt for: ``RunnerReport.interrupted``).
 SURVIVABLE = (Status.OK, Status.RUNTIME_ERROR)
+#: The most entries a workdir listing has (the runner's cap too), and the longest path kept in one.
+LIST_MAX_ENTRIES = 1000
+LIST_MAX_PATH = 4096
 
 
 class DockerSession(BackendSession):
@@ -52,10 +61,12 @@ class DockerSession(BackendSession):
         *,
         cpu_budget_s: int,
         on_end: Callable[[DockerSession], None],
+        interrupt_grace_s: float = 0.0,
     ) -> None:
         self.container = container
         self._channel = channel
         self.cpu_budget_s = cpu_budget_s
+        self.interrupt_grace_s = interrupt_grace_s
         self._on_end = on_end
         self._lock = asyncio.Lock()
         self._ended = False
@@ -81,6 +92,12 @@ class DockerSession(BackendSession):
             self._check_open()
             return await self._call({"op": "get", "path": path})
 
+    async def list_files(self) -> SessionFiles:
+        async with self._lock:
+            self._check_open()
+            answer = await self._call({"op": "list", "max_entries": LIST_MAX_ENTRIES})
+        return _listing(answer)
+
     async def close(self) -> None:
         self._closing = True
         if self._lock.locked():
@@ -100,9 +117,16 @@ class DockerSession(BackendSession):
         """Run ``spec.files[0]`` as a cell (the caller holds the lock, through ``acquire``)."""
         self._check_open()
         code = spec.files[0].data.decode("utf-8", errors="surrogateescape")
-        message = encode_message({"op": "exec", "code": code, "limits": runner_limits(spec)})
+        grace_ms = int(self.interrupt_grace_s * 1000)
+        limits = {**runner_limits(spec), "interrupt_grace_ms": grace_ms}
+        body: dict[str, object] = {"op": "exec", "code": code, "limits": limits}
+        if spec.artifacts is not None:
+            body["artifacts"] = spec.artifacts.runner_form()
+        message = encode_message(body)
         try:
-            outcome, report = await self._channel.run(message, spec.limits, on_output)
+            outcome, report = await self._channel.run(
+                message, spec.limits, on_output, artifacts=spec.artifacts, grace_s=grace_ms / 1000
+            )
         except (EngineError, OSError) as exc:
             self._end()
             if self._closing:
@@ -114,8 +138,17 @@ class DockerSession(BackendSession):
         if self._closing:  # the container went away under the cell because the session was closed
             self._end()
             return _closed_while_running(outcome)
-        if report is None or report.session_ended or outcome.status not in SURVIVABLE:
+        interrupted = (
+            report is not None and report.interrupted and report.timed_out and outcome.status is Status.TIMEOUT
+        )
+        if report is None or report.session_ended or (outcome.status not in SURVIVABLE and not interrupted):
             self._end()
+        elif interrupted:
+            outcome = dataclasses.replace(
+                outcome,
+                message=f"interrupted after {spec.limits.wall_time_s:g} s (its wall-clock limit: KeyboardInterrupt "
+                "in the cell); the session is still open",
+            )
         if report is not None and report.session_end is not None:
             outcome = self._ended_by_runner(outcome, report)
         return outcome
@@ -174,6 +207,27 @@ class DockerSession(BackendSession):
         if not self._ended:
             self._ended = True
             self._on_end(self)
+
+
+def _listing(answer: bytes) -> SessionFiles:
+    """The runner's workdir listing, checked: the program shares the container, so every field is
+    untrusted (at most ``LIST_MAX_ENTRIES`` entries; a malformed one is a protocol failure)."""
+    try:
+        body = json.loads(answer)
+        entries, truncated = body["entries"], body["truncated"]
+        if not isinstance(entries, list) or type(truncated) is not bool or len(entries) > LIST_MAX_ENTRIES:
+            raise ValueError("not a listing")
+        items = []
+        for entry in entries:
+            path, kind, size = entry["path"], entry["type"], entry["size"]
+            if not isinstance(path, str) or not 0 < len(path) <= LIST_MAX_PATH or type(size) is not int:
+                raise ValueError("not a listing entry")
+            # A name that is not UTF-8 reaches here as surrogates, which no JSON answer can carry.
+            path = path.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            items.append(SessionFile(path=path, type=kind, size=max(size, 0)))
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # pydantic's ValidationError is a ValueError
+        raise EngineError(f"the runner's workdir listing is malformed ({type(exc).__name__})") from None
+    return SessionFiles(items=items, truncated=truncated)
 
 
 def _closed_while_running(outcome: RunOutcome | None = None) -> RunOutcome:

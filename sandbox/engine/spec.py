@@ -38,6 +38,36 @@ class RunFile:
 
 
 @dataclass(frozen=True)
+class ArtifactRules:
+    """What a run sends back as artifacts: ``out/`` and these globs, within these caps."""
+
+    globs: tuple[str, ...] = ()
+    max_files: int = 32
+    max_bytes: int = 16 << 20
+    #: Workdir entries the runner looks at, at most, to find glob matches.
+    max_entries: int = 20000
+
+    def runner_form(self) -> dict[str, object]:
+        """As the runner reads it (the request's, or a session cell's, ``artifacts`` part)."""
+        return {
+            "globs": list(self.globs),
+            "max_files": self.max_files,
+            "max_bytes": self.max_bytes,
+            "max_entries": self.max_entries,
+        }
+
+
+@dataclass(frozen=True)
+class CollectedArtifact:
+    """One artifact as the runner sent it: its name, size and bytes, or why it was skipped."""
+
+    name: str
+    size: int
+    data: bytes | None = None
+    skipped: str | None = None
+
+
+@dataclass(frozen=True)
 class TestInput:
     """One case of tests mode, as the runner gets it."""
 
@@ -81,6 +111,8 @@ class RunSpec:
     head_bytes: int = 8 << 10
     #: The language's preload (``LanguageSpec.preload``), started when the container is: empty for none.
     preload: tuple[str, ...] = ()
+    #: The files to send back after the run (not in tests mode); None: none.
+    artifacts: ArtifactRules | None = None
 
     @property
     def profile(self) -> Profile:
@@ -115,6 +147,8 @@ class RunOutcome:
     compile: CompileResult | None = None
     tests: list[TestCaseResult] | None = None
     summary: TestSummary | None = None
+    #: What the runner sent back; described (media type, digest) and stored by the service.
+    artifacts: list[CollectedArtifact] = field(default_factory=list)
 
     def to_result(self) -> ExecutionResult:
         """The public result of this run; output is decoded as UTF-8 with replacement."""

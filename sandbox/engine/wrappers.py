@@ -26,6 +26,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.spec import PoolReport, Profile, RunSpec
 from sandbox.errors import DockerFailing, DockerUnavailable, SandboxError
+from sandbox.models import SessionFiles
 from sandbox.resilience import BreakerState, CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,10 @@ class _GuardedSession(BackendSession):
     async def get_file(self, path: str) -> bytes:
         self._breaker.check()
         return await self._session.get_file(path)
+
+    async def list_files(self) -> SessionFiles:
+        self._breaker.check()
+        return await self._session.list_files()
 
     async def close(self) -> None:
         await self._session.close()

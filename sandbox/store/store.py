@@ -66,8 +66,9 @@ MIGRATIONS: dict[int, list[str]] = {
     4: ["ALTER TABLE executions ADD COLUMN secrets JSON"],  # the secrets table itself comes from create_all
     5: ["ALTER TABLE executions ADD COLUMN stages JSON"],
 }
-#: The parts of a result kept together in ``executions.stages``.
-STAGES = ("compile", "tests", "summary")
+#: The parts of a result kept together in ``executions.stages`` (artifacts: their entries, not their bytes;
+#: ``session_open``: a session cell's, whether its session outlived it).
+STAGES = ("compile", "tests", "summary", "artifacts", "session_open")
 
 
 def hash_key(plaintext: str) -> str:
@@ -225,6 +226,10 @@ class Store:
             case["stdout"], case["stderr"] = _head(case["stdout"], share), _head(case["stderr"], share)
         if "compile" in stages:
             stages["compile"]["output"] = _head(stages["compile"]["output"], self.output_bytes)
+        for artifact in stages.get("artifacts", ()):
+            artifact.pop("content_base64", None)  # the bytes are under state_dir/artifacts, not in the record
+        if not stages.get("artifacts"):
+            stages.pop("artifacts", None)
         values["stages"] = stages or None
         values["status"] = record.status.value if record.status else None
         values["stdout"] = _head(record.stdout, self.output_bytes)

@@ -298,7 +298,7 @@ def test_unvalidatable_uploads_are_refused(live_server, path: str) -> None:
         sid = open_session(client)
         response = client.put(f"/v1/sessions/{sid}/files/{path}", content=b"PK\x03\x04 not really")
         assert_problem(response, 422, "validation_rejected")
-        assert client.get(f"/v1/sessions/{sid}/files/{path}").status_code == 400, "a refused file was written"
+        assert client.get(f"/v1/sessions/{sid}/files/{path}").status_code == 404, "a refused file was written"
         client.delete(f"/v1/sessions/{sid}")
 
 

@@ -56,7 +56,7 @@ def test_files_round_trip_including_binary_and_symlinks_refused(api) -> None:
     assert api.get(f"/v1/sessions/{sid}/files/dir/passwd").status_code == 400
     assert api.put(f"/v1/sessions/{sid}/files/dir/x", content=b"x").status_code == 400
     assert api.put(f"/v1/sessions/{sid}/files/..%2Fetc%2Fx", content=b"x").status_code in (400, 404)
-    assert api.get(f"/v1/sessions/{sid}/files/missing").status_code == 400
+    assert api.get(f"/v1/sessions/{sid}/files/missing").status_code == 404
     api.delete(f"/v1/sessions/{sid}")
 
 
@@ -70,7 +70,10 @@ def test_validation_applies_to_every_cell(api) -> None:
 
 def test_a_timeout_ends_the_session_and_removes_its_container(live_server, api, docker_client) -> None:
     sid = open_session(api)
-    body = cell(api, sid, "import time\ntime.sleep(30)", wall_time_s=1).json()
+    # A cell that ignores its interrupt (one that stops when interrupted keeps its session).
+    body = cell(
+        api, sid, "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(30)", wall_time_s=1
+    ).json()
     assert body["status"] == "timeout" and "session has ended" in body["message"]
     assert api.get(f"/v1/sessions/{sid}").json()["closed_reason"] == "ended by a call (timeout)"
     owner = live_server.settings.owner
@@ -138,7 +141,7 @@ def test_a_python_file_written_into_a_session_is_validated(api) -> None:
     denied = api.put(f"/v1/sessions/{sid}/files/helper.py", content=b"import subprocess\n")
     assert denied.status_code == 422 and denied.json()["code"] == "validation_rejected"
     assert denied.json()["findings"][0]["file"] == "helper.py"
-    assert api.get(f"/v1/sessions/{sid}/files/helper.py").status_code == 400, "a denied file is not written"
+    assert api.get(f"/v1/sessions/{sid}/files/helper.py").status_code == 404, "a denied file is not written"
     assert api.put(f"/v1/sessions/{sid}/files/mod.pyc", content=b"\x00\x01").status_code == 422
     assert api.put(f"/v1/sessions/{sid}/files/helper.py", content=b"def f():\n    return 7\n").status_code == 204
     assert cell(api, sid, "import helper\nprint(helper.f())").json()["stdout"] == "7\n"

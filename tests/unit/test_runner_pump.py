@@ -33,7 +33,8 @@ DATA = (b"0123456789abcdef" * 1000)[:WRITTEN]
 
 def writer(fd: int, size: int = WRITTEN, *, then_sleep: bool = False) -> str:
     """A program (or cell) that writes ``size`` bytes of DATA to ``fd`` at once, then ends or sleeps."""
-    code = f"import os, time\nos.write({fd}, {DATA[:size]!r})\n"
+    # An assignment: a session cell's last expression would be displayed (its byte count on stdout).
+    code = f"import os, time\nwritten = os.write({fd}, {DATA[:size]!r})\n"
     return code + ("time.sleep(30)\n" if then_sleep else "")
 
 

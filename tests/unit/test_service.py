@@ -289,6 +289,8 @@ def test_to_result_copies_every_field() -> None:
         "compile": CompileResult(status=Status.OK, output="warning").model_dump(),
         "tests": [TestCaseResult(index=0, status=Status.KILLED).model_dump()],
         "summary": {"total": 1, "passed": 0, "failed": 1, "unjudged": 0},
+        "artifacts": [],
+        "session_open": None,  # set by the run stage, for a session's cell only
     }
 
 

@@ -23,6 +23,7 @@ Modules, one concept each
     runs         one process run to its end and measured (program, compiler, test case)
     build        the compile stage
     cases        tests mode: one run per case, each in a fresh copy of the workdir
+    artifacts    the files a run leaves for the caller (``out/``, ``outputs`` globs), as frames
     preload      a pre-started runtime (``SANDBOX_PRELOAD``) that becomes the program of an exec run
     oneshot      one request: compile if asked, then one run or one per case
     session      one interpreter kept between requests (imported only when a session opens)
@@ -67,7 +68,14 @@ Host -> runner (container stdin), exactly one message::
      "compile": {"argv": [...], "env": {...}, "limits": {...}, "output_head": int,
                  "await_go": bool},      # optional: a compiled language (see build)
      "tests": [{"stdin": "<base64>", "args": [...]}],   # never the expected outputs
-     "head_bytes": int}                  # optional: tests mode (see cases)
+     "head_bytes": int,                  # optional: tests mode (see cases)
+     "artifacts": {"globs": [...], "max_files": int, "max_bytes": int,
+                   "max_entries": int}}  # optional: files to send back (see artifacts)
+
+With ``artifacts`` (not in tests mode), once the program has ended, each file
+under ``out/`` or matching a glob is an ``A`` frame (JSON ``{"name", "size"}``,
+or ``{"name", "size", "skipped": reason}``) followed, unless skipped, by an
+``F`` frame with its bytes; the ``R`` frame comes after them.
 
 With ``compile``, the compiler runs first and its outcome is one ``C`` frame
 (the result fields plus ``output``, base64, ``output_truncated`` and
@@ -97,6 +105,7 @@ Runner -> host (container stdout), a sequence of frames::
     b"X"  the runner could not run the request, JSON {"error": message}; last frame
     b"C"  the compile's outcome (with ``compile`` only)
     b"T"  one test case's outcome (tests mode only)
+    b"A"  an artifact's name and size (or why it was skipped); its bytes follow as ``F``
 
 Sessions
 --------
@@ -106,17 +115,27 @@ kernel). After the opening request (``"mode": "session"``, answered by
 ``R {"exit_code": 0, "session": "open"}``), the host sends more messages on
 stdin, each answered by frames ending in R (or X)::
 
-    {"v": 1, "op": "exec", "code": "...", "limits": {...}}   output frames, then R
+    {"v": 1, "op": "exec", "code": "...", "limits": {...},
+     "artifacts": {...}}                                       output frames, artifacts, then R
     {"v": 1, "op": "put", "path": "...", "data": "<base64>"}  R {"ok": true}
     {"v": 1, "op": "get", "path": "..."}                       F (file bytes), then R
+    {"v": 1, "op": "list", "max_entries": n}                   F (JSON listing), then R
     {"v": 1, "op": "close"}                                    the container ends
 
-b"F" carries the file's raw bytes. An exec's R frame has the fields above plus
-"session_ended". A cell that times out, overflows a cap or kills the interpreter
+b"F" carries the file's raw bytes, or for ``list`` the JSON ``{"entries":
+[{"path", "type": "file"|"dir"|"link"|"other", "size"}], "truncated": bool}``
+(links listed, never followed; at most 1000 entries). A ``get`` of a path that
+does not exist is answered ``X {"error", "missing": true}``. An exec's R frame
+has the fields above plus "session_ended" and "interrupted". A cell's limits
+may carry "interrupt_grace_ms": at its wall limit the interpreter gets SIGINT
+(``KeyboardInterrupt`` in the cell) and that long to report back; if it does,
+the R frame says "timed_out": true, "interrupted": true and the session goes on.
+A cell that times out otherwise, overflows a cap or kills the interpreter
 ends the session: its R frame says "session_ended": true, and later exec
 requests get X. Caps, the truncation flags and "output_limit" mean the same
 for a cell as for a one-shot run (see ``pump``), also when the cap is crossed
-by output the cell left in the pipes as it reported back.
+by output the cell left in the pipes as it reported back. A cell's last
+expression is displayed as in a notebook (see ``session``).
 
 The program runs as the container's (non-root) uid in its own session, with
 rlimits applied, stdin/stdout/stderr on pipes owned by the runner. When it exits,
@@ -140,6 +159,7 @@ def main() -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     wire.write_json(b"H", {"v": PROTOCOL_VERSION})
     preload.start()  # if the host named one: the runtime starts while the request is on its way
+    workspace.seed_tmp()  # the image's caches, while a warm container waits
     try:
         request = wire.read_request()
         workspace.write_files(request.get("files") or [])

@@ -46,5 +46,5 @@ def compile_program(request: wire.Request) -> bool:
     )
     if ok:
         with contextlib.suppress(OSError):  # what the compile left in /tmp is the program's to see, then
-            workspace.clear(workspace.TMP)
+            workspace.reset_tmp()
     return ok

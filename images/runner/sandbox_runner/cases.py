@@ -69,7 +69,7 @@ def run_cases(request: wire.Request, waiting: preload.Preload | None = None) -> 
                 return {"cases": ran, "reset_failed": unsaved}
             try:
                 workspace.clear(workspace.WORKDIR)
-                workspace.clear(workspace.TMP)
+                workspace.reset_tmp()
                 reset_shared_state()
                 workspace.restore(saved)
             except (OSError, ValueError) as exc:

@@ -4,14 +4,15 @@ The program is spawned and its output pumped (``pump.Pump``) until it exits,
 overflows a cap or reaches the wall deadline; then every other process in the
 container is cleared, and the result is measured from the kernel's accounting
 of the runner's children. A compiled language's compiler runs first the same
-way (``build``); tests mode runs the program once per case (``cases``).
+way (``build``); tests mode runs the program once per case (``cases``). The
+files the run leaves for the caller follow its output (``artifacts``).
 """
 
 from __future__ import annotations
 
 import binascii
 
-from . import build, cases, preload, runs, wire
+from . import artifacts, build, cases, preload, runs, wire
 
 
 def supervise(request: wire.Request) -> dict[str, object] | None:
@@ -31,4 +32,6 @@ def supervise(request: wire.Request) -> dict[str, object] | None:
     if request.get("tests") is not None:
         return cases.run_cases(request, waiting)
     stdin = binascii.a2b_base64(request.get("stdin") or "")
-    return runs.run_program(request, stdin, waiting=waiting)
+    result = runs.run_program(request, stdin, waiting=waiting)
+    artifacts.collect(request)  # the program and all it started are gone: nothing changes under the walk
+    return result

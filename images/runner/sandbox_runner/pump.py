@@ -14,6 +14,13 @@ its interpreter and ends. So is a session's interpreter whose container passes
 the session's CPU budget (``cpu_limit_ns``, checked every ``CPU_CHECK_S``), or
 whose result pipe carries something other than this cell's reply (``broken``).
 The callers clear the rest of the container and measure CPU and memory.
+
+A session cell past its wall limit is interrupted first when the cell asks for it
+(``interrupt_grace_s``): SIGINT to the interpreter (a ``KeyboardInterrupt`` in the
+cell), then up to the grace for its reply, forwarding output under the same caps.
+A reply in time leaves the interpreter alive (``interrupted``; still ``timed_out``);
+otherwise it is SIGKILLed as above. One-shot runs never ask: their program is killed
+at the deadline.
 """
 
 from __future__ import annotations
@@ -58,6 +65,8 @@ class Pump:
     frame type and the bytes, under the same caps. ``xcpu_at``: a preloaded program (see
     ``preload``), whose kernel CPU limit counts whole seconds of its start-up too, is sent
     SIGXCPU once its process's CPU seconds reach this (checked every ``CPU_CHECK_S``).
+    ``interrupt_grace_s`` (a session cell, with ``replies``): at the deadline, SIGINT and this
+    long for the reply before the kill (see the module docstring).
     """
 
     def __init__(
@@ -75,6 +84,7 @@ class Pump:
         cpu_limit_ns: int | None = None,
         sink: Sink | None = None,
         xcpu_at: float | None = None,
+        interrupt_grace_s: float = 0.0,
     ) -> None:
         self.pid = pid
         self.streams = streams
@@ -92,6 +102,8 @@ class Pump:
         self.reply: wire.JSONObject | None = None
         self.broken: str | None = None  # why the result pipe cannot be trusted any more
         self.cpu_exhausted = False
+        self.interrupted = False  # past the deadline, the interpreter answered SIGINT within the grace
+        self._grace_s = interrupt_grace_s if replies is not None else 0.0
         self._stdin = memoryview(stdin)
         self._stdin_fd = stdin_fd
         self._keep_stdin = keep_stdin
@@ -131,11 +143,14 @@ class Pump:
         self._register()
         try:
             self._watch()
-            if self.timed_out or self.broken or self.cpu_exhausted:
+            if self.timed_out and self._grace_s > 0:
+                self._interrupt()
+            if (self.timed_out and not self.interrupted) or self.broken or self.cpu_exhausted:
                 self._stop_program()
             if not self.output_limit:
                 self._drain()
             if self.output_limit:
+                self.interrupted = False
                 self._stop_program()
         finally:
             self._close_stdin()
@@ -189,6 +204,25 @@ class Pump:
                     self._feed_stdin()
                 elif fd in self.streams:
                     self._take(fd)
+
+    def _interrupt(self) -> None:
+        """Past the deadline: SIGINT to the interpreter alone, then watch up to the grace for its reply."""
+        if self.status is not None:
+            return
+        if self.reply_fd >= 0:
+            self._read_reply()  # it may have answered just as the deadline passed: no signal needed
+        if self.reply is None and not self.broken:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGINT)
+            self.timed_out = False
+            self.deadline = time.monotonic() + self._grace_s
+            self._watch()
+            self.timed_out = True
+        self.interrupted = (
+            self.reply is not None
+            and self.status is None
+            and not (self.broken or self.cpu_exhausted or self.output_limit)
+        )
 
     def _drain(self) -> None:
         """Forward what the program wrote before it was done, under the same caps."""

@@ -28,6 +28,9 @@ WORKDIR = os.environ.get("SANDBOX_WORKDIR", "/workspace")
 #: The container's /tmp: emptied after a compile and between test cases (the host's tests move it).
 TMP = os.environ.get("SANDBOX_TMP", "/tmp")
 MAX_FILE_BYTES = 32 << 20
+#: What the image puts in a fresh /tmp (matplotlib's font cache, built when the image was): copied in by
+#: ``seed_tmp``, since /tmp is an empty tmpfs in every container and the image itself is read-only.
+TMP_SEED = os.environ.get("SANDBOX_TMP_SEED", "/opt/sandbox/tmp-seed")
 
 
 def safe_relpath(path: str) -> str:
@@ -72,8 +75,12 @@ def write_files(files: list[wire.JSONObject]) -> None:
         os.close(dirfd)
 
 
-def read_file(path: str) -> bytes:
-    """A workdir file's bytes; never follows a symlink anywhere on the way, refuses all but regular files."""
+def read_file(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A workdir file's bytes; never follows a symlink anywhere on the way, refuses all but regular files.
+
+    ``max_bytes``: a lower cap than ``MAX_FILE_BYTES`` (what is left of the artifacts' budget).
+    """
+    cap = min(max_bytes, MAX_FILE_BYTES)
     parts = safe_relpath(path).split("/")
     fd = os.open(WORKDIR, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -87,16 +94,16 @@ def read_file(path: str) -> bytes:
     try:
         chunks: list[bytes] = []
         size = 0
-        while size <= MAX_FILE_BYTES:
+        while size <= cap:
             try:
-                chunk = os.read(file_fd, min(1 << 20, MAX_FILE_BYTES + 1 - size))
+                chunk = os.read(file_fd, min(1 << 20, cap + 1 - size))
             except BlockingIOError:  # not for a regular file; refused rather than waited for
                 raise ValueError(f"{path!r} is not a regular file") from None
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
             size += len(chunk)
-        raise ValueError(f"{path!r} is over the {MAX_FILE_BYTES} byte cap (or grew past it while it was read)")
+        raise ValueError(f"{path!r} is over the {cap} byte cap (or grew past it while it was read)")
     finally:
         os.close(file_fd)
 
@@ -117,6 +124,38 @@ def _open_regular(path: str, name: str, dir_fd: int, flags: int, mode: int = 0o6
         os.close(fd)
         raise ValueError(f"{path!r} is not a regular file")
     return fd
+
+
+def seed_tmp() -> None:
+    """Copy the image's ``TMP_SEED`` tree into /tmp (nothing of the program runs: a fresh container, or
+    one just cleared). Best effort: a program finds its caches missing at worst, and rebuilds them."""
+    if not os.path.isdir(TMP_SEED):
+        return
+    with contextlib.suppress(OSError):
+        for directory, dirs, files in os.walk(TMP_SEED):
+            rel = os.path.relpath(directory, TMP_SEED)
+            target = TMP if rel == "." else os.path.join(TMP, rel)
+            for name in dirs:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(os.path.join(target, name), 0o700)
+            for name in files:
+                src = os.open(os.path.join(directory, name), os.O_RDONLY | os.O_NOFOLLOW)
+                try:
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                    dst = os.open(os.path.join(target, name), flags, 0o600)
+                    try:
+                        while chunk := os.read(src, 1 << 20):
+                            os.write(dst, chunk)
+                    finally:
+                        os.close(dst)
+                finally:
+                    os.close(src)
+
+
+def reset_tmp() -> None:
+    """/tmp as a fresh container has it: emptied, then seeded (after a compile, between test cases)."""
+    clear(TMP)
+    seed_tmp()
 
 
 #: How deep ``clear`` follows directories before it gives up (a tree deeper than this is the program's doing).

@@ -82,6 +82,10 @@ async def test_a_bad_name_is_a_400_that_says_why(door: Door, name: str) -> None:
     assert "name" in response.json()["message"]
 
 
+#: What python's image.toml gives every program (matplotlib's backend and config directory).
+LANGUAGE_ENV = {"MPLBACKEND": "module://sandbox_figures", "MPLCONFIGDIR": "/tmp/matplotlib"}
+
+
 async def test_a_run_gets_its_secret_through_the_runner_message_and_everything_back_is_redacted(door: Door) -> None:
     await door.api.put("/v1/secrets/API_KEY", json={"value": VALUE})
     ran = await door.api.post(
@@ -89,7 +93,9 @@ async def test_a_run_gets_its_secret_through_the_runner_message_and_everything_b
     )
     assert ran.status_code == 200, ran.text
     body = ran.json()
-    assert door.backend.specs[-1].env == {"MODE": "test", "API_KEY": VALUE}  # what the runner message carried
+    env = door.backend.specs[-1].env  # what the runner message carried: the language's variables, then these
+    assert {name: env[name] for name in ("MODE", "API_KEY")} == {"MODE": "test", "API_KEY": VALUE}
+    assert {name: env[name] for name in set(env) - {"MODE", "API_KEY"}} == LANGUAGE_ENV
     assert VALUE not in ran.text and base64.b64encode(VALUE.encode()).decode() not in ran.text
     assert "API_KEY=[REDACTED:API_KEY] [REDACTED:API_KEY]\n" in body["stdout"]
     assert "[REDACTED:API_KEY]" in body["stderr"] and body["secrets"] == {"API_KEY": 1}
@@ -128,7 +134,8 @@ async def test_a_session_holds_its_secrets_and_every_cell_is_redacted(door: Door
     await door.api.put("/v1/secrets/API_KEY", json={"value": VALUE})
     opened = await door.api.post("/v1/sessions", json={"secrets": ["API_KEY"]})
     assert opened.status_code == 201, opened.text
-    assert door.backend.specs[-1].mode == "session" and door.backend.specs[-1].env == {"API_KEY": VALUE}
+    opening = door.backend.specs[-1]
+    assert opening.mode == "session" and opening.env == {"API_KEY": VALUE, **LANGUAGE_ENV}
     cell = await door.api.post(f"/v1/sessions/{opened.json()['id']}/executions", json={"code": "print(1)"})
     assert cell.status_code == 200, cell.text
     assert door.backend.specs[-1].env == {}  # the cell's message carries no value: the interpreter has it

@@ -74,7 +74,7 @@ async def test_closing_a_session_kills_its_running_cell_at_once() -> None:
     gone = asyncio.Event()
 
     class Running(StubChannel):
-        async def run(self, message: bytes, limits: object, on_output: object) -> object:
+        async def run(self, message: bytes, limits: object, on_output: object, **options: object) -> object:
             await gone.wait()  # the container is removed under it
             raise OSError(104, "Connection reset by peer")
 
