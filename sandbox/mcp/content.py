@@ -5,22 +5,37 @@ called: an execution (``execute`` and ``session_execute`` alike) is readable tex
 plus the record as ``structuredContent``; a refusal or failure is the error object
 ``{status, message, findings}`` alone, as text and as ``structuredContent``, with
 ``isError``; a session file is text when it is UTF-8 and an embedded binary
-resource otherwise. New kinds of output (artifacts as images, say) are added in
-``execution_result``, the one function that turns a record into content.
+resource otherwise. ``execution_result`` is the one function that turns a record
+into content, artifacts included: an image as ``ImageContent`` (a preview within
+``PREVIEW_BYTES``, so a plot costs an agent a few tens of KB), a small text file
+as an embedded text resource, anything else (or past ``EMBED_BUDGET``) as a
+resource link the client reads with ``resources/read`` (``ARTIFACT_URI``).
 """
 
 import base64
 import json
 import logging
 import mimetypes
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import BlobResourceContents, CallToolResult, ContentBlock, EmbeddedResource, TextContent
+from mcp.types import (
+    BlobResourceContents,
+    CallToolResult,
+    ContentBlock,
+    EmbeddedResource,
+    ImageContent,
+    ResourceLink,
+    TextContent,
+    TextResourceContents,
+)
 from pydantic import ValidationError
 
 from sandbox.errors import SandboxError, error_body, invalid_request
-from sandbox.models import ExecutionRecord, Status
+from sandbox.imaging import preview
+from sandbox.models import Artifact, ExecutionRecord, Status
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +46,84 @@ STDERR_CHARS = 10_000
 CASE_CHARS = 2_000
 #: The URI scheme of a session file handed back as an embedded resource.
 SESSION_FILE_URI = "sandbox://sessions/{session_id}/files/{path}"
+#: An artifact's bytes, read with ``resources/read`` by the key that ran it (the name is percent-encoded).
+ARTIFACT_URI = "sandbox://executions/{execution_id}/artifacts/{name}"
+#: An image artifact's preview: its longest side and its bytes at most (the full image is a resource link).
+PREVIEW_SIDE = 1024
+PREVIEW_BYTES = 48 << 10
+#: Text artifacts up to this size are embedded; larger ones and binary files are linked.
+EMBED_TEXT_BYTES = 16 << 10
+#: The bytes of images and embedded files one result carries at most; past it, artifacts are linked.
+EMBED_BUDGET = 256 << 10
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml")
 
 
-def execution_result(record: ExecutionRecord) -> CallToolResult:
-    """A finished execution as a tool result: readable text first, the record as structured content.
+def execution_result(record: ExecutionRecord, contents: Sequence[bytes | None] = ()) -> CallToolResult:
+    """A finished execution as a tool result: readable text first, then its artifacts; the record as
+    structured content (artifact entries without their bytes).
 
+    ``contents``: the artifacts' bytes, in the order of ``record.artifacts`` (empty: links only).
     A program's own failure (runtime_error, timeout, ...) is a result, not a tool
     error: ``isError`` stays false and ``status`` says what happened.
     """
     content: list[ContentBlock] = [TextContent(type="text", text=readable(record))]
+    content.extend(artifact_blocks(record, contents))
     return CallToolResult(content=content, structured_content=record.model_dump(mode="json"), is_error=False)
+
+
+def artifact_uri(execution_id: str, name: str) -> str:
+    return ARTIFACT_URI.format(execution_id=execution_id, name=quote(name, safe=""))
+
+
+def artifact_blocks(record: ExecutionRecord, contents: Sequence[bytes | None]) -> list[ContentBlock]:
+    """The artifacts as content blocks, images first, within ``EMBED_BUDGET`` (the rest as links)."""
+    blocks: list[ContentBlock] = []
+    budget = EMBED_BUDGET
+    found = list(zip(record.artifacts, list(contents) + [None] * (len(record.artifacts) - len(contents)), strict=True))
+    for entry, data in sorted(found, key=lambda item: not item[0].media_type.startswith("image/")):
+        if entry.skipped is not None:
+            continue
+        block = _embedded(record.id, entry, data, budget)
+        if block is None:
+            block = _link(record.id, entry)
+        elif isinstance(block, ImageContent):
+            budget -= len(block.data) * 3 // 4
+        else:
+            budget -= entry.size
+        blocks.append(block)
+    return blocks
+
+
+def _embedded(execution_id: str, entry: Artifact, data: bytes | None, budget: int) -> ContentBlock | None:
+    """An image's preview, or a small text file's text; None when it is to be linked instead."""
+    if data is None:
+        return None
+    if entry.media_type.startswith("image/"):
+        small = preview(data, entry.media_type, max_side=PREVIEW_SIDE, max_bytes=min(PREVIEW_BYTES, budget))
+        if small is None:
+            return None
+        return ImageContent(type="image", data=base64.b64encode(small).decode(), mime_type="image/png")
+    if entry.media_type.startswith(TEXT_TYPES) and len(data) <= min(EMBED_TEXT_BYTES, budget):
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            return None
+        uri = artifact_uri(execution_id, entry.name)
+        return EmbeddedResource(
+            type="resource", resource=TextResourceContents(uri=uri, mime_type=entry.media_type, text=text)
+        )
+    return None
+
+
+def _link(execution_id: str, entry: Artifact) -> ResourceLink:
+    return ResourceLink(
+        type="resource_link",
+        uri=artifact_uri(execution_id, entry.name),
+        name=entry.name,
+        mime_type=entry.media_type,
+        size=entry.size,
+        description=f"{entry.size} bytes, sha256 {entry.sha256}; read it with resources/read",
+    )
 
 
 def readable(record: ExecutionRecord) -> str:
@@ -67,6 +150,12 @@ def readable(record: ExecutionRecord) -> str:
         line += f", compiled in {record.compile.wall_ms} ms"
     if record.stdout_truncated or record.stderr_truncated:
         line += ", output truncated"
+    kept = [a.name for a in record.artifacts if a.skipped is None]
+    if kept:
+        line += f", artifacts: {', '.join(kept[:20])}{' ...' if len(kept) > 20 else ''}"
+    skipped = [a for a in record.artifacts if a.skipped is not None]
+    if skipped:
+        line += f", {len(skipped)} artifact(s) skipped ({skipped[0].name}: {skipped[0].skipped})"
     line += f"{', ' + record.message if record.message else ''}]"
     parts.append(line)
     return "\n".join(parts)

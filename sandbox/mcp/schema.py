@@ -81,6 +81,13 @@ ANNOTATIONS: dict[str, ToolAnnotations] = {
         idempotent_hint=True,
         open_world_hint=False,
     ),
+    "session_files_list": ToolAnnotations(
+        title="List a session's files",
+        read_only_hint=True,
+        destructive_hint=False,
+        idempotent_hint=True,
+        open_world_hint=False,
+    ),
     "session_close": ToolAnnotations(
         title="Close a session",
         read_only_hint=False,

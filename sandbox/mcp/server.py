@@ -18,13 +18,13 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import BaseModel, Field
 
 from sandbox.config import Settings
-from sandbox.errors import RequestRejected
-from sandbox.mcp.content import execution_result, file_content, tool_error
+from sandbox.errors import NotFound, RequestRejected, SandboxError
+from sandbox.mcp.content import ARTIFACT_URI, execution_result, file_content, tool_error
 from sandbox.mcp.door import Ctx, Door, caller, info
 from sandbox.mcp.schema import ANNOTATIONS, Choices
 from sandbox.models import (
@@ -37,6 +37,7 @@ from sandbox.models import (
     Finding,
     Limits,
     SessionExecution,
+    SessionFiles,
     SessionInfo,
     SessionRequest,
     TestCase,
@@ -79,10 +80,11 @@ def instructions(choices: Choices) -> str:
     return f"""\
 Runs code in a fresh, isolated Linux container per call (sessions keep one container).
 Languages: {", ".join(choices.languages)} (`sandbox_info` lists each one's runtime version, main file, \
-compile and run commands). Python has numpy, pandas and matplotlib (Agg backend: save figures to files); \
+compile and run commands). Python has numpy, pandas and matplotlib (figures left open or shown come back as images); \
 other languages have their standard libraries only. A language's first use on a server may answer \
 capacity_unavailable while its image is built: retry after the time it gives. No network at all. \
-No package installs. The working directory is a small writable tmpfs; the rest of the filesystem is read-only.
+No package installs. The working directory is a small writable tmpfs; the rest of the filesystem is read-only. \
+Files written under out/ (and those matching `outputs` globs) come back with the result as artifacts.
 Default limits: {s.wall_time_s:g} s wall time, {s.cpu_time_s} s CPU, {s.memory_mb} MiB memory, \
 {s.stdout_bytes >> 20} MiB of stdout and of stderr (server maxima: {s.max_wall_time_s:g} s, {s.max_cpu_time_s} s, \
 {s.max_memory_mb} MiB, {s.max_stdout_bytes >> 20} MiB).
@@ -127,6 +129,16 @@ def build_mcp(door: Callable[[], Door], settings: Settings) -> SandboxMCP:
             f"{MAX_ENV_BYTES // 1024} KiB in all."
         ),
     ]
+    Outputs = Annotated[
+        list[str] | None,
+        Field(
+            description="Globs of workdir files to return besides everything under out/ (e.g. `*.csv`, "
+            f"`results/**`). Figures (matplotlib) and out/ files come back anyway: images as images, small text "
+            f"files embedded, others as resource links; at most {settings.artifacts_max_files} files and "
+            f"{settings.artifacts_max_bytes >> 20} MiB a run.",
+            max_length=32,
+        ),
+    ]
     Secrets = Annotated[
         list[str] | None,
         Field(
@@ -150,6 +162,8 @@ def build_mcp(door: Callable[[], Door], settings: Settings) -> SandboxMCP:
             raise
         if execution.error is not None:  # admitted, but it could not run: an error, translated as refusals are
             raise execution.error
+        if execution.view.artifacts:  # previews of large images take a moment of CPU: off the event loop
+            return await asyncio.to_thread(execution_result, execution.view, execution.artifact_contents)
         return execution_result(execution.view)
 
     @server.tool(
@@ -181,9 +195,11 @@ def build_mcp(door: Callable[[], Door], settings: Settings) -> SandboxMCP:
             list[TestCase] | None,
             Field(description=f"Tests mode: up to {settings.max_tests} cases {{stdin, args, expected_stdout}}."),
         ] = None,
+        outputs: Outputs = None,
     ) -> Annotated[CallToolResult, ExecutionRecord]:
         current, who = caller(door, ctx)
         request = ExecutionRequest(
+            outputs=outputs or [],
             tests=tests,
             language=language,
             code=code,
@@ -252,10 +268,14 @@ def build_mcp(door: Callable[[], Door], settings: Settings) -> SandboxMCP:
         ),
     )
     async def session_execute(
-        session_id: SessionId, code: Code, ctx: Ctx, limits: Annotated[Limits | None, cell_limits] = None
+        session_id: SessionId,
+        code: Code,
+        ctx: Ctx,
+        limits: Annotated[Limits | None, cell_limits] = None,
+        outputs: Outputs = None,
     ) -> Annotated[CallToolResult, ExecutionRecord]:
         current, who = caller(door, ctx)
-        cell = SessionExecution(code=code, limits=limits or Limits())
+        cell = SessionExecution(code=code, limits=limits or Limits(), outputs=outputs or [])
         execution = await current.sessions.execute(session_id, who, cell)
         return await follow(current, execution, who, ctx)
 
@@ -291,6 +311,36 @@ def build_mcp(door: Callable[[], Door], settings: Settings) -> SandboxMCP:
     ) -> CallToolResult:
         current, who = caller(door, ctx)
         return file_content(session_id, path, await current.sessions.get_file(session_id, who, path))
+
+    @server.tool(
+        annotations=ANNOTATIONS["session_files_list"],
+        description=(
+            "List a session's working directory: each entry's path, type (file, dir, link, other) and size, "
+            "directory by directory in name order (links are listed, never followed; at most 1000 entries)."
+        ),
+    )
+    async def session_files_list(session_id: SessionId, ctx: Ctx) -> SessionFiles:
+        current, who = caller(door, ctx)
+        return await current.sessions.list_files(session_id, who)
+
+    @server.resource(
+        ARTIFACT_URI,
+        name="artifact",
+        title="A run's artifact",
+        description="A file a run left for the caller (under out/, a figure, an `outputs` match): the bytes behind "
+        "an execution result's resource links. Only the API key that ran it can read it; kept for "
+        f"{settings.artifacts_retention_h:g} h.",
+        mime_type="application/octet-stream",
+    )
+    async def artifact(execution_id: str, name: str, ctx: Ctx) -> bytes:
+        try:
+            current, who = caller(door, ctx)
+            _, data = await current.executions.artifact(execution_id, who, name)
+        except NotFound as exc:  # the SDK answers a resource error as a JSON-RPC error with this message
+            raise ResourceNotFoundError(exc.message) from None
+        except SandboxError as exc:
+            raise ResourceError(exc.message) from None
+        return data
 
     @server.tool(annotations=ANNOTATIONS["session_close"], description="Close a session and remove its container.")
     async def session_close(session_id: SessionId, ctx: Ctx) -> str:

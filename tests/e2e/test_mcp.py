@@ -19,7 +19,7 @@ from importlib.metadata import version
 
 import httpx
 import pytest
-from mcp.types import BlobResourceContents, EmbeddedResource
+from mcp.types import BlobResourceContents, EmbeddedResource, ImageContent
 
 from tests.docker_fixtures import SESSION_OWNER
 from tests.e2e.mcp_clients import ROOT, STDIO_OWNER, connect
@@ -32,6 +32,7 @@ TOOLS = {
     "session_execute",
     "session_files_write",
     "session_files_read",
+    "session_files_list",
     "session_close",
     "sandbox_info",
 }
@@ -239,6 +240,19 @@ async def test_sessions_keep_state_and_files_round_trip(transport, live_server, 
         assert not any(block.type == "text" and reversed_blob[:40] in block.text for block in read.content)
         text = await call(client, "session_files_read", session_id=sid, path="t.txt")
         assert [(block.type, block.text) for block in text.content] == [("text", "héllo\n")]
+        listing = (await call(client, "session_files_list", session_id=sid)).structured_content
+        assert {(f["path"], f["type"], f["size"]) for f in listing["items"]} == {
+            ("b.bin", "file", 256),
+            ("r.bin", "file", 256),
+            ("t.txt", "file", 7),
+        }
+        missing = error_of(await call(client, "session_files_read", session_id=sid, path="nope"))
+        assert missing["status"] == "rejected" and "nope" in missing["message"], missing
+        plot = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\ntotal"
+        shown = await call(client, "session_execute", session_id=sid, code=plot)
+        assert shown.structured_content["stdout"] == "42\n"  # the last expression, displayed
+        images = [block for block in shown.content if isinstance(block, ImageContent)]
+        assert len(images) == 1 and base64.b64decode(images[0].data).startswith(b"\x89PNG\r\n\x1a\n")
         assert not (await call(client, "session_close", session_id=sid)).is_error
         assert error_of(await call(client, "session_execute", session_id=sid, code="print(1)"))["status"] == "rejected"
 

@@ -90,6 +90,7 @@ async def test_hints_are_truthful(tmp_path: Path) -> None:
         "session_execute": (False, True, False),
         "session_files_write": (False, True, True),
         "session_files_read": (True, False, True),
+        "session_files_list": (True, False, True),
         "session_close": (False, True, True),
         "sandbox_info": (True, False, True),
     }
