@@ -168,6 +168,18 @@ def run(
             help="Tests mode: a JSON list of cases {stdin, args, expected_stdout}; compile once, run once per case.",
         ),
     ] = None,
+    outputs: Annotated[
+        list[str] | None,
+        typer.Option("--output", "-o", metavar="GLOB", help="Also return workdir files matching GLOB; repeatable."),
+    ] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save",
+            file_okay=False,
+            help="Write the artifacts (out/, figures, --output matches) under this directory.",
+        ),
+    ] = None,
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the program.")] = None,
 ) -> None:
     """Run one program (FILE, - for stdin, or -c CODE) in a fresh container and report how it ended.
@@ -198,6 +210,7 @@ def run(
         limits=Limits(wall_time_s=timeout, memory_mb=memory, cpu_time_s=cpu),
         policy=policy,
         tests=inputs.read_tests(tests) if tests else None,
+        outputs=outputs or [],
     )
     meta[SOURCES] = {main_file: request.code} | {e.file.path: e.text for e in extras if e.text is not None}
     meta[NAMES] = {main_file: program.name} | {e.file.path: e.local for e in extras}
@@ -207,13 +220,16 @@ def run(
         target.write(chunk)
         target.flush()
 
-    async def go() -> ExecutionResult:
+    async def go() -> tuple[ExecutionResult, list[bytes | None]]:
         async with build_service(settings, warm=False) as service:
-            return await service.execute(request, on_output=None if as_json else stream)
+            execution = await service.run(request, on_output=None if as_json else stream)
+            assert execution.result is not None
+            return execution.result, execution.artifact_contents
 
     _ensure_image(settings, lang)
 
-    result = _run(go())
+    result, contents = _run(go())
+    saved = save_artifacts(save, result, contents) if save is not None else {}
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:
@@ -230,9 +246,41 @@ def run(
             f"[{colour}]{result.status.value}[/] {ending(result)}{compiled}wall={result.wall_ms}ms "
             f"cpu={result.cpu_ms}ms mem={result.peak_memory_bytes >> 20}MiB{flags}{detail}"
         )
+        print_artifacts(result, saved)
     if result.summary is not None and result.status is Status.OK:
         raise typer.Exit(1 if result.summary.failed else 0)
     raise typer.Exit(exit_code_for(result))
+
+
+def save_artifacts(directory: Path, result: ExecutionResult, contents: list[bytes | None]) -> dict[str, Path]:
+    """Write each collected artifact under ``directory`` at its name; where each went.
+
+    The names came from the container: they are plain relative paths (the engine checks), and each
+    file is opened without following a link, so a name can only land under ``directory``.
+    """
+    written: dict[str, Path] = {}
+    for entry, data in zip(result.artifacts, contents, strict=True):
+        if data is None:
+            continue
+        target = directory / entry.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        written[entry.name] = target
+    return written
+
+
+def print_artifacts(result: ExecutionResult, saved: dict[str, Path]) -> None:
+    """One line per artifact: name, type, size, where it was saved (or why it was skipped)."""
+    for entry in result.artifacts:
+        if entry.skipped is not None:
+            err.print(f"artifact {escape(entry.name)}: [yellow]skipped[/] - {escape(entry.skipped)}")
+            continue
+        where = f" -> {escape(str(saved[entry.name]))}" if entry.name in saved else ""
+        err.print(f"artifact {escape(entry.name)} ({entry.media_type}, {entry.size} bytes){where}")
+    if result.artifacts and not saved:
+        err.print("(use --save DIR to write the artifacts)", style="dim")
 
 
 def ending(result: ExecutionResult) -> str:

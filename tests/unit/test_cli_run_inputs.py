@@ -499,3 +499,21 @@ def test_engine_tests_mode_with_an_inline_program_and_a_file(cli: CliRunner, eng
     assert result.exit_code == 1, result.output  # a case printed other output
     out = flat(result.stderr)
     assert "case 0: passed" in out and "case 1: failed" in out and "1/2 passed, 1 failed" in out
+
+
+@pytest.mark.docker
+def test_engine_artifacts_are_listed_and_saved_where_asked(cli: CliRunner, engine_env: None, workdir: Path) -> None:
+    code = (
+        "import matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
+        "open('data.csv', 'w').write('a,b\\n')\nopen('other.txt', 'w').write('no')\n"
+    )
+    result = cli.invoke(app, ["run", "-c", code, "-o", "*.csv", "--save", "got"])
+    assert result.exit_code == 0, result.output
+    assert (workdir / "got" / "data.csv").read_text() == "a,b\n"
+    assert (workdir / "got" / "out" / "figure-1.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert not (workdir / "got" / "other.txt").exists()
+    out = flat(result.stderr)
+    assert "artifact data.csv (text/csv, 4 bytes) ->" in out and "artifact out/figure-1.png (image/png," in out
+    listed = cli.invoke(app, ["run", "-c", "import os; os.mkdir('out'); open('out/x.txt', 'w').write('x')"])
+    assert listed.exit_code == 0 and "artifact out/x.txt (text/plain, 1 bytes)" in flat(listed.stderr)
+    assert "--save DIR" in listed.stderr
