@@ -92,7 +92,8 @@ def artifact_headers(entry: Artifact) -> dict[str, str]:
     """Headers that keep a program's file from acting as a page of the API's origin: never sniffed,
     sandboxed if rendered, and downloaded unless it is an image or plain text."""
     disposition = "inline" if entry.media_type in INLINE_TYPES else "attachment"
-    filename = entry.name.rsplit("/", 1)[-1].encode("ascii", "replace").decode().replace('"', "_")
+    base = entry.name.rsplit("/", 1)[-1]
+    filename = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in base)  # a quoted header value
     return {
         "Content-Disposition": f'{disposition}; filename="{filename}"',
         "X-Content-Type-Options": "nosniff",

@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Media types Pillow reads here; anything else is never previewed.
 PREVIEWABLE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
-#: The most pixels decoded for a preview (Pillow raises past twice its own limit; this is lower).
-MAX_PIXELS = 40_000_000
+#: The most pixels decoded for a preview (48 MB as RGBA; Pillow's own bomb limit is far higher).
+MAX_PIXELS = 12_000_000
 
 
 def preview(data: bytes, media_type: str, *, max_side: int = 1024, max_bytes: int = 48 << 10) -> bytes | None:

@@ -39,15 +39,29 @@ class ArtifactHeader:
             raise ProtocolError("artifact field 'size' is invalid")
         if skipped is not None and not isinstance(skipped, str):
             raise ProtocolError("artifact field 'skipped' is not text")
-        if not isinstance(name, str) or (name == "" and skipped is None) or (name and not _plain(name)):
+        if not isinstance(name, str) or len(name) > 1024:
+            raise ProtocolError("artifact field 'name' is not a path")
+        if skipped is not None:  # only listed: shown printable whatever the program named it
+            return cls(_printable(name) or SEARCH_STOPPED, size, _printable(skipped[:300]))
+        if not _plain(name):  # a name that fetches bytes later: plain, printable UTF-8
             raise ProtocolError("artifact field 'name' is not a plain relative path")
-        return cls(name or SEARCH_STOPPED, size, skipped[:300] if skipped is not None else None)
+        return cls(name, size, None)
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() and not 0xD800 <= ord(c) <= 0xDFFF else "\ufffd" for c in text)
 
 
 def _plain(name: str) -> bool:
+    """A relative path, without ``.``/``..``/empty parts, NUL, control characters or lone surrogates."""
     parts = name.split("/")
+    try:
+        encoded = name.encode("utf-8")  # a lone surrogate (bytes that were not UTF-8) cannot be served
+    except UnicodeEncodeError:
+        return False
     return (
-        len(name.encode("utf-8", "surrogatepass")) <= 1024
+        len(encoded) <= 1024
+        and name.isprintable()
         and "\x00" not in name
         and not name.startswith("/")
         and not any(part in ("", ".", "..") for part in parts)
@@ -74,13 +88,13 @@ class ArtifactIntake:
         if self.awaiting is not None:
             raise ProtocolError("an artifact header came where the previous artifact's bytes were due")
         header = ArtifactHeader.parse(payload)
-        if header.name in self._names and header.name != SEARCH_STOPPED:
+        if header.skipped is not None:  # names shown with replacement characters may repeat
+            self._skip(header.name, header.size, header.skipped)
+            return
+        if header.name in self._names:  # a name fetches its bytes: each one names one file
             raise ProtocolError(f"artifact {header.name!r} sent twice")
         self._names.add(header.name)
-        if header.skipped is not None:
-            self._skip(header.name, header.size, header.skipped)
-        else:
-            self.awaiting = header
+        self.awaiting = header
 
     def data(self, payload: bytes) -> None:
         """The ``F`` frame after a header: the artifact's bytes, kept if they fit the caps."""

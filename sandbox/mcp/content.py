@@ -55,6 +55,8 @@ PREVIEW_BYTES = 48 << 10
 EMBED_TEXT_BYTES = 16 << 10
 #: The bytes of images and embedded files one result carries at most; past it, artifacts are linked.
 EMBED_BUDGET = 256 << 10
+#: Images previewed in one result at most (a preview of a large image costs up to ~0.5 s of CPU); more are linked.
+MAX_PREVIEWS = 4
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml")
 
 
@@ -78,12 +80,14 @@ def artifact_uri(execution_id: str, name: str) -> str:
 def artifact_blocks(record: ExecutionRecord, contents: Sequence[bytes | None]) -> list[ContentBlock]:
     """The artifacts as content blocks, images first, within ``EMBED_BUDGET`` (the rest as links)."""
     blocks: list[ContentBlock] = []
-    budget = EMBED_BUDGET
+    budget, previews = EMBED_BUDGET, MAX_PREVIEWS
     found = list(zip(record.artifacts, list(contents) + [None] * (len(record.artifacts) - len(contents)), strict=True))
     for entry, data in sorted(found, key=lambda item: not item[0].media_type.startswith("image/")):
         if entry.skipped is not None:
             continue
-        block = _embedded(record.id, entry, data, budget)
+        image = entry.media_type.startswith("image/")
+        block = _embedded(record.id, entry, data, budget) if previews > 0 or not image else None
+        previews -= image
         if block is None:
             block = _link(record.id, entry)
         elif isinstance(block, ImageContent):

@@ -114,3 +114,24 @@ def test_bad_outputs_globs_are_a_clear_400(api: httpx.Client) -> None:
         response = api.post("/v1/executions", json={"code": "print(1)", "outputs": [glob]})
         assert response.status_code in (400, 422), response.text
         assert "outputs" in response.text
+
+
+def test_hostile_names_and_floods_of_files_are_listed_never_a_500(api: httpx.Client) -> None:
+    code = (
+        "import os\nos.makedirs('out/many')\n"
+        "os.close(os.open(b'out/bad-\\xff.txt', os.O_CREAT | os.O_WRONLY))\n"
+        "open('out/a\\r\\nSet-Cookie: x=1.txt', 'w').write('h')\n"
+        "open('out/aq\"uote.txt', 'w').write('q')\n"
+        "for i in range(3000): open(f'out/many/{i:04}', 'w').close()\n"
+    )
+    result = run(api, code)
+    assert result["status"] == "ok", result
+    entries = result["artifacts"]
+    names = [a["name"] for a in entries]
+    assert all(name.isprintable() for name in names)
+    assert "out/bad-\ufffd.txt" in names and "out/a\ufffd\ufffdSet-Cookie: x=1.txt" in names
+    skipped = [a for a in entries if a["skipped"]]
+    assert len(entries) <= 32 + 65 and any("more skipped artifacts" in a["skipped"] for a in skipped)
+    quoted = api.get(f"/v1/executions/{result['id']}/artifacts/out/aq\"uote.txt")
+    assert quoted.status_code == 200 and quoted.text == "q"
+    assert quoted.headers["content-disposition"] == 'inline; filename="aq_uote.txt"'

@@ -55,3 +55,14 @@ def png_header(width: int, height: int) -> bytes:
 def test_a_decompression_bomb_gets_none() -> None:
     assert preview(png_header(8000, 6000), "image/png") is None  # 48 Mpx: over MAX_PIXELS, never decoded
     assert preview(png_header(60000, 60000), "image/png") is None
+
+
+def test_artifact_headers_never_carry_what_a_name_could_inject() -> None:
+    from sandbox.artifacts import artifact_headers
+    from sandbox.models import Artifact
+
+    entry = Artifact(name='out/x"; filename="evil\r\nSet-Cookie: a=b\\.html', size=1, media_type="text/html")
+    headers = artifact_headers(entry)
+    disposition = headers["Content-Disposition"]
+    assert disposition.startswith("attachment; ") and disposition.count('"') == 2
+    assert all(" " <= c <= "~" for value in headers.values() for c in value)

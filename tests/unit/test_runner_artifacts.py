@@ -132,3 +132,21 @@ def test_a_session_sends_only_what_is_new_or_changed(runner, workdir, frames) ->
     collector.collect()
     names = [json.loads(p)["name"] for k, p in frames if k == b"A"]
     assert names == ["out/one.txt", "out/one.txt", "out/two.txt"]
+
+
+def test_names_that_are_not_utf8_or_have_control_characters_are_skipped_and_shown_printable(
+    runner, workdir, frames
+) -> None:
+    out = workdir / "out"
+    out.mkdir()
+    (out / "ok.txt").write_bytes(b"fine")
+    os.close(os.open(os.path.join(os.fsencode(out), b"bad-\xff.txt"), os.O_CREAT | os.O_WRONLY, 0o644))
+    (out / "two\nlines\x1b[31m.txt").write_bytes(b"x")
+    (out / "three\rlines.txt").write_bytes(b"y")
+    runner.artifacts.Collector({}).collect()
+    got = {a.name: a for a in through_intake(frames, ArtifactRules())}
+    assert got["out/ok.txt"].data == b"fine"
+    assert got["out/bad-\ufffd.txt"].skipped == "a name that is not UTF-8"
+    assert got["out/two\ufffdlines\ufffd[31m.txt"].skipped == "a name with control characters"
+    assert got["out/three\ufffdlines.txt"].skipped == "a name with control characters"
+    assert all(name.isprintable() for name in got)

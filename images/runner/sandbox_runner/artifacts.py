@@ -10,7 +10,9 @@ path matches one of the request's ``outputs`` globs. The request's
 
 Each artifact is one ``A`` frame, JSON ``{"name", "size"}`` (the path relative to
 the workdir, the bytes sent), followed by one ``F`` frame with its bytes; or an
-``A`` frame with ``"skipped": reason`` and no ``F`` frame. A file past
+``A`` frame with ``"skipped": reason`` and no ``F`` frame (a name that is not
+UTF-8 or has control characters is skipped, shown with replacement
+characters). A file past
 ``max_files`` or past what is left of ``max_bytes`` is listed as skipped with the
 reason, never silently dropped; so are links, special files and files the
 program left unreadable. The walk is bounded too (``max_entries`` directory
@@ -130,7 +132,13 @@ class Collector:
             self.seen[name] = key
             reason = None
             data = b""
-            if stat.S_ISLNK(info.st_mode):
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            if shown != name:  # the program named it with bytes that are not UTF-8: it cannot be named back
+                reason = "a name that is not UTF-8"
+            elif not name.isprintable():  # a newline or an escape in a name would go on to headers and terminals
+                shown = "".join(c if c.isprintable() else "\ufffd" for c in name)
+                reason = "a name with control characters"
+            elif stat.S_ISLNK(info.st_mode):
                 reason = "a symbolic link"
             elif not stat.S_ISREG(info.st_mode):
                 reason = "not a regular file"
@@ -144,7 +152,7 @@ class Collector:
                 except (OSError, ValueError) as exc:
                     reason = f"unreadable: {exc}"
             if reason is not None:
-                wire.write_json(b"A", {"name": name, "size": info.st_size, "skipped": reason})
+                wire.write_json(b"A", {"name": shown, "size": info.st_size, "skipped": reason})
             else:
                 files += 1
                 used += len(data)

@@ -72,7 +72,8 @@ def test_out_of_order_frames_are_protocol_errors() -> None:
 
 def test_a_name_sent_twice_is_a_protocol_error() -> None:
     intake = ArtifactIntake(ArtifactRules())
-    intake.header(header("a", 1, skipped="link"))
+    intake.header(header("a", 1))
+    intake.data(b"x")
     with pytest.raises(ProtocolError, match="twice"):
         intake.header(header("a", 1))
 
@@ -84,3 +85,18 @@ def test_a_flood_of_skipped_entries_is_counted_not_kept() -> None:
     kept = intake.finish()
     assert len(kept) == MAX_SKIPPED + 1
     assert kept[-1].skipped == "500 more skipped artifacts, not listed one by one"
+
+
+def test_skipped_names_are_shown_printable_and_may_repeat_but_collected_ones_must_be_plain() -> None:
+    intake = ArtifactIntake(ArtifactRules())
+    intake.header(header("out/a\nb", 1, skipped="a name with control characters"))
+    intake.header(header("out/a\nb", 1, skipped="a name with control characters"))
+    intake.header(json.dumps({"name": "out/\udcff", "size": 1, "skipped": "not\x1bUTF-8"}).encode())
+    assert [(a.name, a.skipped) for a in intake.finish()] == [
+        ("out/a\ufffdb", "a name with control characters"),
+        ("out/a\ufffdb", "a name with control characters"),
+        ("out/\ufffd", "not\ufffdUTF-8"),
+    ]
+    for name in ["out/a\nb", "out/\udcff", "out/\x1b[2J"]:
+        with pytest.raises(ProtocolError):
+            ArtifactIntake(ArtifactRules()).header(json.dumps({"name": name, "size": 1}).encode())
