@@ -124,14 +124,12 @@ if "--pump-when-done" in options:
                 time.sleep(0.005)
         return _run(self)
     pump.Pump.run = _run_when_done
-try:
-    _status = runner.main()
-finally:
-    # What the container's end does for the real runner: nothing it started outlives it. Without it a
-    # child the runner had stopped (SIGSTOP between session calls, or caught before it took its own
-    # stdio) stays stopped forever, holding the runner's stdout open so that no EOF ever comes.
-    _signal_own_children(9)  # SIGKILL
-sys.exit(_status)
+# What the container's end does for the real runner: nothing it started outlives it. Without it a
+# child the runner had stopped (SIGSTOP between session calls, or caught before it took its own
+# stdio) stays stopped forever, holding the runner's stdout open so that no EOF ever comes.
+import atexit
+atexit.register(_signal_own_children, 9)  # SIGKILL
+sys.exit(runner.main())
 """
 
 

@@ -38,7 +38,7 @@ async def test_server_info_is_the_product_and_both_eras_are_served(
         (negotiated, info), tools = await listed(settings, mode)
         assert negotiated == revision
         assert info is not None and (info.name, info.version) == ("sandbox", version("sandbox"))
-        assert len(tools) == 8
+        assert len(tools) == 9
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING or "validation error" in r.getMessage()]
     assert not noisy, [r.getMessage() for r in noisy]
 

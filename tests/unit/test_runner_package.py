@@ -43,6 +43,7 @@ def function_bodies(tree: ast.Module) -> set[int]:
 
 def test_the_package_has_the_expected_modules() -> None:
     expected = [
+        "artifacts",
         "build",
         "capabilities",
         "cases",
