@@ -80,10 +80,13 @@ def test_cells_queued_behind_a_session_ending_cell_are_not_internal_errors(live_
     with live_server.client(key) as client:
         sid = open_session(client)
     with ThreadPoolExecutor(3) as pool:
-        ending = pool.submit(cell_in_own_client, live_server, key, sid, "import time\ntime.sleep(30)", wall_time_s=2)
+        # Ignoring SIGINT, the cell outlives the interrupt's grace: it is killed, and its session ends.
+        ending_code = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(30)"
+        ending = pool.submit(cell_in_own_client, live_server, key, sid, ending_code, wall_time_s=2)
         time.sleep(0.7)  # the first cell holds the interpreter; the next two queue behind it
         queued = [pool.submit(cell_in_own_client, live_server, key, sid, f"print({i})") for i in range(2)]
         assert ending.result().json()["status"] == "timeout"
+        assert ending.result().json()["session_open"] is False
         answers = [f.result() for f in queued]
     for answer in answers:
         assert_not_internal(answer)

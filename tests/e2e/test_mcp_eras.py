@@ -48,7 +48,7 @@ async def test_a_2x_client_in_either_era_runs_code_and_the_server_logs_nothing_w
             assert client.protocol_version == revision
             assert client.server_info.name == "sandbox" and client.server_info.version == version("sandbox")
             tools = (await client.list_tools()).tools
-            assert len(tools) == 8
+            assert len(tools) == 9
             result = await client.call_tool("execute", {"code": "print(6 * 7)"})
             assert not result.is_error and result.structured_content["stdout"] == "42\n"
             refused = await client.call_tool("execute", {"code": "import subprocess"})
