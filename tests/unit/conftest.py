@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -13,3 +14,12 @@ from tests.unit.helpers import load_runner
 def runner() -> ModuleType:
     """A fresh copy of the in-container runner package per test, so monkeypatching stays local."""
     return load_runner()
+
+
+@pytest.fixture
+def workdir(runner: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty directory as the runner's workdir (``workspace.WORKDIR``) for this test."""
+    work = tmp_path / "workspace"
+    work.mkdir()
+    monkeypatch.setattr(runner.workspace, "WORKDIR", str(work))
+    return work

@@ -17,14 +17,6 @@ from sandbox.engine.collected import ArtifactIntake
 
 
 @pytest.fixture
-def workdir(runner: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    work = tmp_path / "workspace"
-    work.mkdir()
-    monkeypatch.setattr(runner.workspace, "WORKDIR", str(work))
-    return work
-
-
-@pytest.fixture
 def frames(runner: ModuleType, monkeypatch: pytest.MonkeyPatch) -> list[tuple[bytes, bytes]]:
     sent: list[tuple[bytes, bytes]] = []
     monkeypatch.setattr(runner.wire, "write_frame", lambda kind, payload: sent.append((kind, bytes(payload))))

@@ -63,14 +63,6 @@ def test_normalise(runner: ModuleType, output: bytes, seen: bytes) -> None:
 # ----------------------------------------------------------------------------- workspace snapshot/restore/clear
 
 
-@pytest.fixture
-def workdir(runner: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    work = tmp_path / "workspace"
-    work.mkdir()
-    monkeypatch.setattr(runner.workspace, "WORKDIR", str(work))
-    return work
-
-
 def tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
     """Every entry under ``root``: relative path -> (mode, bytes; None for a directory; b'->target' for a link)."""
     found: dict[str, tuple[int, bytes | None]] = {}

@@ -15,14 +15,6 @@ def file_spec(path: str, data: bytes = b"data", mode: int = 0o644) -> dict:
     return {"path": path, "data": base64.b64encode(data).decode(), "mode": mode}
 
 
-@pytest.fixture
-def workdir(runner: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    work = tmp_path / "workspace"
-    work.mkdir()
-    monkeypatch.setattr(runner.workspace, "WORKDIR", str(work))
-    return work
-
-
 # ------------------------------------------------------------------ safe_relpath
 
 
