@@ -46,8 +46,13 @@ def settled(operator: httpx.Client, totals: dict[str, int]) -> dict:
 
 def test_the_snapshot_counts_real_runs_pools_and_failures(live_server, user: httpx.Client, operator) -> None:
     before = snapshot(operator)
+    deadline = time.monotonic() + 60
+    while before["pools"] and before["pools"][0]["ready"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the pool fills after start: the first run should find it warm
+        before = snapshot(operator)
     assert before["executions"]["totals"] == {} and before["recent_failures"] == []
     (pool,) = before["pools"]
+    assert pool["ready"] == 2
     assert pool["language"] == "python" and pool["size"] == 2 and pool["name"].startswith("sandbox-python:")
     served_before = pool["hits"] + pool["misses"]
 
