@@ -214,3 +214,26 @@ async def test_store_figures_are_read_once_for_concurrent_requests_and_reused_fo
     await asyncio.sleep(0.55)
     fresh = await figures.read()
     assert fresh is not together[0] and sum(sum(c.values()) for c in fresh.per_minute.values()) == 1
+
+
+def test_a_dialect_that_cannot_group_by_minute_gets_the_same_figures_grouped_here(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The portable path (capped rows, grouped and subtracted in Python) agrees with the database's."""
+    for i in range(6):
+        save(store, minute(12, i % 3) + timedelta(seconds=i), Status.TIMEOUT if i % 2 else Status.OK, took_ms=10 * i)
+    grouped = recent_activity(store, SINCE, NOW)
+    monkeypatch.setattr(activity, "_minute_text", lambda dialect, column: None)
+    monkeypatch.setattr(activity, "_elapsed_ms", lambda dialect: None)
+    here = recent_activity(store, SINCE, NOW)
+    assert (
+        here.per_minute
+        == grouped.per_minute
+        == {
+            minute(12, 0): {"ok": 1, "timeout": 1},
+            minute(12, 1): {"ok": 1, "timeout": 1},
+            minute(12, 2): {"ok": 1, "timeout": 1},
+        }
+    )
+    assert sorted(round(ms) for ms in here.end_to_end_ms) == sorted(round(ms) for ms in grouped.end_to_end_ms)
+    assert sorted(round(ms) for ms in here.end_to_end_ms) == [0, 10, 20, 30, 40, 50]
