@@ -154,9 +154,7 @@ def _file(path: str, data: str | bytes) -> dict[str, str]:
     return {"path": path, "content": data}
 
 
-def _limits(limits: LimitsArg | None) -> dict[str, Any] | None:
-    if limits is None:
-        return None
+def _limits(limits: LimitsArg) -> dict[str, Any]:
     return limits.model_dump(exclude_unset=True) if isinstance(limits, Limits) else dict(limits)
 
 
@@ -198,9 +196,8 @@ def _normalised(options: Mapping[str, Any]) -> dict[str, Any]:
         fields["tests"] = [
             t.model_dump(exclude_unset=True) if isinstance(t, TestCase) else dict(t) for t in fields["tests"]
         ]
-    for name in ("env",):
-        if name in fields:
-            fields[name] = dict(fields[name])
+    if "env" in fields:
+        fields["env"] = dict(fields["env"])
     for name in ("secrets", "args", "outputs"):
         if name in fields:
             if isinstance(fields[name], str):  # a lone string would become a list of its characters

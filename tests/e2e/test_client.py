@@ -5,13 +5,17 @@ client as a user would and checks what came back: runs and their statuses, files
 tests mode, the event stream's order, sessions (state kept, files, closed on exit even when the
 block raises), validation, catalogues, secrets, every error class the server can answer, retries
 after a real 429's Retry-After, the timeout message, and configuration from the environment.
+Past 400 lines because one server process serves the whole module (started once, ~5 s).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,7 +41,7 @@ from sandbox.client import (
     ValidationRejected,
 )
 from tests.docker_fixtures import SESSION_OWNER
-from tests.e2e.serving import ServeProcesses, Server, create_key, owned
+from tests.e2e.serving import ROOT, ServeProcesses, Server, create_key, owned
 
 REQUEST_BYTES = 64 << 10
 
@@ -398,3 +402,22 @@ def test_a_raw_request_id_round_trip_matches(live: Live) -> None:
     ):
         client.languages()
     assert raised.value.request_id == "sdk-check-2"
+
+
+def readme_example() -> str:
+    """The first Python block of the README's "Python SDK" section."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Python SDK") :]
+    return section[section.index("```python\n") + len("```python\n") :].split("```", 1)[0]
+
+
+def test_the_readme_example_runs_as_written(live: Live) -> None:
+    example = readme_example()
+    assert len(example.strip().splitlines()) <= 16
+    env = {**os.environ, "SANDBOX_URL": live.url, "SANDBOX_API_KEY": live.key}
+    done = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert lines[0] == "ok 42"
+    assert lines[-3:-1] == ["ok", "42"] and "0" in lines[1] and "2" in lines[-4]
+    assert lines[-1] == "import of module 'subprocess' is denied by the policy"
