@@ -80,7 +80,9 @@ class AsyncSandboxClient:
     async def stream(self, code: str, **options: Unpack[RunOptions]) -> AsyncIterator[StreamItem]:
         """Run ``code``, yielding ``OutputEvent``s as the program writes, then its ``ExecutionRecord``.
 
-        The request is sent when the iteration starts.
+        The request is sent when the iteration starts. Leaving the loop early leaves the event
+        stream's connection to the garbage collector: ``async with contextlib.aclosing(...)`` closes it
+        at once.
         """
         request = calls.execution_request(code, **options)
         started = await self._send(calls.start(request))
