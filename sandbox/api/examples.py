@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel
 
 from sandbox.api.problems import Problem
-from sandbox.api.routes import ExecutionPage, LanguageInfo, PolicyInfo, SessionList, ValidationReport
 from sandbox.models import (
     ExecutionRecord,
     ExecutionRequest,
@@ -32,7 +31,14 @@ from sandbox.models import (
     TestCase,
 )
 from sandbox.ops import OpsSnapshot
-from sandbox.secrets import SecretInfo
+from sandbox.responses import (
+    ExecutionPage,
+    LanguageInfo,
+    PolicyInfo,
+    SecretInfo,
+    SessionList,
+    ValidationReport,
+)
 
 JSON = dict[str, Any]
 

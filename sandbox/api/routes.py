@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from sandbox.api.auth import bearer, current_caller
 from sandbox.api.problems import documented
@@ -26,12 +26,12 @@ from sandbox.models import (
     Caller,
     ExecutionRecord,
     ExecutionRequest,
-    Finding,
     SessionExecution,
     SessionFiles,
     SessionInfo,
     SessionRequest,
 )
+from sandbox.responses import ExecutionPage, LanguageInfo, PolicyInfo, SessionList, ValidationReport
 from sandbox.service import Event, Execution, ExecutionService
 from sandbox.sessions import SessionManager
 
@@ -61,46 +61,6 @@ def service(request: Request) -> ExecutionService:
 def sessions(request: Request) -> SessionManager:
     found: SessionManager = request.app.state.sessions
     return found
-
-
-class ExecutionPage(BaseModel):
-    items: list[ExecutionRecord]
-    total: int
-    limit: int
-    offset: int
-
-
-class ValidationReport(BaseModel):
-    allowed: bool
-    status: str
-    policy: str
-    policy_version: int
-    findings: list[Finding]
-
-
-class LanguageInfo(BaseModel):
-    name: str
-    aliases: list[str]
-    main_file: str
-    description: str
-    extensions: list[str] = Field(description="File suffixes that name this language (`sandbox run` guesses by them).")
-    compiled: bool = Field(description="Whether the program is compiled before it runs.")
-    compile_command: list[str] | None = Field(description="Run in the workdir before the program; null: none.")
-    run_command: list[str] = Field(description="What runs the program, in the workdir.")
-    version: str | None = Field(description="The image's runtime or compiler version; null until its image is built.")
-    packages: list[str] = Field(description="Debian packages the image installs for the language.")
-    built: bool = Field(
-        description="Whether the image is built; a request for a language whose image is not is answered 503 "
-        "(with Retry-After) while the server builds it."
-    )
-
-
-class PolicyInfo(BaseModel):
-    name: str
-    version: int
-    strictness: int
-    description: str
-    enforce: bool
 
 
 @router.post(
@@ -275,10 +235,6 @@ async def policies(key: Key, request: Request) -> list[PolicyInfo]:
 @router.post("/sessions", response_model=SessionInfo, status_code=201, summary="Open a stateful session")
 async def create_session(body: SessionRequest, key: Key, request: Request) -> SessionInfo:
     return await sessions(request).create(body, key)
-
-
-class SessionList(BaseModel):
-    items: list[SessionInfo] = Field(description="This key's open sessions in this server, oldest first.")
 
 
 @router.get("/sessions", response_model=SessionList, summary="This key's open sessions")

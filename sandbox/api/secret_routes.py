@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sandbox.api.auth import bearer, current_caller
 from sandbox.api.problems import documented
 from sandbox.models import Caller, SecretValue
-from sandbox.secrets import SecretInfo
+from sandbox.responses import SecretInfo
 from sandbox.secrets.use import SecretAccess
 
 router = APIRouter(prefix="/v1/secrets", dependencies=[Depends(bearer)], responses=documented(400, 401, 404, 413))

@@ -22,8 +22,9 @@ from typing import Any
 
 from sandbox.errors import NotFound, RequestRejected
 from sandbox.models import check_env_name
+from sandbox.responses import SecretInfo
 from sandbox.secrets.redaction import Redactor
-from sandbox.secrets.vault import RotationReport, SecretInfo, SecretStore
+from sandbox.secrets.vault import RotationReport, SecretStore
 
 Audit = Callable[..., Awaitable[None]]
 

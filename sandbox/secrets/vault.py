@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from sandbox.errors import RequestRejected, SecretError, StoreError
+from sandbox.responses import SecretInfo
 from sandbox.secrets.crypto import Sealed, open_sealed, rewrap, row_identity, seal
 from sandbox.store.tables import SecretRow
 
@@ -41,17 +42,6 @@ MAX_VALUE_BYTES = 4 << 10
 MIN_VALUE_CHARS = 8
 _PUT_ATTEMPTS = 3  # a put that loses a race re-reads the version and seals again
 _PAGE = 200  # rows per query and per transaction in rotate_kek and verify
-
-
-class SecretInfo(BaseModel):
-    """A secret as listed: never its value."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
 
 
 class RotationReport(BaseModel):

@@ -95,7 +95,7 @@ def test_docker_backend_is_the_one_engine_talking_to_docker() -> None:
     assert "sandbox.engine.docker" in {m for m, _ in _users_of("sandbox.engine.docker", "DockerEngine")}
 
 
-DOORS = ("sandbox.api", "sandbox.mcp", "sandbox.cli", "sandbox.cli_secrets")
+DOORS = ("sandbox.api", "sandbox.mcp", "sandbox.cli", "sandbox.cli_secrets", "sandbox.cli_entry")
 
 
 def _is(module: str, prefix: str) -> bool:
@@ -113,6 +113,7 @@ def test_doors_do_not_import_each_other() -> None:
     """The API mounts the MCP endpoint and `sandbox mcp` serves it over stdio; otherwise doors stand alone."""
     allowed = {("sandbox.api.app", "sandbox.mcp"), ("sandbox.cli", "sandbox.mcp")}  # hosts: HTTP, stdio
     allowed |= {("sandbox.cli", "sandbox.cli_secrets"), ("sandbox.cli_secrets", "sandbox.cli")}  # one CLI, two files
+    allowed |= {("sandbox.cli_entry", "sandbox.cli")}  # the console script: the CLI, or how to install it
     for door in DOORS:
         for module in importers_of(door):
             other = next((d for d in DOORS if _is(module, d)), None)
