@@ -609,6 +609,9 @@ def keys_create(
     policy: Annotated[str | None, typer.Option(help="Loosest policy tier the key may use.")] = None,
     max_concurrency: Annotated[int | None, typer.Option(min=1, help="Executions at once.")] = None,
     rate: Annotated[int | None, typer.Option(min=1, help="Executions per minute.")] = None,
+    ops: Annotated[
+        bool, typer.Option("--ops", help="May read the operations snapshot (GET /v1/ops, the /ops page) of every key.")
+    ] = False,
 ) -> None:
     """Create a key and print it (once: only its hash is stored)."""
     from sandbox.validation import PolicySet
@@ -621,8 +624,10 @@ def keys_create(
         tier,
         max_concurrency or settings.default_key_concurrency,
         rate or settings.default_key_rate_per_min,
+        ops=ops,
     )
-    err.print(f"created key {info.name} (policy {info.policy}); it is shown only once:", markup=False)
+    permission = ", ops permission" if info.ops else ""
+    err.print(f"created key {info.name} (policy {info.policy}{permission}); it is shown only once:", markup=False)
     typer.echo(plaintext)
 
 
@@ -630,7 +635,7 @@ def keys_create(
 def keys_list() -> None:
     """Every key (never the secret)."""
     store, _ = _store()
-    table = Table("name", "prefix", "policy", "concurrency", "rate/min", "created", "revoked")
+    table = Table("name", "prefix", "policy", "concurrency", "rate/min", "ops", "created", "revoked")
     for key in store.list_keys():
         revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else ""
         table.add_row(
@@ -639,6 +644,7 @@ def keys_list() -> None:
             key.policy,
             str(key.max_concurrency),
             str(key.rate_per_min),
+            "yes" if key.ops else "",
             key.created_at.isoformat(timespec="seconds"),
             revoked,
         )

@@ -6,6 +6,7 @@ exceptions. These classes are for requests we refuse or could not carry out::
     SandboxError                      internal_error        500  exit 70
     ├── RequestRejected               rejected              400  exit 2
     │   ├── Unauthenticated           rejected              401
+    │   ├── Forbidden                 rejected              403
     │   ├── RateLimited               rejected              429
     │   ├── PayloadTooLarge           rejected              413
     │   └── NotFound                  rejected              404
@@ -63,6 +64,12 @@ class Unauthenticated(RequestRejected):
     """Missing or unknown credentials."""
 
     http_status = 401
+
+
+class Forbidden(RequestRejected):
+    """A live key without the permission the route needs (e.g. ``ops`` for ``/v1/ops``)."""
+
+    http_status = 403
 
 
 class RateLimited(RequestRejected):

@@ -42,6 +42,11 @@ class ExecutionManager:
         self._keep_bytes = service.settings.keep_finished_mb << 20
         self._stopping = False
 
+    @property
+    def running(self) -> int:
+        """Executions of this process started and not finished yet (one-shot runs and cells)."""
+        return len(self._tasks)
+
     async def submit(
         self,
         request: ExecutionRequest,

@@ -466,6 +466,7 @@ class ApiKeyInfo(BaseModel):
     rate_per_min: int
     created_at: datetime
     revoked_at: datetime | None = None
+    ops: bool = Field(False, description="May read the operations snapshot (`GET /v1/ops`) of every key's activity.")
 
 
 class SessionRequest(_Environment):

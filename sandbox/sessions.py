@@ -73,6 +73,11 @@ class SessionManager:
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_loop(), name="session-reaper")
 
+    @property
+    def open_count(self) -> int:
+        """Sessions open in this process, of every key."""
+        return len(self._sessions)
+
     async def close_orphans(self) -> int:
         """Close the records of open sessions whose server instance is gone; returns how many."""
         store = self.service.store

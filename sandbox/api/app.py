@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Scope
 
 from sandbox import __version__
-from sandbox.api import docs, examples, metering, problems, secret_routes, web
+from sandbox.api import docs, examples, metering, ops_routes, problems, secret_routes, web
 from sandbox.api.auth import bearer_token, live_key
 from sandbox.api.connections import LIMITS_STATE, ConnectionLimits
 from sandbox.api.guard import BodyGuard
@@ -125,6 +125,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     app.include_router(health)
     app.include_router(router)
     app.include_router(secret_routes.router)
+    app.include_router(ops_routes.router)
     if settings.metrics:
         app.include_router(metering.router)
     # MCP over streamable HTTP, with the same keys, managers and limits as REST.

@@ -36,6 +36,11 @@ TAGS: list[dict[str, Any]] = [
     {"name": "validation", "description": "Check code against a policy without running it; the policy tiers."},
     {"name": "languages", "description": "What can run: languages, their images and runtimes."},
     {"name": "keys", "description": "API keys and administration."},
+    {
+        "name": "operations",
+        "description": "The operations snapshot for operators (keys created with `--ops`): engine, pools, "
+        "executions per minute, latency, recent failures.",
+    },
     {"name": "health", "description": "Liveness and readiness, for load balancers and orchestrators."},
 ]
 #: Path prefix -> tag; the longest matching prefix wins.
@@ -48,6 +53,7 @@ TAG_OF_PREFIX = {
     "/v1/languages": "languages",
     "/v1/keys": "keys",
     "/v1/admin": "keys",
+    "/v1/ops": "operations",
     "/healthz": "health",
     "/readyz": "health",
 }

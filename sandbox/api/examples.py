@@ -31,6 +31,7 @@ from sandbox.models import (
     SessionRequest,
     TestCase,
 )
+from sandbox.ops import OpsSnapshot
 from sandbox.secrets import SecretInfo
 
 JSON = dict[str, Any]
@@ -272,6 +273,66 @@ EXAMPLES: dict[str, tuple[type[BaseModel], list[JSON]]] = {
                 "message": "denied by policy 'standard': import of 'subprocess' is not allowed",
                 "findings": [_FINDING],
             },
+            {
+                "type": "urn:sandbox:problem:rejected",
+                "title": "Forbidden",
+                "status": 403,
+                "detail": "the API key 'ci' lacks the ops permission that GET /v1/ops needs; an operator creates "
+                "a key with it: `sandbox keys create --name NAME --ops`",
+                "code": "rejected",
+                "message": "the API key 'ci' lacks the ops permission that GET /v1/ops needs; an operator creates "
+                "a key with it: `sandbox keys create --name NAME --ops`",
+                "findings": [],
+            },
+        ],
+    ),
+    "OpsSnapshot": (
+        OpsSnapshot,
+        [
+            {
+                "generated_at": "2025-01-01T12:00:30Z",
+                "version": "0.1.0",
+                "instance": "sandbox-host:4242",
+                "engine": {"status": "ok", "runtime": "runc", "breaker": "closed", "ready": True},
+                "pools": [
+                    {
+                        "name": "sandbox-python:3f2a9c1e5b7d/256m",
+                        "language": "python",
+                        "ready": 2,
+                        "size": 2,
+                        "hits": 40,
+                        "misses": 3,
+                        "created": 45,
+                        "failures": 0,
+                    }
+                ],
+                "running": 1,
+                "sessions": {"open": 1},
+                "executions": {
+                    "window_minutes": 60,
+                    "per_minute": [
+                        {"minute": "2025-01-01T11:58:00Z", "counts": {"ok": 12, "validation_rejected": 1}},
+                        {"minute": "2025-01-01T12:00:00Z", "counts": {"ok": 30, "timeout": 1}},
+                    ],
+                    "totals": {"ok": 42, "timeout": 1, "validation_rejected": 1},
+                },
+                "latency_ms": {
+                    "window_minutes": 60,
+                    "count": 43,
+                    "end_to_end": {"p50": 21.0, "p90": 34.5, "p99": 2010.2},
+                    "program_wall": {"p50": 9.0, "p90": 12.0, "p99": 2001.0},
+                },
+                "recent_failures": [
+                    {
+                        "id": "7b1e0c9d2a3f4e5d6c7b8a9f0e1d2c3b",
+                        "created_at": "2025-01-01T12:00:12Z",
+                        "language": "python",
+                        "status": "timeout",
+                        "message": "wall-clock limit of 2 s reached; killed",
+                        "key": "ci",
+                    }
+                ],
+            }
         ],
     ),
     # Parts of the requests and results, shown where they are described.

@@ -42,6 +42,7 @@ MEDIA_TYPE = "application/problem+json"
 TITLES = {
     400: "Bad request",
     401: "Unauthenticated",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     408: "Request timeout",

@@ -1,6 +1,17 @@
 """Persistence. Import from here; SQLAlchemy stays inside this package."""
 
+from sandbox.store.activity import Activity, Failure, minute_of, recent_activity
 from sandbox.store.store import KEY_PREFIX, Store, hash_key, redact_url
 from sandbox.store.writer import RecordWriter
 
-__all__ = ["KEY_PREFIX", "RecordWriter", "Store", "hash_key", "redact_url"]
+__all__ = [
+    "KEY_PREFIX",
+    "Activity",
+    "Failure",
+    "RecordWriter",
+    "Store",
+    "hash_key",
+    "minute_of",
+    "recent_activity",
+    "redact_url",
+]

@@ -65,6 +65,7 @@ MIGRATIONS: dict[int, list[str]] = {
     3: ["ALTER TABLE sessions ADD COLUMN instance VARCHAR(200)"],
     4: ["ALTER TABLE executions ADD COLUMN secrets JSON"],  # the secrets table itself comes from create_all
     5: ["ALTER TABLE executions ADD COLUMN stages JSON"],
+    6: ["ALTER TABLE api_keys ADD COLUMN ops BOOLEAN NOT NULL DEFAULT FALSE"],  # every older key: no ops permission
 }
 #: The parts of a result kept together in ``executions.stages`` (artifacts: their entries, not their bytes;
 #: ``session_open``: a session cell's, whether its session outlived it).
@@ -130,8 +131,10 @@ class Store:
                 session.add(SchemaVersion(version=SCHEMA_VERSION))
 
     # ------------------------------------------------------------------- keys
-    def create_key(self, name: str, policy: str, max_concurrency: int, rate_per_min: int) -> tuple[ApiKeyInfo, str]:
-        """A new key; the plaintext is returned once and never stored."""
+    def create_key(
+        self, name: str, policy: str, max_concurrency: int, rate_per_min: int, *, ops: bool = False
+    ) -> tuple[ApiKeyInfo, str]:
+        """A new key; the plaintext is returned once and never stored. ``ops``: it may read ``/v1/ops``."""
         plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
         row = ApiKeyRow(
             id=uuid.uuid4().hex,
@@ -142,13 +145,14 @@ class Store:
             max_concurrency=max_concurrency,
             rate_per_min=rate_per_min,
             created_at=now(),
+            ops=ops,
         )
         try:
             with self._session.begin() as session:
                 session.add(row)
         except IntegrityError as exc:
             raise RequestRejected(f"an API key named {name!r} already exists") from exc
-        self.audit("key.created", row.id, name=name, policy=policy)
+        self.audit("key.created", row.id, name=name, policy=policy, ops=ops)
         return _key_info(row), plaintext
 
     def authenticate(self, plaintext: str) -> ApiKeyInfo | None:
@@ -340,6 +344,7 @@ def _key_info(row: ApiKeyRow) -> ApiKeyInfo:
         rate_per_min=row.rate_per_min,
         created_at=_utc(row.created_at),
         revoked_at=_utc(row.revoked_at),
+        ops=row.ops,
     )
 
 

@@ -5,13 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # 2: executions.session_id (cells are executions too); 3: sessions.instance;
 # 4: the secrets table (created by create_all) and executions.secrets (names and versions a run used);
-# 5: executions.stages (a compile's result, tests mode's cases and summary).
-SCHEMA_VERSION = 5
+# 5: executions.stages (a compile's result, tests mode's cases and summary); 6: api_keys.ops (may read /v1/ops).
+SCHEMA_VERSION = 6
 
 
 class Base(DeclarativeBase):
@@ -34,6 +46,8 @@ class ApiKeyRow(Base):
     rate_per_min: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The operations permission: reads every key's activity through GET /v1/ops (``sandbox keys create --ops``).
+    ops: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ExecutionRow(Base):

@@ -26,6 +26,7 @@ TABLE = {
     "SandboxError": (Status.INTERNAL_ERROR, 500, 70),
     "RequestRejected": (Status.REJECTED, 400, 2),
     "Unauthenticated": (Status.REJECTED, 401, 2),
+    "Forbidden": (Status.REJECTED, 403, 2),
     "RateLimited": (Status.REJECTED, 429, 2),
     "PayloadTooLarge": (Status.REJECTED, 413, 2),
     "NotFound": (Status.REJECTED, 404, 2),

@@ -71,6 +71,7 @@ def test_create_key_returns_a_prefixed_plaintext_that_is_never_stored(store: Sto
     assert (info.policy, info.max_concurrency, info.rate_per_min) == ("standard", 2, 30)
     assert plaintext.startswith(info.prefix)
     assert info.revoked_at is None
+    assert info.ops is False  # the ops permission is asked for, never given by default
 
     rows = raw(db_path, "SELECT * FROM api_keys")
     assert len(rows) == 1
@@ -308,7 +309,7 @@ def test_audit_events_are_appended_newest_first(store: Store) -> None:
     assert [e["event"] for e in events] == ["key.revoked", "execution.rejected", "key.created"]
     assert all(e["key_id"] == info.id for e in events)
     assert events[1]["detail"] == {"status": "validation_rejected", "reason": "import subprocess"}
-    assert events[2]["detail"] == {"name": "ci", "policy": "standard"}
+    assert events[2]["detail"] == {"name": "ci", "policy": "standard", "ops": False}
     assert [e["event"] for e in store.audit_events(limit=1)] == ["key.revoked"]
     store.audit("custom")
     (latest,) = store.audit_events(limit=1)
@@ -441,6 +442,7 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
         db.execute("ALTER TABLE sessions DROP COLUMN instance")
         db.execute("ALTER TABLE executions DROP COLUMN secrets")
         db.execute("ALTER TABLE executions DROP COLUMN stages")
+        db.execute("ALTER TABLE api_keys DROP COLUMN ops")
         db.execute("DROP TABLE secrets")
         db.execute("DELETE FROM schema_version")
         db.execute("INSERT INTO schema_version (version) VALUES (1)")
@@ -458,7 +460,30 @@ def test_a_version_1_database_is_migrated_to_the_current_schema(tmp_path: Path) 
         assert "instance" in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
         assert "secrets" in {row[1] for row in db.execute("PRAGMA table_info(executions)")}
         assert "stages" in {row[1] for row in db.execute("PRAGMA table_info(executions)")}
+        assert "ops" in {row[1] for row in db.execute("PRAGMA table_info(api_keys)")}
         assert db.execute("SELECT count(*) FROM secrets").fetchone() == (0,)
+
+
+def test_a_version_5_database_gains_the_ops_permission_and_its_keys_have_none(tmp_path: Path) -> None:
+    """Keys made before the ops permission existed keep working and cannot read /v1/ops; new keys can have it."""
+    url = f"sqlite:///{tmp_path}/db.sqlite"
+    store = Store(url)
+    old, plaintext = store.create_key("old", "standard", 1, 1)
+    store.close()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:  # turn it back into what version 5 created
+        db.execute("ALTER TABLE api_keys DROP COLUMN ops")
+        db.execute("DELETE FROM schema_version")
+        db.execute("INSERT INTO schema_version (version) VALUES (5)")
+    store = Store(url)
+    authenticated = store.authenticate(plaintext)
+    assert authenticated is not None and authenticated.id == old.id and authenticated.ops is False
+    operator = store.create_key("operator", "standard", 1, 1, ops=True)[0]
+    assert operator.ops is True
+    assert {key.name: key.ops for key in store.list_keys()} == {"old": False, "operator": True}
+    store.close()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,) == (6,)
+        assert db.execute("SELECT name, ops FROM api_keys ORDER BY name").fetchall() == [("old", 0), ("operator", 1)]
 
 
 def test_a_batch_with_one_bad_record_saves_the_others(tmp_path: Path) -> None:
