@@ -34,7 +34,8 @@ function node(name, attributes, text) {
  * over the last `windowMinutes` minutes ending at `now`, into `container`. Returns the statuses seen.
  */
 export function drawRate(container, perMinute, windowMinutes, now) {
-  const width = 720;
+  // Drawn at the container's own width, so that text in the SVG keeps its size.
+  const width = Math.max(320, Math.round(container.clientWidth || 720));
   const height = 180;
   const left = 36;
   const bottom = 22;

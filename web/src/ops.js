@@ -46,30 +46,37 @@ function showPools(pools) {
   body.replaceChildren();
   for (const pool of pools || []) {
     const row = document.createElement("tr");
-    row.dataset.pool = pool.name;
+    row.dataset.pool = pool.language || pool.name;
+    const size = Math.max(1, pool.size);
     const meter = document.createElement("meter");
     meter.min = 0;
-    meter.max = Math.max(1, pool.size);
+    meter.max = size;
     meter.value = pool.ready;
-    meter.low = Math.max(1, pool.size) / 2;
-    meter.optimum = Math.max(1, pool.size);
-    const ready = el("td", "");
+    meter.low = size / 2;
+    meter.optimum = size;
+    meter.setAttribute("aria-label", `${pool.ready} of ${pool.size} warm containers ready`);
+    const ready = el("td", "ready");
     ready.append(meter, ` ${pool.ready} / ${pool.size}`);
+    const name = el("th", "");
+    name.scope = "row";
+    name.append(el("span", "", pool.language || pool.name));
+    if (pool.language && pool.name !== pool.language) name.append(el("span", "hint pool-name", pool.name));
     const lookups = (pool.hits || 0) + (pool.misses || 0);
     row.append(
-      el("th", "", pool.name),
+      name,
       ready,
       el("td", "num", String(pool.hits ?? 0)),
       el("td", "num", String(pool.misses ?? 0)),
       el("td", "num", lookups ? `${Math.round((100 * pool.hits) / lookups)} %` : "–"),
+      el("td", "num", pool.created == null ? "–" : String(pool.created)),
+      el("td", `num${pool.failures ? " bad-text" : ""}`, pool.failures == null ? "–" : String(pool.failures)),
     );
-    row.firstChild.scope = "row";
     body.append(row);
   }
   if (!pools?.length) {
     const row = document.createElement("tr");
     const cell = el("td", "hint", "No warm pools (pool size 0, or the engine is not up).");
-    cell.colSpan = 5;
+    cell.colSpan = 7;
     row.append(cell);
     body.append(row);
   }
@@ -137,6 +144,7 @@ function showFailures(failures) {
 
 function render(snapshot) {
   const now = snapshot.generated_at ? new Date(snapshot.generated_at) : new Date();
+  $("ops").hidden = false; // first: the chart is drawn at its container's width
   showEngine(snapshot.engine);
   showPools(snapshot.pools);
   $("running").textContent = String(snapshot.running ?? 0);
@@ -147,7 +155,6 @@ function render(snapshot) {
   showRate(snapshot.executions, now);
   showLatency(snapshot.latency_ms);
   showFailures(snapshot.recent_failures);
-  $("ops").hidden = false;
 }
 
 async function refresh() {
@@ -160,14 +167,18 @@ async function refresh() {
     $("updated").textContent = `Updated at ${new Date().toLocaleTimeString()}`;
     $("updated").dataset.state = "fresh";
   } catch (error) {
+    $("updated").dataset.state = "stale";
     if (error instanceof ApiError && error.status === 403) {
-      notice(`This key lacks the ops permission: create one with \`sandbox keys create NAME --ops\`. (${error.message})`);
+      notice(`This key lacks the ops permission. ${error.message}`);
       $("ops").hidden = true;
+      clearInterval(timer); // asking again will not change the answer: wait for another key
+      timer = null;
+      $("updated").textContent = "Not refreshing: this key may not read the operations snapshot.";
     } else {
       notice(describe(error));
+      const shown = $("ops").hidden ? "" : "; showing the last data";
+      $("updated").textContent = `Refresh failed at ${new Date().toLocaleTimeString()}${shown}.`;
     }
-    $("updated").textContent = `Refresh failed at ${new Date().toLocaleTimeString()}; showing the last data.`;
-    $("updated").dataset.state = "stale";
   } finally {
     inFlight = false;
   }
