@@ -44,8 +44,9 @@ class ExecutionManager:
 
     @property
     def running(self) -> int:
-        """Executions of this process started and not finished yet (one-shot runs and cells)."""
-        return len(self._tasks)
+        """Executions of this process started and without a result yet (one-shot runs and cells); one whose
+        result is out while its record is written and its container removed is not counted."""
+        return sum(1 for execution_id in self._tasks if not self._live[execution_id].done.is_set())
 
     async def submit(
         self,

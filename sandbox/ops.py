@@ -9,7 +9,8 @@ Two sources, said apart because they differ under ``--workers N``:
 - the store, shared by every process and replica: executions per minute by
   status over the last ``WINDOW_MINUTES`` (refusals included, from the audit
   log), latency percentiles, and the newest failures. The queries are bounded
-  (``sandbox.store.activity``) and run in a thread, off the event loop.
+  (``sandbox.store.activity``), run in a thread, off the event loop, and their
+  answer is reused for ``STORE_TTL_S`` (``StoreFigures``).
 
 The shape is agreed with the ``/ops`` page that reads it (``/work/i14/ops-shape.md``
 during issue 14; the README's "Operations snapshot" section since).
@@ -38,6 +39,8 @@ WINDOW_MINUTES = 60
 FAILURES = 20
 #: The percentiles of each latency.
 PERCENTILES = (50, 90, 99)
+#: How long the store's figures are reused (seconds): pages polling together cost one read.
+STORE_TTL_S = 2.0
 
 
 class EngineState(BaseModel):
@@ -120,19 +123,35 @@ class OpsSnapshot(BaseModel):
     recent_failures: list[RecentFailure] = Field(description="Newest first, at most 20, within the window.")
 
 
+class StoreFigures:
+    """The store's part of the snapshot, read in a thread and reused for ``ttl_s``: a request that comes
+    while one reads waits for that read instead of starting another (a page left open in ten browsers
+    costs one read per ``ttl_s``). The process's own figures are never reused."""
+
+    def __init__(self, store: Store, ttl_s: float = STORE_TTL_S) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._lock = asyncio.Lock()
+        self._kept: tuple[float, Activity] | None = None
+
+    async def read(self) -> Activity:
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            if self._kept is not None and loop.time() - self._kept[0] < self.ttl_s:
+                return self._kept[1]
+            now = datetime.now(UTC)
+            since = minute_of(now) - timedelta(minutes=WINDOW_MINUTES - 1)
+            activity = await asyncio.to_thread(recent_activity, self.store, since, now, FAILURES)
+            self._kept = (loop.time(), activity)
+            return activity
+
+
 async def snapshot(
-    service: ExecutionService,
-    manager: ExecutionManager,
-    sessions: SessionManager,
-    store: Store,
-    now: datetime | None = None,
+    service: ExecutionService, manager: ExecutionManager, sessions: SessionManager, figures: StoreFigures
 ) -> OpsSnapshot:
-    """The snapshot as of ``now`` (the current time by default)."""
-    now = now or datetime.now(UTC)
-    since = minute_of(now) - timedelta(minutes=WINDOW_MINUTES - 1)
-    readiness, activity = await asyncio.gather(
-        service.readiness(), asyncio.to_thread(recent_activity, store, since, now, FAILURES)
-    )
+    """The snapshot as of now: this process's figures read now, the store's at most ``figures.ttl_s`` old."""
+    now = datetime.now(UTC)
+    readiness, activity = await asyncio.gather(service.readiness(), figures.read())
     me = instance.current()
     return OpsSnapshot(
         generated_at=now,

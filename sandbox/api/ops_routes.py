@@ -42,4 +42,13 @@ async def operations(
 ) -> ops.OpsSnapshot:
     state = request.app.state
     response.headers["Cache-Control"] = "no-store"
-    return await ops.snapshot(state.service, state.manager, state.sessions, state.store)
+    return await ops.snapshot(state.service, state.manager, state.sessions, store_figures(request))
+
+
+def store_figures(request: Request) -> ops.StoreFigures:
+    """The app's one ``StoreFigures`` (made on first use, for the store of this app's lifespan)."""
+    state = request.app.state
+    figures: ops.StoreFigures | None = getattr(state, "ops_figures", None)
+    if figures is None or figures.store is not state.store:
+        figures = state.ops_figures = ops.StoreFigures(state.store)
+    return figures

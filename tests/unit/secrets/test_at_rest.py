@@ -70,6 +70,7 @@ def test_a_version_3_database_gains_executions_secrets_and_the_secrets_table(tmp
         db.execute("DROP TABLE secrets")
         db.execute("ALTER TABLE executions DROP COLUMN secrets")
         db.execute("ALTER TABLE executions DROP COLUMN stages")
+        db.execute("ALTER TABLE api_keys DROP COLUMN ops")
         db.execute("DELETE FROM schema_version")
         db.execute("INSERT INTO schema_version (version) VALUES (3)")
     db.close()

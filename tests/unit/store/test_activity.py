@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -200,3 +201,39 @@ def test_the_queries_use_the_created_at_index(store: Store, db_path: Path) -> No
             plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", params))
             assert "ix_executions_created_at" in plan and "SCAN executions" not in plan, (statement, plan)
             assert "GROUP BY" in statement or "LIMIT" in statement, statement
+
+
+@pytest.mark.anyio
+async def test_store_figures_are_read_once_for_concurrent_requests_and_reused_for_their_ttl(store: Store) -> None:
+    figures = ops.StoreFigures(store, ttl_s=0.5)
+    together = await asyncio.gather(*(figures.read() for _ in range(5)))
+    assert all(found is together[0] for found in together)  # one read, shared
+    assert together[0].per_minute == {}
+    save(store, datetime.now(UTC) - timedelta(seconds=1))
+    assert (await figures.read()) is together[0]  # within the TTL: the same answer, the new run not yet in it
+    await asyncio.sleep(0.55)
+    fresh = await figures.read()
+    assert fresh is not together[0] and sum(sum(c.values()) for c in fresh.per_minute.values()) == 1
+
+
+def test_a_dialect_that_cannot_group_by_minute_gets_the_same_figures_grouped_here(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The portable path (capped rows, grouped and subtracted in Python) agrees with the database's."""
+    for i in range(6):
+        save(store, minute(12, i % 3) + timedelta(seconds=i), Status.TIMEOUT if i % 2 else Status.OK, took_ms=10 * i)
+    grouped = recent_activity(store, SINCE, NOW)
+    monkeypatch.setattr(activity, "_minute_text", lambda dialect, column: None)
+    monkeypatch.setattr(activity, "_elapsed_ms", lambda dialect: None)
+    here = recent_activity(store, SINCE, NOW)
+    assert (
+        here.per_minute
+        == grouped.per_minute
+        == {
+            minute(12, 0): {"ok": 1, "timeout": 1},
+            minute(12, 1): {"ok": 1, "timeout": 1},
+            minute(12, 2): {"ok": 1, "timeout": 1},
+        }
+    )
+    assert sorted(round(ms) for ms in here.end_to_end_ms) == sorted(round(ms) for ms in grouped.end_to_end_ms)
+    assert sorted(round(ms) for ms in here.end_to_end_ms) == [0, 10, 20, 30, 40, 50]
