@@ -134,6 +134,24 @@ describe("playground", { timeout: 5 * TIMEOUT }, () => {
     await page.close();
   });
 
+  test("leaving the page closes its open session", async () => {
+    const { page, guards } = await playground();
+    await page.getByLabel("Session (cells)").check();
+    await page.getByRole("button", { name: "Open session" }).click();
+    await page.locator("#session-state[data-state=open]").waitFor({ timeout: TIMEOUT });
+    const open = async () => {
+      const response = await fetch(`${URL_}/v1/sessions`, { headers: { Authorization: `Bearer ${KEY}` } });
+      return (await response.json()).items.length;
+    };
+    assert.equal(await open(), 1);
+    await guards.check();
+    await page.goto("about:blank"); // pagehide: the page sends DELETE with keepalive
+    const deadline = Date.now() + 15_000;
+    while ((await open()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await open(), 0, "the session is still open after the page was left");
+    await page.close();
+  });
+
   test("limits from the form reach the server: a busy loop stops at the wall time asked", async () => {
     const { page, guards } = await playground();
     await page.getByLabel("Wall time (s)").fill("1");
