@@ -111,7 +111,8 @@ def test_the_pages_work_in_chromium(site: Site) -> None:
     done = subprocess.run(command, cwd=WEB, env=env, capture_output=True, text=True, timeout=540)
     output = done.stdout + done.stderr
     shots = re.findall(r"screenshot: (\S+\.png)", output)
-    print("\n".join(f"screenshot: {shot}" for shot in shots))
+    summary = re.findall(r"^(?:\S+ )?((?:tests|pass|fail|cancelled) \d+)$", output, re.MULTILINE)
+    print("\n".join([*(f"screenshot: {shot}" for shot in shots), "node: " + ", ".join(summary)]))
     if done.returncode != 0:
         pytest.fail(
             f"the browser tests failed (node exit {done.returncode}):\n{output}\n--- server:\n{site.server.tail(60)}"
