@@ -19,7 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Scope
 
 from sandbox import __version__
-from sandbox.api import docs, examples, metering, ops_routes, problems, secret_routes
+from sandbox.api import docs, examples, metering, ops_routes, problems, secret_routes, web
 from sandbox.api.auth import bearer_token, live_key
 from sandbox.api.connections import LIMITS_STATE, ConnectionLimits
 from sandbox.api.guard import BodyGuard
@@ -121,6 +121,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     )
     problems.install(app)
     docs.install(app)
+    web.install(app)  # the playground at / and the operations page at /ops (built from web/)
     app.include_router(health)
     app.include_router(router)
     app.include_router(secret_routes.router)

@@ -25,6 +25,8 @@ from starlette.responses import HTMLResponse
 
 #: Where the documentation's JavaScript, CSS and icon are served.
 ASSETS = "/docs/assets"
+#: ReDoc's images may come from this server (and data: URLs) alone; nothing else of the page is restricted.
+REDOC_IMAGES = "img-src 'self' data:"
 #: The package whose files they are (``fastapi-offline``; see ``pyproject.toml``).
 ASSETS_PACKAGE = "fastapi_offline"
 
@@ -92,13 +94,16 @@ def install(app: FastAPI) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=local(request, str(app.openapi_url)),
             title=f"{app.title} - ReDoc",
             redoc_js_url=local(request, f"{ASSETS}/redoc.standalone.js"),
             redoc_favicon_url=local(request, f"{ASSETS}/favicon.png"),
             with_google_fonts=False,
         )
+        # ReDoc's bundle shows Redocly's logo from its CDN (an <img> it hard-codes): images from here only.
+        page.headers["Content-Security-Policy"] = REDOC_IMAGES
+        return page
 
 
 def tag_operations(schema: dict[str, Any]) -> dict[str, Any]:

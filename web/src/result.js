@@ -1,0 +1,120 @@
+// How an execution is shown: its output as it streams, then the status and usage in plain words,
+// and its artifacts (images inline, every file with a download link), fetched with the key.
+import { blob, describe } from "./api.js";
+
+const SIGNALS = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ" };
+
+/** A new element with a class and text. */
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+export function formatBytes(bytes) {
+  if (bytes == null) return "–";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** Append a chunk of stdout or stderr to an output <pre>, keeping the view at the end. */
+export function appendOutput(pre, kind, text) {
+  if (!text) return;
+  const last = pre.lastElementChild;
+  if (last && last.dataset.stream === kind) last.textContent += text;
+  else {
+    const span = el("span", kind, text);
+    span.dataset.stream = kind;
+    pre.append(span);
+  }
+  pre.scrollTop = pre.scrollHeight;
+}
+
+/** Fill `box` with the status line of a finished execution (or a refusal's problem). */
+export function showStatus(box, record) {
+  box.replaceChildren();
+  const status = record.status || "unknown";
+  box.dataset.status = status;
+  const word = el("strong", `badge ${status === "ok" ? "good" : "bad"}`, status);
+  word.dataset.testid = "status-word";
+  box.append(word);
+  const facts = el("span", "facts-line");
+  const parts = [];
+  if (record.signal != null) parts.push(`signal ${record.signal}${SIGNALS[record.signal] ? ` (${SIGNALS[record.signal]})` : ""}`);
+  else if (record.exit_code != null) parts.push(`exit code ${record.exit_code}`);
+  if (record.wall_ms != null) parts.push(`wall ${record.wall_ms} ms`);
+  if (record.cpu_ms != null) parts.push(`CPU ${record.cpu_ms} ms`);
+  if (record.peak_memory_bytes) parts.push(`peak memory ${formatBytes(record.peak_memory_bytes)}`);
+  facts.textContent = parts.join(" · ");
+  box.append(facts);
+  if (record.message) box.append(el("span", "message", record.message));
+  const cut = [record.stdout_truncated && "stdout", record.stderr_truncated && "stderr"].filter(Boolean);
+  if (cut.length) box.append(el("span", "message", `${cut.join(" and ")} cut at the limit`));
+  if (record.compile && record.compile.status !== "ok" && record.compile.output) {
+    box.append(el("pre", "compile-output", record.compile.output));
+  }
+}
+
+/** A plain status message (before a result exists). */
+export function showPending(box, text) {
+  box.replaceChildren(el("span", "pending", text));
+  box.dataset.status = "pending";
+}
+
+/** Artifact URLs made for the last result; revoked when the next one replaces them. */
+export class BlobUrls {
+  constructor() {
+    this.urls = [];
+  }
+  make(data) {
+    const url = URL.createObjectURL(data);
+    this.urls.push(url);
+    return url;
+  }
+  revoke() {
+    for (const url of this.urls) URL.revokeObjectURL(url);
+    this.urls = [];
+  }
+}
+
+function artifactPath(executionId, name) {
+  return `v1/executions/${encodeURIComponent(executionId)}/artifacts/${name.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/**
+ * List `artifacts` of execution `executionId` in `list` (a <ul>): each kept file fetched with the
+ * key into a blob: URL, a download link for all, the picture itself for images.
+ */
+export async function showArtifacts(section, list, executionId, artifacts, urls) {
+  list.replaceChildren();
+  section.hidden = !artifacts?.length;
+  for (const artifact of artifacts || []) {
+    const item = el("li", "artifact");
+    const head = el("div", "artifact-head");
+    head.append(el("code", "name", artifact.name), el("span", "hint", ` ${formatBytes(artifact.size)} · ${artifact.media_type}`));
+    item.append(head);
+    list.append(item);
+    if (artifact.skipped) {
+      item.append(el("span", "message", `not collected: ${artifact.skipped}`));
+      continue;
+    }
+    try {
+      const data = await blob(artifactPath(executionId, artifact.name));
+      const url = urls.make(data);
+      const link = el("a", "download", "Download");
+      link.href = url;
+      link.download = artifact.name.split("/").pop();
+      head.append(" ", link);
+      if (artifact.media_type.startsWith("image/")) {
+        const img = el("img", "artifact-image");
+        img.src = url;
+        img.alt = `${artifact.name} (an image the program made)`;
+        item.append(img);
+      }
+    } catch (error) {
+      item.append(el("span", "message bad-text", describe(error)));
+    }
+  }
+}
