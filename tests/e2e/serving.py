@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,12 +35,14 @@ def database(state_dir: Path) -> str:
     return f"sqlite:///{state_dir / 'sandbox.db'}"
 
 
-def create_key(state_dir: Path, name: str, concurrency: int = 64, rate: int = 100_000) -> tuple[str, str]:
+def create_key(
+    state_dir: Path, name: str, concurrency: int = 64, rate: int = 100_000, *, ops: bool = False
+) -> tuple[str, str]:
     """A key in the database under ``state_dir`` (created if need be): (its id, the plaintext)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(database(state_dir))
     try:
-        info, plaintext = store.create_key(name, "standard", concurrency, rate)
+        info, plaintext = store.create_key(name, "standard", concurrency, rate, ops=ops)
     finally:
         store.close()
     return info.id, plaintext
@@ -156,3 +159,25 @@ class ServeProcesses:
             else:  # validation workers of a server that died first
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(server.process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def graceful_server(
+    docker_client: docker.DockerClient, tmp_path: Path, state_dir: Path, owner: str, **settings: object
+) -> Iterator[Server]:
+    """A ready `sandbox serve` for a module's tests, stopped with SIGTERM at the end (a graceful stop
+    removes its pools' and sessions' containers); then no container of ``owner`` may be left."""
+    processes = ServeProcesses(tmp_path)
+    try:
+        server = processes.start(state_dir, owner, **settings)
+        server.wait_ready(timeout=90)
+        yield server
+        server.signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        processes.close()
+    left = owned(docker_client, owner)
+    for container in left:
+        with contextlib.suppress(docker.errors.APIError):
+            docker_client.api.remove_container(container["Id"], force=True)
+    assert not left, f"the server left containers behind: {[c['Id'][:12] for c in left]}"

@@ -14,13 +14,11 @@ skipping it: a skip would hide a broken install step.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -32,9 +30,8 @@ import docker
 import pytest
 
 from sandbox.api import web
-from sandbox.store import Store
 from tests.docker_fixtures import SESSION_OWNER
-from tests.e2e.serving import ROOT, ServeProcesses, Server, database, owned
+from tests.e2e.serving import ROOT, Server, create_key, graceful_server
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -69,28 +66,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerC
     assert not problems, "run scripts/install first: " + "; ".join(problems)
     tmp = tmp_path_factory.mktemp("browser")
     state = tmp / "state"
-    state.mkdir()
-    store = Store(database(state))
-    try:
-        key = store.create_key("browser", "standard", 16, 10_000)[1]
-        ops_key = store.create_key("browser-ops", "standard", 16, 10_000, ops=True)[1]
-    finally:
-        store.close()
+    key = create_key(state, "browser", 16, 10_000)[1]
+    ops_key = create_key(state, "browser-ops", 16, 10_000, ops=True)[1]
     owner = f"{SESSION_OWNER}-web-{uuid.uuid4().hex[:6]}"
-    processes = ServeProcesses(tmp)
-    try:
-        server = processes.start(state, owner, pool_size=2, validation_workers=1)
-        server.wait_ready(timeout=90)
+    with graceful_server(docker_client, tmp, state, owner, pool_size=2, validation_workers=1) as server:
         yield Site(server, key, ops_key)
-        server.signal(signal.SIGTERM)  # a graceful stop removes the warm pools' containers
-        server.wait(timeout=60)
-    finally:
-        processes.close()
-    left = owned(docker_client, owner)
-    for container in left:
-        with contextlib.suppress(docker.errors.APIError):
-            docker_client.api.remove_container(container["Id"], force=True)
-    assert not left, f"the server left containers behind: {[c['Id'][:12] for c in left]}"
 
 
 def test_the_pages_work_in_chromium(site: Site) -> None:

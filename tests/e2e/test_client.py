@@ -11,9 +11,7 @@ Past 400 lines because one server process serves the whole module (started once,
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -41,7 +39,7 @@ from sandbox.client import (
     ValidationRejected,
 )
 from tests.docker_fixtures import SESSION_OWNER
-from tests.e2e.serving import ROOT, ServeProcesses, Server, create_key, owned
+from tests.e2e.serving import ROOT, Server, create_key, graceful_server
 
 REQUEST_BYTES = 64 << 10
 
@@ -69,23 +67,12 @@ class Live:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, docker_client: docker.DockerClient) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp("client")
-    processes = ServeProcesses(tmp)
     owner = f"{SESSION_OWNER}-sdk-{uuid.uuid4().hex[:6]}"
     state: Path = tmp / "state"
     key = create_key(state, "sdk")[1]
-    server = processes.start(state, owner, pool_size=1, validation_workers=1, request_bytes=REQUEST_BYTES)
-    try:
-        server.wait_ready(90)
+    settings = {"pool_size": 1, "validation_workers": 1, "request_bytes": REQUEST_BYTES}
+    with graceful_server(docker_client, tmp, state, owner, **settings) as server:
         yield Live(server, key)
-        server.signal(signal.SIGTERM)  # drains: its pool and sessions are removed
-        server.wait(60)
-    finally:
-        processes.close()
-    left = owned(docker_client, owner)
-    for container in left:
-        with contextlib.suppress(docker.errors.APIError):
-            docker_client.api.remove_container(container["Id"], force=True)
-    assert not left, f"the server left containers behind: {[c['Id'][:12] for c in left]}"
 
 
 @pytest.fixture(scope="module")
