@@ -102,8 +102,19 @@ class ClientConfig:
         ) * compiles
         return compile_s + wall * max(runs, 1) + self.margin_s
 
-    def transport_error(self, exc: httpx.TransportError, what: str, read_s: float) -> TransportError:
-        """An httpx failure as the client's exception, saying what failed and what it means."""
+    def transport_error(
+        self, exc: httpx.TransportError | httpx.DecodingError, what: str, read_s: float
+    ) -> TransportError:
+        """An httpx failure as the client's exception, saying what failed and what it means.
+
+        A body that cannot be undone from its ``Content-Encoding`` (``DecodingError``, which is no
+        ``httpx.TransportError``) is one too: it escaped the client's error tree before.
+        """
+        if isinstance(exc, httpx.DecodingError):
+            return TransportError(
+                f"{what}: the answer from {self.base_url} could not be decoded as its Content-Encoding "
+                f"says (a broken server or proxy): {exc}"
+            )
         for kind, phase in _PHASES.items():
             if isinstance(exc, kind):
                 return timeout_error(phase, self._limit(phase, read_s), what)

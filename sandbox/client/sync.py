@@ -116,7 +116,7 @@ class SandboxClient:
                                 yield item
                             if stream.finished:
                                 return
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 stream.broken(self.config.transport_error(exc, call.what, call.read_s), exc)
             else:
                 stream.broken(stream.ended_early(call.what), None)
@@ -178,7 +178,7 @@ class SandboxClient:
             with self._http.stream(call.method, call.path, **call.request_options(self.config)) as response:
                 limit_s = self.config.read_limit(call.read_s)
                 return self._read(response, Ceiling(response, call.what, self.config.max_response_bytes, limit_s))
-        except httpx.TransportError as exc:
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self.config.transport_error(exc, call.what, call.read_s) from exc
 
     def _read(self, response: httpx.Response, ceiling: Ceiling) -> httpx.Response:

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from sandbox.client import AsyncSandboxClient, ClientTimeout, ConfigurationError, SandboxClient, UnexpectedResponse
+from sandbox.client import (
+    AsyncSandboxClient,
+    ClientTimeout,
+    ConfigurationError,
+    SandboxClient,
+    TransportError,
+    UnexpectedResponse,
+)
 from sandbox.client.bounded import Ceiling, Lines
+from tests.unit.client.scripted import Answer, scripted
 
 CAP = 1 << 20  # the clients' max_response_bytes in these tests
 
@@ -170,3 +178,25 @@ def test_one_event_is_capped_not_the_whole_stream() -> None:
 def test_max_response_bytes_must_be_positive() -> None:
     with pytest.raises(ConfigurationError, match="max_response_bytes"):
         SandboxClient("http://127.0.0.1:1", "k", max_response_bytes=0)
+
+
+def test_a_body_that_is_not_what_its_content_encoding_says_is_a_client_error() -> None:
+    """httpx's DecodingError is no TransportError: it escaped the client's error tree as a raw httpx error."""
+    bogus = Answer(200, b"\x1f\x8b not gzip at all", {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    with scripted(bogus) as script, SandboxClient(script.url, "k") as client, pytest.raises(TransportError) as e:
+        client.languages()
+    assert "could not be decoded as its Content-Encoding says" in str(e.value)
+
+    async def go() -> None:
+        async with AsyncSandboxClient(script.url, "k", max_attempts=1) as client:
+            await client.languages()
+
+    with scripted(bogus) as script, pytest.raises(TransportError):
+        asyncio.run(go())
+
+
+def test_a_stream_whose_encoding_breaks_is_resumed_then_raised_as_a_client_error() -> None:
+    bogus = Answer(200, b"\x1f\x8b nope", {"Content-Type": "text/event-stream", "Content-Encoding": "gzip"})
+    with scripted(bogus) as script, SandboxClient(script.url, "k") as client, pytest.raises(TransportError) as e:
+        list(client.follow("e1", read_s=5))
+    assert "Content-Encoding" in str(e.value) and len(script.seen) == 4  # the first try and 3 resumptions
