@@ -63,13 +63,28 @@ export function showPending(box, text) {
   box.dataset.status = "pending";
 }
 
+/** Pictures a page may show inline: raster formats, which can hold no script (SVG can). */
+export const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/**
+ * The type a blob: URL of a program's file gets: its own for a raster picture, else bytes to save.
+ * A blob: URL is a document of this page's origin when opened in a tab ("Open image in new tab", a
+ * copied link), with none of the headers the API sends with the same file (attachment, CSP sandbox):
+ * an SVG or HTML file typed as such would run the program's script here.
+ */
+export function safeType(type) {
+  const bare = String(type || "").split(";")[0].trim().toLowerCase();
+  return INLINE_IMAGES.has(bare) ? bare : "application/octet-stream";
+}
+
 /** Artifact URLs made for the last result; revoked when the next one replaces them. */
 export class BlobUrls {
   constructor() {
     this.urls = [];
   }
+  /** A blob: URL of `data` (a Blob), retyped by `safeType`: never a page with the program's script. */
   make(data) {
-    const url = URL.createObjectURL(data);
+    const url = URL.createObjectURL(new Blob([data], { type: safeType(data.type) }));
     this.urls.push(url);
     return url;
   }
@@ -107,7 +122,7 @@ export async function showArtifacts(section, list, executionId, artifacts, urls)
       link.href = url;
       link.download = artifact.name.split("/").pop();
       head.append(" ", link);
-      if (artifact.media_type.startsWith("image/")) {
+      if (INLINE_IMAGES.has(safeType(data.type)) && INLINE_IMAGES.has(safeType(artifact.media_type))) {
         const img = el("img", "artifact-image");
         img.src = url;
         img.alt = `${artifact.name} (an image the program made)`;
