@@ -3,6 +3,7 @@
 // failure. Nothing of it may become markup or script in this origin: not in the page, and not in a
 // tab opened on an artifact's blob: URL ("Open image in new tab", a copied link), which is a document
 // of this origin with none of the API's headers for the file (attachment, CSP sandbox).
+// And the key typed before a page's script runs (slow link, build being replaced) stays out of URLs.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { KEY, OPS_KEY, URL_, enterKey, newPage, openBrowser, screenshot, setCode } from "./browser.mjs";
@@ -49,7 +50,7 @@ async function openedAlone(url) {
   }
 }
 
-describe("a hostile program", { timeout: 4 * TIMEOUT }, () => {
+describe("hostile programs and early keys", { timeout: 4 * TIMEOUT }, () => {
   test("its output, file names and files never become markup or script in this origin", async () => {
     const { page, guards } = await newPage(browser.context, { allowConsoleErrors: [/status of 404/] });
     await page.goto(`${URL_}/`);
@@ -93,4 +94,21 @@ describe("a hostile program", { timeout: 4 * TIMEOUT }, () => {
     await guards.check();
     await page.close();
   });
+
+  for (const [path, script] of [["/", "playground.js"], ["/ops", "ops.js"]]) {
+    test(`the key typed on ${path} before its script runs never reaches a URL`, async () => {
+      // A slow link, or a build being replaced: the form is there, its submit handler is not yet.
+      const { page, guards } = await newPage(browser.context, { allowConsoleErrors: [/ERR_FAILED|net::/] });
+      await page.route(`**/static/${script}`, (route) => route.abort());
+      await page.goto(`${URL_}${path}`);
+      await page.getByLabel("API key").fill(KEY);
+      await page.getByLabel("API key").press("Enter");
+      await page.waitForLoadState("load");
+      await page.waitForTimeout(300);
+      const leaked = guards.requests.filter((url) => url.includes(encodeURIComponent(KEY)) || url.includes(KEY));
+      assert.deepEqual(leaked, [], "the key was sent in a URL (history, access logs, proxies)");
+      assert.ok(!page.url().includes(KEY), page.url());
+      await page.close();
+    });
+  }
 });
