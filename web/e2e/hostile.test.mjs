@@ -111,4 +111,24 @@ describe("hostile programs and early keys", { timeout: 4 * TIMEOUT }, () => {
       await page.close();
     });
   }
+
+  test("150 000 short lines, flushed one by one, are shown without freezing the page", async () => {
+    const { page, guards } = await newPage(browser.context);
+    await page.goto(`${URL_}/`);
+    await enterKey(page, KEY);
+    await page.locator("#language option[value=python]").waitFor({ state: "attached" });
+    await setCode(page, "for i in range(150000):\n    print(i, flush=True)\n");
+    const started = Date.now();
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    // The run itself takes about 2 s; drawing every chunk as it came froze the page for minutes.
+    await page.locator("#status [data-testid=status-word]").waitFor({ timeout: TIMEOUT });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(await page.locator("#status").getAttribute("data-status"), "ok");
+    const text = await page.evaluate(() => document.getElementById("output").textContent);
+    assert.ok(text.startsWith("0\n1\n2\n") && text.endsWith("149998\n149999\n"), text.slice(-40));
+    assert.equal(text.split("\n").length, 150001);
+    assert.ok(seconds < 30, `the status came after ${seconds} s`);
+    await guards.check();
+    await page.close();
+  });
 });

@@ -19,17 +19,51 @@ export function formatBytes(bytes) {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-/** Append a chunk of stdout or stderr to an output <pre>, keeping the view at the end. */
+/** Output received but not drawn yet, by its <pre>: drawn once per frame (see `appendOutput`). */
+const pending = new Map();
+
+/**
+ * Append a chunk of stdout or stderr to an output <pre>, keeping the view at the end.
+ *
+ * Chunks are queued and drawn once per animation frame, each stream's run of chunks as one text
+ * node: drawing every chunk as it came (`textContent +=` and a scroll, each a copy and a layout of
+ * all the output so far) froze the page for minutes on a program printing 150 000 short lines.
+ */
 export function appendOutput(pre, kind, text) {
   if (!text) return;
-  const last = pre.lastElementChild;
-  if (last && last.dataset.stream === kind) last.textContent += text;
-  else {
-    const span = el("span", kind, text);
-    span.dataset.stream = kind;
-    pre.append(span);
+  let queue = pending.get(pre);
+  if (!queue) {
+    queue = [];
+    pending.set(pre, queue);
+    requestAnimationFrame(() => flushOutput(pre));
+  }
+  const last = queue[queue.length - 1];
+  if (last && last.kind === kind) last.parts.push(text);
+  else queue.push({ kind, parts: [text] });
+}
+
+/** Draw what `appendOutput` queued for `pre` now (a finished run's output is complete at once). */
+export function flushOutput(pre) {
+  const queue = pending.get(pre);
+  if (!queue) return;
+  pending.delete(pre);
+  for (const { kind, parts } of queue) {
+    const text = parts.join("");
+    const last = pre.lastElementChild;
+    if (last && last.dataset.stream === kind) last.append(text);
+    else {
+      const span = el("span", kind, text);
+      span.dataset.stream = kind;
+      pre.append(span);
+    }
   }
   pre.scrollTop = pre.scrollHeight;
+}
+
+/** Empty `pre`, dropping output queued for it and not drawn yet. */
+export function clearOutput(pre) {
+  pending.delete(pre);
+  pre.replaceChildren();
 }
 
 /** Fill `box` with the status line of a finished execution (or a refusal's problem). */
