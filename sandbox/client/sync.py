@@ -103,7 +103,7 @@ class SandboxClient:
             try:
                 with self._http.stream(call.method, call.path, **call.request_options(self.config)) as response:
                     ceiling = Ceiling(response, call.what, self.config.max_response_bytes, call.read_s)
-                    if response.is_error:
+                    if not response.is_success:
                         raise calls.answer_error(self._read(response, ceiling), call)
                     lines = Lines(ceiling)
                     for chunk in response.iter_bytes():

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from sandbox.client import (
+    APIError,
     AsyncSandboxClient,
     ClientTimeout,
     ConfigurationError,
@@ -200,3 +201,20 @@ def test_a_stream_whose_encoding_breaks_is_resumed_then_raised_as_a_client_error
     with scripted(bogus) as script, SandboxClient(script.url, "k") as client, pytest.raises(TransportError) as e:
         list(client.follow("e1", read_s=5))
     assert "Content-Encoding" in str(e.value) and len(script.seen) == 4  # the first try and 3 resumptions
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_an_error_that_says_so_and_is_never_followed(status: int) -> None:
+    """A redirect was a success: an artifact's bytes were the redirect's empty body, a deletion 'worked'."""
+    elsewhere = Answer(status, b"", {"Location": "http://elsewhere.example/v1/secrets/x"})
+    with scripted(elsewhere) as script, SandboxClient(script.url, "k") as client:
+        with pytest.raises(APIError) as raised:
+            client.artifact("e1", "out/a.txt")
+        assert raised.value.status_code == status and "a redirect to 'http://elsewhere.example/v1/secrets/x'" in str(
+            raised.value
+        )
+        with pytest.raises(APIError, match="follows no redirect"):
+            client.secrets.delete("x")
+        with pytest.raises(APIError, match="follows no redirect"):
+            list(client.follow("e1", read_s=5))
+    assert len(script.seen) == 3 and all(seen.headers["Host"].startswith("127.0.0.1") for seen in script.seen)
