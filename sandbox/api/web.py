@@ -25,9 +25,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.api.problems import problem
 from sandbox.models import ErrorBody, Status
@@ -126,6 +127,39 @@ def not_built(request: Request) -> Response:
     return response
 
 
+def is_front_end(path: str) -> bool:
+    """Whether ``path`` is one of this module's: the pages (with or without a trailing slash) and ``STATIC``."""
+    return path in ("/", "/ops", "/ops/", STATIC) or path.startswith(STATIC + "/")
+
+
+class FrontEndHeaders:
+    """Every answer of the front end's paths gets ``COMMON_HEADERS`` and a policy, whoever made it.
+
+    The pages and files set their own; but errors are made elsewhere: the router's 405 for a
+    method a page does not take, Starlette's 400 and 416 for a bad ``Range``, the redirect of
+    ``/static`` to ``/static/``, the problem handlers' answers. Those went out with neither a
+    policy nor ``nosniff``. Headers an answer already has are kept (a page's nonce policy).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_front_end(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", []))
+                headers = MutableHeaders(raw=message["headers"])
+                for name, value in {**COMMON_HEADERS, "Content-Security-Policy": ASSET_POLICY}.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 def install(app: FastAPI, directory: Path | None = None) -> None:
     """Add ``/``, ``/ops`` and ``STATIC`` to ``app``, serving the build in ``directory`` (the installed one).
 
@@ -133,6 +167,7 @@ def install(app: FastAPI, directory: Path | None = None) -> None:
     started before the build answers 503 until then.
     """
     folder = directory or static_dir()
+    app.add_middleware(FrontEndHeaders)
     app.mount(STATIC, Assets(directory=folder, check_dir=False), name="web-assets")
 
     def page(name: str) -> Any:
@@ -154,4 +189,4 @@ def install(app: FastAPI, directory: Path | None = None) -> None:
         return serve
 
     for path, name in PAGES.items():
-        app.add_api_route(path, page(name), methods=["GET"], include_in_schema=False)
+        app.add_api_route(path, page(name), methods=["GET", "HEAD"], include_in_schema=False)

@@ -65,7 +65,10 @@ class Call(Generic[T]):
         return dataclasses.replace(self, tolerated=frozenset(statuses))
 
     def succeeded(self, response: httpx.Response) -> bool:
-        return not response.is_error or response.status_code in self.tolerated
+        """2xx (or a tolerated status). A redirect is no success: the client follows none (it would
+        carry the key wherever it points), and its empty body was taken as an artifact's bytes or
+        a deletion that never happened."""
+        return response.is_success or response.status_code in self.tolerated
 
     @property
     def what(self) -> str:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sandbox import __version__
+from sandbox.client.bounded import MAX_RESPONSE_BYTES
 from sandbox.client.errors import ClientTimeout, ConfigurationError, TransportError
 from sandbox.client.retry import RetryPolicy
 from sandbox.models import Limits
@@ -53,6 +54,7 @@ class ClientConfig:
     margin_s: float = DEFAULT_MARGIN_S
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     headers: Mapping[str, str] = field(default_factory=dict)
+    max_response_bytes: int = MAX_RESPONSE_BYTES  # one answer's body, or one event of a stream
 
     @classmethod
     def resolve(cls, url: str | None, api_key: str | None, **options: Any) -> ClientConfig:
@@ -71,6 +73,9 @@ class ClientConfig:
             value = options.get(name)
             if value is not None and not value > 0:
                 raise ConfigurationError(f"{name.removesuffix('_s')} must be a positive number of seconds; got {value}")
+        size = options.get("max_response_bytes", MAX_RESPONSE_BYTES)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ConfigurationError(f"max_response_bytes must be a positive number of bytes; got {size!r}")
         return cls(base, key, **options)
 
     def http_options(self) -> dict[str, Any]:
@@ -97,8 +102,19 @@ class ClientConfig:
         ) * compiles
         return compile_s + wall * max(runs, 1) + self.margin_s
 
-    def transport_error(self, exc: httpx.TransportError, what: str, read_s: float) -> TransportError:
-        """An httpx failure as the client's exception, saying what failed and what it means."""
+    def transport_error(
+        self, exc: httpx.TransportError | httpx.DecodingError, what: str, read_s: float
+    ) -> TransportError:
+        """An httpx failure as the client's exception, saying what failed and what it means.
+
+        A body that cannot be undone from its ``Content-Encoding`` (``DecodingError``, which is no
+        ``httpx.TransportError``) is one too: it escaped the client's error tree before.
+        """
+        if isinstance(exc, httpx.DecodingError):
+            return TransportError(
+                f"{what}: the answer from {self.base_url} could not be decoded as its Content-Encoding "
+                f"says (a broken server or proxy): {exc}"
+            )
         for kind, phase in _PHASES.items():
             if isinstance(exc, kind):
                 return timeout_error(phase, self._limit(phase, read_s), what)

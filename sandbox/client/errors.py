@@ -218,6 +218,11 @@ def from_response(
             code = Status(raw_code)
         text = body.get("message") or body.get("detail")
         message = text if isinstance(text, str) else ""
+    if 300 <= status_code < 400:
+        message = (
+            f"the server answered HTTP {status_code}, a redirect to {headers.get('location', '(no Location)')!r}; "
+            "the client follows no redirect (it would carry the key there): use the final address as the URL"
+        )
     if not message:
         body = content.decode("utf-8", "replace") if body is None else body
         message = _plain_message(status_code, reason, content, headers.get("content-type", ""))

@@ -17,6 +17,7 @@ from typing import Any, Self, TypeVar, Unpack
 import httpx
 
 from sandbox.client import calls
+from sandbox.client.bounded import MAX_RESPONSE_BYTES, Ceiling, Lines, complete
 from sandbox.client.calls import Call, LimitsArg, RunOptions, SessionOptions
 from sandbox.client.config import ClientConfig
 from sandbox.client.errors import SandboxClientError
@@ -36,6 +37,7 @@ class SandboxClient:
     seconds; ``read_timeout=None`` (the default) waits as long as each request's limits allow plus
     ``timeout_margin_s``. Refusals with 429 or 503 are sent again after the server's Retry-After,
     at most ``max_attempts`` sends and ``max_retry_wait_s`` of waiting in all.
+    One answer (or one event of a stream) past ``max_response_bytes`` raises ``UnexpectedResponse``.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class SandboxClient:
         max_retry_wait_s: float = 30.0,
         headers: Mapping[str, str] | None = None,
         verify: bool | ssl.SSLContext = True,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.config = ClientConfig.resolve(
             url,
@@ -61,6 +64,7 @@ class SandboxClient:
             margin_s=timeout_margin_s,
             retry=RetryPolicy(max_attempts, max_retry_wait_s),
             headers=dict(headers or {}),
+            max_response_bytes=max_response_bytes,
         )
         self._http = httpx.Client(**self.config.http_options(), verify=verify)
         self.secrets = Secrets(self)
@@ -98,16 +102,21 @@ class SandboxClient:
             call = calls.events(execution_id, read, stream.resume_headers())
             try:
                 with self._http.stream(call.method, call.path, **call.request_options(self.config)) as response:
-                    if response.is_error:
-                        response.read()
-                        raise calls.answer_error(response, call)
-                    for line in response.iter_lines():
-                        item = stream.feed(line)
-                        if item is not None:
-                            yield item
-                        if stream.finished:
-                            return
-            except httpx.TransportError as exc:
+                    ceiling = Ceiling(response, call.what, self.config.max_response_bytes, call.read_s)
+                    if not response.is_success:
+                        raise calls.answer_error(self._read(response, ceiling), call)
+                    lines = Lines(ceiling)
+                    for chunk in response.iter_bytes():
+                        for line in lines.feed(chunk):
+                            seen = stream.last_id
+                            item = stream.feed(line)
+                            if stream.last_id != seen:
+                                ceiling.restart()
+                            if item is not None:
+                                yield item
+                            if stream.finished:
+                                return
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 stream.broken(self.config.transport_error(exc, call.what, call.read_s), exc)
             else:
                 stream.broken(stream.ended_early(call.what), None)
@@ -166,9 +175,19 @@ class SandboxClient:
 
     def _exchange(self, call: Call[Any]) -> httpx.Response:
         try:
-            return self._http.request(call.method, call.path, **call.request_options(self.config))
-        except httpx.TransportError as exc:
+            with self._http.stream(call.method, call.path, **call.request_options(self.config)) as response:
+                limit_s = self.config.read_limit(call.read_s)
+                return self._read(response, Ceiling(response, call.what, self.config.max_response_bytes, limit_s))
+        except (httpx.TransportError, httpx.DecodingError) as exc:
             raise self.config.transport_error(exc, call.what, call.read_s) from exc
+
+    def _read(self, response: httpx.Response, ceiling: Ceiling) -> httpx.Response:
+        """``response`` with its body read, within ``ceiling``."""
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            ceiling.add(len(chunk))
+            body += chunk
+        return complete(response, bytes(body))
 
 
 class Session:

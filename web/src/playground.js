@@ -4,7 +4,7 @@ import { ApiError, call, describe, getKey } from "./api.js";
 import { CodeEditor } from "./editor.js";
 import { follow } from "./follow.js";
 import { keyForm, notice } from "./keyform.js";
-import { BlobUrls, appendOutput, el, showArtifacts, showPending, showStatus } from "./result.js";
+import { BlobUrls, appendOutput, clearOutput, el, flushOutput, showArtifacts, showPending, showStatus } from "./result.js";
 import { SAMPLES, untouched } from "./samples.js";
 import { SessionCells } from "./session.js";
 
@@ -102,7 +102,7 @@ async function run() {
   }
   urls.revoke();
   clearFindings();
-  ui.output.replaceChildren();
+  clearOutput(ui.output);
   ui.output.classList.remove("finished");
   ui.artifactsList.replaceChildren();
   ui.artifacts.hidden = true;
@@ -126,6 +126,7 @@ async function run() {
     ui.cancel.disabled = false;
     showPending(ui.status, `Running (execution ${started.id})…`);
     const record = await follow(started.id, { onOutput: (kind, text) => appendOutput(ui.output, kind, text) });
+    flushOutput(ui.output);
     if (!ui.output.childElementCount && (record.stdout || record.stderr)) {
       appendOutput(ui.output, "stdout", record.stdout);
       appendOutput(ui.output, "stderr", record.stderr);
@@ -138,6 +139,7 @@ async function run() {
     notice(describe(error));
   } finally {
     running = null;
+    flushOutput(ui.output);
     ui.output.classList.add("finished");
     ui.cancel.disabled = true;
     setBusy(false);

@@ -19,17 +19,51 @@ export function formatBytes(bytes) {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }
 
-/** Append a chunk of stdout or stderr to an output <pre>, keeping the view at the end. */
+/** Output received but not drawn yet, by its <pre>: drawn once per frame (see `appendOutput`). */
+const pending = new Map();
+
+/**
+ * Append a chunk of stdout or stderr to an output <pre>, keeping the view at the end.
+ *
+ * Chunks are queued and drawn once per animation frame, each stream's run of chunks as one text
+ * node: drawing every chunk as it came (`textContent +=` and a scroll, each a copy and a layout of
+ * all the output so far) froze the page for minutes on a program printing 150 000 short lines.
+ */
 export function appendOutput(pre, kind, text) {
   if (!text) return;
-  const last = pre.lastElementChild;
-  if (last && last.dataset.stream === kind) last.textContent += text;
-  else {
-    const span = el("span", kind, text);
-    span.dataset.stream = kind;
-    pre.append(span);
+  let queue = pending.get(pre);
+  if (!queue) {
+    queue = [];
+    pending.set(pre, queue);
+    requestAnimationFrame(() => flushOutput(pre));
+  }
+  const last = queue[queue.length - 1];
+  if (last && last.kind === kind) last.parts.push(text);
+  else queue.push({ kind, parts: [text] });
+}
+
+/** Draw what `appendOutput` queued for `pre` now (a finished run's output is complete at once). */
+export function flushOutput(pre) {
+  const queue = pending.get(pre);
+  if (!queue) return;
+  pending.delete(pre);
+  for (const { kind, parts } of queue) {
+    const text = parts.join("");
+    const last = pre.lastElementChild;
+    if (last && last.dataset.stream === kind) last.append(text);
+    else {
+      const span = el("span", kind, text);
+      span.dataset.stream = kind;
+      pre.append(span);
+    }
   }
   pre.scrollTop = pre.scrollHeight;
+}
+
+/** Empty `pre`, dropping output queued for it and not drawn yet. */
+export function clearOutput(pre) {
+  pending.delete(pre);
+  pre.replaceChildren();
 }
 
 /** Fill `box` with the status line of a finished execution (or a refusal's problem). */
@@ -63,13 +97,28 @@ export function showPending(box, text) {
   box.dataset.status = "pending";
 }
 
+/** Pictures a page may show inline: raster formats, which can hold no script (SVG can). */
+export const INLINE_IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+/**
+ * The type a blob: URL of a program's file gets: its own for a raster picture, else bytes to save.
+ * A blob: URL is a document of this page's origin when opened in a tab ("Open image in new tab", a
+ * copied link), with none of the headers the API sends with the same file (attachment, CSP sandbox):
+ * an SVG or HTML file typed as such would run the program's script here.
+ */
+export function safeType(type) {
+  const bare = String(type || "").split(";")[0].trim().toLowerCase();
+  return INLINE_IMAGES.has(bare) ? bare : "application/octet-stream";
+}
+
 /** Artifact URLs made for the last result; revoked when the next one replaces them. */
 export class BlobUrls {
   constructor() {
     this.urls = [];
   }
+  /** A blob: URL of `data` (a Blob), retyped by `safeType`: never a page with the program's script. */
   make(data) {
-    const url = URL.createObjectURL(data);
+    const url = URL.createObjectURL(new Blob([data], { type: safeType(data.type) }));
     this.urls.push(url);
     return url;
   }
@@ -107,7 +156,7 @@ export async function showArtifacts(section, list, executionId, artifacts, urls)
       link.href = url;
       link.download = artifact.name.split("/").pop();
       head.append(" ", link);
-      if (artifact.media_type.startsWith("image/")) {
+      if (INLINE_IMAGES.has(safeType(data.type)) && INLINE_IMAGES.has(safeType(artifact.media_type))) {
         const img = el("img", "artifact-image");
         img.src = url;
         img.alt = `${artifact.name} (an image the program made)`;

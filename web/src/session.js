@@ -3,7 +3,7 @@
 import { ApiError, call, describe, getKey } from "./api.js";
 import { follow } from "./follow.js";
 import { notice } from "./keyform.js";
-import { BlobUrls, appendOutput, el, showArtifacts, showPending, showStatus } from "./result.js";
+import { BlobUrls, appendOutput, el, flushOutput, showArtifacts, showPending, showStatus } from "./result.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -151,6 +151,7 @@ export class SessionCells {
         return;
       }
       const record = await follow(started.id, { onOutput: (kind, text) => appendOutput(output, kind, text) });
+      flushOutput(output);
       showStatus(status, record);
       if (record.findings?.length) this.showFindings(record.findings);
       await showArtifacts(artifacts, artifactList, record.id, record.artifacts, this.urls);
@@ -159,6 +160,7 @@ export class SessionCells {
     } catch (error) {
       showStatus(status, { status: "error", message: describe(error) });
     } finally {
+      flushOutput(output);
       output.classList.add("finished");
       this.setBusy(false);
     }

@@ -207,3 +207,48 @@ def test_the_installed_build_is_where_the_wheel_carries_it() -> None:
     assert folder.parts[-3:] == ("sandbox", "web", "static")
     pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
     assert '"sandbox" = ["web/static/*"]' in pyproject
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/static/nothing.js", {}, 404),
+        ("GET", "/static/%2e%2e/%2e%2e/config.py", {}, 404),
+        ("POST", "/", {}, 405),
+        ("DELETE", "/ops", {}, 405),
+        ("PUT", "/static/app.js", {}, 405),
+        ("GET", "/static/app.js", {"Range": "bytes=10-5"}, 400),
+        ("GET", "/static/app.js", {"Range": "bytes=999999-"}, 416),
+        ("GET", "/static", {}, 307),
+        ("GET", "/ops/", {}, 307),
+    ],
+)
+async def test_every_error_of_the_front_end_carries_the_policy_and_nosniff(
+    served: Any, method: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    """Errors made outside this module's handlers (router 405s, Starlette's Range answers, redirects)
+    went out with no Content-Security-Policy and no nosniff."""
+    client, folder = served
+    build(folder)
+    response = await client.request(method, path, headers=headers)
+    assert response.status_code == status
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert policy(response)["default-src"] == "'none'"
+
+
+async def test_the_policy_of_a_page_is_its_own_not_the_assets_one(served: Any) -> None:
+    client, folder = served
+    build(folder)
+    response = await client.get("/")
+    assert response.headers.get_list("content-security-policy") == [response.headers["content-security-policy"]]
+    assert policy(response)["default-src"] == "'self'"
+
+
+@pytest.mark.parametrize("path", ["/", "/ops"])
+async def test_a_page_answers_head_like_get(served: Any, path: str) -> None:
+    client, folder = served
+    build(folder)
+    response = await client.head(path)
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"].startswith("text/html") and policy(response)["script-src"] == "'self'"
