@@ -18,11 +18,11 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn_in_thread(app: Any, *, start_timeout: float = 30, **config: Any) -> Iterator[str]:
-    """Serve ``app`` until the block ends (lifespan on); yields its base URL."""
+    """Serve ``app`` until the block ends (lifespan on unless ``config`` says otherwise); yields its base URL."""
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **config))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **{"lifespan": "on", **config}))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout

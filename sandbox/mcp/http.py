@@ -48,10 +48,16 @@ class McpAuth:
             await _refuse(send, 404, NotFound("no MCP session with this id for this key"))
             return
 
-        started = False
+        started = completed = False
 
         async def remember_owner(message: Message) -> None:
-            nonlocal started
+            nonlocal started, completed
+            if completed:
+                # The SDK answering a second time: a notification got its 202, then handing it to a
+                # session that had just ended failed, and the SDK sends a 500 after the 202. The
+                # server would raise "response already completed"; nobody can receive it anyway.
+                log.debug("dropped an MCP answer's %s sent after its answer was complete", message["type"])
+                return
             if message["type"] == "http.response.start":
                 started = True
                 for name, value in message.get("headers") or []:
@@ -60,6 +66,8 @@ class McpAuth:
                         while len(self._owners) > self.MAX_SESSIONS:
                             self._owners.popitem(last=False)
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                completed = True
 
         scope["sandbox_key"] = key
         try:
