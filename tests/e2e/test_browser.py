@@ -51,6 +51,8 @@ def missing_prerequisites() -> list[str]:
     problems = []
     if not web.built(web.static_dir()):
         problems.append(f"the front end is not built in {web.static_dir()}")
+    elif not built_from_these_sources():
+        problems.append(f"the front end in {web.static_dir()} was built from other sources than web/ holds now")
     if not (WEB / "node_modules" / "playwright-core").is_dir():
         problems.append("web/node_modules has no playwright-core (npm ci in web/)")
     if shutil.which("node") is None:
@@ -58,6 +60,12 @@ def missing_prerequisites() -> list[str]:
     if not Path(CHROMIUM).is_file():
         problems.append(f"{CHROMIUM} is missing (Debian's chromium)")
     return problems
+
+
+def built_from_these_sources() -> bool:
+    """Whether scripts/install's last build was of web/ as it is now (else the tests would try old pages)."""
+    digest = subprocess.run([WEB / "source-hash"], capture_output=True, text=True, check=True).stdout.strip()
+    return (WEB / "node_modules" / f".sandbox-built-{digest}").is_file()
 
 
 @pytest.fixture(scope="module")
