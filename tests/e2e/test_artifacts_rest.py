@@ -132,6 +132,6 @@ def test_hostile_names_and_floods_of_files_are_listed_never_a_500(api: httpx.Cli
     assert "out/bad-\ufffd.txt" in names and "out/a\ufffd\ufffdSet-Cookie: x=1.txt" in names
     skipped = [a for a in entries if a["skipped"]]
     assert len(entries) <= 32 + 65 and any("more skipped artifacts" in a["skipped"] for a in skipped)
-    quoted = api.get(f"/v1/executions/{result['id']}/artifacts/out/aq\"uote.txt")
+    quoted = api.get(f'/v1/executions/{result["id"]}/artifacts/out/aq"uote.txt')
     assert quoted.status_code == 200 and quoted.text == "q"
     assert quoted.headers["content-disposition"] == 'inline; filename="aq_uote.txt"'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_files_as_a_mapping_of_text_and_bytes_or_as_entries() -> None:
         ({"secrets": "TOKEN"}, "secrets must be a list"),
     ],
 )
-def test_a_field_the_server_would_refuse_is_refused_before_sending(options: dict, field: str) -> None:
+def test_a_field_the_server_would_refuse_is_refused_before_sending(options: dict[str, Any], field: str) -> None:
     with pytest.raises(BadRequest) as raised:
         calls.execution_request("x", **options)
     assert raised.value.status_code is None and field in str(raised.value) and "not sent" in str(raised.value)
