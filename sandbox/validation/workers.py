@@ -60,7 +60,7 @@ def _worker_main(
     while True:
         try:
             files, language, name, version = conn.recv()
-        except EOFError:
+        except (EOFError, ConnectionResetError):  # the parent is gone (reset: it left an answer unread)
             return
         policy = policies.get(name)
         if policy.version != version:

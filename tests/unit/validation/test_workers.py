@@ -95,3 +95,24 @@ async def test_hung_validation_is_cut_off(monkeypatch) -> None:
         assert not worker.process.is_alive()
     finally:
         await pool.aclose()
+
+
+def test_a_worker_whose_parent_left_without_reading_exits_quietly() -> None:
+    """A parent that exits with the worker's answer unread resets the pipe: the worker's next read is a
+    ConnectionResetError, not an EOF. It used to end the worker with a traceback on stderr (exit 1)
+    at the end of every test run; it is the same "parent gone" as an EOF."""
+    from sandbox.validation import workers as module
+
+    settings = Settings()
+    parent, child = module._CONTEXT.Pipe()
+    worker = module._CONTEXT.Process(
+        target=module._worker_main,
+        args=(child, str(settings.policies_dir), settings.default_policy, 0, 10),
+        daemon=True,
+    )
+    worker.start()
+    child.close()
+    assert parent.poll(60), "the worker never said ready"
+    parent.close()  # "ready" still unread: the worker's read is reset
+    worker.join(30)
+    assert worker.exitcode == 0
