@@ -161,30 +161,29 @@ def _limits(limits: LimitsArg) -> dict[str, Any]:
     return limits.model_dump(exclude_unset=True) if isinstance(limits, Limits) else dict(limits)
 
 
-class RunOptions(TypedDict, total=False):
-    """What a run may say besides its code (``run``, ``start``, ``stream``, ``validate``); as the REST API."""
+class _EnvironmentOptions(TypedDict, total=False):
+    """What runs and sessions both may say (the API's ``_Environment`` plus language, limits, policy)."""
 
     language: str
     files: Files
     env: Mapping[str, str]
     secrets: Sequence[str]
     limits: LimitsArg
+    policy: str
+
+
+class RunOptions(_EnvironmentOptions, total=False):
+    """What a run may say besides its code (``run``, ``start``, ``stream``, ``validate``); as the REST API."""
+
     tests: Tests
     stdin: str
     args: Sequence[str]
-    policy: str
     outputs: Sequence[str]
 
 
-class SessionOptions(TypedDict, total=False):
+class SessionOptions(_EnvironmentOptions, total=False):
     """What opening a session may say (``session``); as the REST API."""
 
-    language: str
-    files: Files
-    env: Mapping[str, str]
-    secrets: Sequence[str]
-    limits: LimitsArg
-    policy: str
     idle_ttl_s: float
 
 

@@ -23,7 +23,6 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 import docker
@@ -32,6 +31,7 @@ import pytest
 from sandbox.api import web
 from tests.docker_fixtures import SESSION_OWNER
 from tests.e2e.serving import ROOT, Server, create_key, graceful_server
+from tests.page_assets import PageAssets
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -110,20 +110,6 @@ def test_the_pages_work_in_chromium(site: Site) -> None:
         assert Path(shot).stat().st_size > 10_000, f"{shot} is too small to be a page"
 
 
-class References(HTMLParser):
-    """The URLs a page makes the browser load (scripts and stylesheets)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        url = found.get("src") if tag == "script" else found.get("href") if tag == "link" else None
-        if url and not url.startswith("data:"):
-            self.urls.append(url)
-
-
 def raw_get(server: Server, path: str, accept: str = "*/*") -> tuple[int, dict[str, str], bytes]:
     """A GET with the path sent exactly as given (no client-side clean-up of dot segments)."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
@@ -142,10 +128,11 @@ def test_every_file_a_page_loads_is_served_by_the_server_itself(site: Site, page
     status, headers, body = raw_get(site.server, page, accept="text/html")
     assert status == 200, body[:300]
     assert "default-src 'self'" in headers["content-security-policy"]
-    parser = References()
+    parser = PageAssets()
     parser.feed(body.decode())
-    assert len(parser.urls) >= 2, parser.urls
-    for url in parser.urls:
+    urls = [url for url in parser.urls if not url.startswith("data:")]  # the page's own icon, inline
+    assert len(urls) >= 2, urls
+    for url in urls:
         assert not re.match(r"^(https?:)?//", url), f"{page} loads {url} from elsewhere"
         status, headers, _ = raw_get(site.server, "/" + url.lstrip("/"))
         assert status == 200, url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from sandbox.api.app import BODY_CAP_REASON, create_app
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, RunOutcome, RunSpec
 from sandbox.models import Status
+from tests.page_assets import PageAssets
 
 pytestmark = pytest.mark.anyio
 
@@ -36,20 +36,6 @@ async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
-class Assets(HTMLParser):
-    """Every URL a page makes the browser fetch: scripts, stylesheets, icons."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        url = found.get("src") if tag == "script" else found.get("href") if tag == "link" else None
-        if url:
-            self.urls.append(url)
-
-
 EXPECTED_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
 
@@ -59,7 +45,7 @@ async def test_the_docs_load_nothing_from_outside(api: httpx.AsyncClient, page: 
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert not any(host in response.text for host in CDN_HOSTS), response.text
     assert "https://" not in response.text and "http://" not in response.text
-    parser = Assets()
+    parser = PageAssets()
     parser.feed(response.text)
     assert len(parser.urls) >= 2, parser.urls  # the UI's script, and its stylesheet or icon
     for url in parser.urls:

@@ -7,12 +7,24 @@ can check how many were sent and how far apart. ``close`` answers a stream and t
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+#: A finished execution's record as the server sends it (the streams' last event).
+RECORD = {
+    "id": "e1",
+    "state": "done",
+    "status": "ok",
+    "language": "python",
+    "policy": "standard",
+    "stdout": "a\nb\n",
+    "created_at": "2026-11-30T20:00:00Z",
+}
 
 
 @dataclass(frozen=True)
@@ -24,20 +36,14 @@ class Answer:
     hang_up: bool = False  # send the head and body, then close without finishing a chunked stream
 
 
-def problem(status: int, code: str, message: str, **headers: str) -> Answer:
-    import json
+def problem_body(status: int, code: str, message: str = "why", **extra: object) -> bytes:
+    """A problem+json body as the server's ``sandbox.api.problems`` writes it."""
+    fields = {"type": f"urn:sandbox:problem:{code}", "status": status, "detail": message, "code": code}
+    return json.dumps({**fields, "message": message, "findings": [], **extra}).encode()
 
-    body = json.dumps(
-        {
-            "type": f"urn:sandbox:problem:{code}",
-            "status": status,
-            "detail": message,
-            "code": code,
-            "message": message,
-            "findings": [],
-        }
-    ).encode()
-    return Answer(status, body, {"Content-Type": "application/problem+json", **headers})
+
+def problem(status: int, code: str, message: str, **headers: str) -> Answer:
+    return Answer(status, problem_body(status, code, message), {"Content-Type": "application/problem+json", **headers})
 
 
 def json_answer(text: str, status: int = 200) -> Answer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -24,20 +23,7 @@ from sandbox.client.errors import (
     parse_retry_after,
 )
 from sandbox.models import Status
-
-
-def problem(status: int, code: str, message: str = "why", **extra: object) -> bytes:
-    return json.dumps(
-        {
-            "type": f"urn:sandbox:problem:{code}",
-            "status": status,
-            "detail": message,
-            "code": code,
-            "message": message,
-            "findings": [],
-            **extra,
-        }
-    ).encode()
+from tests.unit.client.scripted import problem_body
 
 
 @pytest.mark.parametrize(
@@ -59,7 +45,7 @@ def problem(status: int, code: str, message: str = "why", **extra: object) -> by
     ],
 )
 def test_each_status_and_code_maps_to_its_class(status: int, code: str, cls: type[APIError]) -> None:
-    error = from_response(status, {"x-request-id": "req-1"}, problem(status, code, "the reason"))
+    error = from_response(status, {"x-request-id": "req-1"}, problem_body(status, code, "the reason"))
     assert type(error) is cls
     assert (error.status_code, error.code, error.message, error.request_id) == (
         status,
@@ -71,19 +57,19 @@ def test_each_status_and_code_maps_to_its_class(status: int, code: str, cls: typ
 
 
 def test_the_code_wins_over_the_http_status_a_proxy_may_have_rewritten() -> None:
-    assert type(from_response(400, {}, problem(400, "capacity_unavailable"))) is CapacityUnavailable
-    assert type(from_response(200 + 300, {}, problem(500, "validation_rejected"))) is ValidationRejected
+    assert type(from_response(400, {}, problem_body(400, "capacity_unavailable"))) is CapacityUnavailable
+    assert type(from_response(200 + 300, {}, problem_body(500, "validation_rejected"))) is ValidationRejected
 
 
 def test_a_denial_carries_its_findings_as_models() -> None:
     finding = {"rule_id": "import.denied", "message": "import of 'subprocess' is not allowed", "line": 1, "col": 0}
-    error = from_response(422, {}, problem(422, "validation_rejected", "denied", findings=[finding]))
+    error = from_response(422, {}, problem_body(422, "validation_rejected", "denied", findings=[finding]))
     assert isinstance(error, ValidationRejected)
     assert [(f.rule_id, f.line, f.action) for f in error.findings] == [("import.denied", 1, "deny")]
 
 
 def test_fastapi_field_errors_are_kept_on_a_bad_request() -> None:
-    body = problem(
+    body = problem_body(
         422, "rejected", "body.code: Field required", errors=[{"loc": ["body", "code"], "msg": "Field required"}]
     )
     error = from_response(422, {}, body)
@@ -119,5 +105,5 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after(date, now=now.timestamp()) == pytest.approx(30)
     for bad in (None, "", "soon", "nan", "inf"):
         assert parse_retry_after(bad) is None
-    error = from_response(429, {"retry-after": "12"}, problem(429, "rejected"))
+    error = from_response(429, {"retry-after": "12"}, problem_body(429, "rejected"))
     assert isinstance(error, RateLimited) and error.retry_after == 12.0

@@ -22,7 +22,7 @@ from sandbox.client import (
     UnexpectedResponse,
 )
 from tests.live_uvicorn import free_port
-from tests.unit.client.scripted import Answer, json_answer, problem, scripted
+from tests.unit.client.scripted import RECORD, Answer, json_answer, problem, scripted
 
 BUSY = "no warm container within 30 s"
 
@@ -135,15 +135,6 @@ def sse(*events: tuple[int, str, object]) -> bytes:
     return "".join(f"id: {n}\nevent: {k}\ndata: {json.dumps(d)}\n\n" for n, k, d in events).encode()
 
 
-RECORD = {
-    "id": "e1",
-    "state": "done",
-    "status": "ok",
-    "language": "python",
-    "policy": "standard",
-    "stdout": "a\nb\n",
-    "created_at": "2026-11-30T20:00:00Z",
-}
 STARTED = json_answer(json.dumps({**RECORD, "state": "running", "status": None, "stdout": ""}), status=202)
 STREAM = {"Content-Type": "text/event-stream"}
 

@@ -9,16 +9,7 @@ import pytest
 from sandbox.client.errors import ClientTimeout, TransportError, UnexpectedResponse
 from sandbox.client.sse import MAX_RECONNECTS, EventStream, OutputEvent
 from sandbox.models import ExecutionRecord, Status
-
-RECORD = {
-    "id": "e1",
-    "state": "done",
-    "status": "ok",
-    "language": "python",
-    "policy": "standard",
-    "stdout": "a\nb\n",
-    "created_at": "2026-11-30T20:00:00Z",
-}
+from tests.unit.client.scripted import RECORD
 
 
 def lines(*events: tuple[int, str, object]) -> list[str]:

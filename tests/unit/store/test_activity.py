@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,18 +17,6 @@ from sandbox.store import Store, activity, minute_of, recent_activity
 
 NOW = datetime(2026, 3, 1, 12, 30, 20, tzinfo=UTC)
 SINCE = minute_of(NOW) - timedelta(minutes=59)  # 11:31:00, what the snapshot asks for
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "db.sqlite"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{db_path}")
-    yield opened
-    opened.close()
 
 
 def save(

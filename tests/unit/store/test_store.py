@@ -6,7 +6,6 @@ import ast
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,18 +18,6 @@ from sandbox.store import KEY_PREFIX, Store, hash_key
 from sandbox.store.tables import SCHEMA_VERSION
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "db.sqlite"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{db_path}")
-    yield opened
-    opened.close()
 
 
 def raw(db_path: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
