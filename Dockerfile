@@ -15,7 +15,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY build/wheels /tmp/wheels
 RUN python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --find-links /tmp/wheels "sandbox[server]" \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-index --find-links /tmp/wheels "sandbox[server,postgres]" \
  && rm -rf /tmp/wheels
 COPY images ./images
 COPY policies ./policies

@@ -169,6 +169,22 @@ class Settings(BaseSettings):
     kill_grace_s: float = Field(1.0, ge=0, description="Host deadline = wall limit + this; then SIGKILL.")
     janitor_interval_s: float = Field(60.0, gt=0, description="How often leftover containers are reaped.")
 
+    # Scale-out (README "Scaling out"): with Redis, `sandbox serve` replicas dispatch runs to `sandbox worker`s.
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (redis://host:port/db): rate limits and concurrency shared by every replica, and "
+        "runs dispatched to `sandbox worker`s on Redis Streams. Unset: this process runs everything itself.",
+    )
+    worker_name: str | None = Field(
+        None, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="This worker's name in the cluster (unique; default: host name and pid).",
+    )  # fmt: skip
+    worker_heartbeat_s: float = Field(1.0, gt=0, description="How often a worker says it is alive.")
+    worker_dead_after_s: float = Field(
+        5.0, gt=0, description="A worker silent this long is dead: its running executions end, its sessions close."
+    )
+    redis_timeout_s: float = Field(2.0, gt=0, description="Longest wait for one Redis command (not a blocking read).")
+
     # Resilience: the circuit breaker around the engine, retries of safe engine calls, shutdown.
     breaker_failures: int = Field(5, ge=1, description="Engine failures in a row that open the circuit breaker.")
     breaker_open_s: float = Field(1.0, gt=0, description="How long an open breaker refuses before it probes.")

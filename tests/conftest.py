@@ -40,3 +40,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(f"/tests/{d}/" in str(item.path) for d in DOCKER_DIRS):
             item.add_marker(pytest.mark.docker)
+
+
+pytest_plugins = ["tests.servers"]  # postgres_url, redis_url: real servers on loopback

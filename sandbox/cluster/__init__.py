@@ -1,0 +1,1 @@
+"""Scale-out: work dispatch over Redis Streams, the worker, and the local cluster for development and tests."""
