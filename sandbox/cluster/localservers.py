@@ -17,8 +17,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: Debian runs PostgreSQL as this user; the server refuses to run as root.
 PG_USER = "postgres"
@@ -42,9 +44,9 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _wait_until(check: object, timeout_s: float, what: str) -> None:
+def _wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise ServerError(f"{what} did not come up within {timeout_s:g} s")
         time.sleep(0.05)
@@ -170,7 +172,7 @@ class LocalPostgres:
         if self.data.exists() or os.geteuid() != 0:
             self.data.mkdir(parents=True, exist_ok=True)
             return
-        reachable = subprocess.run(["test", "-x", str(self.root)], check=False, **self._as_pg())  # type: ignore[call-overload]
+        reachable = subprocess.run(["test", "-x", str(self.root)], check=False, **self._as_pg())
         if reachable.returncode == 0:
             self.data.mkdir(parents=True, exist_ok=True)
             return
@@ -190,7 +192,7 @@ class LocalPostgres:
             self.data.unlink()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def _as_pg(self) -> dict[str, object]:
+    def _as_pg(self) -> dict[str, Any]:
         """Run a child as the postgres user when we are root (initdb and postgres refuse root)."""
         if os.geteuid() != 0:
             return {}
@@ -214,7 +216,7 @@ class LocalPostgres:
             os.chmod(self.data, 0o700)
             subprocess.run(
                 [_pg_bin("initdb"), "-D", str(self.data.resolve()), "-U", PG_USER, "--auth=trust", "--no-sync"],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._as_pg(),  # type: ignore[arg-type]
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._as_pg(),
             )  # fmt: skip
         self._own()
         data = self.data.resolve()  # the postgres user may reach it only by its real path
@@ -233,7 +235,7 @@ class LocalPostgres:
             self.process = process = subprocess.Popen(
                 [_pg_bin("postgres"), *options],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                **self._as_pg(),  # type: ignore[arg-type]
+                **self._as_pg(),
             )  # fmt: skip
         (self.root / "postgres.pid").write_text(str(process.pid))
         _wait_until(lambda: self._accepts() or process.poll() is not None, 30, "postgres")
