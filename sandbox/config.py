@@ -183,6 +183,10 @@ class Settings(BaseSettings):
     worker_dead_after_s: float = Field(
         5.0, gt=0, description="A worker silent this long is dead: its running executions end, its sessions close."
     )
+    worker_host: str = Field("127.0.0.1", description="Where `sandbox worker` serves /healthz, /readyz and /metrics.")
+    worker_port: int = Field(
+        8081, ge=0, le=65535, description="Port of the worker's /healthz, /readyz, /metrics (0: none)."
+    )
     redis_timeout_s: float = Field(2.0, gt=0, description="Longest wait for one Redis command (not a blocking read).")
 
     # Resilience: the circuit breaker around the engine, retries of safe engine calls, shutdown.
