@@ -13,17 +13,21 @@ record has the same shape with each stream's head (``keep_output_bytes``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.artifacts import inline
 from sandbox.engine import OutputCallback
 from sandbox.errors import CapacityUnavailable, NotFound, RequestRejected
 from sandbox.models import Artifact, Caller, ExecutionRecord, ExecutionRequest
 from sandbox.service import Event, Execution, ExecutionService, OpenSession
+
+if TYPE_CHECKING:
+    from sandbox.cluster.events import SharedEvents
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 256  # finished executions kept in memory for late event subscribers
@@ -43,6 +47,20 @@ class ExecutionManager:
         self._keep_bytes = service.settings.keep_finished_mb << 20
         self._stopping = False
         self._mirrors: set[asyncio.Task[None]] = set()
+        self._listener: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Scale-out: take the cancellations asked through other replicas for executions held here."""
+        shared = self.service.shared_events
+        if shared is not None and self._listener is None:
+            self._listener = asyncio.create_task(self._listen(shared), name="cluster-cancellations")
+
+    async def _listen(self, shared: SharedEvents) -> None:
+        async for execution_id, key_id in shared.cancellations():
+            execution = self._live.get(execution_id)
+            if execution is not None and (execution.caller.key_id or "") == key_id:
+                log.info("execution %s: cancelled through another replica", execution_id)
+                await self.cancel(execution_id, execution.caller)
 
     @property
     def running(self) -> int:
@@ -194,7 +212,21 @@ class ExecutionManager:
         return await asyncio.to_thread(store.list_executions, caller.key_id, limit, offset)
 
     async def cancel(self, execution_id: str, caller: Caller) -> ExecutionRecord:
-        """Kill a running execution (its container goes with it); a finished one is left as is."""
+        """Kill a running execution (its container goes with it); a finished one is left as is.
+
+        Scale-out: one held by another replica is cancelled there (asked over Redis), and its
+        result is awaited here through its events (bounded), then read from the store.
+        """
+        mine = self._live.get(execution_id)
+        shared = self.service.shared_events
+        if shared is not None and (mine is None or mine.caller.key_id != caller.key_id):
+            await shared.request_cancel(execution_id, caller.key_id)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.service.settings.kill_grace_s + 10):
+                    async for event in shared.stream(execution_id):
+                        if event.kind == "result" and isinstance(event.data, ExecutionRecord):
+                            return event.data
+            return await self.get(execution_id, caller)
         execution = self.live(execution_id, caller)
         task = self._tasks.get(execution_id)
         if task is not None and not task.done():
@@ -231,6 +263,9 @@ class ExecutionManager:
     async def aclose(self) -> None:
         """Refuse new work, kill what still runs (recorded as killed), let records be written."""
         self.stop_admitting()
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
         await self._kill_running("server shutting down")
         await asyncio.gather(*(e.saved.wait() for e in self._live.values() if e.done.is_set()))
 

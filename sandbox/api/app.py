@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
         svc = build_service(settings, store=store, backend=backend, start_without_engine=True)
         async with svc, mcp_server.session_manager.run():
             manager = ExecutionManager(svc)
+            manager.start()
             sessions = SessionManager(svc, manager)
             sessions.start()
             app.state.store, app.state.service, app.state.manager = store, svc, manager

@@ -6,11 +6,13 @@ beside the execution, off the response's path). Another replica serves
 ``GET /v1/executions/{id}/events`` from that stream (``stream``): the same
 events with the same ids (positions), live while the run goes on, resumable
 with ``Last-Event-ID``. The stream's first entry names the key that owns the
-execution; it expires ``keep_s`` after the result.
+execution; it expires ``keep_s`` after the result. A cancellation asked through
+another replica reaches the holding one on a pub/sub channel (``CANCELS``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
     from sandbox.service import Event, Execution
 
 log = logging.getLogger(__name__)
+
+
+#: Pub/sub channel: cancellations asked through one replica for an execution another holds.
+CANCELS = "sandbox:cancel-executions"
 
 
 def events_key(execution_id: str) -> str:
@@ -92,6 +98,27 @@ class SharedEvents:
                 yield Event(kind, data)
                 if kind == "result":
                     return
+
+    async def request_cancel(self, execution_id: str, key_id: str | None) -> None:
+        """Ask the replica holding the execution to cancel it (``NotFound`` if no replica has it for this key)."""
+        await self.published(execution_id, key_id)
+        with unreachable_is_503():
+            await self.redis.publish(CANCELS, json.dumps({"id": execution_id, "key": key_id or ""}))
+
+    async def cancellations(self) -> AsyncIterator[tuple[str, str]]:
+        """(execution id, key id) of every cancellation asked through any replica; reconnects after outages."""
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CANCELS)
+                    while True:  # polled: an idle subscription must not trip the client's socket timeout
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                        if message is not None and message.get("type") == "message":
+                            asked = json.loads(message["data"])
+                            yield str(asked["id"]), str(asked["key"])
+            except (RedisError, OSError, ValueError, KeyError) as exc:
+                log.warning("the cluster's cancellation channel failed (%s); listening again", exc)
+                await asyncio.sleep(1.0)
 
     async def aclose(self) -> None:
         with contextlib.suppress(RedisError, OSError):
