@@ -368,13 +368,15 @@ class SessionManager:
     async def _reap_loop(self) -> None:
         await self.close_orphans()
         orphans_due = asyncio.get_running_loop().time() + self.settings.janitor_interval_s
+        rounds = 0
         while True:
             await asyncio.sleep(1.0)
             if asyncio.get_running_loop().time() >= orphans_due:
                 orphans_due += self.settings.janitor_interval_s
                 await self.close_orphans()
             now = datetime.now(UTC)
-            check_holders = self.shared and now.second % 5 == 0  # scale-out: is each session's worker alive?
+            rounds += 1
+            check_holders = self.shared and rounds % 5 == 0  # scale-out: is each session's worker alive?
             for session_id, entry in list(self._sessions.items()):
                 info = entry.info
                 if now >= info.expires_at:  # closes run side by side: one waiting for a cell stalls no other
