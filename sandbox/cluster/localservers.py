@@ -124,7 +124,8 @@ class LocalRedis:
         if self.running():
             return self
         command = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes", "--appendfsync", "everysec",
             "--dir", str(self.root), "--pidfile", str(self.pid_file), "--daemonize", "no",
             "--logfile", str(self.root / "redis.log"), "--protected-mode", "yes",
         ]  # fmt: skip
