@@ -39,6 +39,8 @@ TABLE = {
     "DockerUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerFailing": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerTimeout": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "WorkerLost": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "DispatchUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "EngineError": (Status.INTERNAL_ERROR, 500, 70),
     "SecretError": (Status.INTERNAL_ERROR, 500, 70),
     "StoreError": (Status.INTERNAL_ERROR, 500, 70),
