@@ -627,12 +627,19 @@ class ExecutionService:
             await self.records.aclose()
 
     async def readiness(self) -> dict[str, object]:
-        """Engine reachable, breaker not open, warm pools filled: what `/readyz` reports."""
+        """Engine reachable (scale-out: a worker alive), breaker not open, warm pools filled, the database
+        answering: what `/readyz` reports."""
         report: dict[str, object] = {"ready": True, "engine": "ok", "pools": {}}
         try:
             await self.backend.ping()
         except SandboxError as exc:
             report.update(ready=False, engine=exc.message)
+        if self.store is not None:  # replicas of a cluster share it: one that cannot reach it is not ready
+            try:
+                await asyncio.to_thread(self.store.count_keys)
+                report["database"] = "ok"
+            except SandboxError as exc:
+                report.update(ready=False, database=exc.message)
         conditions = self.backend.conditions()
         report.update(conditions)
         if conditions.get("breaker") == "open":  # half-open is ready: only traffic can probe and close it
