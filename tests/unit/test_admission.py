@@ -90,18 +90,18 @@ async def test_rate_limit_gives_rate_per_min_then_refuses_until_the_next_token(c
     assert "rate limit of 4 executions per minute" in error.message
 
     clock.now += 7.5  # half a token back: 7.5 s to go
-    assert await refused(limiter, "k", 4, PLENTY).retry_after_s == 8  # rounded up, never early
+    assert (await refused(limiter, "k", 4, PLENTY)).retry_after_s == 8  # rounded up, never early
 
     clock.now += 7.5
     await limiter.acquire("k", 4, PLENTY)
-    assert await refused(limiter, "k", 4, PLENTY).retry_after_s == 15
+    assert (await refused(limiter, "k", 4, PLENTY)).retry_after_s == 15
 
 
 async def test_retry_after_is_at_least_one_second(clock: Clock) -> None:
     limiter = KeyLimiter()
     for _ in range(600):
         await limiter.acquire("k", 600, PLENTY)  # one token every 0.1 s
-    assert await refused(limiter, "k", 600, PLENTY).retry_after_s == 1
+    assert (await refused(limiter, "k", 600, PLENTY)).retry_after_s == 1
 
 
 async def test_refill_is_capped_at_rate_per_min(clock: Clock) -> None:
@@ -111,7 +111,7 @@ async def test_refill_is_capped_at_rate_per_min(clock: Clock) -> None:
     clock.now += 3600  # an hour idle refills the bucket, but only to 3
     for _ in range(3):
         await limiter.acquire("k", 3, PLENTY)
-    assert await refused(limiter, "k", 3, PLENTY).retry_after_s == 20
+    assert (await refused(limiter, "k", 3, PLENTY)).retry_after_s == 20
 
 
 async def test_a_rate_refusal_takes_no_concurrency_slot(clock: Clock) -> None:
@@ -137,7 +137,7 @@ async def test_retry_after_is_exact_when_the_wait_is_a_whole_number(clock: Clock
     await limiter.acquire("k", 2, PLENTY)
     await limiter.acquire("k", 2, PLENTY)
     clock.now += 10  # a third of a token back; the next one is due in exactly 20 s
-    assert await refused(limiter, "k", 2, PLENTY).retry_after_s == 20
+    assert (await refused(limiter, "k", 2, PLENTY)).retry_after_s == 20
 
 
 # ------------------------------------------------------------------------ keys
