@@ -649,8 +649,8 @@ class ExecutionService:
             report["ready"] = False
         pools = self.backend.pools()
         report["pools"] = {pool.name: {"ready": pool.ready, "size": pool.size} for pool in pools}
-        if any(pool.ready == 0 and pool.size > 0 for pool in pools):
-            report["ready"] = False
+        if not self.backend.remote and any(pool.ready == 0 and pool.size > 0 for pool in pools):
+            report["ready"] = False  # a replica's are its workers': not its own readiness
         return report
 
     # --------------------------------------------------------------- executions

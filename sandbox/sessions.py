@@ -79,7 +79,7 @@ class SessionManager:
         self._followers: set[asyncio.Task[None]] = set()
         self._closing: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
-        self.shared = service.backend.shares_sessions  # scale-out: the cluster's directory (module docstring)
+        self.shared = service.backend.remote  # scale-out: the cluster's directory (module docstring)
 
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_loop(), name="session-reaper")

@@ -118,7 +118,7 @@ async def read_frames(client: aioredis.Redis, key: str, after: str, block_ms: in
 class DispatchBackend(Backend):
     """See the module docstring."""
 
-    shares_sessions = True
+    remote = True
 
     def __init__(self, settings: Settings, keys: KeyProvider | None = None) -> None:
         self.settings = settings
@@ -140,9 +140,14 @@ class DispatchBackend(Backend):
 
     # ---------------------------------------------------------------- status
     async def ping(self) -> None:
-        """Redis answers and at least one worker is alive."""
-        if not await self.live_workers():
-            raise DispatchUnavailable("no sandbox worker is alive to run programs; start `sandbox worker`")
+        """Redis answers (and the workers' reports are fresh for ``conditions`` and ``pools``).
+
+        No live worker is not a reason for a replica to leave its load balancer: it answers each
+        run with a 503 and Retry-After then, which a client can act on, rather than no answer.
+        """
+        await self.live_workers()
+        with unreachable_is_503():
+            await self.redis.ping()
 
     async def live_workers(self) -> list[dict[str, Any]]:
         """The reports of the workers whose heartbeat is fresh (cached for one heartbeat)."""

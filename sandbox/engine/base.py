@@ -126,7 +126,9 @@ class Backend(abc.ABC):
 
     # Scale-out: a session opened through one replica is reachable through the others. One process
     # shares nothing (these defaults); ``DispatchBackend`` keeps a directory of them in Redis.
-    shares_sessions = False
+    #: The engine is elsewhere (scale-out: ``DispatchBackend`` sends runs to workers): sessions are shared
+    #: through it, and its readiness is its own (Redis), not the workers' pools.
+    remote = False
 
     async def share_session(  # noqa: B027 - optional hook
         self, session_id: str, sandbox: BackendSession, spec: RunSpec, record: dict[str, Any], ttl_s: float
