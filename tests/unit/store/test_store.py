@@ -7,6 +7,7 @@ import ast
 import hashlib
 import re
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 from sqlalchemy import text
 
 import sandbox
-from sandbox.errors import RequestRejected, StoreError
+from sandbox.cluster.localservers import LocalPostgres
+from sandbox.errors import RequestRejected, StoreError, StoreUnavailable
 from sandbox.models import ExecutionRecord, Finding, SessionInfo, Status
 from sandbox.store import KEY_PREFIX, Store, hash_key
 
@@ -376,6 +378,35 @@ def test_database_errors_after_opening_are_store_errors(store: Store) -> None:
         store.get_execution("e1", info.id)
     with pytest.raises(StoreError, match="could not list executions"):
         store.list_executions(info.id, 10, 0)
+
+
+def test_an_unreachable_database_is_store_unavailable_within_seconds_and_never_shows_the_password(
+    own_postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 503 (retry later), not a 500: the store's every path, the engine's connect bounded in time."""
+    url = own_postgres.url.replace("postgres@", "postgres:hunter2-secret@")  # trust auth: the password is ignored
+    store = Store(url)
+    info, plaintext = store.create_key("ci", "standard", 1, 10)
+    own_postgres.stop()
+    calls = {
+        "authenticate": lambda: store.authenticate(plaintext),
+        "audit": lambda: store.audit("auth.failed"),
+        "list": lambda: store.list_executions(info.id, 10, 0),
+        "save": lambda: store.save_execution(record("e1"), info.id),
+        "session": lambda: store.get_session("s" * 32, info.id),
+        "keys": store.list_keys,
+    }
+    for name, call in calls.items():
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as caught:
+            call()
+        assert time.monotonic() - started < 5, name
+        assert caught.value.http_status == 503 and caught.value.retry_after_s == 2
+        assert str(caught.value) == "the database is unreachable; retry shortly"
+    assert "hunter2" not in caplog.text
+    own_postgres.start()
+    assert store.authenticate(plaintext) is not None  # the same store, once the database is back
+    store.close()
 
 
 # -------------------------------------------------------------------- layering

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from sandbox.cluster.localservers import LocalPostgres, free_port
+from sandbox.cluster.localservers import LocalPostgres
 from sandbox.errors import SandboxError, StoreError, StoreUnavailable
 from sandbox.models import ExecutionRecord, Status
 from sandbox.store import RecordWriter, Store
@@ -135,16 +135,6 @@ async def test_a_record_queued_again_is_written_once_in_its_latest_state(store: 
     stored = store.get_execution(record(1).id, key.id)
     assert stored is not None and (stored.state, stored.status, stored.stdout) == ("done", "ok", "hi\n")
     await writer.aclose()
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
-    """A PostgreSQL server of this test's own: it is stopped and started again."""
-    server = LocalPostgres(tmp_path / "pg", free_port()).start()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 async def test_records_written_while_the_database_is_down_are_kept_and_written_when_it_is_back(
