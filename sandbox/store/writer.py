@@ -89,7 +89,9 @@ class RecordWriter:
             self._wake.set()
             self._hurry.set()
             await asyncio.sleep(0.005)
-        self._task.cancel()
+        while not self._task.done():  # again if need be: 3.11's wait_for can swallow a cancellation that
+            self._task.cancel()  # comes as its wait ends (the gathering's, hurried by the loop above)
+            await asyncio.wait({self._task}, timeout=0.05)
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
         if self.kept:

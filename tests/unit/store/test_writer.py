@@ -1,5 +1,6 @@
-"""RecordWriter on a real SQLite store: batches, urgency, a bad record alone fails, nothing lost on close;
-and on a real PostgreSQL server that stops and starts again: records of the outage kept and written after it."""
+"""RecordWriter on a real SQLite store and a real PostgreSQL one: batches, urgency, a bad record alone fails,
+nothing lost on close; and on a PostgreSQL server that stops and starts again: an outage's records kept, then
+written."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import anyio
 import pytest
@@ -31,8 +31,8 @@ class CountingStore(Store):
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[CountingStore]:
-    made = CountingStore(f"sqlite:///{tmp_path}/db.sqlite")
+def store(db_url: str) -> Iterator[CountingStore]:
+    made = CountingStore(db_url)
     made.batches = []
     yield made
     made.close()
