@@ -79,8 +79,8 @@ def _utc(value: datetime | None) -> datetime | None:
 class Store:
     """The service's database; see the module docstring."""
 
-    def __init__(self, url: str, *, output_bytes: int = 64 << 10, migrate: bool = True) -> None:
-        """Open ``url`` and (``migrate``) bring its schema to the newest revision; ``StoreError`` if it cannot."""
+    def __init__(self, url: str, *, output_bytes: int = 64 << 10) -> None:
+        """Open ``url`` and bring its schema to the newest revision (``revision``); ``StoreError`` if it cannot."""
         self.url = url
         self.output_bytes = output_bytes
         try:
@@ -90,7 +90,7 @@ class Store:
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         self._upsert_statement = upsert_execution(self.engine.dialect.name)
         try:
-            self.revision = schema.upgrade(self.engine) if migrate else None
+            self.revision = schema.upgrade(self.engine)
         except BaseException as exc:
             self.engine.dispose()  # no connection of a store that never opened is left to the garbage collector
             if isinstance(exc, SQLAlchemyError):
