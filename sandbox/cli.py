@@ -78,6 +78,8 @@ app.add_typer(images_app, name="images")
 keys_app = typer.Typer(help="Manage API keys (stored hashed; a key is shown once).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(secrets_app, name="secrets")
+db_app = typer.Typer(help="The database's schema (Alembic revisions).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
@@ -689,6 +691,34 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="Name or id of the key.
     if not store.revoke_key(name):
         raise RequestRejected(f"no live key named {name!r}")
     err.print(f"revoked {escape(name)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (SANDBOX_DATABASE_URL) to the newest schema revision: run it once before rolling
+    new replicas out (each also upgrades on start, one at a time, but then the first one to start waits)."""
+    from sandbox.store import Store
+
+    settings = _settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database)
+    try:
+        err.print(f"{_redacted(settings.database)} is at revision {store.revision} (the newest)", markup=False)
+    finally:
+        store.close()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision (none: not created or made before Alembic) and this code's newest."""
+    from sandbox.store import schema_revisions
+
+    settings = _settings()
+    at, newest = schema_revisions(settings.database)
+    typer.echo(at or "none")
+    err.print(f"this version's newest revision: {newest}", markup=False)
+    if at != newest:
+        err.print("run `sandbox db upgrade` to bring it up to date", markup=False)
 
 
 @app.command("mcp")

@@ -17,9 +17,12 @@ exceptions. These classes are for requests we refuse or could not carry out::
     │   ├── CircuitOpen
     │   ├── ImageBuilding
     │   ├── DockerUnavailable
-    │   ├── SharedStateUnavailable
-    │   └── DockerFailing
-    │       └── DockerTimeout
+    │   ├── SharedStateUnavailable    (the rate-limit store, Redis, is unreachable)
+    │   ├── WorkerLost                (scale-out: the worker running it stopped)
+    │   ├── DispatchUnavailable       (scale-out: the dispatch queue, Redis, is unreachable)
+    │   ├── DockerFailing
+    │   │   └── DockerTimeout
+    │   └── StoreUnavailable          (the database is unreachable; Retry-After 2)
     ├── EngineError                   internal_error        500  exit 70
     ├── SecretError                   internal_error        500
     └── StoreError                    internal_error        500
@@ -177,6 +180,13 @@ class SecretError(SandboxError):
 
 class StoreError(SandboxError):
     """Persistence failed."""
+
+
+class StoreUnavailable(CapacityUnavailable):
+    """The database cannot be reached (down, restarting, every pooled connection busy): a 503 with
+    Retry-After, like any outage the caller can wait out, not a 500. The message never holds the URL."""
+
+    retry_after_s = 2
 
 
 def error_body(exc: BaseException) -> ErrorBody:

@@ -18,7 +18,7 @@ from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.errors import NotFound, SandboxError, Unauthenticated, error_body
+from sandbox.errors import CapacityUnavailable, NotFound, SandboxError, Unauthenticated, error_body
 from sandbox.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,14 @@ class McpAuth:
         headers = dict(scope.get("headers") or [])
         scheme, _, token = headers.get(b"authorization", b"").decode(errors="replace").partition(" ")
         store = self.store()
-        key = await asyncio.to_thread(store.authenticate, token) if scheme.lower() == "bearer" and token else None
+        try:
+            key = await asyncio.to_thread(store.authenticate, token) if scheme.lower() == "bearer" and token else None
+            if key is None:
+                await asyncio.to_thread(store.audit, "auth.failed", None, path=str(scope.get("path", "/mcp")))
+        except SandboxError as exc:  # the database unreachable: 503 with Retry-After, never a 500
+            await _refuse(send, exc.http_status, exc)
+            return
         if key is None:
-            await asyncio.to_thread(store.audit, "auth.failed", None, path=str(scope.get("path", "/mcp")))
             await _refuse(send, 401, Unauthenticated("missing or unknown API key: send `Authorization: Bearer <key>`"))
             return
         named = headers.get(b"mcp-session-id")
@@ -85,6 +90,8 @@ async def _refuse(send: Send, status: int, error: SandboxError) -> None:
     headers = [(b"content-type", b"application/json")]
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
+    if isinstance(error, CapacityUnavailable):
+        headers.append((b"retry-after", str(error.retry_after_s).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": error_body(error).model_dump_json().encode()})
 

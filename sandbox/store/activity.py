@@ -23,8 +23,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from sandbox.errors import StoreError
 from sandbox.models import Status
+from sandbox.store.engine import failure
 from sandbox.store.store import Store
 from sandbox.store.tables import ApiKeyRow, AuditRow, ExecutionRow
 
@@ -79,7 +79,7 @@ def recent_activity(store: Store, since: datetime, until: datetime, failures: in
             activity.failures.extend(_failures(connection, finished, failures))
             return activity
     except SQLAlchemyError as exc:
-        raise StoreError(f"could not read the recent activity: {type(exc).__name__}") from exc
+        raise failure("read the recent activity", exc) from exc
 
 
 def minute_of(moment: datetime) -> datetime:

@@ -1,9 +1,11 @@
 """Persistence: API keys (hashed), execution records, the audit log.
 
-SQLite by default (WAL, one file under the state directory); any SQLAlchemy URL
-works, so several replicas can share Postgres. Calls are synchronous and short;
-the API runs them in a worker thread. Rows are turned into ``models`` values
-here and never leave this package.
+SQLite by default (WAL, one file under the state directory); PostgreSQL
+(``postgresql+psycopg://``) for several replicas sharing one database. Opening a
+``Store`` migrates its schema (``schema``: Alembic). Calls are synchronous and
+short; the API runs them in a worker thread. Every database error comes out as
+``StoreUnavailable`` (unreachable: 503, retry) or ``StoreError`` (``engine.failure``).
+Rows are turned into ``models`` values here and never leave this package.
 """
 
 from __future__ import annotations
@@ -16,27 +18,17 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast, overload
 
-from sqlalchemy import (
-    Connection,
-    Executable,
-    Table,
-    bindparam,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Connection, Executable, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
-from sandbox.errors import RequestRejected, StoreError
+from sandbox.errors import RequestRejected, SandboxError, StoreError
 from sandbox.models import ApiKeyInfo, ExecutionRecord, Finding, SessionInfo, Status
-from sandbox.store.tables import SCHEMA_VERSION, ApiKeyRow, AuditRow, Base, ExecutionRow, SchemaVersion, SessionRow
+from sandbox.store import schema
+from sandbox.store.engine import failure, make_engine, redact_url, unreachable
+from sandbox.store.tables import ApiKeyRow, AuditRow, ExecutionRow, SessionRow
 
 KEY_PREFIX = "sbx_"
 _EXECUTIONS = cast(Table, ExecutionRow.__table__)
@@ -56,17 +48,6 @@ def upsert_execution(dialect: str) -> Executable | None:
     return upsert
 
 
-#: Schema steps for databases created by an older version (create_all adds new tables, not columns).
-MIGRATIONS: dict[int, list[str]] = {
-    2: [
-        "ALTER TABLE executions ADD COLUMN session_id VARCHAR(32)",
-        "CREATE INDEX IF NOT EXISTS ix_executions_session_id ON executions (session_id)",
-    ],
-    3: ["ALTER TABLE sessions ADD COLUMN instance VARCHAR(200)"],
-    4: ["ALTER TABLE executions ADD COLUMN secrets JSON"],  # the secrets table itself comes from create_all
-    5: ["ALTER TABLE executions ADD COLUMN stages JSON"],
-    6: ["ALTER TABLE api_keys ADD COLUMN ops BOOLEAN NOT NULL DEFAULT FALSE"],  # every older key: no ops permission
-}
 #: The parts of a result kept together in ``executions.stages`` (artifacts: their entries, not their bytes;
 #: ``session_open``: a session cell's, whether its session outlived it).
 STAGES = ("compile", "tests", "summary", "artifacts", "session_open")
@@ -99,36 +80,25 @@ class Store:
     """The service's database; see the module docstring."""
 
     def __init__(self, url: str, *, output_bytes: int = 64 << 10) -> None:
+        """Open ``url`` and bring its schema to the newest revision (``revision``); ``StoreError`` if it cannot."""
         self.url = url
         self.output_bytes = output_bytes
         try:
-            # A server's connections can go stale (restarts, idle timeouts); a SQLite file's cannot,
-            # and pinging it would cost a round trip on every write.
-            self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-            if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            self._session = sessionmaker(self.engine, expire_on_commit=False)
-            self._upsert_statement = upsert_execution(self.engine.dialect.name)
-            self._migrate()
+            self.engine: Engine = make_engine(url)
         except (SQLAlchemyError, ImportError, ValueError) as exc:  # ImportError: no driver for the URL
             raise StoreError(f"cannot open the database {redact_url(url)}: {type(exc).__name__}") from exc
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._upsert_statement = upsert_execution(self.engine.dialect.name)
+        try:
+            self.revision = schema.upgrade(self.engine)
+        except BaseException as exc:
+            self.engine.dispose()  # no connection of a store that never opened is left to the garbage collector
+            if isinstance(exc, SQLAlchemyError):
+                raise StoreError(f"cannot open the database {redact_url(url)}: {type(exc).__name__}") from exc
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def _migrate(self) -> None:
-        Base.metadata.create_all(self.engine)
-        with self._session.begin() as session:
-            current = session.scalar(select(func.max(SchemaVersion.version)))
-            if current is None:
-                session.add(SchemaVersion(version=SCHEMA_VERSION))
-            elif current > SCHEMA_VERSION:
-                raise StoreError(f"database schema v{current} is newer than this service (v{SCHEMA_VERSION})")
-            elif current < SCHEMA_VERSION:
-                for step in range(current + 1, SCHEMA_VERSION + 1):
-                    for statement in MIGRATIONS[step]:
-                        session.execute(text(statement))
-                session.add(SchemaVersion(version=SCHEMA_VERSION))
 
     # ------------------------------------------------------------------- keys
     def create_key(
@@ -148,31 +118,33 @@ class Store:
             ops=ops,
         )
         try:
-            with self._session.begin() as session:
+            with self._guard("create a key"), self._session.begin() as session:
                 session.add(row)
-        except IntegrityError as exc:
-            raise RequestRejected(f"an API key named {name!r} already exists") from exc
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise RequestRejected(f"an API key named {name!r} already exists") from exc
+            raise
         self.audit("key.created", row.id, name=name, policy=policy, ops=ops)
         return _key_info(row), plaintext
 
     def authenticate(self, plaintext: str) -> ApiKeyInfo | None:
         """The live key with this secret, or None."""
-        with self._session() as session:
+        with self._guard("authenticate a key"), self._session() as session:
             row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(plaintext)))
         if row is None or row.revoked_at is not None:
             return None
         return _key_info(row)
 
     def list_keys(self) -> list[ApiKeyInfo]:
-        with self._session() as session:
+        with self._guard("list keys"), self._session() as session:
             return [_key_info(r) for r in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
 
     def count_keys(self) -> int:
-        with self._session() as session:
+        with self._guard("count keys"), self._session() as session:
             return session.scalar(select(func.count()).select_from(ApiKeyRow)) or 0
 
     def revoke_key(self, name_or_id: str) -> bool:
-        with self._session.begin() as session:
+        with self._guard("revoke a key"), self._session.begin() as session:
             row = session.scalar(select(ApiKeyRow).where((ApiKeyRow.name == name_or_id) | (ApiKeyRow.id == name_or_id)))
             if row is None or row.revoked_at is not None:
                 return False
@@ -188,13 +160,13 @@ class Store:
         if error is not None:
             raise error
 
-    def save_executions(self, batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[StoreError | None]:
+    def save_executions(self, batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[SandboxError | None]:
         """Insert or update many records in one transaction; the error of each, if any.
 
         Core statements, not the ORM: this runs once per execution, and the ORM's
         bookkeeping cost about a millisecond of CPU per record. A batch that fails
         (a record of an unknown key) is retried one record at a time, so only the
-        bad record fails.
+        bad record fails. An unreachable database fails them all at once (``StoreUnavailable``).
         """
         rows = [{**self._execution_values(record), "key_id": key_id} for record, key_id in batch]
         try:
@@ -202,6 +174,8 @@ class Store:
                 self._upsert(connection, rows)
             return [None] * len(rows)
         except SQLAlchemyError as exc:
+            if unreachable(exc):
+                return [failure(f"save {len(rows)} execution record(s)", exc)] * len(rows)
             if len(rows) == 1:
                 return [StoreError(f"could not save an execution ({rows[0]['id']}): {type(exc).__name__}")]
         return [self.save_executions([one])[0] for one in batch]
@@ -311,27 +285,18 @@ class Store:
             session.add(AuditRow(at=now(), key_id=key_id, event=event_name, detail=detail))
 
     def audit_events(self, limit: int = 100) -> list[dict[str, Any]]:
-        with self._session() as session:
+        with self._guard("read the audit log"), self._session() as session:
             rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
             return [{"at": _utc(r.at), "key_id": r.key_id, "event": r.event, "detail": r.detail} for r in rows]
 
     @staticmethod
     @contextlib.contextmanager
     def _guard(action: str) -> Iterator[None]:
-        """Turn database errors into ``StoreError`` naming the action."""
+        """Turn database errors into ``StoreUnavailable`` or ``StoreError`` naming the action (``engine.failure``)."""
         try:
             yield
         except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {type(exc).__name__}") from exc
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+            raise failure(action, exc) from exc
 
 
 def _key_info(row: ApiKeyRow) -> ApiKeyInfo:
@@ -380,11 +345,3 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
 def _head(text: str, limit: int) -> str:
     data = text.encode()
     return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
-
-
-def redact_url(url: str) -> str:
-    """The URL without a password."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url

@@ -20,17 +20,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# 2: executions.session_id (cells are executions too); 3: sessions.instance;
-# 4: the secrets table (created by create_all) and executions.secrets (names and versions a run used);
-# 5: executions.stages (a compile's result, tests mode's cases and summary); 6: api_keys.ops (may read /v1/ops).
-SCHEMA_VERSION = 6
-
 
 class Base(DeclarativeBase):
     pass
 
 
 class SchemaVersion(Base):
+    """The hand-written migrations' version (``sandbox.store.legacy``); Alembic's ``alembic_version`` now
+    says the revision, and this keeps ``legacy.ALEMBIC_MARK`` so that an older replica refuses the database.
+
+    A change to any model here needs a revision under ``migrations/versions`` (``tests/unit/store/
+    test_schema.py`` compares a migrated database with these models)."""
+
     __tablename__ = "schema_version"
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
 

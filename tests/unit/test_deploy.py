@@ -246,22 +246,7 @@ def test_a_broken_manifest_is_caught(name: str) -> None:
     assert any(expected in problem for problem in problems), problems
 
 
-# `sandbox worker` (the lead) and `sandbox db upgrade` (the store helper) land with issue 15's other
-# branches: these two are expected to fail until then, and `strict` turns their passing into a failure,
-# so whoever merges removes the marks.
-NOT_YET = {("worker",), ("db", "upgrade")}
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        pytest.param(argv, marks=pytest.mark.xfail(strict=True, reason="added by another branch of issue 15"))
-        if argv in NOT_YET
-        else argv
-        for argv in COMMANDS
-    ],
-    ids=" ".join,
-)
+@pytest.mark.parametrize("argv", COMMANDS, ids=" ".join)
 def test_the_deployment_commands_exist_in_the_cli(argv: tuple[str, ...]) -> None:
     command = typer.main.get_command(app)
     words = [word for word in argv if not word.startswith("-")]

@@ -42,6 +42,7 @@ TABLE = {
     "DockerTimeout": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "WorkerLost": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DispatchUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "StoreUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "EngineError": (Status.INTERNAL_ERROR, 500, 70),
     "SecretError": (Status.INTERNAL_ERROR, 500, 70),
     "StoreError": (Status.INTERNAL_ERROR, 500, 70),
@@ -80,8 +81,18 @@ def test_http_codes_are_client_or_server_errors() -> None:
 
 def test_capacity_errors_say_when_to_retry() -> None:
     assert errors.CapacityUnavailable.retry_after_s >= 1
-    for cls in (errors.PoolExhausted, errors.CircuitOpen, errors.DockerUnavailable, errors.SharedStateUnavailable):
+    for cls in (
+        errors.PoolExhausted,
+        errors.CircuitOpen,
+        errors.DockerUnavailable,
+        errors.SharedStateUnavailable,
+        errors.StoreUnavailable,
+        errors.WorkerLost,
+        errors.DispatchUnavailable,
+    ):
         assert issubclass(cls, errors.CapacityUnavailable)
+    assert errors.StoreUnavailable.retry_after_s == 2
+    assert not issubclass(errors.StoreUnavailable, errors.StoreError)  # a 503 to wait out, not a 500
 
 
 def test_validation_rejected_findings() -> None:

@@ -1,4 +1,4 @@
-"""Fixtures of the secret-store tests: a real SQLite file, a real Store, fixed KEKs, two owners."""
+"""Fixtures of the secret-store tests: a real Store on a SQLite file and on PostgreSQL, fixed KEKs, two owners."""
 
 from __future__ import annotations
 
@@ -24,10 +24,15 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "db" / "sandbox.db"
 
 
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    db_path.parent.mkdir()
-    opened = Store(f"sqlite:///{db_path}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, db_path: Path) -> Iterator[Store]:
+    """A fresh database: a SQLite file, or a database of its own on the shared PostgreSQL server."""
+    if request.param == "sqlite":
+        db_path.parent.mkdir()
+        url = f"sqlite:///{db_path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened = Store(url)
     yield opened
     opened.close()
 

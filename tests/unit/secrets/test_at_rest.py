@@ -10,7 +10,7 @@ from pathlib import Path
 from sandbox.models import ExecutionRecord
 from sandbox.secrets import LocalKeyProvider, SecretStore
 from sandbox.store import Store
-from sandbox.store.tables import SCHEMA_VERSION
+from sandbox.store.legacy import ALEMBIC_MARK
 from tests.unit.secrets.conftest import NEW_KEK, OLD_KEK, kek_entry
 from tests.unit.test_layering import importers_of
 
@@ -40,8 +40,12 @@ def assert_absent(files: dict[str, bytes], value: bytes) -> None:
             assert needle not in data, f"{form} form found in {file_name}"
 
 
-def test_no_plaintext_and_no_kek_in_the_database_files(store: Store, owners: tuple[str, str], db_path: Path) -> None:
-    alice, bob = owners
+def test_no_plaintext_and_no_kek_in_the_database_files(db_path: Path) -> None:
+    """SQLite's files, the WAL included (PostgreSQL's files are the server's, not ours to read)."""
+    db_path.parent.mkdir()
+    store = Store(f"sqlite:///{db_path}")
+    alice = store.create_key("alice", "standard", 4, 60)[0].id
+    bob = store.create_key("bob", "standard", 4, 60)[0].id
     keys = LocalKeyProvider.from_text(f"{kek_entry('new', NEW_KEK)},{kek_entry('old', OLD_KEK)}", "test")
     vault = SecretStore(store, keys)
     vault.put(alice, "CANARY_REPLACED", REPLACED)
@@ -71,6 +75,7 @@ def test_a_version_3_database_gains_executions_secrets_and_the_secrets_table(tmp
         db.execute("ALTER TABLE executions DROP COLUMN secrets")
         db.execute("ALTER TABLE executions DROP COLUMN stages")
         db.execute("ALTER TABLE api_keys DROP COLUMN ops")
+        db.execute("DROP TABLE alembic_version")  # made before Alembic
         db.execute("DELETE FROM schema_version")
         db.execute("INSERT INTO schema_version (version) VALUES (3)")
     db.close()
@@ -84,7 +89,7 @@ def test_a_version_3_database_gains_executions_secrets_and_the_secrets_table(tmp
     assert vault.reveal(key.id, ["TOKEN"]) == {"TOKEN": ("token-value", 1)}
     store.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+        assert db.execute("SELECT max(version) FROM schema_version").fetchone() == (ALEMBIC_MARK,)
         columns = {row[1]: row[2] for row in db.execute("PRAGMA table_info(executions)")}
         assert columns["secrets"] == "JSON"
         assert db.execute("SELECT secrets FROM executions").fetchall() == [("{}",)]  # names -> versions: none

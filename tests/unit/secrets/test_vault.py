@@ -1,12 +1,13 @@
-"""SecretStore against a real SQLite file: round trips, versions, tenancy, tampering, KEK rotation."""
+"""SecretStore on a real SQLite file and a real PostgreSQL database: round trips, versions, tenancy, tampering,
+KEK rotation."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
+import re
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from sandbox.errors import RequestRejected, SecretError, StoreError
 from sandbox.secrets import LocalKeyProvider, SecretStore, check_name
@@ -16,25 +17,24 @@ from tests.unit.secrets.conftest import NEW_KEK, OLD_KEK
 SEALED_COLUMNS = ("kek_id", "wrapped_dek", "value_nonce", "ciphertext")
 
 
-def raw(db_path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    """Query or change the file directly with the stdlib driver: an attacker with database access."""
-    connection = sqlite3.connect(db_path)
-    try:
-        rows = connection.execute(sql, params).fetchall()
-        connection.commit()
-        return rows
-    finally:
-        connection.close()
+def raw(store: Store, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Query or change the database directly, with SQL on a connection of its own: an attacker with
+    database access. ``?`` marks the parameters, in order."""
+    numbered = iter(range(len(params)))
+    statement = text(re.sub(r"\?", lambda _: f":p{next(numbered)}", sql))
+    with store.engine.begin() as connection:
+        result = connection.execute(statement, {f"p{i}": value for i, value in enumerate(params)})
+        return [tuple(row) for row in result] if result.returns_rows else []
 
 
-def sealed_of(db_path: Path, owner: str, name: str) -> tuple[Any, ...]:
+def sealed_of(store: Store, owner: str, name: str) -> tuple[Any, ...]:
     columns = ", ".join(SEALED_COLUMNS)
-    return raw(db_path, f"SELECT {columns} FROM secrets WHERE owner_key_id = ? AND name = ?", owner, name)[0]
+    return raw(store, f"SELECT {columns} FROM secrets WHERE owner_key_id = ? AND name = ?", owner, name)[0]
 
 
-def overwrite_sealed(db_path: Path, owner: str, name: str, sealed: tuple[Any, ...]) -> None:
+def overwrite_sealed(store: Store, owner: str, name: str, sealed: tuple[Any, ...]) -> None:
     assignments = ", ".join(f"{c} = ?" for c in SEALED_COLUMNS)
-    raw(db_path, f"UPDATE secrets SET {assignments} WHERE owner_key_id = ? AND name = ?", *sealed, owner, name)
+    raw(store, f"UPDATE secrets SET {assignments} WHERE owner_key_id = ? AND name = ?", *sealed, owner, name)
 
 
 # ------------------------------------------------------------------ basics
@@ -46,9 +46,7 @@ def test_round_trip(vault: SecretStore, owners: tuple[str, str]) -> None:
     assert vault.reveal(alice, ["API_TOKEN"]) == {"API_TOKEN": ("tok-é-✓-123", 1)}
 
 
-def test_replace_bumps_the_version_and_keeps_one_row(
-    vault: SecretStore, owners: tuple[str, str], db_path: Path
-) -> None:
+def test_replace_bumps_the_version_and_keeps_one_row(vault: SecretStore, owners: tuple[str, str], store: Store) -> None:
     alice, _ = owners
     first, _ = vault.put(alice, "DB_PASSWORD", "value-one")
     second, created = vault.put(alice, "DB_PASSWORD", "value-two")
@@ -56,7 +54,7 @@ def test_replace_bumps_the_version_and_keeps_one_row(
     assert not created and (second.version, third.version) == (2, 3)
     assert third.created_at == first.created_at and third.updated_at >= second.updated_at
     assert vault.reveal(alice, ["DB_PASSWORD"]) == {"DB_PASSWORD": ("value-three", 3)}
-    assert raw(db_path, "SELECT count(*) FROM secrets") == [(1,)]
+    assert raw(store, "SELECT count(*) FROM secrets") == [(1,)]
 
 
 def test_list_shows_names_and_versions_never_values(vault: SecretStore, owners: tuple[str, str]) -> None:
@@ -168,13 +166,13 @@ def test_another_owner_cannot_see_reveal_or_delete(vault: SecretStore, owners: t
 
 # ---------------------------------------------------------------- tampering
 def test_tampered_ciphertext_raises_naming_the_secret(
-    vault: SecretStore, owners: tuple[str, str], db_path: Path
+    vault: SecretStore, owners: tuple[str, str], store: Store
 ) -> None:
     alice, _ = owners
     vault.put(alice, "TOKEN", "original-value")
-    kek_id, wrapped, nonce, ciphertext = sealed_of(db_path, alice, "TOKEN")
+    kek_id, wrapped, nonce, ciphertext = sealed_of(store, alice, "TOKEN")
     flipped = bytes([ciphertext[0] ^ 1]) + ciphertext[1:]
-    overwrite_sealed(db_path, alice, "TOKEN", (kek_id, wrapped, nonce, flipped))
+    overwrite_sealed(store, alice, "TOKEN", (kek_id, wrapped, nonce, flipped))
     with pytest.raises(SecretError) as caught:
         vault.reveal(alice, ["TOKEN"])
     message = str(caught.value)
@@ -182,34 +180,34 @@ def test_tampered_ciphertext_raises_naming_the_secret(
 
 
 @pytest.mark.parametrize("part", ["wrapped_dek", "value_nonce"])
-def test_tampered_key_or_nonce_raises(vault: SecretStore, owners: tuple[str, str], db_path: Path, part: str) -> None:
+def test_tampered_key_or_nonce_raises(vault: SecretStore, owners: tuple[str, str], store: Store, part: str) -> None:
     alice, _ = owners
     vault.put(alice, "TOKEN", "original-value")
-    sealed = list(sealed_of(db_path, alice, "TOKEN"))
+    sealed = list(sealed_of(store, alice, "TOKEN"))
     index = SEALED_COLUMNS.index(part)
     blob = sealed[index]
     sealed[index] = blob[:-1] + bytes([blob[-1] ^ 0x80])
-    overwrite_sealed(db_path, alice, "TOKEN", tuple(sealed))
+    overwrite_sealed(store, alice, "TOKEN", tuple(sealed))
     with pytest.raises(SecretError, match="'TOKEN'"):
         vault.reveal(alice, ["TOKEN"])
 
 
-def test_a_truncated_nonce_raises_not_crashes(vault: SecretStore, owners: tuple[str, str], db_path: Path) -> None:
+def test_a_truncated_nonce_raises_not_crashes(vault: SecretStore, owners: tuple[str, str], store: Store) -> None:
     alice, _ = owners
     vault.put(alice, "TOKEN", "original-value")
-    kek_id, wrapped, _, ciphertext = sealed_of(db_path, alice, "TOKEN")
-    overwrite_sealed(db_path, alice, "TOKEN", (kek_id, wrapped, b"short", ciphertext))
+    kek_id, wrapped, _, ciphertext = sealed_of(store, alice, "TOKEN")
+    overwrite_sealed(store, alice, "TOKEN", (kek_id, wrapped, b"short", ciphertext))
     with pytest.raises(SecretError, match="'TOKEN'"):
         vault.reveal(alice, ["TOKEN"])
 
 
 def test_ciphertext_moved_to_another_name_does_not_decrypt(
-    vault: SecretStore, owners: tuple[str, str], db_path: Path
+    vault: SecretStore, owners: tuple[str, str], store: Store
 ) -> None:
     alice, _ = owners
     vault.put(alice, "SOURCE", "the-source-value")
     vault.put(alice, "TARGET", "the-target-value")
-    overwrite_sealed(db_path, alice, "TARGET", sealed_of(db_path, alice, "SOURCE"))
+    overwrite_sealed(store, alice, "TARGET", sealed_of(store, alice, "SOURCE"))
     with pytest.raises(SecretError, match="'TARGET'") as caught:
         vault.reveal(alice, ["TARGET"])
     assert "the-source-value" not in str(caught.value) and "the-target-value" not in str(caught.value)
@@ -217,37 +215,37 @@ def test_ciphertext_moved_to_another_name_does_not_decrypt(
 
 
 def test_ciphertext_moved_to_another_owner_does_not_decrypt(
-    vault: SecretStore, owners: tuple[str, str], db_path: Path
+    vault: SecretStore, owners: tuple[str, str], store: Store
 ) -> None:
     alice, bob = owners
     vault.put(alice, "TOKEN", "alice-token-value")
     vault.put(bob, "TOKEN", "bob-token-value")
-    overwrite_sealed(db_path, bob, "TOKEN", sealed_of(db_path, alice, "TOKEN"))
+    overwrite_sealed(store, bob, "TOKEN", sealed_of(store, alice, "TOKEN"))
     with pytest.raises(SecretError, match=f"'TOKEN' of key {bob}"):
         vault.reveal(bob, ["TOKEN"])
 
 
 def test_whole_row_moved_to_another_owner_does_not_decrypt(
-    vault: SecretStore, owners: tuple[str, str], db_path: Path
+    vault: SecretStore, owners: tuple[str, str], store: Store
 ) -> None:
     """Re-owning a row (the attacker changes owner_key_id) fails too: the owner is in the associated data."""
     alice, bob = owners
     vault.put(alice, "TOKEN", "alice-token-value")
-    raw(db_path, "UPDATE secrets SET owner_key_id = ? WHERE owner_key_id = ?", bob, alice)
+    raw(store, "UPDATE secrets SET owner_key_id = ? WHERE owner_key_id = ?", bob, alice)
     with pytest.raises(SecretError, match=f"'TOKEN' of key {bob}"):
         vault.reveal(bob, ["TOKEN"])
 
 
-def test_an_older_version_replayed_does_not_decrypt(vault: SecretStore, owners: tuple[str, str], db_path: Path) -> None:
+def test_an_older_version_replayed_does_not_decrypt(vault: SecretStore, owners: tuple[str, str], store: Store) -> None:
     """Restoring version 1's sealed value into the version-2 row (a rollback) fails: the version is bound."""
     alice, _ = owners
     vault.put(alice, "TOKEN", "version-one")
-    old = sealed_of(db_path, alice, "TOKEN")
+    old = sealed_of(store, alice, "TOKEN")
     vault.put(alice, "TOKEN", "version-two")
-    overwrite_sealed(db_path, alice, "TOKEN", old)
+    overwrite_sealed(store, alice, "TOKEN", old)
     with pytest.raises(SecretError, match="'TOKEN'"):
         vault.reveal(alice, ["TOKEN"])
-    raw(db_path, "UPDATE secrets SET version = 1 WHERE owner_key_id = ?", alice)
+    raw(store, "UPDATE secrets SET version = 1 WHERE owner_key_id = ?", alice)
     assert vault.reveal(alice, ["TOKEN"]) == {"TOKEN": ("version-one", 1)}  # only with its own version
 
 
@@ -260,18 +258,18 @@ def test_the_wrong_kek_raises(store: Store, vault: SecretStore, owners: tuple[st
 
 
 # ----------------------------------------------------------------- rotation
-def test_kek_rotation_rewraps_without_reencrypting(store: Store, owners: tuple[str, str], db_path: Path) -> None:
+def test_kek_rotation_rewraps_without_reencrypting(store: Store, owners: tuple[str, str]) -> None:
     alice, bob = owners
     before = SecretStore(store, LocalKeyProvider([("old", OLD_KEK)]))
     for owner, name in [(alice, "A"), (alice, "B"), (bob, "A")]:
         before.put(owner, name, f"{owner}-{name}-value")
-    values_before = raw(db_path, "SELECT id, value_nonce, ciphertext FROM secrets ORDER BY id")
+    values_before = raw(store, "SELECT id, value_nonce, ciphertext FROM secrets ORDER BY id")
 
     both = SecretStore(store, LocalKeyProvider([("new", NEW_KEK), ("old", OLD_KEK)]))
     report = both.rotate_kek()
     assert (report.primary, report.rewrapped, report.current, report.skipped) == ("new", 3, 0, 0)
-    assert raw(db_path, "SELECT DISTINCT kek_id FROM secrets") == [("new",)]
-    assert raw(db_path, "SELECT id, value_nonce, ciphertext FROM secrets ORDER BY id") == values_before
+    assert raw(store, "SELECT DISTINCT kek_id FROM secrets") == [("new",)]
+    assert raw(store, "SELECT id, value_nonce, ciphertext FROM secrets ORDER BY id") == values_before
     again = both.rotate_kek()
     assert (again.rewrapped, again.current) == (0, 3)
 
@@ -281,14 +279,12 @@ def test_kek_rotation_rewraps_without_reencrypting(store: Store, owners: tuple[s
     assert only_new.reveal(bob, ["A"]) == {"A": (f"{bob}-A-value", 1)}
 
 
-def test_new_secrets_go_under_the_primary_while_old_ones_still_reveal(
-    store: Store, owners: tuple[str, str], db_path: Path
-) -> None:
+def test_new_secrets_go_under_the_primary_while_old_ones_still_reveal(store: Store, owners: tuple[str, str]) -> None:
     alice, _ = owners
     SecretStore(store, LocalKeyProvider([("old", OLD_KEK)])).put(alice, "OLD", "old-value")
     both = SecretStore(store, LocalKeyProvider([("new", NEW_KEK), ("old", OLD_KEK)]))
     both.put(alice, "NEW", "new-value")
-    assert dict(raw(db_path, "SELECT name, kek_id FROM secrets")) == {"OLD": "old", "NEW": "new"}
+    assert dict(raw(store, "SELECT name, kek_id FROM secrets")) == {"OLD": "old", "NEW": "new"}
     assert both.reveal(alice, ["OLD", "NEW"]) == {"OLD": ("old-value", 1), "NEW": ("new-value", 1)}
 
 
@@ -308,13 +304,13 @@ def test_verify_names_the_missing_kek_and_how_many_need_it(store: Store, owners:
 
 
 def test_verify_names_a_secret_whose_key_was_tampered_with(
-    vault: SecretStore, owners: tuple[str, str], db_path: Path
+    vault: SecretStore, owners: tuple[str, str], store: Store
 ) -> None:
     alice, _ = owners
     vault.put(alice, "GOOD", "good-value")
     vault.put(alice, "BAD", "bad-value")
-    kek_id, wrapped, nonce, ciphertext = sealed_of(db_path, alice, "BAD")
-    overwrite_sealed(db_path, alice, "BAD", (kek_id, wrapped[:-1] + bytes([wrapped[-1] ^ 1]), nonce, ciphertext))
+    kek_id, wrapped, nonce, ciphertext = sealed_of(store, alice, "BAD")
+    overwrite_sealed(store, alice, "BAD", (kek_id, wrapped[:-1] + bytes([wrapped[-1] ^ 1]), nonce, ciphertext))
     with pytest.raises(SecretError, match=f"'BAD' of key {alice} does not unwrap"):
         vault.verify()
 

@@ -1,4 +1,4 @@
-"""The store tests' database: a real SQLite file per test."""
+"""The store tests' database: every test runs on a real SQLite file and on a real PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.cluster.localservers import LocalPostgres, free_port
 from sandbox.store import Store
 
 
@@ -15,8 +16,27 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "db.sqlite"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """A fresh, empty database: a SQLite file, or a database of its own on the shared PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{db_path}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{db_path}")
+def store(db_url: str) -> Iterator[Store]:
+    opened = Store(db_url)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
+    """A PostgreSQL server of the test's own, to stop and start (the shared one must stay up)."""
+    server = LocalPostgres(tmp_path / "pg", free_port()).start()
+    try:
+        yield server
+    finally:
+        server.remove()

@@ -1,19 +1,20 @@
-"""The operations snapshot's store queries against a real SQLite file: minutes, refusals, latency, failures, bounds."""
+"""The operations snapshot's store queries against a real SQLite file and a real PostgreSQL database: minutes,
+refusals, latency, failures, bounds."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 from sandbox import ops
 from sandbox.models import ExecutionRecord, Status
 from sandbox.store import Store, activity, minute_of, recent_activity
+from sandbox.store.tables import AuditRow
 
 NOW = datetime(2026, 3, 1, 12, 30, 20, tzinfo=UTC)
 SINCE = minute_of(NOW) - timedelta(minutes=59)  # 11:31:00, what the snapshot asks for
@@ -47,12 +48,11 @@ def save(
     return execution_id
 
 
-def audit_at(db_path: Path, at: datetime, event: str, **detail: object) -> None:
+def audit_at(store: Store, at: datetime, event: str, **detail: object) -> None:
     """An audit event at a chosen time (the store stamps its own with the current time)."""
-    with sqlite3.connect(db_path) as db:
-        db.execute(
-            "INSERT INTO audit_events (at, key_id, event, detail) VALUES (?, NULL, ?, ?)",
-            (at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), event, json.dumps(detail)),
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(AuditRow), {"at": at.astimezone(UTC), "key_id": None, "event": event, "detail": detail}
         )
 
 
@@ -81,15 +81,15 @@ def test_executions_are_counted_per_minute_and_status_inside_the_window_only(sto
     }
 
 
-def test_refusals_are_counted_from_the_audit_log_by_their_status_word(store: Store, db_path: Path) -> None:
+def test_refusals_are_counted_from_the_audit_log_by_their_status_word(store: Store) -> None:
     save(store, minute(12, 1))
-    audit_at(db_path, minute(12, 1) + timedelta(seconds=3), "execution.rejected", status="validation_rejected")
-    audit_at(db_path, minute(12, 2), "execution.rejected", status="rejected", reason="rate")
-    audit_at(db_path, minute(12, 2), "execution.rejected", status="rejected")
-    audit_at(db_path, minute(12, 2), "execution.cancelled", execution="e" * 32)  # not a refusal
-    audit_at(db_path, minute(12, 2), "execution.rejected", status="<b>not-a-status</b>")  # never reaches the page
-    audit_at(db_path, minute(12, 2), "execution.rejected", reason="no status at all")
-    audit_at(db_path, minute(11, 0), "execution.rejected", status="syntax_error")  # before the window
+    audit_at(store, minute(12, 1) + timedelta(seconds=3), "execution.rejected", status="validation_rejected")
+    audit_at(store, minute(12, 2), "execution.rejected", status="rejected", reason="rate")
+    audit_at(store, minute(12, 2), "execution.rejected", status="rejected")
+    audit_at(store, minute(12, 2), "execution.cancelled", execution="e" * 32)  # not a refusal
+    audit_at(store, minute(12, 2), "execution.rejected", status="<b>not-a-status</b>")  # never reaches the page
+    audit_at(store, minute(12, 2), "execution.rejected", reason="no status at all")
+    audit_at(store, minute(11, 0), "execution.rejected", status="syntax_error")  # before the window
 
     found = recent_activity(store, SINCE, NOW)
 
@@ -167,9 +167,11 @@ def test_an_empty_database_has_no_activity(store: Store) -> None:
     assert ops.latency(found).end_to_end is None and ops.execution_counts(found).totals == {}
 
 
-def test_the_queries_use_the_created_at_index(store: Store, db_path: Path) -> None:
+def test_the_queries_use_the_created_at_index(db_path: Path) -> None:
     """Bounded by the window on an indexed column: SQLite's plan searches the index, never scans the table;
-    the row reads have a LIMIT (the counts are grouped: at most a row per minute and status)."""
+    the row reads have a LIMIT (the counts are grouped: at most a row per minute and status). (PostgreSQL's
+    planner picks a scan for a table this small: its plan says nothing about a large one.)"""
+    store = Store(f"sqlite:///{db_path}")
     save(store, minute(12, 0))
     selects: list[tuple[str, object]] = []
 
@@ -182,6 +184,7 @@ def test_the_queries_use_the_created_at_index(store: Store, db_path: Path) -> No
         recent_activity(store, SINCE, NOW)
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
+    store.close()
     assert len(selects) == 3  # per minute, latency, failures
     with sqlite3.connect(db_path) as db:
         for statement, params in selects:

@@ -1,4 +1,6 @@
-"""RecordWriter on a real SQLite store: batches, urgency, a bad record alone fails, nothing lost on close."""
+"""RecordWriter on a real SQLite store and a real PostgreSQL one: batches, urgency, a bad record alone fails,
+nothing lost on close; and on a PostgreSQL server that stops and starts again: an outage's records kept, then
+written."""
 
 from __future__ import annotations
 
@@ -6,12 +8,12 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import anyio
 import pytest
 
-from sandbox.errors import StoreError
+from sandbox.cluster.localservers import LocalPostgres
+from sandbox.errors import SandboxError, StoreError, StoreUnavailable
 from sandbox.models import ExecutionRecord, Status
 from sandbox.store import RecordWriter, Store
 
@@ -23,14 +25,14 @@ class CountingStore(Store):
 
     batches: list[int]
 
-    def save_executions(self, batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[StoreError | None]:
+    def save_executions(self, batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[SandboxError | None]:
         self.batches.append(len(batch))
         return super().save_executions(batch)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[CountingStore]:
-    made = CountingStore(f"sqlite:///{tmp_path}/db.sqlite")
+def store(db_url: str) -> Iterator[CountingStore]:
+    made = CountingStore(db_url)
     made.batches = []
     yield made
     made.close()
@@ -93,7 +95,7 @@ async def test_a_failing_database_fails_every_record_of_the_batch(store: Countin
     store.engine.dispose()
     store.close()
 
-    def broken(batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[StoreError | None]:
+    def broken(batch: Sequence[tuple[ExecutionRecord, str | None]]) -> list[SandboxError | None]:
         raise RuntimeError("disk on fire")
 
     store.save_executions = broken  # type: ignore[method-assign]
@@ -133,3 +135,47 @@ async def test_a_record_queued_again_is_written_once_in_its_latest_state(store: 
     stored = store.get_execution(record(1).id, key.id)
     assert stored is not None and (stored.state, stored.status, stored.stdout) == ("done", "ok", "hi\n")
     await writer.aclose()
+
+
+async def test_records_written_while_the_database_is_down_are_kept_and_written_when_it_is_back(
+    own_postgres: LocalPostgres,
+) -> None:
+    store = Store(own_postgres.url)
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=0.01, retry_s=0.2)
+    await writer.save(record(1), key.id)
+    own_postgres.stop()
+    started = time.monotonic()
+    with anyio.fail_after(15):
+        results = await asyncio.gather(*(writer.save(record(i), key.id) for i in (2, 3)), return_exceptions=True)
+    assert all(isinstance(r, StoreUnavailable) for r in results), results
+    assert time.monotonic() - started < 10  # the waiters hear of the outage in seconds
+    assert sorted(writer.kept) == [record(2).id, record(3).id]
+    done = record(3).model_copy(update={"state": "done", "status": Status.OK, "stdout": "late\n"})
+    with pytest.raises(StoreUnavailable):
+        await writer.save(done, key.id)  # a newer state of a kept record replaces it
+    assert len(writer.kept) == 2
+    await asyncio.to_thread(own_postgres.start)
+    with anyio.fail_after(30):
+        while writer.kept:
+            await asyncio.sleep(0.1)
+    assert store.get_execution(record(2).id, key.id) is not None
+    latest = store.get_execution(record(3).id, key.id)
+    assert latest is not None and latest.stdout == "late\n"
+    await writer.aclose()
+    store.close()
+
+
+async def test_closing_while_the_database_is_down_logs_what_was_not_written(
+    own_postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Store(own_postgres.url)
+    key = store.create_key("k", "standard", 1, 1)[0]
+    writer = RecordWriter(store, delay_s=0.01, retry_s=0.2)
+    own_postgres.stop()
+    with pytest.raises(StoreUnavailable), anyio.fail_after(15):
+        await writer.save(record(1), key.id)
+    with anyio.fail_after(15):
+        await writer.aclose()
+    assert "1 execution record(s) not written: the database is still unreachable" in caplog.text
+    store.close()
