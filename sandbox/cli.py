@@ -563,7 +563,7 @@ def worker() -> None:
     """Run a scale-out worker on this Docker host: it takes runs and sessions from the replicas over Redis
     (SANDBOX_REDIS_URL), owns this host's engine, pools, breaker and janitor, and serves /healthz, /readyz
     and /metrics on SANDBOX_WORKER_HOST:SANDBOX_WORKER_PORT. SIGTERM drains it."""
-    from sandbox.cluster.worker import serve as serve_worker
+    from sandbox.api.worker_health import serve as serve_worker
 
     settings = _settings()
     if not settings.redis_url:

@@ -38,8 +38,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from sandbox.cluster import wire
 from sandbox.config import Settings
-from sandbox.engine.base import Backend, BackendSession, Lease
-from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec, deliver
+from sandbox.engine import (
+    Backend,
+    BackendSession,
+    Lease,
+    OutputCallback,
+    PoolReport,
+    Profile,
+    RunOutcome,
+    RunSpec,
+    deliver,
+)
 from sandbox.errors import DispatchUnavailable, EngineError, NotFound, PoolExhausted, WorkerLost
 from sandbox.models import SessionFiles
 from sandbox.secrets.keys import KeyProvider, LazyKeyProvider

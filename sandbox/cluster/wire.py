@@ -16,7 +16,7 @@ from dataclasses import asdict, fields, replace
 from typing import Any
 
 from sandbox import errors
-from sandbox.engine.spec import ArtifactRules, CollectedArtifact, RunFile, RunOutcome, RunSpec, TestInput
+from sandbox.engine import ArtifactRules, CollectedArtifact, RunFile, RunOutcome, RunSpec, TestInput
 from sandbox.errors import EngineError, SandboxError
 from sandbox.models import CompileResult, EffectiveLimits, SessionFiles, Status, TestCaseResult, TestSummary
 from sandbox.secrets.crypto import Sealed, open_sealed, seal

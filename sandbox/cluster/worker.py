@@ -33,7 +33,6 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,7 +55,7 @@ from sandbox.cluster.dispatch import (
     worker_key,
 )
 from sandbox.config import Settings
-from sandbox.engine.base import BackendSession
+from sandbox.engine import BackendSession
 from sandbox.errors import EngineError, NotFound, SandboxError, WorkerLost
 from sandbox.secrets.keys import LazyKeyProvider
 from sandbox.service import ExecutionService
@@ -154,6 +153,17 @@ class Worker:
             "conditions": self.backend.conditions(),
             "at": time.time(),
         }
+
+    async def readiness(self) -> dict[str, object]:
+        """The service's readiness (engine, breaker, pools) and whether Redis answers: `/readyz`."""
+        report = await self.service.readiness()
+        try:
+            await self.redis.ping()
+            report["redis"] = "ok"
+        except (RedisError, OSError) as exc:
+            report.update(ready=False, redis=f"unreachable ({type(exc).__name__})")
+        report["worker"] = self.name
+        return report
 
     async def heartbeat(self) -> None:
         ttl_ms = int(self.settings.worker_dead_after_s * 1000)
@@ -382,72 +392,3 @@ class Worker:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def health_app(worker: Worker) -> Any:
-    """``/healthz`` (the process answers), ``/readyz`` (engine, breaker, pools, Redis) and ``/metrics``."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    from sandbox.observability import exposition
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "worker": worker.name})
-
-    async def readyz(request: Request) -> Response:
-        report = await worker.service.readiness()
-        try:
-            await worker.redis.ping()
-            report["redis"] = "ok"
-        except (RedisError, OSError) as exc:
-            report.update(ready=False, redis=f"unreachable ({type(exc).__name__})")
-        report["worker"] = worker.name
-        return JSONResponse(report, status_code=200 if report["ready"] else 503)
-
-    async def metrics(request: Request) -> Response:
-        exposition.refresh()
-        return Response(exposition.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
-
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
-    return Starlette(routes=routes)
-
-
-def _health_server_class() -> Any:
-    import uvicorn
-
-    class HealthServer(uvicorn.Server):
-        """uvicorn without its signal handlers: the worker's own handle SIGTERM (and drain first)."""
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-    return HealthServer
-
-
-async def serve(settings: Settings) -> None:
-    """Build this host's engine stack (no store, no validation: replicas do both) and run a worker."""
-    import uvicorn
-
-    from sandbox.service import build_service
-
-    _HealthServer = _health_server_class()
-    settings = settings.model_copy(update={"validation_workers": 0})
-    service = build_service(settings, local_engine=True, start_without_engine=True)
-    worker = Worker(settings, service)
-    server = None
-    if settings.worker_port:
-        config = uvicorn.Config(
-            health_app(worker), host=settings.worker_host, port=settings.worker_port, log_config=None,
-            log_level="warning", lifespan="off",
-        )  # fmt: skip
-        server = _HealthServer(config)
-        health = asyncio.create_task(server.serve(), name="worker-health")
-    try:
-        await worker.run()
-    finally:
-        if server is not None:
-            server.should_exit = True
-            await health
