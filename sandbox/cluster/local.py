@@ -119,6 +119,10 @@ class LocalCluster:
         self.root = Path(state_dir).resolve() / "cluster"
         self._settings = {f"SANDBOX_{name.upper()}": str(value) for name, value in (settings or {}).items()}
         self._inherit_env = inherit_env
+        # What this process started, kept until it has exited and been waited for (a Popen
+        # dropped while its process runs is a ResourceWarning, and never reaped).
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._servers: dict[str, LocalPostgres | LocalRedis] = {}
 
     # ------------------------------------------------------------------ places
     @property
@@ -148,10 +152,18 @@ class LocalCluster:
         return layout
 
     def postgres(self, layout: Layout | None = None) -> LocalPostgres:
-        return LocalPostgres(self.root / "postgres", (layout or self._layout()).postgres_port)
+        port = (layout or self._layout()).postgres_port
+        server = self._servers.get("postgres")
+        if not isinstance(server, LocalPostgres) or server.port != port:
+            server = self._servers["postgres"] = LocalPostgres(self.root / "postgres", port)
+        return server
 
     def redis(self, layout: Layout | None = None) -> LocalRedis:
-        return LocalRedis(self.root / "redis", (layout or self._layout()).redis_port)
+        port = (layout or self._layout()).redis_port
+        server = self._servers.get("redis")
+        if not isinstance(server, LocalRedis) or server.port != port:
+            server = self._servers["redis"] = LocalRedis(self.root / "redis", port)
+        return server
 
     @property
     def database_url(self) -> str:
@@ -254,6 +266,7 @@ class LocalCluster:
                 start_new_session=True,  # detached: it outlives `up`, and `down` stops its whole group
             )
         member.pid = process.pid
+        self._children[process.pid] = process
         log.info("started %s (pid %d, port %d)", member.name, member.pid, member.port)
 
     def _wait_healthy(self, member: Member, timeout_s: float = START_TIMEOUT_S) -> None:
@@ -301,6 +314,9 @@ class LocalCluster:
         _signal_group(member.pid, signal.SIGKILL)  # what is left of its group (validation workers)
         while member.alive():
             time.sleep(0.05)
+        child = self._children.pop(member.pid, None)
+        if child is not None:
+            child.wait()
         member.pid = 0
 
     def kill_worker(self, name: str) -> Member:
