@@ -134,9 +134,13 @@ def test_an_execution_started_through_one_replica_is_followed_through_the_other(
     assert "".join(str(data) for kind, data in got if kind == "stdout") == "one\ntwo\n"
     result = got[-1][1]
     assert isinstance(result, dict) and result["status"] == "ok"
-    record = b.get(f"/v1/executions/{execution_id}")
-    assert record.status_code == 200, record.text
+    record = wait_for(  # the result event may reach B a moment before the record is written
+        lambda: (r := b.get(f"/v1/executions/{execution_id}")).status_code == 200 and r.json()["state"] == "done" and r,
+        10,
+        "the record was not readable through B",
+    )
     assert record.json()["id"] == execution_id and record.json()["status"] == "ok"
+    assert record.json()["stdout"] == "one\ntwo\n"
 
 
 def test_a_session_is_one_session_whichever_replica_is_asked(replicas) -> None:
@@ -201,7 +205,7 @@ def test_a_killed_worker_ends_its_run_and_the_other_worker_takes_the_work(
     cluster.kill_worker(victim.name)
     try:
         record = wait_for(
-            lambda: (r := b.get(f"/v1/executions/{execution_id}").json())["status"] != "running" and r,
+            lambda: (r := b.get(f"/v1/executions/{execution_id}").json())["state"] == "done" and r,
             DEAD_AFTER_S + MARGIN_S,
             "the killed worker's run did not end",
         )
