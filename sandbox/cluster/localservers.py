@@ -127,7 +127,13 @@ class LocalRedis:
             "--dir", str(self.root), "--pidfile", str(self.pid_file), "--daemonize", "no",
             "--logfile", str(self.root / "redis.log"), "--protected-mode", "yes",
         ]  # fmt: skip
-        self.process = process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.pid_file.write_text(str(process.pid))
         _wait_until(lambda: _listening(self.port) or process.poll() is not None, 15, "redis-server")
         if process.poll() is not None:
