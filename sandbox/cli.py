@@ -523,7 +523,8 @@ def serve(
     configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
     host, port = host or settings.host, port or settings.port
     _prepare_database(settings)  # once, here: workers starting together would each migrate at once
-    _prepare_pool_images(settings)  # once, here, too: each worker would build them
+    if not settings.redis_url:  # a scale-out replica has no engine: its workers build their images
+        _prepare_pool_images(settings)  # once, here, too: each worker would build them
     if workers > 1:  # one set of figures for all workers: set before any worker imports prometheus-client
         from sandbox.observability import exposition
 
@@ -553,6 +554,33 @@ def serve(
         log_config=None,  # uvicorn's loggers go through ours: one format
         log_level=settings.log_level,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run a scale-out worker on this Docker host: it takes runs and sessions from the replicas over Redis
+    (SANDBOX_REDIS_URL), owns this host's engine, pools, breaker and janitor, and serves /healthz, /readyz
+    and /metrics on SANDBOX_WORKER_HOST:SANDBOX_WORKER_PORT. SIGTERM drains it."""
+    from sandbox.cluster.worker import serve as serve_worker
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise RequestRejected("a worker takes its work from Redis: set SANDBOX_REDIS_URL (see README, Scaling out)")
+    configure_logging(settings)
+    _prepare_pool_images(settings)
+    err.print(f"sandbox worker - Redis {escape(_redacted_redis(settings.redis_url))}", markup=False)
+    asyncio.run(serve_worker(settings))
+
+
+def _redacted_redis(url: str) -> str:
+    """The Redis URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _allow_open_files(wanted: int) -> None:

@@ -145,6 +145,17 @@ class DockerTimeout(DockerFailing):
     would only make the caller wait the whole timeout again)."""
 
 
+class WorkerLost(CapacityUnavailable):
+    """Scale-out: the worker running the execution stopped (crash, SIGKILL, lost host). The program
+    was not run again (it may have had effects); the caller decides whether to retry."""
+
+
+class DispatchUnavailable(CapacityUnavailable):
+    """Scale-out: the dispatch queue (Redis) cannot be reached, or no worker is alive to take work."""
+
+    retry_after_s = 2
+
+
 class EngineError(SandboxError):
     """A container could not be created, started or spoken to."""
 

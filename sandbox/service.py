@@ -756,6 +756,7 @@ def build_service(
     warm: bool = True,
     backend: Backend | None = None,
     start_without_engine: bool = False,
+    local_engine: bool = False,
 ) -> ExecutionService:
     """Compose the service: the Docker backend (unless ``backend`` is given) behind the circuit breaker,
     validation workers, the store.
@@ -763,6 +764,10 @@ def build_service(
     ``store``: where records and the audit log go (none for the CLI). ``start_without_engine``
     (servers): an engine that does not answer at start-up opens the breaker instead of failing
     the start; the server answers 503 until the engine does.
+
+    With ``SANDBOX_REDIS_URL`` set, a server's runs go to `sandbox worker`s (``DispatchBackend``,
+    scale-out) and everything above the backend stays the same; ``local_engine`` (the worker
+    itself, and the CLI) keeps the engine in this process.
     """
     metrics.enable(settings.metrics)
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
@@ -784,7 +789,13 @@ def build_service(
         probes=settings.breaker_probes,
         on_change=lambda old, new: metrics.breaker_changed(old.value, new.value),
     )
-    engine = MeteredBackend(
-        BreakerBackend(backend or DockerBackend(settings), breaker, start_without_engine=start_without_engine)
-    )
+    engine: Backend
+    if backend is None and settings.redis_url and not local_engine:
+        from sandbox.cluster.dispatch import DispatchBackend  # redis-py only where scale-out is configured
+
+        engine = DispatchBackend(settings)
+    else:
+        engine = MeteredBackend(
+            BreakerBackend(backend or DockerBackend(settings), breaker, start_without_engine=start_without_engine)
+        )
     return ExecutionService(settings, engine, catalog, policies, store=store, warm=warm, workers=workers)
