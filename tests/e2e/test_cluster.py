@@ -196,7 +196,8 @@ def test_a_killed_worker_ends_its_run_and_the_other_worker_takes_the_work(
         started = a.post("/v1/executions?wait=false", json={"code": SLEEPER})
         assert started.status_code == 202, started.text
         execution_id = started.json()["id"]
-        with b.stream("GET", f"/v1/executions/{execution_id}/events") as response:
+        with a.stream("GET", f"/v1/executions/{execution_id}/events") as response:
+            assert response.status_code == 200, response.read()
             first = next(line for line in response.iter_lines() if line.startswith("data"))
         assert "started" in first
     finally:
@@ -229,7 +230,7 @@ def assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith(PROBLEM), response.headers
     assert int(response.headers["Retry-After"]) >= 1
-    assert response.json()["status"] == "capacity_unavailable"
+    assert response.json()["code"] == "capacity_unavailable"
 
 
 @pytest.mark.timeout(180)
