@@ -144,6 +144,7 @@ async def throughput(run: Sample, requests: int, concurrency: int) -> float:
 async def main(args: argparse.Namespace) -> None:
     if not workers_available():
         raise SystemExit("bench/cluster_bench.py needs `sandbox worker` (sandbox/cluster/worker.py), not in this tree")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     state = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
     port = free_port()
     single = await start_single(state / "single", port, args.pool_size)
@@ -200,7 +201,7 @@ async def main(args: argparse.Namespace) -> None:
         "",
         f"`.venv/bin/python bench/cluster_bench.py --runs {args.runs} --rounds {args.rounds} "
         f"--requests {args.requests} --concurrency {' '.join(map(str, args.concurrency))}` on {os.cpu_count()} "
-        f"cores, load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}, pool size "
+        f"cores, load average at start {load}, pool size "
         f"{args.pool_size}; duration {minutes:.1f} min. Method: the docstring of `bench/cluster_bench.py`.",
         "",
         f"### Warm hello world, ms (median of {args.rounds} rounds' figures, {args.runs} samples per round and path)",
