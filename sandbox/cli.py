@@ -611,7 +611,10 @@ def _prepare_database(settings: Settings) -> None:
     store = Store(settings.database)
     try:
         SecretStore(store, LazyKeyProvider(settings)).verify()
-        if store.count_keys() == 0:
+        if settings.redis_url:  # replicas start together: keys are made once, by `sandbox keys create`
+            if store.count_keys() == 0:
+                err.print("No API key yet: create one with `sandbox keys create --name NAME`.", markup=False)
+        elif store.count_keys() == 0:
             info, plaintext = store.create_key(
                 "default", settings.default_policy, settings.default_key_concurrency, settings.default_key_rate_per_min
             )

@@ -13,16 +13,21 @@ record has the same shape with each stream's head (``keep_output_bytes``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections import deque
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from sandbox.artifacts import inline
 from sandbox.engine import OutputCallback
-from sandbox.errors import CapacityUnavailable, NotFound
+from sandbox.errors import CapacityUnavailable, NotFound, RequestRejected
 from sandbox.models import Artifact, Caller, ExecutionRecord, ExecutionRequest
-from sandbox.service import Execution, ExecutionService, OpenSession
+from sandbox.service import Event, Execution, ExecutionService, OpenSession
+
+if TYPE_CHECKING:
+    from sandbox.cluster.events import SharedEvents
 
 log = logging.getLogger(__name__)
 KEEP_FINISHED = 256  # finished executions kept in memory for late event subscribers
@@ -41,6 +46,21 @@ class ExecutionManager:
         self.finished_bytes = 0
         self._keep_bytes = service.settings.keep_finished_mb << 20
         self._stopping = False
+        self._mirrors: set[asyncio.Task[None]] = set()
+        self._listener: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Scale-out: take the cancellations asked through other replicas for executions held here."""
+        shared = self.service.shared_events
+        if shared is not None and self._listener is None:
+            self._listener = asyncio.create_task(self._listen(shared), name="cluster-cancellations")
+
+    async def _listen(self, shared: SharedEvents) -> None:
+        async for execution_id, key_id in shared.cancellations():
+            execution = self._live.get(execution_id)
+            if execution is not None and (execution.caller.key_id or "") == key_id:
+                log.info("execution %s: cancelled through another replica", execution_id)
+                await self.cancel(execution_id, execution.caller)
 
     @property
     def running(self) -> int:
@@ -83,6 +103,10 @@ class ExecutionManager:
             listing.add_done_callback(_logged)
             self._listing[execution.id] = listing
         self._live[execution.id] = execution
+        if self.service.shared_events is not None:  # scale-out: its events readable through every replica
+            mirror = asyncio.create_task(self.service.shared_events.mirror(execution), name=f"mirror-{execution.id}")
+            self._mirrors.add(mirror)
+            mirror.add_done_callback(self._mirrors.discard)
         task = asyncio.create_task(execution.finish(on_output), name=f"execution-{execution.id}")
         self._tasks[execution.id] = task
         # A callback, not a `finally`: a task cancelled before its first step never runs its body.
@@ -109,6 +133,23 @@ class ExecutionManager:
         if execution is None or execution.caller.key_id != caller.key_id:
             raise NotFound(f"no execution {execution_id!r} for this key in this process")
         return execution
+
+    async def events(
+        self, execution_id: str, caller: Caller, last_event_id: str | None
+    ) -> tuple[int, AsyncIterator[Event]]:
+        """An execution's events past the client's ``Last-Event-ID``: (how many it skips, the events).
+
+        This process's own executions are read from memory; with scale-out, another replica's from
+        their mirror in Redis (same events, same ids). ``NotFound`` when neither has it.
+        """
+        execution = self._live.get(execution_id)
+        shared = self.service.shared_events
+        if (execution is not None and execution.caller.key_id == caller.key_id) or shared is None:
+            execution = self.live(execution_id, caller)
+            after = resume_after(last_event_id, len(execution.events), execution_id)
+            return after, execution.stream(after)
+        after = resume_after(last_event_id, await shared.published(execution_id, caller.key_id), execution_id)
+        return after, shared.stream(execution_id, after)
 
     async def get(self, execution_id: str, caller: Caller) -> ExecutionRecord:
         execution = self._live.get(execution_id)
@@ -171,7 +212,21 @@ class ExecutionManager:
         return await asyncio.to_thread(store.list_executions, caller.key_id, limit, offset)
 
     async def cancel(self, execution_id: str, caller: Caller) -> ExecutionRecord:
-        """Kill a running execution (its container goes with it); a finished one is left as is."""
+        """Kill a running execution (its container goes with it); a finished one is left as is.
+
+        Scale-out: one held by another replica is cancelled there (asked over Redis), and its
+        result is awaited here through its events (bounded), then read from the store.
+        """
+        mine = self._live.get(execution_id)
+        shared = self.service.shared_events
+        if shared is not None and (mine is None or mine.caller.key_id != caller.key_id):
+            await shared.request_cancel(execution_id, caller.key_id)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.service.settings.kill_grace_s + 10):
+                    async for event in shared.stream(execution_id):
+                        if event.kind == "result" and isinstance(event.data, ExecutionRecord):
+                            return event.data
+            return await self.get(execution_id, caller)
         execution = self.live(execution_id, caller)
         task = self._tasks.get(execution_id)
         if task is not None and not task.done():
@@ -208,6 +263,9 @@ class ExecutionManager:
     async def aclose(self) -> None:
         """Refuse new work, kill what still runs (recorded as killed), let records be written."""
         self.stop_admitting()
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
         await self._kill_running("server shutting down")
         await asyncio.gather(*(e.saved.wait() for e in self._live.values() if e.done.is_set()))
 
@@ -225,6 +283,28 @@ class ExecutionManager:
             execution = self._live.get(execution_id)
             if execution is not None and not execution.done.is_set():
                 await execution.abandon()
+
+
+def resume_after(last_event_id: str | None, published: int, execution_id: str) -> int:
+    """How many of an execution's events a reconnecting client already has, from its ``Last-Event-ID``.
+
+    Event ids are positions in the execution's stream (1 is the first event); no header, or an empty
+    one (EventSource's "no id"), means from the start. Anything else is a client's mistake, a 400
+    naming the header: not a number, or past the last event this execution has sent so far.
+    """
+    if last_event_id is None or not last_event_id.strip():
+        return 0
+    text = last_event_id.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        raise RequestRejected(
+            f"Last-Event-ID must be the id of an event of this stream, a whole number from 0 to {published}; "
+            f"got {text[:40]!r}"
+        )
+    if int(text) > published:
+        raise RequestRejected(
+            f"Last-Event-ID {int(text)} is past the last event of execution {execution_id} ({published} so far)"
+        )
+    return int(text)
 
 
 def _logged(writing: asyncio.Future[None]) -> None:

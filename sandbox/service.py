@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox import observability
 from sandbox.artifacts import ArtifactStore, describe
@@ -78,6 +78,9 @@ from sandbox.validation import (
     Verdict,
     VerdictCache,
 )
+
+if TYPE_CHECKING:
+    from sandbox.cluster.events import SharedEvents
 
 log = logging.getLogger(__name__)
 
@@ -567,6 +570,8 @@ class ExecutionService:
         observability.metrics.known_names(names, policies.policies)  # metric labels carry only names we know
         self._warm = warm
         self._closed = False
+        #: Scale-out: every execution's events mirrored to Redis, readable through every replica.
+        self.shared_events: SharedEvents | None = None
 
     async def __aenter__(self) -> ExecutionService:
         await self.start()
@@ -615,6 +620,8 @@ class ExecutionService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         await self.backend.aclose()
+        if self.shared_events is not None:
+            await self.shared_events.aclose()
         await self.validation.aclose()
         if self.records is not None:
             await self.records.aclose()
@@ -789,13 +796,16 @@ def build_service(
         probes=settings.breaker_probes,
         on_change=lambda old, new: metrics.breaker_changed(old.value, new.value),
     )
-    engine: Backend
     if backend is None and settings.redis_url and not local_engine:
-        from sandbox.cluster.dispatch import DispatchBackend  # redis-py only where scale-out is configured
+        from sandbox.cluster.dispatch import DispatchBackend, connect  # redis-py only where scale-out is configured
+        from sandbox.cluster.events import SharedEvents
 
-        engine = DispatchBackend(settings)
-    else:
-        engine = MeteredBackend(
-            BreakerBackend(backend or DockerBackend(settings), breaker, start_without_engine=start_without_engine)
+        service = ExecutionService(
+            settings, DispatchBackend(settings), catalog, policies, store=store, warm=warm, workers=workers
         )
+        service.shared_events = SharedEvents(connect(settings))
+        return service
+    engine = MeteredBackend(
+        BreakerBackend(backend or DockerBackend(settings), breaker, start_without_engine=start_without_engine)
+    )
     return ExecutionService(settings, engine, catalog, policies, store=store, warm=warm, workers=workers)

@@ -11,6 +11,14 @@ A session closes when its caller deletes it, after ``idle_ttl_s`` without a
 call, at its maximum lifetime, or when a cell ends it (timeout, output cap,
 crash); its container is removed then.
 
+Scale-out (``SANDBOX_REDIS_URL``): the container is on a worker, and the backend
+keeps a directory of open sessions (``Backend.share_session``): a replica that
+did not open a session adopts it from there on first use (its record, its
+opening spec, its secrets revealed again for redaction), every call checks the
+entry still exists (a session closed through another replica is gone here too)
+and updates its last use, and listings and the per-key cap count the whole
+cluster's sessions. A session whose worker dies is closed with that reason.
+
 Each record names the server instance holding its container. A process that
 dies (SIGKILL, crash) takes its sessions with it; the next process to start, and
 every process every ``janitor_interval_s``, closes the records of sessions whose
@@ -35,6 +43,7 @@ from sandbox.executions import ExecutionManager
 from sandbox.models import (
     Caller,
     ExecutionRequest,
+    Limits,
     SessionExecution,
     SessionFile,
     SessionFiles,
@@ -43,6 +52,7 @@ from sandbox.models import (
 )
 from sandbox.planning import check_path
 from sandbox.secrets.redaction import redact_file
+from sandbox.secrets.use import NOTHING
 from sandbox.service import Execution, ExecutionService, OpenSession
 
 log = logging.getLogger(__name__)
@@ -69,6 +79,7 @@ class SessionManager:
         self._followers: set[asyncio.Task[None]] = set()
         self._closing: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self.shared = service.backend.shares_sessions  # scale-out: the cluster's directory (module docstring)
 
     def start(self) -> None:
         self._reaper = asyncio.create_task(self._reap_loop(), name="session-reaper")
@@ -112,6 +123,8 @@ class SessionManager:
     async def create(self, request: SessionRequest, caller: Caller) -> SessionInfo:
         self._refuse_when_stopping()
         held = sum(1 for s in self._sessions.values() if s.caller.key_id == caller.key_id)
+        if self.shared:
+            held = max(held, len(await self.service.backend.shared_sessions(caller.key_id or "")))
         held += self._opening[caller.key_id]
         if held >= self.settings.max_sessions_per_key:
             raise RateLimited(f"this key already holds {held} open sessions (its limit)")
@@ -139,11 +152,15 @@ class SessionManager:
             expires_at=now + timedelta(seconds=lifetime),
             idle_ttl_s=idle,
         )
-        self._sessions[session_id] = _Entry(info, caller, opened)
+        entry = self._sessions[session_id] = _Entry(info, caller, opened)
         store = self.service.store
+        holder = opened.sandbox.holder or instance.current().label  # its record names who holds its container
         try:
             if store is not None:
-                await asyncio.to_thread(store.save_session, info, caller.key_id or "", instance.current().label)
+                await asyncio.to_thread(store.save_session, info, caller.key_id or "", holder)
+            if self.shared:
+                ttl_s = self.settings.session_max_lifetime_s + 60
+                await self.service.backend.share_session(session_id, opened.sandbox, opened.spec, _record(entry), ttl_s)
         except BaseException:
             await self._close(session_id, "its record could not be written")  # not an orphan nobody can reach
             raise
@@ -161,9 +178,14 @@ class SessionManager:
             raise NotFound(f"no session {session_id!r} for this key")
         return info
 
-    def list_open(self, caller: Caller) -> list[SessionInfo]:
-        """The caller's open sessions in this server process, oldest first (closed ones: ``get`` by id)."""
-        owned = [entry.info for entry in self._sessions.values() if entry.caller.key_id == caller.key_id]
+    async def list_open(self, caller: Caller) -> list[SessionInfo]:
+        """The caller's open sessions, oldest first (closed ones: ``get`` by id): this process's, or with
+        scale-out the whole cluster's."""
+        if self.shared:
+            records = await self.service.backend.shared_sessions(caller.key_id or "")
+            owned = [SessionInfo.model_validate(record["info"]) for record in records]
+        else:
+            owned = [entry.info for entry in self._sessions.values() if entry.caller.key_id == caller.key_id]
         return sorted(owned, key=lambda info: info.created_at)
 
     async def execute(
@@ -176,7 +198,7 @@ class SessionManager:
         record_now: bool = False,
     ) -> Execution:
         """Submit a cell (refusals raise here); await ``done`` on the returned execution for its result."""
-        entry = self._own(session_id, caller)
+        entry = await self._own(session_id, caller)
         request = ExecutionRequest(
             language=entry.open.language,
             code=body.code,
@@ -199,36 +221,36 @@ class SessionManager:
 
     async def put_file(self, session_id: str, caller: Caller, path: str, data: bytes) -> None:
         """Write a file into the session, validated first (a program file is validated as code)."""
-        entry = self._own(session_id, caller)
+        entry = await self._own(session_id, caller)
         entry.active += 1
         try:
             await self.service.upload(entry.open, path, data, caller=caller)
         finally:
             entry.active -= 1
-            entry.info.last_used_at = datetime.now(UTC)
+            await self._used(session_id, entry)
         await self._close_if_ended(session_id, entry, "its container ended")
 
     async def get_file(self, session_id: str, caller: Caller, path: str) -> bytes:
-        entry = self._own(session_id, caller)
+        entry = await self._own(session_id, caller)
         check_path(path)
         entry.active += 1
         try:
             data = await entry.open.sandbox.get_file(path)
         finally:
             entry.active -= 1
-            entry.info.last_used_at = datetime.now(UTC)
+            await self._used(session_id, entry)
             await self._close_if_ended(session_id, entry, "its container ended")
         return redact_file(data, entry.open.revealed.redactor)
 
     async def list_files(self, session_id: str, caller: Caller) -> SessionFiles:
         """The session's workdir, listed with the program stopped; names redacted like file contents."""
-        entry = self._own(session_id, caller)
+        entry = await self._own(session_id, caller)
         entry.active += 1
         try:
             listing = await entry.open.sandbox.list_files()
         finally:
             entry.active -= 1
-            entry.info.last_used_at = datetime.now(UTC)
+            await self._used(session_id, entry)
             await self._close_if_ended(session_id, entry, "its container ended")
         redactor = entry.open.revealed.redactor
         if redactor:  # a program may name a file after a secret's value
@@ -240,20 +262,59 @@ class SessionManager:
 
     async def delete(self, session_id: str, caller: Caller) -> None:
         entry = self._sessions.get(session_id)
+        if entry is None and self.shared:
+            entry = await self._found(session_id, caller)
         if entry is None or entry.caller.key_id != caller.key_id:
             raise NotFound(f"no open session {session_id!r} for this key")
         await self._close(session_id, "closed by the caller")
 
     # ------------------------------------------------------------------ private
-    def _own(self, session_id: str, caller: Caller) -> _Entry:
+    async def _own(self, session_id: str, caller: Caller) -> _Entry:
         self._refuse_when_stopping()
-        entry = self._sessions.get(session_id)
+        entry = await self._found(session_id, caller) if self.shared else self._sessions.get(session_id)
         if entry is None or entry.caller.key_id != caller.key_id:
             raise NotFound(f"no open session {session_id!r} for this key")
         if entry.open.sandbox.ended:  # ended by its last call; its close may not have run yet
             self._begin_close(session_id, "its container ended")
             raise NotFound(f"session {session_id!r} has ended")
         return entry
+
+    async def _found(self, session_id: str, caller: Caller) -> _Entry | None:
+        """Scale-out: the session as the cluster's directory has it (adopted here on first use); None when
+        it is not open anywhere (a local entry of a session closed elsewhere is dropped)."""
+        found = await self.service.backend.shared_session(session_id)
+        entry = self._sessions.get(session_id)
+        if found is None:
+            if entry is not None:
+                self._sessions.pop(session_id, None)
+            return None
+        sandbox, spec, record = found
+        if record.get("key_id") != (caller.key_id or ""):
+            return None
+        shared = SessionInfo.model_validate(record["info"])
+        if entry is not None:  # another replica may have used it since: the later use and count win
+            entry.info.last_used_at = max(entry.info.last_used_at, shared.last_used_at)
+            entry.info.executions = max(entry.info.executions, shared.executions)
+            return entry
+        names = list(record.get("secrets", []))
+        revealed = (  # the values its interpreter holds, revealed again: every output is redacted of them
+            await self.service.secret_access.reveal(caller.key_id, names, session=session_id) if names else NOTHING
+        )
+        policy = self.service.policies.get(record["policy"])
+        defaults = Limits.model_validate(record["defaults"])
+        opened = OpenSession(session_id, record["language"], policy, spec, defaults, sandbox, revealed)
+        entry = self._sessions[session_id] = _Entry(shared, caller, opened)
+        log.info("session %s adopted from the cluster (its worker: %s)", session_id, sandbox.holder)
+        return entry
+
+    async def _used(self, session_id: str, entry: _Entry) -> None:
+        """A call is over: its last use (and count) now, for every replica's idle reaper."""
+        entry.info.last_used_at = datetime.now(UTC)
+        if self.shared and not entry.open.sandbox.ended:
+            try:
+                await self.service.backend.touch_session(session_id, {"info": entry.info.model_dump(mode="json")})
+            except CapacityUnavailable as exc:  # the next call checks again; the idle reaper may close it early
+                log.warning("could not share session %s's last use: %s", session_id, exc.message)
 
     def _refuse_when_stopping(self) -> None:
         if self._stopping:
@@ -265,9 +326,9 @@ class SessionManager:
             await execution.done.wait()
         finally:
             entry.active -= 1
-            entry.info.last_used_at = datetime.now(UTC)
         if execution.result is not None and execution.verdict is not None:
             entry.info.executions += 1
+        await self._used(session_id, entry)
         status = execution.result.status.value if execution.result else "?"
         await self._close_if_ended(session_id, entry, f"ended by a call ({status})")
 
@@ -295,6 +356,9 @@ class SessionManager:
     async def _finish_close(self, session_id: str, entry: _Entry, reason: str) -> None:
         with contextlib.suppress(Exception):
             await entry.open.sandbox.close()  # waits for a running cell to end
+        if self.shared:
+            with contextlib.suppress(Exception):  # its entry expires with its maximum lifetime anyway
+                await self.service.backend.unshare_session(session_id, entry.caller.key_id or "")
         store = self.service.store
         if store is not None:
             with contextlib.suppress(Exception):
@@ -304,18 +368,53 @@ class SessionManager:
     async def _reap_loop(self) -> None:
         await self.close_orphans()
         orphans_due = asyncio.get_running_loop().time() + self.settings.janitor_interval_s
+        rounds = 0
         while True:
             await asyncio.sleep(1.0)
             if asyncio.get_running_loop().time() >= orphans_due:
                 orphans_due += self.settings.janitor_interval_s
                 await self.close_orphans()
             now = datetime.now(UTC)
+            rounds += 1
+            check_holders = self.shared and rounds % 5 == 0  # scale-out: is each session's worker alive?
             for session_id, entry in list(self._sessions.items()):
                 info = entry.info
                 if now >= info.expires_at:  # closes run side by side: one waiting for a cell stalls no other
                     self._begin_close(session_id, "maximum lifetime reached")
                 elif not entry.active and (now - info.last_used_at).total_seconds() > info.idle_ttl_s:
-                    self._begin_close(session_id, "idle")
+                    if not self.shared or await self._still_idle(session_id, entry):
+                        self._begin_close(session_id, "idle")
+                elif check_holders and not entry.active and not await _alive(entry):
+                    self._begin_close(session_id, "its worker stopped (the container is gone)")
+
+    async def _still_idle(self, session_id: str, entry: _Entry) -> bool:
+        """Scale-out: idle here, and not used through another replica since (then it is refreshed here)."""
+        try:
+            found = await self._found(session_id, entry.caller)
+        except CapacityUnavailable:
+            return False  # the directory cannot say: not now
+        if found is None:
+            return False  # closed elsewhere: dropped here
+        return (datetime.now(UTC) - found.info.last_used_at).total_seconds() > found.info.idle_ttl_s
+
+
+def _record(entry: _Entry) -> dict[str, object]:
+    """What another replica needs to adopt the session (scale-out), besides its sandbox and spec."""
+    return {
+        "key_id": entry.caller.key_id or "",
+        "language": entry.open.language,
+        "policy": entry.open.policy.name,
+        "defaults": entry.open.defaults.model_dump(mode="json"),
+        "secrets": sorted(entry.open.revealed.versions),
+        "info": entry.info.model_dump(mode="json"),
+    }
+
+
+async def _alive(entry: _Entry) -> bool:
+    try:
+        return await entry.open.sandbox.alive()
+    except CapacityUnavailable:
+        return True  # cannot tell now: not a reason to close
 
 
 def _gone(label: str) -> bool:

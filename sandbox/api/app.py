@@ -69,7 +69,8 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         store = await asyncio.to_thread(Store, settings.database, output_bytes=settings.keep_output_bytes)
-        if await asyncio.to_thread(store.count_keys) == 0:
+        # The first key, shown once; not by scale-out replicas (several start at once): `sandbox keys create`.
+        if not settings.redis_url and await asyncio.to_thread(store.count_keys) == 0:
             info, plaintext = await asyncio.to_thread(
                 store.create_key,
                 "default",
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
         svc = build_service(settings, store=store, backend=backend, start_without_engine=True)
         async with svc, mcp_server.session_manager.run():
             manager = ExecutionManager(svc)
+            manager.start()
             sessions = SessionManager(svc, manager)
             sessions.start()
             app.state.store, app.state.service, app.state.manager = store, svc, manager

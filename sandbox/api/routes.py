@@ -19,7 +19,7 @@ from sandbox.api.problems import documented
 from sandbox.artifacts import artifact_headers
 from sandbox.artifacts import inline as inline_artifact
 from sandbox.engine import image_builds, language_facts
-from sandbox.errors import PayloadTooLarge, RequestRejected
+from sandbox.errors import PayloadTooLarge
 from sandbox.executions import ExecutionManager
 from sandbox.models import (
     Artifact,
@@ -32,7 +32,7 @@ from sandbox.models import (
     SessionRequest,
 )
 from sandbox.responses import ExecutionPage, LanguageInfo, PolicyInfo, SessionList, ValidationReport
-from sandbox.service import Event, Execution, ExecutionService
+from sandbox.service import Event, ExecutionService
 from sandbox.sessions import SessionManager
 
 router = APIRouter(
@@ -161,39 +161,15 @@ async def execution_events(
         ),
     ] = None,
 ) -> StreamingResponse:
-    execution = manager(request).live(execution_id, key)
-    after = resume_after(last_event_id, execution)
+    after, stream = await manager(request).events(execution_id, key, last_event_id)
 
     async def events() -> AsyncIterator[bytes]:
         number = after
-        async for event in execution.stream(after):
+        async for event in stream:
             number += 1
             yield sse(event, number)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
-
-
-def resume_after(last_event_id: str | None, execution: Execution) -> int:
-    """How many of ``execution``'s events a reconnecting client already has, from its ``Last-Event-ID``.
-
-    Event ids are positions in the execution's stream (1 is the first event); no header, or an empty
-    one (EventSource's "no id"), means from the start. Anything else is a client's mistake, a 400
-    naming the header: not a number, or past the last event this execution has sent so far.
-    """
-    if last_event_id is None or not last_event_id.strip():
-        return 0
-    text = last_event_id.strip()
-    published = len(execution.events)
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:
-        raise RequestRejected(
-            f"Last-Event-ID must be the id of an event of this stream, a whole number from 0 to {published}; "
-            f"got {text[:40]!r}"
-        )
-    if int(text) > published:
-        raise RequestRejected(
-            f"Last-Event-ID {int(text)} is past the last event of execution {execution.id} ({published} so far)"
-        )
-    return int(text)
 
 
 @router.post("/executions/{execution_id}/cancel", response_model=ExecutionRecord, summary="Kill a running execution")
@@ -239,7 +215,7 @@ async def create_session(body: SessionRequest, key: Key, request: Request) -> Se
 
 @router.get("/sessions", response_model=SessionList, summary="This key's open sessions")
 async def list_sessions(key: Key, request: Request) -> SessionList:
-    return SessionList(items=sessions(request).list_open(key))
+    return SessionList(items=await sessions(request).list_open(key))
 
 
 @router.get("/sessions/{session_id}", response_model=SessionInfo, summary="A session: open, or its closed record")

@@ -27,9 +27,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -40,7 +40,7 @@ from sandbox.cluster import wire
 from sandbox.config import Settings
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec, deliver
-from sandbox.errors import DispatchUnavailable, EngineError, PoolExhausted, WorkerLost
+from sandbox.errors import DispatchUnavailable, EngineError, NotFound, PoolExhausted, WorkerLost
 from sandbox.models import SessionFiles
 from sandbox.secrets.keys import KeyProvider, LazyKeyProvider
 
@@ -75,6 +75,10 @@ def cancel_channel(name: str) -> str:
 
 def session_key(session_id: str) -> str:
     return f"sandbox:session:{session_id}"
+
+
+def key_sessions(key_id: str) -> str:
+    return f"sandbox:sessions:{key_id}"
 
 
 def connect(settings: Settings) -> aioredis.Redis:
@@ -113,6 +117,8 @@ async def read_frames(client: aioredis.Redis, key: str, after: str, block_ms: in
 
 class DispatchBackend(Backend):
     """See the module docstring."""
+
+    shares_sessions = True
 
     def __init__(self, settings: Settings, keys: KeyProvider | None = None) -> None:
         self.settings = settings
@@ -284,9 +290,60 @@ class DispatchBackend(Backend):
         end = await self.follow(job, None)
         return RemoteSession(self, str(end["worker"]), str(end["session"]), str(end.get("instance", "")))
 
-    def attach(self, worker: str, session: str, instance: str = "") -> RemoteSession:
-        """A session another replica opened, by its worker and id (from the session's descriptor)."""
-        return RemoteSession(self, worker, session, instance)
+    async def share_session(
+        self, session_id: str, sandbox: BackendSession, spec: RunSpec, record: dict[str, Any], ttl_s: float
+    ) -> None:
+        """The session's directory entry: its record, its opening spec (no environment: the values of its
+        secrets stay in its interpreter) and where it lives; listed under its key."""
+        assert isinstance(sandbox, RemoteSession)
+        entry = {
+            **record,
+            "worker": sandbox.worker,
+            "remote": sandbox.session,
+            "instance": sandbox.instance,
+            "spec": wire.spec_to_wire(wire.without_env(spec), session_id, self.keys),
+        }
+        ttl = max(int(ttl_s), 1)
+        with unreachable_is_503():
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(session_key(session_id), json.dumps(entry), ex=ttl)
+                pipe.sadd(key_sessions(record["key_id"]), session_id)
+                pipe.expire(key_sessions(record["key_id"]), ttl)
+                await pipe.execute()
+
+    async def shared_session(self, session_id: str) -> tuple[BackendSession, RunSpec, dict[str, Any]] | None:
+        with unreachable_is_503():
+            value = await self.redis.get(session_key(session_id))
+        if value is None:
+            return None
+        entry = json.loads(value)
+        spec = wire.spec_from_wire(entry.pop("spec"), session_id, self.keys)
+        sandbox = RemoteSession(self, entry.pop("worker"), entry.pop("remote"), entry.pop("instance", ""))
+        return sandbox, spec, entry
+
+    async def shared_sessions(self, key_id: str) -> list[dict[str, Any]]:
+        with unreachable_is_503():
+            members = await cast(Awaitable[set[bytes]], self.redis.smembers(key_sessions(key_id)))
+            ids = sorted(member.decode() for member in members)
+            values = await self.redis.mget([session_key(i) for i in ids]) if ids else []
+            gone = [i for i, value in zip(ids, values, strict=True) if value is None]
+            if gone:
+                await cast(Awaitable[int], self.redis.srem(key_sessions(key_id), *gone))
+        return [json.loads(value) for value in values if value is not None]
+
+    async def touch_session(self, session_id: str, record: dict[str, Any]) -> bool:
+        """Update the record part of the entry (last use, cell count), keeping its expiry."""
+        with unreachable_is_503():
+            value = await self.redis.get(session_key(session_id))
+            if value is None:
+                return False
+            await self.redis.set(session_key(session_id), json.dumps({**json.loads(value), **record}), keepttl=True)
+        return True
+
+    async def unshare_session(self, session_id: str, key_id: str) -> None:
+        with unreachable_is_503():
+            await self.redis.delete(session_key(session_id))
+            await cast(Awaitable[int], self.redis.srem(key_sessions(key_id), session_id))
 
     async def call(self, worker: str, call: dict[str, Any], on_output: OutputCallback | None = None) -> dict[str, Any]:
         """One call on a worker's own stream (a pinned session's cell or file operation)."""
@@ -324,6 +381,19 @@ class RemoteSession(BackendSession):
     @property
     def ended(self) -> bool:
         return self._ended
+
+    @property
+    def holder(self) -> str | None:
+        return self.instance or None
+
+    async def alive(self) -> bool:
+        """False once the session has ended or its worker's heartbeat has expired."""
+        if self._ended:
+            return False
+        with unreachable_is_503():
+            if not await self.backend.redis.exists(worker_key(self.worker)):
+                self._ended = True
+        return not self._ended
 
     async def _call(self, call: str, on_output: OutputCallback | None = None, **fields: Any) -> dict[str, Any]:
         if self._ended:
@@ -364,7 +434,7 @@ class RemoteSession(BackendSession):
             return
         try:
             await self._call("close")
-        except (WorkerLost, DispatchUnavailable, EngineError) as exc:
+        except (WorkerLost, DispatchUnavailable, EngineError, NotFound) as exc:
             log.info("closing session %s on %s: %s", self.session, self.worker, exc.message)
         self._ended = True
 

@@ -100,7 +100,8 @@ def _reap(server: LocalRedis | LocalPostgres) -> None:
 
 @dataclass
 class LocalRedis:
-    """``redis-server`` on ``127.0.0.1:port``, no persistence, data dir ``root``."""
+    """``redis-server`` on ``127.0.0.1:port``, data dir ``root``: an append-only file, so a restart keeps the
+    queue, the consumer group and the session directory (as a production Redis should)."""
 
     root: Path
     port: int
@@ -123,7 +124,8 @@ class LocalRedis:
         if self.running():
             return self
         command = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes", "--appendfsync", "everysec",
             "--dir", str(self.root), "--pidfile", str(self.pid_file), "--daemonize", "no",
             "--logfile", str(self.root / "redis.log"), "--protected-mode", "yes",
         ]  # fmt: skip

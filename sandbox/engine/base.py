@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import Any
 
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
 from sandbox.models import SessionFiles
@@ -63,6 +64,15 @@ class BackendSession(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """End the session and remove its container. Idempotent."""
+
+    @property
+    def holder(self) -> str | None:
+        """The instance label of the process holding its container, when it is not this one (scale-out)."""
+        return None
+
+    async def alive(self) -> bool:
+        """Whether its container can still be reached (scale-out: whether its worker is alive)."""
+        return not self.ended
 
 
 class Backend(abc.ABC):
@@ -113,6 +123,30 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release everything; later calls are an error."""
+
+    # Scale-out: a session opened through one replica is reachable through the others. One process
+    # shares nothing (these defaults); ``DispatchBackend`` keeps a directory of them in Redis.
+    shares_sessions = False
+
+    async def share_session(  # noqa: B027 - optional hook
+        self, session_id: str, sandbox: BackendSession, spec: RunSpec, record: dict[str, Any], ttl_s: float
+    ) -> None:
+        """Make an open session reachable from other processes (``record``: what they need to adopt it)."""
+
+    async def shared_session(self, session_id: str) -> tuple[BackendSession, RunSpec, dict[str, Any]] | None:
+        """A session another process opened: its sandbox, opening spec and record; None if unknown."""
+        return None
+
+    async def shared_sessions(self, key_id: str) -> list[dict[str, Any]]:
+        """The records of every open session of ``key_id`` in the cluster (nothing in one process)."""
+        return []
+
+    async def touch_session(self, session_id: str, record: dict[str, Any]) -> bool:
+        """Update a shared session's record; False when it is no longer shared (closed elsewhere)."""
+        return True
+
+    async def unshare_session(self, session_id: str, key_id: str) -> None:  # noqa: B027 - optional hook
+        """The session is closed: other processes no longer find it."""
 
     async def __aenter__(self) -> Backend:
         await self.start()
