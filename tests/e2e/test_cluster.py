@@ -199,6 +199,11 @@ def test_a_killed_worker_ends_its_run_and_the_other_worker_takes_the_work(
             assert response.status_code == 200, response.read()
             first = next(line for line in response.iter_lines() if line.startswith("data"))
         assert "started" in first
+        opened = a.post("/v1/sessions", json={})  # pinned to the victim too: the only worker alive
+        assert opened.status_code == 201, opened.text
+        session = opened.json()["id"]
+        cell = b.post(f"/v1/sessions/{session}/executions", json={"code": "y = 1"})
+        assert cell.status_code == 200 and cell.json()["status"] == "ok", cell.text
     finally:
         cluster.start_member(survivor.name)
     killed_at = time.monotonic()
@@ -212,6 +217,14 @@ def test_a_killed_worker_ends_its_run_and_the_other_worker_takes_the_work(
         assert time.monotonic() - killed_at < DEAD_AFTER_S + MARGIN_S
         assert record["status"] == "capacity_unavailable", record
         assert "worker" in record["message"] and "not run again" in record["message"], record["message"]
+        closed = wait_for(
+            lambda: (info := b.get(f"/v1/sessions/{session}").json())["state"] == "closed" and info,
+            DEAD_AFTER_S + MARGIN_S,
+            "the dead worker's session was not closed",
+        )
+        assert "worker" in closed["closed_reason"], closed
+        refused = a.post(f"/v1/sessions/{session}/executions", json={"code": "print(y)"})
+        assert refused.status_code in (404, 409, 410), refused.text
         for client in (a, b, a):  # new work goes to the survivor
             assert run_ok(client)["stdout"] == "hi\n"
         wait_for(
