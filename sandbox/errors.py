@@ -17,6 +17,7 @@ exceptions. These classes are for requests we refuse or could not carry out::
     │   ├── CircuitOpen
     │   ├── ImageBuilding
     │   ├── DockerUnavailable
+    │   ├── SharedStateUnavailable
     │   └── DockerFailing
     │       └── DockerTimeout
     ├── EngineError                   internal_error        500  exit 70
@@ -130,6 +131,16 @@ class ImageBuilding(CapacityUnavailable):
     """The language's runtime image is being built (first use) or its build just failed; retry later."""
 
     retry_after_s = 15
+
+
+class SharedStateUnavailable(CapacityUnavailable):
+    """The store of the rate limits and concurrency slots shared by every replica (Redis) does not answer.
+
+    Refusing is the safe side: admitting without it would let every replica spend a key's whole
+    rate. The message never carries the Redis URL (it may hold a password).
+    """
+
+    retry_after_s = 2
 
 
 class DockerUnavailable(CapacityUnavailable):

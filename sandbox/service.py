@@ -63,7 +63,7 @@ from sandbox.models import (
 )
 from sandbox.observability import metrics, tracing
 from sandbox.planning import Planner, source_file, source_files
-from sandbox.resilience import CircuitBreaker, KeyLimiter
+from sandbox.resilience import CircuitBreaker, KeyLimiter, Limiter
 from sandbox.secrets import LazyKeyProvider, SecretStore
 from sandbox.secrets.redaction import StreamRedactor, redact_file
 from sandbox.secrets.use import NOTHING, Revealed, SecretAccess
@@ -200,7 +200,9 @@ class Execution:
                 spec = planner.plan(self.request, policy)
                 await self.service.secret_access.check(self.caller.key_id, self.request.secrets)
             caller = self.caller
-            self._release = self.service.limiter.acquire(caller.key_id, caller.rate_per_min, caller.max_concurrency)
+            self._release = await self.service.limiter.acquire(
+                caller.key_id, caller.rate_per_min, caller.max_concurrency
+            )
         except SandboxError as exc:
             await self._refuse(exc)
             raise
@@ -560,7 +562,7 @@ class ExecutionService:
         vault = SecretStore(store, LazyKeyProvider(settings)) if store is not None else None
         self.secret_access = SecretAccess(vault, self.audit)
         self.planner = Planner(settings, catalog, policies)
-        self.limiter = KeyLimiter()
+        self.limiter = build_limiter(settings)
         # In-process validation (no workers): the CLI, tests.
         self.validator = validator or Validator(
             cache_bytes=settings.validation_cache_mb << 20, max_findings=settings.validation_max_findings
@@ -625,14 +627,22 @@ class ExecutionService:
         await self.validation.aclose()
         if self.records is not None:
             await self.records.aclose()
+        await self.limiter.aclose()
 
     async def readiness(self) -> dict[str, object]:
-        """Engine reachable, breaker not open, warm pools filled: what `/readyz` reports."""
+        """Engine reachable (scale-out: a worker alive), breaker not open, warm pools filled, the database
+        answering: what `/readyz` reports."""
         report: dict[str, object] = {"ready": True, "engine": "ok", "pools": {}}
         try:
             await self.backend.ping()
         except SandboxError as exc:
             report.update(ready=False, engine=exc.message)
+        if self.store is not None:  # replicas of a cluster share it: one that cannot reach it is not ready
+            try:
+                await asyncio.to_thread(self.store.count_keys)
+                report["database"] = "ok"
+            except SandboxError as exc:
+                report.update(ready=False, database=exc.message)
         conditions = self.backend.conditions()
         report.update(conditions)
         if conditions.get("breaker") == "open":  # half-open is ready: only traffic can probe and close it
@@ -679,7 +689,7 @@ class ExecutionService:
         """
         policy = self.planner.choose_policy(request.policy, caller.policy)
         self.planner.plan(request, policy)
-        self.limiter.take(caller.key_id, caller.rate_per_min)
+        await self.limiter.take(caller.key_id, caller.rate_per_min)
         language = self.catalog.language(request.language)
         return await self.validate(source_files(request, language), language.name, policy, caller)
 
@@ -694,7 +704,7 @@ class ExecutionService:
         observability.metrics.validated(verdict.status.value, cached=verdict.cached)
         settings = self.settings
         extra = (verdict.cpu_s - settings.validation_free_cpu_s) / settings.validation_cpu_s_per_token
-        self.limiter.charge(caller.key_id, caller.rate_per_min, extra)
+        await self.limiter.charge(caller.key_id, caller.rate_per_min, extra)
         return verdict
 
     # ----------------------------------------------------------------- sessions
@@ -746,6 +756,15 @@ class ExecutionService:
             await asyncio.to_thread(self.store.audit, event, key_id, **detail)
         except SandboxError as exc:
             log.error("could not audit %s: %s", event, exc.message)
+
+
+def build_limiter(settings: Settings) -> Limiter:
+    """Rate and concurrency per key: in Redis (shared by every replica) with ``redis_url``, else in this process."""
+    if settings.redis_url is None:
+        return KeyLimiter()
+    from sandbox.resilience.shared_limits import RedisKeyLimiter  # redis is imported only when it is used
+
+    return RedisKeyLimiter.from_settings(settings)
 
 
 def error_result(exc: SandboxError | None) -> ExecutionResult:

@@ -133,7 +133,7 @@ class SessionManager:
             raise RequestRejected(
                 f"idle_ttl_s={idle:g} exceeds the server maximum {self.settings.max_session_idle_ttl_s:g}"
             )
-        self.service.limiter.take(caller.key_id, caller.rate_per_min)  # opening one counts against the rate
+        await self.service.limiter.take(caller.key_id, caller.rate_per_min)  # opening one counts against the rate
         session_id = uuid.uuid4().hex
         self._opening[caller.key_id] += 1  # counted against the cap while its container is made
         try:

@@ -37,8 +37,11 @@ TABLE = {
     "CircuitOpen": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "ImageBuilding": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "SharedStateUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerFailing": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "DockerTimeout": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "WorkerLost": (Status.CAPACITY_UNAVAILABLE, 503, 75),
+    "DispatchUnavailable": (Status.CAPACITY_UNAVAILABLE, 503, 75),
     "EngineError": (Status.INTERNAL_ERROR, 500, 70),
     "SecretError": (Status.INTERNAL_ERROR, 500, 70),
     "StoreError": (Status.INTERNAL_ERROR, 500, 70),
@@ -77,7 +80,7 @@ def test_http_codes_are_client_or_server_errors() -> None:
 
 def test_capacity_errors_say_when_to_retry() -> None:
     assert errors.CapacityUnavailable.retry_after_s >= 1
-    for cls in (errors.PoolExhausted, errors.CircuitOpen, errors.DockerUnavailable):
+    for cls in (errors.PoolExhausted, errors.CircuitOpen, errors.DockerUnavailable, errors.SharedStateUnavailable):
         assert issubclass(cls, errors.CapacityUnavailable)
 
 

@@ -160,6 +160,11 @@ def test_sqlalchemy_only_in_the_store() -> None:
         assert _is(module, "sandbox.store"), f"{module} imports sqlalchemy"
 
 
+def test_redis_only_in_the_shared_limits_and_the_cluster() -> None:
+    for module in importers_of("redis"):
+        assert _is(module, "sandbox.cluster") or module == "sandbox.resilience.shared_limits", f"{module} imports redis"
+
+
 def test_fastapi_only_in_the_api_package() -> None:
     for module in importers_of("fastapi"):
         assert module.startswith("sandbox.api"), f"{module} imports fastapi"

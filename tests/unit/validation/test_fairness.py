@@ -81,6 +81,7 @@ async def test_expensive_validation_is_charged_to_the_keys_rate(workers) -> None
     verdict = await service.check(ExecutionRequest(code=expensive(99)), caller=caller)
     assert verdict.cpu_s > SETTINGS.validation_free_cpu_s
     extra = (verdict.cpu_s - SETTINGS.validation_free_cpu_s) / SETTINGS.validation_cpu_s_per_token
+    assert isinstance(service.limiter, KeyLimiter)  # no redis_url: the in-process limiter
     bucket = service.limiter._buckets["key-c"]
     assert bucket.tokens == pytest.approx(20 - 1 - extra, abs=0.2)
     # Cached, the same program costs one token and no more.
@@ -89,13 +90,13 @@ async def test_expensive_validation_is_charged_to_the_keys_rate(workers) -> None
     assert bucket.tokens == pytest.approx(before - 1, abs=0.1)
 
 
-def test_a_charge_can_go_into_debt_down_to_a_minute_of_rate() -> None:
+async def test_a_charge_can_go_into_debt_down_to_a_minute_of_rate() -> None:
     limiter = KeyLimiter()
-    limiter.take("k", 60)
-    limiter.charge("k", 60, 500)
+    await limiter.take("k", 60)
+    await limiter.charge("k", 60, 500)
     assert limiter._buckets["k"].tokens == pytest.approx(-60, abs=0.1)
     with pytest.raises(RateLimited) as refused:
-        limiter.take("k", 60)
+        await limiter.take("k", 60)
     assert refused.value.retry_after_s >= 60
-    limiter.charge(None, 60, 5)  # the local operator is never charged
-    limiter.charge("k", None, 5)
+    await limiter.charge(None, 60, 5)  # the local operator is never charged
+    await limiter.charge("k", None, 5)
