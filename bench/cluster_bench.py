@@ -189,8 +189,8 @@ async def main(args: argparse.Namespace) -> None:
         single.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             single.wait(timeout=60)
-        left = cluster.down(grace_s=30) if cluster.layout() else []
-        left += remove_owned_containers([f"{OWNER}-single"])
+        left_cluster = cluster.down(grace_s=30) if cluster.layout() else []
+        left_single = remove_owned_containers([f"{OWNER}-single"])
         with contextlib.suppress(Exception):
             cluster.postgres().remove()
     minutes = (time.monotonic() - started) / 60
@@ -221,7 +221,11 @@ async def main(args: argparse.Namespace) -> None:
     for level in args.concurrency:
         one, two = rates[("cluster, 1 worker", level)], rates[("cluster, 2 workers", level)]
         lines.append(f"| {level} | {one:.2f} | {two:.2f} | {two / one:.2f} | {rates[('single process', level)]:.2f} |")
-    lines += ["", f"Containers left behind by the run: {len(left)}."]
+    lines += [
+        "",
+        f"Containers still there at the end (then removed): the cluster's after `down` {len(left_cluster)}, "
+        f"the single process's after SIGTERM {len(left_single)}.",
+    ]
     print("\n".join(lines))
 
 
