@@ -2,6 +2,7 @@
 
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.containers import DockerBackend
+from sandbox.engine.docker import remove_owned_containers
 from sandbox.engine.doctor import Check, run_checks
 from sandbox.engine.fake import FakeBackend, FakeSession
 from sandbox.engine.hardening import is_gvisor
@@ -54,5 +55,6 @@ __all__ = [
     "is_gvisor",
     "language_facts",
     "missing_images",
+    "remove_owned_containers",
     "run_checks",
 ]

@@ -34,7 +34,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -473,6 +473,22 @@ class DockerAdmin:
         with map_docker_errors("list sandbox containers"):
             return len(self._client.api.containers(all=True, filters={"label": f"{LABEL_MANAGED}=1"}))
 
+    def remove_owned(self, owners: Iterable[str]) -> list[str]:
+        """Force-remove every container (any state) labelled with one of ``owners``; their short ids.
+
+        For whoever stops a set of processes from outside (``scripts/cluster down``): a process
+        killed before it cleaned up leaves its containers to a janitor that may no longer run.
+        """
+        removed: list[str] = []
+        for owner in owners:
+            with map_docker_errors("list sandbox containers"):
+                found = self._client.api.containers(all=True, filters={"label": f"{LABEL_OWNER}={owner}"})
+            for container in found:
+                with contextlib.suppress(docker.errors.NotFound), map_docker_errors("remove a container"):
+                    self._client.api.remove_container(container["Id"], force=True)
+                removed.append(str(container["Id"])[:12])
+        return removed
+
     # ------------------------------------------------------------------ images
     def image_size(self, tag: str) -> int | None:
         """The image's size in bytes, or None when no image has this tag."""
@@ -595,3 +611,9 @@ class DockerAdmin:
                         progress(f"removed outdated image {tag}")
                     except docker.errors.APIError:
                         pass  # still used by a container; a later build removes it
+
+
+def remove_owned_containers(owners: Iterable[str]) -> list[str]:
+    """Force-remove every container labelled with one of ``owners`` (``DockerAdmin.remove_owned``)."""
+    with DockerAdmin(timeout=30) as admin:
+        return admin.remove_owned(owners)
