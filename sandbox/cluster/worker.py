@@ -5,7 +5,7 @@ single-process server's (Docker backend, breaker, metrics, warm pools, janitor),
 and serves it to the replicas over Redis:
 
 - it reads a job from the ``sandbox:jobs`` consumer group only when one of its
-  ``max_concurrency`` slots is free, claims it (``SET owner NX``: a job its
+  ``max_concurrency`` slots is free and its engine's breaker is not open, claims it (``SET owner NX``: a job its
   replica gave up on is skipped), runs it, answers on the job's reply stream, and
   acknowledges (and deletes) the message once the answer is written;
 - a session it opens keeps a slot until it closes; its cells and file calls come
@@ -212,6 +212,9 @@ class Worker:
     # -------------------------------------------------------------------- jobs
     async def _take_jobs(self) -> None:
         while True:
+            if self.backend.conditions().get("breaker") == "open":  # its engine is failing: others take the work
+                await asyncio.sleep(0.2)
+                continue
             await self._slots.acquire()
             try:
                 answer = await self.redis.xreadgroup(GROUP, self.name, {JOBS: ">"}, count=1, block=1000)
