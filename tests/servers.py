@@ -3,6 +3,7 @@
 Session-scoped fixtures start one of each per test run (``postgres_url``, ``redis_url``); a test
 that restarts one (outage tests) starts its own with ``LocalPostgres``/``LocalRedis`` directly.
 Each test using ``postgres_url`` gets a database of its own, so tests never see each other's rows.
+``own_postgres`` and ``own_redis`` are servers of the test's own, to stop and start (outage tests).
 """
 
 from __future__ import annotations
@@ -58,3 +59,23 @@ def redis_url(redis_server: LocalRedis) -> str:
     finally:
         client.close()
     return redis_server.url
+
+
+@pytest.fixture
+def own_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
+    """A PostgreSQL server of the test's own, to stop and start (the shared one must stay up)."""
+    server = LocalPostgres(tmp_path / "own-pg", free_port()).start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[LocalRedis]:
+    """A Redis server of the test's own, to stop and start (the shared one must stay up)."""
+    server = LocalRedis(tmp_path / "own-redis", free_port()).start()
+    try:
+        yield server
+    finally:
+        server.stop()

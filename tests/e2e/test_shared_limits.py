@@ -14,21 +14,12 @@ import docker
 import httpx
 import pytest
 
-from sandbox.cluster.localservers import LocalRedis, free_port
+from sandbox.cluster.localservers import LocalRedis
 from tests.docker_fixtures import SESSION_OWNER
 from tests.e2e.serving import ServeProcesses, Server, create_key, database, owned
 
 CODE = {"code": "print('hello')"}
 RATE = 3
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[LocalRedis]:
-    server = LocalRedis(tmp_path / "redis", free_port()).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -10,14 +10,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import httpx
 import pytest
 
-from sandbox.cluster.localservers import LocalPostgres, free_port
+from sandbox.cluster.localservers import LocalPostgres
 from tests.docker_fixtures import SESSION_OWNER
 from tests.e2e.serving import ROOT, ServeProcesses, owned
 
@@ -25,16 +24,6 @@ pytestmark = pytest.mark.docker
 
 #: The most an answer may take while the database is down (connect refused, pings fail fast).
 ANSWER_WITHIN_S = 5.0
-
-
-@pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
-    """A server of this test's own (the shared one must not be stopped)."""
-    server = LocalPostgres(tmp_path / "pg", free_port()).start()
-    try:
-        yield server
-    finally:
-        server.remove()
 
 
 def create_key(url: str, state_dir: Path) -> str:
@@ -66,20 +55,20 @@ def timed(call: object) -> tuple[httpx.Response, float]:
 
 
 def test_a_database_outage_is_a_503_with_retry_after_and_the_server_recovers_by_itself(
-    tmp_path: Path, postgres: LocalPostgres, docker_client: docker.DockerClient
+    tmp_path: Path, own_postgres: LocalPostgres, docker_client: docker.DockerClient
 ) -> None:
     state_dir = tmp_path / "state"
-    key = create_key(postgres.url, state_dir)
+    key = create_key(own_postgres.url, state_dir)
     owner = f"{SESSION_OWNER}-db-{uuid.uuid4().hex[:6]}"
     processes = ServeProcesses(tmp_path)
     try:
-        server = processes.start(state_dir, owner, database_url=postgres.url, pool_size=0)
+        server = processes.start(state_dir, owner, database_url=own_postgres.url, pool_size=0)
         server.wait_ready(timeout=90)
         with server.client(key, timeout=30) as client:
             assert client.get("/v1/executions").status_code == 200
             assert client.post("/v1/validate", json={"code": "print(1)"}).status_code == 200
 
-            postgres.stop()
+            own_postgres.stop()
             time.sleep(1.2)  # past the key cache's second: authentication itself needs the database now
             listing, took = timed(lambda: client.get("/v1/executions"))
             assert_unavailable(listing, took)  # the key's authentication (a dependency of the route)
@@ -91,7 +80,7 @@ def test_a_database_outage_is_a_503_with_retry_after_and_the_server_recovers_by_
             mcp, took = timed(lambda: client.get("/mcp", headers={"Accept": "text/event-stream"}))
             assert mcp.status_code == 503 and mcp.headers["retry-after"] == "2" and took < ANSWER_WITHIN_S
 
-            postgres.start()
+            own_postgres.start()
             deadline = time.monotonic() + 20
             while (status := client.get("/v1/executions").status_code) != 200 and time.monotonic() < deadline:
                 time.sleep(0.2)

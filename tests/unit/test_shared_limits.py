@@ -166,15 +166,6 @@ async def test_unlimited_callers_never_ask_redis(tmp_path: Path) -> None:
         await limiter.aclose()
 
 
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[LocalRedis]:
-    server = LocalRedis(tmp_path / "redis", free_port()).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 async def refused_quickly(operation: Callable[[], object], timeout_s: float) -> SharedStateUnavailable:
     started = time.monotonic()
     with pytest.raises(SharedStateUnavailable) as caught:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cluster.localservers import LocalPostgres, free_port
 from sandbox.store import Store
 
 
@@ -30,13 +29,3 @@ def store(db_url: str) -> Iterator[Store]:
     opened = Store(db_url)
     yield opened
     opened.close()
-
-
-@pytest.fixture
-def own_postgres(tmp_path: Path) -> Iterator[LocalPostgres]:
-    """A PostgreSQL server of the test's own, to stop and start (the shared one must stay up)."""
-    server = LocalPostgres(tmp_path / "pg", free_port()).start()
-    try:
-        yield server
-    finally:
-        server.remove()
