@@ -86,6 +86,7 @@ class Worker:
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._running: dict[str, tuple[str | None, asyncio.Task[None]]] = {}  # job -> (message id, task)
         self._sessions: dict[str, _Held] = {}
+        self._waiting: set[str] = set()  # reclaimed messages waiting for a slot (not to be reclaimed again)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
@@ -189,7 +190,9 @@ class Worker:
             job = payload["job"]
             owner = await self.redis.get(owner_key(job))
             if owner is None:  # its worker died before it started: it runs here, once
-                self._later(self._start(message.decode(), payload))
+                if message.decode() not in self._waiting:  # still waiting here for a slot: already ours
+                    self._waiting.add(message.decode())
+                    self._later(self._start(message.decode(), payload))
                 continue
             name = owner.decode()
             if name == self.name:
@@ -239,7 +242,10 @@ class Worker:
 
     async def _start(self, message: str, payload: dict[str, Any]) -> None:
         """A reclaimed job that never started: it waits for a slot like a new one."""
-        await self._slots.acquire()
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting.discard(message)
         self._begin(message, payload)
 
     def _begin(self, message: str, payload: dict[str, Any]) -> None:
@@ -274,7 +280,8 @@ class Worker:
             log.exception("worker %s: job %s failed", self.name, job)
             await self._answer_error(job, EngineError("the worker failed to run it (see the worker's log)"))
         finally:
-            self._running.pop(job, None)
+            if self._running.get(job, (None, None))[1] is asyncio.current_task():  # not a duplicate's entry
+                del self._running[job]
             if not keep_slot:
                 self._slots.release()
             await asyncio.shield(self._done(message))

@@ -136,3 +136,45 @@ async def test_a_drained_worker_removes_its_heartbeat(redis_url: str, client: ai
         assert await client.exists(worker_key("polite"))
     assert not await client.exists(worker_key("polite"))
     assert await client.zscore("sandbox:workers", "polite") is None
+
+
+async def test_a_reclaimed_job_waiting_for_a_slot_is_not_reclaimed_again(redis_url: str) -> None:
+    """A full worker reclaims a dead consumer's message and waits for a slot: its reclaim loop must not start
+    it a second time meanwhile (the duplicate would drop the running job's entry: no cancel, no heartbeat)."""
+    config = settings(redis_url, worker_dead_after_s=DEAD_AFTER_S, max_concurrency=2, queue_timeout_s=30)
+    gates = {code: asyncio.Event() for code in (b"A", b"B", b"ghost")}
+    started = {code: asyncio.Event() for code in gates}
+    cancelled: list[bytes] = []
+
+    async def handler(spec: RunSpec) -> RunOutcome:
+        code = spec.files[0].data
+        started[code].set()
+        try:
+            await gates[code].wait()
+        except asyncio.CancelledError:
+            cancelled.append(code)
+            raise
+        return ok(code)
+
+    worker, _ = make_worker(config, handler)
+    async with replica(config) as backend:
+        await ensure_group(backend.redis)
+        ghost = await backend.submit("run", spec(b"ghost"))
+        assert await backend.redis.xreadgroup(GROUP, "ghost", {JOBS: ">"}, count=1)
+        async with running(worker):
+            first = asyncio.create_task(backend.run(spec(b"A")))
+            second = asyncio.create_task(backend.run(spec(b"B")))
+            await asyncio.wait_for(asyncio.gather(started[b"A"].wait(), started[b"B"].wait()), 5)
+            await asyncio.sleep(5 * DEAD_AFTER_S)  # reclaimed, waiting for a slot, the reclaim loop going on
+            follow = asyncio.create_task(backend.follow(ghost, None))
+            gates[b"A"].set()
+            await asyncio.wait_for(first, 5)
+            await asyncio.wait_for(started[b"ghost"].wait(), 5)
+            gates[b"B"].set()
+            await asyncio.wait_for(second, 5)
+            await asyncio.sleep(1.5)  # a duplicate start would take the freed slot now
+            assert ghost in worker._running
+            follow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(follow, 5)
+            assert cancelled == [b"ghost"]
