@@ -137,3 +137,31 @@ async def test_alive_is_false_once_the_workers_heartbeat_expired(redis_url: str)
 
 async def _gone(client: aioredis.Redis, name: str) -> bool:
     return not await client.exists(worker_key(name))
+
+
+async def test_the_session_directory_holds_no_secret_and_routes_to_the_worker(redis_url: str) -> None:
+    config = settings(redis_url)
+    worker, fake = make_worker(config, Counter())
+    secret = "directory-must-not-hold-this"
+    async with running(worker), replica(config) as first, replica(config) as second:
+        opening = spec(mode="session", env={"TOKEN": secret})
+        session = await first.open_session(opening, 60)
+        assert fake.specs[0].env == {"TOKEN": secret}  # the worker's interpreter got it
+        await first.share_session("s1", session, opening, {"key_id": "k1", "cells": 0}, 60)
+        for key in await first.redis.keys("*"):
+            if await first.redis.type(key) == b"string":
+                assert secret.encode() not in (await first.redis.get(key) or b"")
+        assert [entry["key_id"] for entry in await second.shared_sessions("k1")] == ["k1"]
+        assert await second.shared_sessions("k2") == []
+        found = await second.shared_session("s1")
+        assert found is not None
+        adopted, adopted_spec, record = found
+        assert adopted_spec.env == {} and adopted_spec.files == opening.files
+        assert record["cells"] == 0
+        await adopted.put_file("x", b"2")  # reaches the same container through the other replica
+        assert await session.get_file("x") == b"2"
+        assert await second.touch_session("s1", {"cells": 3})
+        assert (await second.shared_sessions("k1"))[0]["cells"] == 3
+        await second.unshare_session("s1", "k1")
+        assert await first.shared_session("s1") is None and await first.shared_sessions("k1") == []
+        await session.close()
