@@ -113,6 +113,28 @@ def unreachable_is_503() -> Iterator[None]:
         ) from None
 
 
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation of this task that a redis-py command swallowed.
+
+    A ``cancel()`` that lands inside a redis-py asyncio command is sometimes lost: the command
+    returns as if nothing happened (redis/redis-py#2028, #2551; seen here with redis-py 6.4 on
+    Python 3.11), so a loop around Redis calls would go on forever after being cancelled. The
+    request stays counted (``Task.cancelling()``), so every such loop checks it once a turn.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+@contextlib.contextmanager
+def malformed_is_engine_error(what: str) -> Iterator[None]:
+    """A frame or answer that is not what a worker writes (junk on a stream) is an ``EngineError``, not a 500."""
+    try:
+        yield
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:  # binascii.Error is a ValueError
+        raise EngineError(f"{what} is malformed ({type(exc).__name__}); the program's result is unknown") from None
+
+
 async def read_frames(client: aioredis.Redis, key: str, after: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
     """Frames of a reply stream past ``after`` (waits up to ``block_ms`` for the first)."""
     with unreachable_is_503():
@@ -120,7 +142,11 @@ async def read_frames(client: aioredis.Redis, key: str, after: str, block_ms: in
     frames: list[tuple[str, dict[str, Any]]] = []
     for _, entries in answer or []:
         for entry_id, values in entries:
-            frames.append((entry_id.decode(), json.loads(values[b"f"])))
+            with malformed_is_engine_error("a frame on the reply stream"):
+                frame = json.loads(values[b"f"])
+                if not isinstance(frame, dict):
+                    raise TypeError("not an object")
+            frames.append((entry_id.decode(), frame))
     return frames
 
 
@@ -221,6 +247,7 @@ class DispatchBackend(Backend):
         after = "0-0"
         try:
             while True:
+                raise_if_cancelled()
                 frames = await read_frames(self.redis, reply_key(job), after, block_ms)
                 if not frames:
                     worker = await self._check(job, worker, queued_until)
@@ -228,14 +255,19 @@ class DispatchBackend(Backend):
                 for entry, frame in frames:
                     after = entry
                     kind = frame.get("t")
-                    if kind == "start":
-                        worker = str(frame["worker"])
-                    elif kind == "out":
-                        await deliver(on_output, str(frame["k"]), wire.unb64(frame["d"]))
+                    with malformed_is_engine_error("the worker's answer"):
+                        if kind == "start":
+                            worker = str(frame["worker"])
+                        elif kind == "out":
+                            stream, chunk = str(frame["k"]), wire.unb64(frame["d"])
+                        elif kind == "error":
+                            error = wire.error_from_wire(frame)
+                    if kind == "out":
+                        await deliver(on_output, stream, chunk)
                     elif kind == "end":
                         return frame
                     elif kind == "error":
-                        raise wire.error_from_wire(frame)
+                        raise error
         except asyncio.CancelledError:
             await asyncio.shield(self._cancel(job, worker))
             raise
@@ -302,7 +334,8 @@ class DispatchBackend(Backend):
             raise DispatchUnavailable("no sandbox worker is alive to open a session; retry shortly")
         job = await self.submit("open", spec, lifetime_s=lifetime_s)
         end = await self.follow(job, None)
-        return RemoteSession(self, str(end["worker"]), str(end["session"]), str(end.get("instance", "")))
+        with malformed_is_engine_error("the worker's answer"):
+            return RemoteSession(self, str(end["worker"]), str(end["session"]), str(end.get("instance", "")))
 
     async def share_session(
         self, session_id: str, sandbox: BackendSession, spec: RunSpec, record: dict[str, Any], ttl_s: float
@@ -378,7 +411,8 @@ class _QueuedLease(Lease):
     async def run(self, spec: RunSpec, on_output: OutputCallback | None = None) -> RunOutcome:
         job = await self.backend.submit("run", spec)
         end = await self.backend.follow(job, on_output)
-        return wire.outcome_from_wire(end["outcome"])
+        with malformed_is_engine_error("the worker's answer"):
+            return wire.outcome_from_wire(end["outcome"])
 
 
 class RemoteSession(BackendSession):
@@ -437,11 +471,13 @@ class RemoteSession(BackendSession):
 
     async def get_file(self, path: str) -> bytes:
         end = await self._call("get", path=path)
-        return wire.unb64(end["data"])
+        with malformed_is_engine_error("the worker's answer"):
+            return wire.unb64(end["data"])
 
     async def list_files(self) -> SessionFiles:
         end = await self._call("list")
-        return wire.files_from_wire(end["files"])
+        with malformed_is_engine_error("the worker's answer"):
+            return wire.files_from_wire(end["files"])
 
     async def close(self) -> None:
         if self._ended:
@@ -461,7 +497,8 @@ class _CellLease(Lease):
         job = uuid.uuid4().hex
         end = await self.session._call("cell", on_output, spec=wire.spec_to_wire(spec, job, self.session.backend.keys),
                                        spec_job=job)  # fmt: skip
-        return wire.outcome_from_wire(end["outcome"])
+        with malformed_is_engine_error("the worker's answer"):
+            return wire.outcome_from_wire(end["outcome"])
 
 
 async def ensure_group(client: aioredis.Redis) -> None:

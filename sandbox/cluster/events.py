@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
-from sandbox.cluster.dispatch import read_frames, unreachable_is_503
+from sandbox.cluster.dispatch import raise_if_cancelled, read_frames, unreachable_is_503
 from sandbox.errors import NotFound
 from sandbox.models import ExecutionRecord
 
@@ -82,6 +82,7 @@ class SharedEvents:
         key = events_key(execution_id)
         last, seen = "0-0", -1  # the owner entry is not an event
         while True:
+            raise_if_cancelled()
             frames = await read_frames(self.redis, key, last, 1000)
             if not frames:
                 with unreachable_is_503():

@@ -51,6 +51,7 @@ from sandbox.cluster.dispatch import (
     connect,
     ensure_group,
     owner_key,
+    raise_if_cancelled,
     reply_key,
     worker_key,
 )
@@ -84,6 +85,7 @@ class Worker:
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._running: dict[str, tuple[str | None, asyncio.Task[None]]] = {}  # job -> (message id, task)
         self._sessions: dict[str, _Held] = {}
+        self._waiting: set[str] = set()  # reclaimed messages waiting for a slot (not to be reclaimed again)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
@@ -177,6 +179,7 @@ class Worker:
 
     async def _beat(self) -> None:
         while True:
+            raise_if_cancelled()  # each loop here checks: see ``raise_if_cancelled``
             await asyncio.sleep(self.settings.worker_heartbeat_s)
             try:
                 await self.heartbeat()
@@ -189,11 +192,17 @@ class Worker:
         idle_ms = int(self.settings.worker_dead_after_s * 1000)
         _, claimed, _ = await self.redis.xautoclaim(JOBS, GROUP, self.name, idle_ms, "0-0", count=50)
         for message, values in claimed:
-            payload = json.loads(values[b"job"])
-            job = str(payload["job"])
+            payload = _entry(values, b"job")
+            if payload is None:  # never a job: dropped, as ``_take_jobs`` drops it
+                log.warning("worker %s: dropped malformed job message %s", self.name, message.decode())
+                await self._done(message.decode())
+                continue
+            job = payload["job"]
             owner = await self.redis.get(owner_key(job))
             if owner is None:  # its worker died before it started: it runs here, once
-                self._later(self._start(message.decode(), payload))
+                if message.decode() not in self._waiting:  # still waiting here for a slot: already ours
+                    self._waiting.add(message.decode())
+                    self._later(self._start(message.decode(), payload))
                 continue
             name = owner.decode()
             if name == self.name:
@@ -212,12 +221,14 @@ class Worker:
     # -------------------------------------------------------------------- jobs
     async def _take_jobs(self) -> None:
         while True:
+            raise_if_cancelled()
             if self.backend.conditions().get("breaker") == "open":  # its engine is failing: others take the work
                 await asyncio.sleep(0.2)
                 continue
             await self._slots.acquire()
             try:
                 answer = await self.redis.xreadgroup(GROUP, self.name, {JOBS: ">"}, count=1, block=1000)
+                raise_if_cancelled()  # a message read now stays pending: another worker reclaims it
             except asyncio.CancelledError:
                 self._slots.release()
                 raise
@@ -234,16 +245,25 @@ class Worker:
                 continue
             for _, entries in answer:
                 for message, values in entries:
-                    self._begin(message.decode(), json.loads(values[b"job"]))
+                    payload = _entry(values, b"job")
+                    if payload is None:  # anyone with Redis access can XADD: junk must not stop this loop
+                        log.warning("worker %s: dropped malformed job message %s", self.name, message.decode())
+                        self._slots.release()
+                        await self._done(message.decode())
+                        continue
+                    self._begin(message.decode(), payload)
 
     async def _start(self, message: str, payload: dict[str, Any]) -> None:
         """A reclaimed job that never started: it waits for a slot like a new one."""
-        await self._slots.acquire()
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting.discard(message)
         self._begin(message, payload)
 
     def _begin(self, message: str, payload: dict[str, Any]) -> None:
         """Run one job (a slot is held) as a task of its own."""
-        job = str(payload["job"])
+        job = payload["job"]
         task = asyncio.create_task(self._job(message, job, payload), name=f"job-{job}")
         self._running[job] = (message, task)
 
@@ -273,7 +293,8 @@ class Worker:
             log.exception("worker %s: job %s failed", self.name, job)
             await self._answer_error(job, EngineError("the worker failed to run it (see the worker's log)"))
         finally:
-            self._running.pop(job, None)
+            if self._running.get(job, (None, None))[1] is asyncio.current_task():  # not a duplicate's entry
+                del self._running[job]
             if not keep_slot:
                 self._slots.release()
             await asyncio.shield(self._done(message))
@@ -290,6 +311,7 @@ class Worker:
         """This worker's own stream: calls on the sessions it holds."""
         after = "$"
         while True:
+            raise_if_cancelled()
             try:
                 answer = await self.redis.xread({calls_key(self.name): after}, count=64, block=1000)
             except (RedisError, OSError) as exc:
@@ -299,8 +321,11 @@ class Worker:
             for _, entries in answer or []:
                 for entry, values in entries:
                     after = entry.decode()
-                    call = json.loads(values[b"call"])
-                    job = str(call["job"])
+                    call = _entry(values, b"call")
+                    if call is None:
+                        log.warning("worker %s: dropped malformed call %s", self.name, after)
+                        continue
+                    job = call["job"]
                     task = asyncio.create_task(self._call(job, call), name=f"call-{job}")
                     self._running[job] = (None, task)
             if answer:
@@ -308,7 +333,7 @@ class Worker:
                     await self.redis.xtrim(calls_key(self.name), minid=after)
 
     async def _call(self, job: str, call: dict[str, Any]) -> None:
-        session_id = str(call["session"])
+        session_id = str(call.get("session"))
         held = self._sessions.get(session_id)
         try:
             await self._frame(job, {"t": "start", "worker": self.name})
@@ -362,6 +387,7 @@ class Worker:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(cancel_channel(self.name))
                     while True:  # polled: an idle subscription must not trip the client's socket timeout
+                        raise_if_cancelled()
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                         if message is None or message.get("type") != "message":
                             continue
@@ -386,6 +412,7 @@ class Worker:
             pipe.xadd(reply_key(job), {"f": json.dumps(frame)})
             pipe.expire(reply_key(job), KEEP_S)
             await pipe.execute()
+        raise_if_cancelled()  # a run cancelled while it published: it must still end
 
     async def _answer_error(self, job: str, exc: SandboxError, *, ended: bool = False) -> None:
         with contextlib.suppress(RedisError, OSError):
@@ -395,3 +422,18 @@ class Worker:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _entry(values: dict[bytes, bytes], field: bytes) -> dict[str, Any] | None:
+    """A job or call message's JSON object, None unless it is one with a string ``job`` id.
+
+    What is inside is checked where it is used (a bad spec fails that job with an error frame);
+    this only keeps junk from reaching the loops that must never stop.
+    """
+    try:
+        data = json.loads(values[field])
+    except (KeyError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("job"), str):
+        return None
+    return data
