@@ -70,6 +70,24 @@ def owner_key(job: str) -> str:
     return f"sandbox:job:{job}:owner"
 
 
+def worker_name(ident: str) -> str:
+    """The name part of a worker's identity ``name:incarnation`` (what its keys and streams are named by)."""
+    return ident.partition(":")[0]
+
+
+async def worker_alive(client: aioredis.Redis, ident: str) -> bool:
+    """Whether the worker process ``ident`` (``name:incarnation``) still beats. A worker restarted under the
+    same name is another incarnation: the runs and sessions of the one before it are lost."""
+    name, _, incarnation = ident.partition(":")
+    value = await client.get(worker_key(name))
+    if value is None:
+        return False
+    try:
+        return not incarnation or json.loads(value).get("incarnation") == incarnation
+    except (ValueError, AttributeError):
+        return False
+
+
 def worker_key(name: str) -> str:
     return f"sandbox:worker:{name}"
 
@@ -244,14 +262,22 @@ class DispatchBackend(Backend):
         settings = self.settings
         block_ms = max(int(settings.worker_heartbeat_s * 1000), 50)
         queued_until = time.monotonic() + settings.queue_timeout_s
+        # A call on a worker's own stream is taken at once by a live one; one never taken was lost
+        # (its worker restarted between our check and its read).
+        untaken_until = time.monotonic() + settings.worker_dead_after_s if worker is not None else None
         after = "0-0"
         try:
             while True:
                 raise_if_cancelled()
                 frames = await read_frames(self.redis, reply_key(job), after, block_ms)
                 if not frames:
+                    if untaken_until is not None and time.monotonic() > untaken_until:
+                        raise WorkerLost(
+                            f"the worker {worker_name(worker or '')} did not take the call; it was not run"
+                        )
                     worker = await self._check(job, worker, queued_until)
                     continue
+                untaken_until = None
                 for entry, frame in frames:
                     after = entry
                     kind = frame.get("t")
@@ -290,9 +316,9 @@ class DispatchBackend(Backend):
                 if owner is None:
                     return None
                 worker = owner.decode()
-            if not await self.redis.exists(worker_key(worker)):
+            if not await worker_alive(self.redis, worker):
                 raise WorkerLost(
-                    f"the worker running it ({worker}) stopped; the program was not run again, "
+                    f"the worker running it ({worker_name(worker)}) stopped; the program was not run again, "
                     "and its output so far is kept"
                 )
         return worker
@@ -305,7 +331,7 @@ class DispatchBackend(Backend):
                 if worker is None and await self.redis.set(owner_key(job), "cancelled", nx=True, ex=KEEP_S):
                     return
                 owner = worker or (await self.redis.get(owner_key(job)) or b"").decode()
-                await self.redis.publish(cancel_channel(owner), job)
+                await self.redis.publish(cancel_channel(worker_name(owner)), job)
             async with asyncio.timeout(self.settings.kill_grace_s + 10):
                 after = "0-0"
                 while True:
@@ -314,7 +340,7 @@ class DispatchBackend(Backend):
                         after = entry
                         if frame.get("t") in ("end", "error", "cancelled"):
                             return
-                    if not frames and not await self.redis.exists(worker_key(owner)):
+                    if not frames and not await worker_alive(self.redis, owner):
                         return
         except (TimeoutError, DispatchUnavailable, RedisError) as exc:
             log.warning("cancelling job %s: its end was not confirmed (%s)", job, exc)
@@ -396,9 +422,11 @@ class DispatchBackend(Backend):
         """One call on a worker's own stream (a pinned session's cell or file operation)."""
         job = uuid.uuid4().hex
         with unreachable_is_503():
-            if not await self.redis.exists(worker_key(worker)):
-                raise WorkerLost(f"the worker holding this session ({worker}) stopped; the session is gone")
-            await self.redis.xadd(calls_key(worker), {"call": json.dumps({**call, "job": job})})
+            if not await worker_alive(self.redis, worker):
+                raise WorkerLost(
+                    f"the worker holding this session ({worker_name(worker)}) stopped; the session is gone"
+                )
+            await self.redis.xadd(calls_key(worker_name(worker)), {"call": json.dumps({**call, "job": job})})
         return await self.follow(job, on_output, worker=worker)
 
 
@@ -439,7 +467,7 @@ class RemoteSession(BackendSession):
         if self._ended:
             return False
         with unreachable_is_503():
-            if not await self.backend.redis.exists(worker_key(self.worker)):
+            if not await worker_alive(self.backend.redis, self.worker):
                 self._ended = True
         return not self._ended
 

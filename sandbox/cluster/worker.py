@@ -33,6 +33,7 @@ import os
 import signal
 import socket
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -53,7 +54,9 @@ from sandbox.cluster.dispatch import (
     owner_key,
     raise_if_cancelled,
     reply_key,
+    worker_alive,
     worker_key,
+    worker_name,
 )
 from sandbox.config import Settings
 from sandbox.engine import BackendSession
@@ -81,6 +84,9 @@ class Worker:
         self.backend = service.backend
         self.keys = LazyKeyProvider(settings)  # opens the sealed environments replicas send
         self.name = settings.worker_name or f"{socket.gethostname()}-{os.getpid()}"
+        #: This process among the ones that bear the name (a restarted worker is another incarnation):
+        #: what its jobs' owner, start frames and sessions name, so a replica tells it from its predecessor.
+        self.ident = f"{self.name}:{uuid.uuid4().hex[:12]}"
         self.redis: aioredis.Redis = connect(settings)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._running: dict[str, tuple[str | None, asyncio.Task[None]]] = {}  # job -> (message id, task)
@@ -147,6 +153,7 @@ class Worker:
     def report(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "incarnation": self.ident.partition(":")[2],
             "instance": instance.current().label,
             "slots": self.settings.max_concurrency,
             "running": len(self._running),
@@ -204,17 +211,17 @@ class Worker:
                     self._waiting.add(message.decode())
                     self._later(self._start(message.decode(), payload))
                 continue
-            name = owner.decode()
-            if name == self.name:
+            ident = owner.decode()
+            if ident == self.ident:
                 continue
-            if name not in ("abandoned", "cancelled") and not await self.redis.exists(worker_key(name)):
+            if ident not in ("abandoned", "cancelled") and not await worker_alive(self.redis, ident):
                 lost = WorkerLost(
-                    f"the worker running it ({name}) stopped; the program was not run again, "
+                    f"the worker running it ({worker_name(ident)}) stopped; the program was not run again, "
                     "and its output so far is kept"
                 )
                 await self._frame(job, {"t": "error", **wire.error_to_wire(lost)})
-                log.warning("worker %s: job %s of dead worker %s ended (%s)", self.name, job, name, "worker lost")
-            elif name not in ("abandoned", "cancelled"):
+                log.warning("worker %s: job %s of the lost worker %s ended", self.name, job, ident)
+            elif ident not in ("abandoned", "cancelled"):
                 continue  # a live worker's long run that missed a heartbeat: not ours to end
             await self._done(message.decode())
 
@@ -270,15 +277,15 @@ class Worker:
     async def _job(self, message: str, job: str, payload: dict[str, Any]) -> None:
         keep_slot = False
         try:
-            if not await self.redis.set(owner_key(job), self.name, nx=True, ex=KEEP_S):
+            if not await self.redis.set(owner_key(job), self.ident, nx=True, ex=KEEP_S):
                 return  # abandoned or cancelled by its replica, or taken by another worker
-            await self._frame(job, {"t": "start", "worker": self.name})
+            await self._frame(job, {"t": "start", "worker": self.ident})
             spec = wire.spec_from_wire(payload["spec"], job, self.keys)
             if payload["kind"] == "open":
                 session = await self.backend.open_session(spec, float(payload["lifetime_s"]))
                 self._sessions[job] = _Held(session, asyncio.Lock())
                 keep_slot = True
-                end = {"worker": self.name, "session": job, "instance": instance.current().label}
+                end = {"worker": self.ident, "session": job, "instance": instance.current().label}
                 await self._frame(job, {"t": "end", **end})
             else:
                 outcome = await self.backend.run(spec, self._publisher(job))
@@ -336,7 +343,7 @@ class Worker:
         session_id = str(call.get("session"))
         held = self._sessions.get(session_id)
         try:
-            await self._frame(job, {"t": "start", "worker": self.name})
+            await self._frame(job, {"t": "start", "worker": self.ident})
             if held is None:
                 raise NotFound(f"session {session_id} is not open on worker {self.name}")
             kind = call["call"]

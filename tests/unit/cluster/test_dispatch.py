@@ -113,11 +113,12 @@ async def test_an_unexpected_worker_failure_is_an_engine_error_not_its_text(redi
 
 
 async def test_no_live_worker_is_dispatch_unavailable(redis_url: str) -> None:
+    """A run is refused at once; the replica itself stays ready (its Redis answers), saying so in its conditions."""
     async with replica(settings(redis_url)) as backend:
         with pytest.raises(DispatchUnavailable):
             await backend.run(spec())
-        with pytest.raises(DispatchUnavailable):
-            await backend.ping()
+        await backend.ping()
+        assert backend.conditions() == {"workers": "0"}
 
 
 async def test_queue_timeout_abandons_the_job_and_it_never_runs(redis_url: str) -> None:

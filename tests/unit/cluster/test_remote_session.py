@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from sandbox.cluster.dispatch import RemoteSession, worker_key
+from sandbox.cluster.dispatch import RemoteSession, worker_key, worker_name
 from sandbox.engine import RunOutcome, RunSpec
 from sandbox.errors import NotFound, PoolExhausted, WorkerLost
 from sandbox.models import Status
@@ -38,7 +38,7 @@ async def test_open_cells_files_and_close(redis_url: str) -> None:
     async with running(worker), replica(config) as backend:
         session = await backend.open_session(spec(mode="session", env={"K": "v"}), 60)
         assert isinstance(session, RemoteSession)
-        assert session.worker == worker.name and session.holder
+        assert session.worker == worker.ident and session.holder
         assert await session.alive()
         with pytest.raises(PoolExhausted):  # the session holds the worker's one slot
             await backend.run(spec())
@@ -99,7 +99,7 @@ async def test_the_session_of_a_killed_worker_is_worker_lost(redis_url: str) -> 
         await process.ready(client)
         async with replica(config) as backend:
             session = await backend.open_session(spec(mode="session"), 60)
-            assert isinstance(session, RemoteSession) and session.worker == process.name
+            assert isinstance(session, RemoteSession) and worker_name(session.worker) == process.name
             async with session.acquire() as lease:
                 assert (await lease.run(spec(mode="cell"))).stdout == b"cell\n"
             process.kill()

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from sandbox.cluster.dispatch import GROUP, JOBS, ensure_group, owner_key, reply_key, worker_key
+from sandbox.cluster.dispatch import GROUP, JOBS, ensure_group, owner_key, reply_key, worker_key, worker_name
 from sandbox.engine import RunOutcome, RunSpec
 from sandbox.errors import WorkerLost
 from tests.unit.cluster.harness import (
@@ -57,12 +57,48 @@ async def test_a_killed_worker_is_worker_lost_within_dead_after_and_a_beat(
         job = await backend.submit("run", spec())
         follow = asyncio.create_task(backend.follow(job, None))
         await wait_for(lambda: client.get(owner_key(job)), 10, "the worker to take the job")
-        assert (await client.get(owner_key(job))) == doomed.name.encode()
+        assert worker_name((await client.get(owner_key(job))).decode()) == doomed.name
         doomed.kill()
         killed = time.monotonic()
         with pytest.raises(WorkerLost):
             await asyncio.wait_for(follow, 10)
         assert time.monotonic() - killed < DEAD_AFTER_S + 1.0
+
+
+async def test_a_worker_restarted_under_the_same_name_does_not_hide_the_lost_run(
+    redis_url: str, client: aioredis.Redis
+) -> None:
+    """Kubernetes names a worker after its node: its successor beats under the same name before the first
+    one's heartbeat expires. The run the first one held is still lost (another incarnation), at the
+    successor's first beat, not awaited forever."""
+    dead_after_s = 8.0  # longer than a worker process takes to start: the successor beats while it is fresh
+    name = f"reborn-{uuid.uuid4().hex[:6]}"
+    doomed = WorkerProcess(redis_url, name, dead_after_s=dead_after_s)
+    successor: WorkerProcess | None = None
+    config = settings(redis_url, worker_dead_after_s=dead_after_s)
+    try:
+        await doomed.ready(client)
+        async with replica(config) as backend:
+            job = await backend.submit("run", spec())
+            follow = asyncio.create_task(backend.follow(job, None))
+            await wait_for(lambda: client.get(owner_key(job)), 10, "the doomed worker to take the job")
+            first = json.loads(await client.get(worker_key(name)))["incarnation"]
+            doomed.kill()
+            killed = time.monotonic()
+            successor = WorkerProcess(redis_url, name, dead_after_s=dead_after_s)
+
+            async def succeeded() -> bool:
+                beat = await client.get(worker_key(name))
+                return beat is not None and json.loads(beat)["incarnation"] != first
+
+            await wait_for(succeeded, dead_after_s, "the successor's heartbeat under the same name")
+            with pytest.raises(WorkerLost):
+                await asyncio.wait_for(follow, dead_after_s)
+            assert time.monotonic() - killed < dead_after_s  # before the first one's heartbeat would expire
+    finally:
+        doomed.close()
+        if successor is not None:
+            successor.close()
 
 
 async def test_a_message_of_a_consumer_that_died_before_claiming_runs_once_elsewhere(
@@ -108,7 +144,7 @@ async def test_a_running_job_of_a_dead_worker_is_ended_by_another_workers_reclai
         job = await backend.submit("run", spec())  # not followed: the reclaim alone must end it
         await wait_for(lambda: client.get(owner_key(job)), 10, "the doomed worker to take the job")
         async with running(survivor):
-            assert (await client.get(owner_key(job))) == doomed.name.encode()
+            assert worker_name((await client.get(owner_key(job))).decode()) == doomed.name
             doomed.kill()
 
             async def ended() -> bool:
