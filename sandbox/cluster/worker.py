@@ -276,9 +276,14 @@ class Worker:
 
     async def _job(self, message: str, job: str, payload: dict[str, Any]) -> None:
         keep_slot = False
+        settle = True  # acknowledge and delete the message at the end
         try:
             if not await self.redis.set(owner_key(job), self.ident, nx=True, ex=KEEP_S):
-                return  # abandoned or cancelled by its replica, or taken by another worker
+                # Abandoned or cancelled by its replica: settled here. Taken by another worker (two reclaimed
+                # it at once): its message stays pending for that worker, so its death is still noticed.
+                owner = (await self.redis.get(owner_key(job)) or b"").decode()
+                settle = owner in ("abandoned", "cancelled", "")
+                return
             await self._frame(job, {"t": "start", "worker": self.ident})
             spec = wire.spec_from_wire(payload["spec"], job, self.keys)
             if payload["kind"] == "open":
@@ -304,7 +309,8 @@ class Worker:
                 del self._running[job]
             if not keep_slot:
                 self._slots.release()
-            await asyncio.shield(self._done(message))
+            if settle:
+                await asyncio.shield(self._done(message))
 
     async def _done(self, message: str) -> None:
         with contextlib.suppress(RedisError, OSError):
