@@ -136,8 +136,9 @@ def spec_from_wire(data: dict[str, Any], job_id: str, keys: KeyProvider) -> RunS
 
 
 def without_env(spec: RunSpec) -> RunSpec:
-    """``spec`` with no environment: what a session's descriptor keeps (its values are secrets)."""
-    return replace(spec, env={})
+    """What a session's directory entry keeps of its opening spec: no environment (its values are secrets)
+    and no files or stdin (they are in the container already; later cells need its image and limits)."""
+    return replace(spec, env={}, files=(), stdin=b"")
 
 
 def outcome_to_wire(outcome: RunOutcome) -> dict[str, Any]:

@@ -156,7 +156,7 @@ async def test_the_session_directory_holds_no_secret_and_routes_to_the_worker(re
         found = await second.shared_session("s1")
         assert found is not None
         adopted, adopted_spec, record = found
-        assert adopted_spec.env == {} and adopted_spec.files == opening.files
+        assert adopted_spec.env == {} and adopted_spec.files == () and adopted_spec.image == opening.image
         assert record["cells"] == 0
         await adopted.put_file("x", b"2")  # reaches the same container through the other replica
         assert await session.get_file("x") == b"2"
