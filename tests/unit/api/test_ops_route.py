@@ -99,7 +99,13 @@ async def test_the_snapshot_counts_what_ran_what_runs_and_what_was_refused(api: 
     snapshot = (await client.get("/v1/ops", headers=api.ops)).json()
 
     assert snapshot["running"] == 1 and snapshot["sessions"] == {"open": 1}
-    assert snapshot["engine"] == {"status": "ok", "runtime": "runc", "breaker": "closed", "ready": True}
+    assert snapshot["engine"] == {
+        "status": "ok",
+        "runtime": "runc",
+        "breaker": "closed",
+        "ready": True,
+        "database": "ok",
+    }
     assert snapshot["executions"]["totals"] == {"ok": 1, "runtime_error": 1, "validation_rejected": 1}
     assert snapshot["executions"]["window_minutes"] == 60
     assert sum(sum(m["counts"].values()) for m in snapshot["executions"]["per_minute"]) == 3
