@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.rest_bench import percentile  # noqa: E402
-from sandbox.cluster.local import LocalCluster, workers_available  # noqa: E402
+from sandbox.cluster.local import LocalCluster  # noqa: E402
 from sandbox.cluster.localservers import free_port  # noqa: E402
 from sandbox.engine import remove_owned_containers  # noqa: E402
 from sandbox.store import Store  # noqa: E402
@@ -142,8 +142,6 @@ async def throughput(run: Sample, requests: int, concurrency: int) -> float:
 
 
 async def main(args: argparse.Namespace) -> None:
-    if not workers_available():
-        raise SystemExit("bench/cluster_bench.py needs `sandbox worker` (sandbox/cluster/worker.py), not in this tree")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     state = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
     port = free_port()

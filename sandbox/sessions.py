@@ -110,12 +110,18 @@ class SessionManager:
         self._stopping = True
 
     async def aclose(self) -> None:
-        """Refuse new work, then close every session (their containers go with them)."""
+        """Refuse new work, then close every session (their containers go with them).
+
+        Scale-out: a replica that stops (a rolling update) closes none: the sessions live on their
+        workers and in the directory, and the other replicas go on serving them.
+        """
         self._stopping = True
         if self._reaper is not None:
             self._reaper.cancel()
             await asyncio.gather(self._reaper, return_exceptions=True)
         await asyncio.gather(*self._followers, return_exceptions=True)
+        if self.shared:
+            self._sessions.clear()
         for session_id in list(self._sessions):
             self._begin_close(session_id, "server shutdown")
         await asyncio.gather(*self._closing.values(), return_exceptions=True)

@@ -16,7 +16,6 @@ end-to-end tests only: trust authentication, no TLS, fsync off.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
 import os
@@ -98,11 +97,6 @@ class Layout:
 
     def of_kind(self, kind: str) -> list[Member]:
         return [member for member in self.members if member.kind == kind]
-
-
-def workers_available() -> bool:
-    """True once the code base has `sandbox worker` (the dispatch core); before that, ``up`` starts none."""
-    return importlib.util.find_spec("sandbox.cluster.worker") is not None
 
 
 class LocalCluster:
@@ -201,9 +195,6 @@ class LocalCluster:
         self.redis(layout).start()
         layout.save(self.layout_file)
         self.key()  # creates the schema (and the cluster's key) before replicas start together
-        if not workers_available():
-            log.warning("`sandbox worker` is not in this code base yet (sandbox/cluster/worker.py): no worker started")
-            workers = 0
         for kind, count in (("replica", replicas), ("worker", workers)):
             for index in range(1, count + 1):
                 self._ensure_member(layout, kind, f"{kind}-{index}")

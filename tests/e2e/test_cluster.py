@@ -159,6 +159,24 @@ def test_a_session_is_one_session_whichever_replica_is_asked(replicas) -> None:
     assert after.status_code in (404, 409, 410), after.text  # closed for every replica
 
 
+def test_a_replica_that_stops_closes_no_session(cluster: LocalCluster, replicas) -> None:
+    """Replicas are stateless: a rolling restart of the one that opened a session leaves it open on its
+    worker, and the other replica goes on serving it."""
+    a, b = replicas
+    opened = a.post("/v1/sessions", json={})
+    assert opened.status_code == 201, opened.text
+    session = opened.json()["id"]
+    assert a.post(f"/v1/sessions/{session}/executions", json={"code": "x = 7"}).status_code == 200
+    cluster.stop_worker("replica-1")  # SIGTERM: the replica drains and stops
+    try:
+        cell = b.post(f"/v1/sessions/{session}/executions", json={"code": "print(x * 6)"})
+        assert cell.status_code == 200 and cell.json()["stdout"] == "42\n", cell.text
+    finally:
+        cluster.start_member("replica-1")
+    assert b.get(f"/v1/sessions/{session}").json()["state"] == "open"
+    assert a.delete(f"/v1/sessions/{session}").status_code == 204
+
+
 def test_a_key_rate_is_shared_by_both_replicas(cluster: LocalCluster, replicas) -> None:
     rate = 4
     store = Store(cluster.database_url)
