@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.rest_bench import percentile  # noqa: E402
+from bench.rest_bench import percentile, start_server  # noqa: E402
 from sandbox.cluster.local import LocalCluster  # noqa: E402
 from sandbox.cluster.localservers import free_port  # noqa: E402
 from sandbox.engine import remove_owned_containers  # noqa: E402
@@ -54,28 +54,7 @@ Sample = Callable[[], Awaitable[None]]
 
 async def start_single(state: Path, port: int, pool_size: int) -> subprocess.Popen[bytes]:
     """`sandbox serve` without Redis: the single-process path, ready (pools full) when this returns."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
-    env.update(
-        SANDBOX_STATE_DIR=str(state),
-        SANDBOX_POOL_SIZE=str(pool_size),
-        SANDBOX_VALIDATION_WORKERS="1",
-        SANDBOX_OWNER=f"{OWNER}-single",
-    )
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "sandbox"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
-        for _ in range(1200):
-            with contextlib.suppress(httpx.HTTPError):
-                if (await probe.get("/readyz")).status_code == 200:
-                    return server
-            await asyncio.sleep(0.1)
-    server.kill()
-    raise RuntimeError("sandbox serve did not become ready")
+    return await start_server(state, port, owner=f"{OWNER}-single", pool_size=pool_size, clean_env=True)
 
 
 async def pools_full(http: httpx.AsyncClient, url: str) -> None:

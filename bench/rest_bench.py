@@ -48,22 +48,27 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def start_server(state: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SANDBOX_STATE_DIR": str(state),
-        "SANDBOX_POOL_SIZE": "2",
-        "SANDBOX_VALIDATION_WORKERS": "1",
-        "SANDBOX_OWNER": f"{OWNER}-api",
-    }
+async def start_server(
+    state: Path, port: int, *, owner: str = f"{OWNER}-api", pool_size: int = 2, clean_env: bool = False
+) -> subprocess.Popen[bytes]:
+    """`sandbox serve` on ``port``, returned once /readyz answers 200 (pools full); ``clean_env``: none of
+    the caller's SANDBOX_* variables (the one-process path, whatever the shell configures)."""
+    env = {k: v for k, v in os.environ.items() if not (clean_env and k.startswith("SANDBOX_"))}
+    env.update(
+        SANDBOX_STATE_DIR=str(state),
+        SANDBOX_POOL_SIZE=str(pool_size),
+        SANDBOX_VALIDATION_WORKERS="1",
+        SANDBOX_OWNER=owner,
+    )
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "sandbox"), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as probe:
-        for _ in range(600):
+        for _ in range(1200):
             with contextlib.suppress(httpx.HTTPError):
                 if (await probe.get("/readyz")).status_code == 200:
                     return server
