@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Scope
 
 from sandbox import __version__
 from sandbox.api import docs, examples, metering, ops_routes, problems, secret_routes, web
+from sandbox.api.answers import AnswerWindows
 from sandbox.api.auth import bearer_token, live_key
 from sandbox.api.connections import LIMITS_STATE, ConnectionLimits
 from sandbox.api.guard import BodyGuard
@@ -49,10 +50,11 @@ BODY_CAP_REASON = (
 
 class SandboxAPI(FastAPI):
     """FastAPI with the request context around everything, starlette's error middleware included:
-    a 500 answer carries its request id too, and so does the server's log line about it."""
+    a 500 answer carries its request id too, and so does the server's log line about it. Inside it,
+    each request's answer window (``AnswerWindows``): cleanup after a run waits for its answer."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestContext(super().build_middleware_stack(), self.router.routes)
+        return RequestContext(AnswerWindows(super().build_middleware_stack()), self.router.routes)
 
     def openapi(self) -> dict[str, Any]:
         """The document, built once: every route tagged by its path (``docs.TAG_OF_PREFIX``) and every

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sandbox import instance
+from sandbox import aftercare, instance
 from sandbox.config import Settings
 from sandbox.engine.base import Backend, BackendSession, Lease
 from sandbox.engine.channel import GreetTimeout, RunnerChannel, Stages, StaleContainer, blame_engine
@@ -47,13 +47,9 @@ from sandbox.observability import metrics
 from sandbox.resilience import RetryPolicy
 
 log = logging.getLogger(__name__)
-#: A run that took a warm container starts the refill when it ends, or after this
+#: A run that took a warm container starts the refill once its answer is out, or after this
 #: long if it runs longer: a creation started at once competes with the run for CPU.
 REFILL_DELAY_S = 0.05
-#: After a run, its container's removal and the pool's refill wait this long: the answer goes
-#: out first (a few milliseconds) instead of sharing two cores with the engine's teardown and
-#: creation (~100-200 ms of dockerd, containerd and runc work, and the SDK's in our threads).
-CLEANUP_DELAY_S = 0.02
 
 
 class DockerBackend(Backend):
@@ -177,11 +173,13 @@ class DockerBackend(Backend):
                 try:
                     yield _OneShot(channel)
                 finally:
-                    self.engine.discard(channel.container, after_s=CLEANUP_DELAY_S)
+                    # The answer goes out first, instead of sharing two cores with the engine's teardown
+                    # and creation (~100-200 ms of dockerd, containerd and runc work): ``aftercare``.
+                    self.engine.discard(channel.container, after_answer=True)
             finally:
                 if refill is not None and pool is not None:
                     refill.cancel()
-                    asyncio.get_running_loop().call_later(CLEANUP_DELAY_S, pool.replenish)
+                    aftercare.after_answer(pool.replenish)
 
     async def _greet(self, container: Container, *, blame: bool = True) -> RunnerChannel:
         """The container's channel once its runner said hello; the container is discarded otherwise

@@ -45,6 +45,7 @@ import docker.errors
 import requests.exceptions
 from docker.types import LogConfig, Ulimit
 
+from sandbox import aftercare
 from sandbox.engine.hardening import LABEL_EXPIRES, LABEL_KIND, LABEL_MANAGED, LABEL_OWNER, ContainerOptions
 from sandbox.errors import DockerFailing, DockerTimeout, DockerUnavailable, EngineError, SandboxError
 from sandbox.observability import metrics
@@ -185,7 +186,7 @@ class DockerEngine:
         self._naming: set[str] = set()  # names of creations under way (their ids are not known yet)
         self._removing: set[str] = set()  # ids being removed (unwanted, but the janitor has nothing to do)
         self._connecting = asyncio.Lock()
-        self._deferred: dict[str, asyncio.TimerHandle] = {}  # removals waiting for their time (``discard``)
+        self._deferred: set[str] = set()  # removals waiting for an answer to be sent (``discard``)
 
     async def connect(self) -> None:
         """Connect and ping; ``DockerUnavailable`` when the engine does not answer. Idempotent."""
@@ -246,20 +247,19 @@ class DockerEngine:
             future.add_done_callback(self._remove_orphan)
             raise
 
-    def discard(self, container: Container, after_s: float = 0.0) -> None:
+    def discard(self, container: Container, *, after_answer: bool = False) -> None:
         """Close our end and remove the container in the background (``aclose`` waits for it).
 
-        ``after_s``: start the removal that much later (a run's container: its answer goes out
-        first instead of competing with the engine's teardown for two cores); ``aclose`` starts
-        the removals still waiting at once.
+        ``after_answer``: start the removal once the current request's answer is sent
+        (``sandbox.aftercare``: a run's container, whose teardown would compete with its answer for
+        two cores); ``aclose`` starts the removals still waiting at once.
         """
         container.close_socket()
-        if after_s <= 0:
+        if not after_answer:
             self.spawn(self.remove(container.id))
             return
-        self._deferred[container.id] = asyncio.get_running_loop().call_later(
-            after_s, self._remove_deferred, container.id
-        )
+        self._deferred.add(container.id)
+        aftercare.after_answer(functools.partial(self._remove_deferred, container.id))
 
     async def remove(self, container_id: str) -> None:
         """SIGKILL and delete (retried); a container already gone or going is not an error.
@@ -427,9 +427,9 @@ class DockerEngine:
                 return
 
     def _remove_deferred(self, container_id: str) -> None:
-        handle = self._deferred.pop(container_id, None)
-        if handle is not None:
-            handle.cancel()  # a no-op when it is the timer firing
+        """Start a deferred removal, unless it was started already (by ``aclose``)."""
+        if container_id in self._deferred:
+            self._deferred.discard(container_id)
             self.spawn(self.remove(container_id))
 
     def _remove_orphan(self, future: asyncio.Future[Container]) -> None:

@@ -5,9 +5,11 @@ each write cost more than a millisecond of the service's CPU, mostly in thread
 wake-ups and in the interpreter lock passing back and forth with the event
 loop, which was meanwhile serving the next request. ``RecordWriter`` gathers the
 records that arrive within ``delay_s`` (250 ms) and writes them together in one
-thread hop; a reader that needs them now (a listing) asks for ``flush``. ``save``
-returns once its record is written (or raises the record's ``StoreError``); a
-caller that is cancelled meanwhile does not cancel the write. Records of one
+thread hop, after the answers being sent at that moment are out (``aftercare.quiet``,
+at most ``QUIET_WAIT_S``: the write's thread would compete with them); a reader
+that needs them now (a listing) asks for ``flush``. ``save`` returns once its
+record is written (or raises the record's ``StoreError``); a caller that is
+cancelled meanwhile does not cancel the write. Records of one
 execution queued together are written once, the latest: a quick run's "running"
 record (written so a listing finds a blocking run) costs no row of its own.
 
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 
+from sandbox import aftercare
 from sandbox.errors import SandboxError, StoreError, StoreUnavailable
 from sandbox.models import ExecutionRecord
 from sandbox.store.store import Store
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 _Item = tuple[ExecutionRecord, str | None, "asyncio.Future[None]"]
 #: The longest wait between two attempts to write the kept records of an outage.
 MAX_RETRY_S = 10.0
+#: How long a batch nobody waits for yields to answers being sent (``aftercare.quiet``).
+QUIET_WAIT_S = 0.1
 
 
 class RecordWriter:
@@ -111,6 +116,8 @@ class RecordWriter:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):  # gather what arrives meanwhile, unless hurried
                     await asyncio.wait_for(self._hurry.wait(), self._delay_s)
+            if not self._hurry.is_set():  # nobody waits: let the answers being sent go out first
+                await aftercare.quiet(QUIET_WAIT_S)
             self._hurry.clear()
             if self.kept and not self._queue:
                 self._writing = True

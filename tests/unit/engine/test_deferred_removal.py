@@ -1,4 +1,4 @@
-"""A run's container is removed a moment after the run (its answer goes out first), and always: ``aclose``
+"""A run's container is removed once its answer is sent (``sandbox.aftercare``), and always: ``aclose``
 starts the removals still waiting at once."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import docker.errors
 import pytest
 import requests
 
+from sandbox import aftercare
 from sandbox.engine.docker import Container, DockerEngine, ManagedContainer
 
 pytestmark = pytest.mark.anyio
@@ -40,26 +41,62 @@ def container(engine: DockerEngine, container_id: str) -> Container:
     return Container(container_id, ours, engine, keepalive=theirs)
 
 
-async def test_a_deferred_removal_starts_after_its_delay_and_the_container_stays_ours_meanwhile() -> None:
+async def until_removed(engine: DockerEngine, container_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while engine.owns(ManagedContainer(container_id, {}, f"sandbox-{container_id}")) and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+
+
+async def test_a_deferred_removal_starts_when_the_answer_is_out_and_the_container_stays_ours_meanwhile() -> None:
     api = Api()
     engine = engine_with(api)
     c = container(engine, "c1")
-    discarded = time.monotonic()
-    engine.discard(c, after_s=0.2)
-    assert c.sock.fileno() == -1  # our end is closed at once
-    assert engine.owns(ManagedContainer("c1", {}, "sandbox-c1"))  # the janitor leaves it alone
-    deadline = time.monotonic() + 10
-    while engine.owns(ManagedContainer("c1", {}, "sandbox-c1")) and time.monotonic() < deadline:
-        await asyncio.sleep(0.01)
-    assert api.removed["c1"] - discarded >= 0.2
+    with aftercare.answer_window() as window:
+        engine.discard(c, after_answer=True)
+        assert c.sock.fileno() == -1  # our end is closed at once
+        await asyncio.sleep(0.1)  # longer than the fallback delay: the window holds it
+        assert "c1" not in api.removed
+        assert engine.owns(ManagedContainer("c1", {}, "sandbox-c1"))  # the janitor leaves it alone
+        answered = time.monotonic()
+        window.close()  # the door sent the answer
+    await until_removed(engine, "c1")
+    assert api.removed["c1"] >= answered
     assert not engine.owns(ManagedContainer("c1", {}, "sandbox-c1"))  # removed: no longer ours
     await engine.aclose()
 
 
-async def test_closing_the_engine_removes_what_waits_for_its_time_at_once() -> None:
+async def test_outside_a_window_the_removal_starts_after_the_short_fallback_delay() -> None:
     api = Api()
     engine = engine_with(api)
-    engine.discard(container(engine, "c2"), after_s=60)
+    discarded = time.monotonic()
+    engine.discard(container(engine, "c4"), after_answer=True)
+    await until_removed(engine, "c4")
+    assert aftercare.FALLBACK_S <= api.removed["c4"] - discarded < 2
+    await engine.aclose()
+
+
+async def test_a_window_that_never_closes_holds_the_removal_at_most_its_longest_wait() -> None:
+    api = Api()
+    engine = engine_with(api)
+    discarded = time.monotonic()
+    token = aftercare._window.set(aftercare.AnswerWindow(max_wait_s=0.2))  # a door that never says it answered
+    try:
+        engine.discard(container(engine, "c5"), after_answer=True)
+    finally:
+        aftercare._window.reset(token)
+    await until_removed(engine, "c5")
+    assert 0.2 <= api.removed["c5"] - discarded < 2
+    await engine.aclose()
+
+
+async def test_closing_the_engine_removes_what_waits_for_an_answer_at_once() -> None:
+    api = Api()
+    engine = engine_with(api)
+    token = aftercare._window.set(aftercare.AnswerWindow(max_wait_s=60))
+    try:
+        engine.discard(container(engine, "c2"), after_answer=True)
+    finally:
+        aftercare._window.reset(token)
     started = time.monotonic()
     await engine.aclose()
     assert "c2" in api.removed
