@@ -40,7 +40,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from sandbox import instance
+from sandbox import aftercare, instance
 from sandbox.cluster import wire
 from sandbox.cluster.dispatch import (
     GROUP,
@@ -293,8 +293,9 @@ class Worker:
                 end = {"worker": self.ident, "session": job, "instance": instance.current().label}
                 await self._frame(job, {"t": "end", **end})
             else:
-                outcome = await self.backend.run(spec, self._publisher(job))
-                await self._frame(job, {"t": "end", "outcome": wire.outcome_to_wire(outcome)})
+                with aftercare.answer_window():  # the container's removal and refill wait for the end frame
+                    outcome = await self.backend.run(spec, self._publisher(job))
+                    await self._frame(job, {"t": "end", "outcome": wire.outcome_to_wire(outcome)})
         except asyncio.CancelledError:
             with contextlib.suppress(RedisError, OSError):
                 await self._frame(job, {"t": "cancelled"})
