@@ -364,8 +364,9 @@ def report(
 ) -> None:
     a, b = sides
     rows = [
-        "| path | n | A p50 ms | B p50 ms | B/A p50 | B-A paired p50 ms | 95% CI | per run | A p95 ms | B p95 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| path | n | A p50 ms | B p50 ms | B/A p50 | B-A paired p50 ms | 95% CI | per run | A p90 ms | B p90 ms "
+        "| B/A p90 | A p95 ms | B p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in a.samples:
         va, vb = a.samples[name], b.samples[name]
@@ -375,7 +376,8 @@ def report(
         rows.append(
             f"| {name} | {len(va)} | {statistics.median(va):.2f} | {statistics.median(vb):.2f} | "
             f"{statistics.median(vb) / statistics.median(va):.3f} | {paired_median(va, vb):+.2f} | "
-            f"{low:+.2f} .. {high:+.2f} | {runs_each} | {p95(va):.2f} | {p95(vb):.2f} |"
+            f"{low:+.2f} .. {high:+.2f} | {runs_each} | {p90(va):.2f} | {p90(vb):.2f} | {p90(vb) / p90(va):.3f} | "
+            f"{p95(va):.2f} | {p95(vb):.2f} |"
         )
     table = "\n".join(rows)
     print(table)
@@ -389,8 +391,9 @@ def report(
         f"load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
         f"- method: see the docstring of `bench/ab_bench.py` (both running at once, interleaved, settled)\n"
         + (
-            f"- the program's own wall_ms p50 over REST: A {statistics.median(a.program_ms):.0f}, "
-            f"B {statistics.median(b.program_ms):.0f}\n"
+            f"- the program's own wall_ms p50 over REST: A {statistics.median(a.program_ms):.1f}, "
+            f"B {statistics.median(b.program_ms):.1f} "
+            f"(B/A {statistics.median(b.program_ms) / max(statistics.median(a.program_ms), 0.5):.2f})\n"
             if a.program_ms and b.program_ms
             else ""
         )
@@ -407,6 +410,10 @@ def median_ci95(values: list[float], resamples: int = 4000) -> tuple[float, floa
     draw = random.Random(0)
     medians = sorted(statistics.median(draw.choices(values, k=len(values))) for _ in range(resamples))
     return medians[int(resamples * 0.025)], medians[int(resamples * 0.975) - 1]
+
+
+def p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
 def p95(values: list[float]) -> float:
