@@ -9,7 +9,7 @@ rest as a task of its own (REST and MCP: events, cancellation, 202).
 
 A request that asks for the result cache (``cache: true``) is looked up after
 validate: a hit is the result, and acquire and run are skipped (no container);
-a miss goes on, and its result is offered to the cache once it is recorded.
+a miss goes on, and its result is offered to the cache before it is published.
 Admission and validation happen either way.
 
 Refusals (admit, validate) raise a ``SandboxError`` and are audited; from
@@ -446,7 +446,7 @@ class Execution:
             raise late
 
     async def _remember(self, key: str, result: ExecutionResult) -> None:
-        """Offer the recorded result to the cache; its failure is logged, never the execution's."""
+        """Offer the run's result to the cache; a failure here is logged, never the execution's."""
         try:
             outcome = await self.service.results.remember(key, self.id, result)
         except Exception:
