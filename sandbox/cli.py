@@ -182,6 +182,14 @@ def run(
             help="Write the artifacts (out/, figures, --output matches) under this directory.",
         ),
     ] = None,
+    cache: Annotated[
+        bool,
+        typer.Option(
+            "--cache",
+            help="Answer from the result cache when the same inputs ran before: no container (deterministic "
+            "programs only; kept under the state directory, or in Redis with SANDBOX_REDIS_URL).",
+        ),
+    ] = False,
     args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the program.")] = None,
 ) -> None:
     """Run one program (FILE, - for stdin, or -c CODE) in a fresh container and report how it ended.
@@ -190,6 +198,7 @@ def run(
     from stdin itself). With --tests, the exit code is 0 when every case passed (or ran fine, for
     cases without expected_stdout), 1 when a case printed something else, else the status's code.
     """
+    from sandbox.cache import build_result_cache
     from sandbox.service import build_service
 
     meta = ctx.meta
@@ -213,6 +222,7 @@ def run(
         policy=policy,
         tests=inputs.read_tests(tests) if tests else None,
         outputs=outputs or [],
+        cache=cache,
     )
     meta[SOURCES] = {main_file: request.code} | {e.file.path: e.text for e in extras if e.text is not None}
     meta[NAMES] = {main_file: program.name} | {e.file.path: e.local for e in extras}
@@ -223,7 +233,9 @@ def run(
         target.flush()
 
     async def go() -> tuple[ExecutionResult, list[bytes | None]]:
-        async with build_service(settings, warm=False) as service:
+        # The cache outlives this process: under the state directory (or in Redis, when configured).
+        results = build_result_cache(settings, on_disk=True) if cache else None
+        async with build_service(settings, warm=False, results=results) as service:
             execution = await service.run(request, on_output=None if as_json else stream)
             assert execution.result is not None
             return execution.result, execution.artifact_contents
@@ -243,6 +255,7 @@ def run(
         flags = " (stdout truncated)" if result.stdout_truncated else ""
         flags += " (stderr truncated)" if result.stderr_truncated else ""
         detail = f" - {escape(inputs.renamed(result.message, meta[NAMES]))}" if result.message else ""
+        detail += f" (cached: ran as {result.cached_from})" if result.cached_from else ""
         compiled = f"compile={result.compile.wall_ms}ms " if result.compile else ""
         err.print(
             f"[{colour}]{result.status.value}[/] {ending(result)}{compiled}wall={result.wall_ms}ms "

@@ -169,6 +169,18 @@ class Settings(BaseSettings):
     kill_grace_s: float = Field(1.0, ge=0, description="Host deadline = wall limit + this; then SIGKILL.")
     janitor_interval_s: float = Field(60.0, gt=0, description="How often leftover containers are reaped.")
 
+    # The opt-in result cache (README "Result cache"): requests with `cache: true`, per API key.
+    result_cache_ttl_s: float = Field(
+        3600.0, ge=0, description="How long a cached result is served; 0 turns the cache off (such requests run)."
+    )
+    result_cache_entries: int = Field(
+        1024, ge=0, description="Results this process keeps in memory at most (without Redis), oldest use out first."
+    )
+    result_cache_mb: int = Field(64, ge=0, description="Memory this process's cached results may take, MiB.")
+    result_cache_entry_kb: int = Field(
+        1024, ge=1, description="Largest result kept, KiB (its output mostly); a larger one is not cached."
+    )
+
     # Scale-out (README "Scaling out"): with Redis, `sandbox serve` replicas dispatch runs to `sandbox worker`s.
     redis_url: str | None = Field(
         None,

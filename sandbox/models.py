@@ -342,6 +342,24 @@ class ExecutionRequest(_Environment):
         return _check_outputs(outputs)
 
     policy: str | None = Field(None, max_length=64, description="Validation policy tier; the server default if unset.")
+    cache: bool = Field(
+        False,
+        description="Answer from the result cache when this key already ran the same inputs (code, files, stdin, "
+        "args, env, language, image, limits, tests, outputs, policy version): no container, the stored result "
+        "marked `cached` with `cached_from`. Only right for deterministic programs. Not with `secrets` (422).",
+    )
+
+    @model_validator(mode="after")
+    def _cache_without_secrets(self) -> ExecutionRequest:
+        # Refused, not silently run uncached: the caller learns at once that the flag cannot apply. A
+        # secret's value is not part of what identifies a run (it is never hashed nor kept), and the
+        # output of a run that holds one must never be served again.
+        if self.cache and self.secrets:
+            raise ValueError(
+                "cache cannot be combined with secrets: a run that receives secrets is never cached "
+                "(send it without cache, or without secrets)"
+            )
+        return self
 
 
 class ExecutionResult(BaseModel):
@@ -371,6 +389,14 @@ class ExecutionResult(BaseModel):
         None,
         description="A session cell: whether its session is still open after it (false: this cell ended it, "
         "e.g. a timeout it did not stop at when interrupted); null for a one-shot run.",
+    )
+    cached: bool = Field(
+        False, description="Answered from the result cache (`cache: true`): no container ran for this execution."
+    )
+    cached_from: str | None = Field(
+        None,
+        description="A cached result: the id of the execution that ran and produced it (the same key's); its "
+        "usage figures (`wall_ms`, `cpu_ms`...) are that run's.",
     )
 
 

@@ -1,4 +1,4 @@
-"""The one execution path every door calls: admit -> validate -> acquire -> run -> redact -> record.
+"""The one execution path every door calls: admit -> validate -> [lookup] -> acquire -> run -> redact -> record.
 
 An ``Execution`` is one request's life, one-shot run or session cell alike,
 as a sequence of stages (``Stage``); each stage is a method that refuses to run
@@ -6,6 +6,11 @@ out of order. Doors (CLI, REST, MCP) only build a request, name the caller and
 call ``ExecutionService``: ``execute`` runs every stage inline (the CLI);
 ``executions.ExecutionManager`` runs admit and validate in the request and the
 rest as a task of its own (REST and MCP: events, cancellation, 202).
+
+A request that asks for the result cache (``cache: true``) is looked up after
+validate: a hit is the result, and acquire and run are skipped (no container);
+a miss goes on, and its result is offered to the cache before it is published.
+Admission and validation happen either way.
 
 Refusals (admit, validate) raise a ``SandboxError`` and are audited; from
 acquire on, whatever happens becomes the execution's result and is recorded: the
@@ -36,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox import observability
 from sandbox.artifacts import ArtifactStore, describe
+from sandbox.cache import ResultCache, build_result_cache, cache_key
 from sandbox.config import Settings
 from sandbox.engine import (
     Backend,
@@ -92,7 +98,7 @@ class Stage(enum.Enum):
     ADMITTED = "admitted"  # policy, limits and sizes checked; the caller's rate token and slot held
     VALIDATED = "validated"  # every source file passed the policy
     ACQUIRED = "acquired"  # a sandbox is held: a fresh container, or the session's interpreter
-    RAN = "ran"  # a result is in: the program's outcome, or why it could not run
+    RAN = "ran"  # a result is in: the program's outcome (or the result cache's), or why it could not run
     REDACTED = "redacted"  # secrets removed from the result (nothing to remove until secrets exist)
     RECORDED = "recorded"  # the record is written (or there is no store): the end
     REFUSED = "refused"  # admit or validate said no (or was cancelled): audited, nothing recorded
@@ -148,6 +154,9 @@ class Execution:
         #: The bytes of ``result.artifacts``, in order (None for a skipped one): stored by ``record``.
         self.artifact_contents: list[bytes | None] = []
         self.error: SandboxError | None = None
+        #: The result cache's key for this run (``cache: true``, set by ``lookup``); ``hit``: answered from it.
+        self.cache_key: str | None = None
+        self.hit = False
         self.view = ExecutionRecord(
             id=self.id,
             state="running",
@@ -240,6 +249,38 @@ class Execution:
             raise
         self.verdict = verdict
         self.stage = Stage.VALIDATED
+
+    async def lookup(self, on_output: OutputCallback | None = None) -> bool:
+        """The result cache, for a one-shot run that asked for it: True on a hit, whose stored result is now
+        this execution's (output published as if it ran) and which skips acquire and run.
+
+        The findings are this request's own (validation ran); the rest is the stored result, with
+        ``cached_from`` naming the execution that ran. A miss, or a cache that could not be asked
+        (``bypass``), leaves the execution at ``validated`` to be run.
+        """
+        self._expect(Stage.VALIDATED, "lookup")
+        if not self.request.cache or self.session is not None or self.request.secrets:
+            return False
+        assert self.spec is not None and self.policy is not None and self.verdict is not None
+        with self._stage("lookup"):
+            self.cache_key = cache_key(
+                self.spec,
+                key_id=self.caller.key_id,
+                policy=self.policy.name,
+                policy_version=self.policy.version,
+                settings=self.service.settings,
+            )
+            entry = await self.service.results.lookup(self.cache_key)
+        if entry is None:
+            return False
+        result = entry.answer()
+        result.findings = list(self.verdict.findings)
+        for kind, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+            await self._emit(kind, text, on_output)
+        self.result, self.hit = result, True
+        self.stage = Stage.RAN
+        self.log.info("%s from the result cache (ran as %s)", result.status.value, entry.origin)
+        return True
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[Lease]:
@@ -359,15 +400,18 @@ class Execution:
         await self.validate()
 
     async def finish(self, on_output: OutputCallback | None = None) -> None:
-        """acquire -> run -> redact -> record; a failure or a cancellation becomes the recorded result.
+        """[lookup] -> acquire -> run -> redact -> record; a failure or a cancellation becomes the recorded result.
 
-        A cancelled execution is recorded as ``killed`` and the cancellation goes on.
+        A cancelled execution is recorded as ``killed`` and the cancellation goes on. A run that
+        missed the result cache offers its result to it before publishing it (``ResultCache.remember``
+        keeps only the program's own verdicts), so that the caller's next identical request finds it.
         """
         self._expect(Stage.VALIDATED, "finish")
         cancelled: asyncio.CancelledError | None = None
         try:
-            async with self.acquire() as lease:
-                await self.run(lease, on_output)
+            if not await self.lookup(on_output):
+                async with self.acquire() as lease:
+                    await self.run(lease, on_output)
         except asyncio.CancelledError as exc:
             cancelled = exc
             self._failed(self._cancelled_result())
@@ -388,10 +432,27 @@ class Execution:
         finally:
             self.release()
         self.redact()
+        late: asyncio.CancelledError | None = None
+        if self.cache_key is not None and not self.hit and cancelled is None and self.result is not None:
+            try:  # before the result is published: the caller's next identical request finds it
+                await self._remember(self.cache_key, self.result)
+            except asyncio.CancelledError as exc:  # the result is in: it is recorded, then the cancellation goes on
+                late = exc
         await self.record()
         if cancelled is not None:
             await self.service.audit("execution.cancelled", self.caller.key_id, execution=self.id)
             raise cancelled
+        if late is not None:
+            raise late
+
+    async def _remember(self, key: str, result: ExecutionResult) -> None:
+        """Offer the run's result to the cache; a failure here is logged, never the execution's."""
+        try:
+            outcome = await self.service.results.remember(key, self.id, result)
+        except Exception:
+            self.log.exception("could not offer the result to the result cache")
+            return
+        self.log.debug("result cache: %s", outcome)
 
     async def abandon(self) -> None:
         """Finish an execution whose task was cancelled before it took its first step."""
@@ -548,6 +609,7 @@ class ExecutionService:
         warm: bool = True,
         validator: Validator | None = None,
         workers: ValidationWorkers | None = None,
+        results: ResultCache | None = None,
     ) -> None:
         self.settings = settings
         self.backend = backend
@@ -563,6 +625,8 @@ class ExecutionService:
         self.secret_access = SecretAccess(vault, self.audit)
         self.planner = Planner(settings, catalog, policies)
         self.limiter = build_limiter(settings)
+        #: The opt-in result cache: this process's memory, or Redis (shared by every replica) when configured.
+        self.results = results if results is not None else build_result_cache(settings)
         # In-process validation (no workers): the CLI, tests.
         self.validator = validator or Validator(
             cache_bytes=settings.validation_cache_mb << 20, max_findings=settings.validation_max_findings
@@ -628,6 +692,7 @@ class ExecutionService:
         if self.records is not None:
             await self.records.aclose()
         await self.limiter.aclose()
+        await self.results.aclose()
 
     async def readiness(self) -> dict[str, object]:
         """Engine reachable (scale-out: a worker alive), breaker not open, warm pools filled, the database
@@ -783,6 +848,7 @@ def build_service(
     backend: Backend | None = None,
     start_without_engine: bool = False,
     local_engine: bool = False,
+    results: ResultCache | None = None,
 ) -> ExecutionService:
     """Compose the service: the Docker backend (unless ``backend`` is given) behind the circuit breaker,
     validation workers, the store.
@@ -793,7 +859,8 @@ def build_service(
 
     With ``SANDBOX_REDIS_URL`` set, a server's runs go to `sandbox worker`s (``DispatchBackend``,
     scale-out) and everything above the backend stays the same; ``local_engine`` (the worker
-    itself, and the CLI) keeps the engine in this process.
+    itself, and the CLI) keeps the engine in this process. ``results``: the result cache (default:
+    ``build_result_cache(settings)``).
     """
     metrics.enable(settings.metrics)
     catalog = ImageCatalog(settings.images_dir, settings.image_prefix)
@@ -820,11 +887,20 @@ def build_service(
         from sandbox.cluster.events import SharedEvents
 
         service = ExecutionService(
-            settings, DispatchBackend(settings), catalog, policies, store=store, warm=warm, workers=workers
+            settings,
+            DispatchBackend(settings),
+            catalog,
+            policies,
+            store=store,
+            warm=warm,
+            workers=workers,
+            results=results,
         )
         service.shared_events = SharedEvents(connect(settings))
         return service
     engine = MeteredBackend(
         BreakerBackend(backend or DockerBackend(settings), breaker, start_without_engine=start_without_engine)
     )
-    return ExecutionService(settings, engine, catalog, policies, store=store, warm=warm, workers=workers)
+    return ExecutionService(
+        settings, engine, catalog, policies, store=store, warm=warm, workers=workers, results=results
+    )

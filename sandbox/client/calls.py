@@ -179,6 +179,7 @@ class RunOptions(_EnvironmentOptions, total=False):
     stdin: str
     args: Sequence[str]
     outputs: Sequence[str]
+    cache: bool
 
 
 class SessionOptions(_EnvironmentOptions, total=False):

@@ -160,6 +160,8 @@ def readable(record: ExecutionRecord) -> str:
     skipped = [a for a in record.artifacts if a.skipped is not None]
     if skipped:
         line += f", {len(skipped)} artifact(s) skipped ({skipped[0].name}: {skipped[0].skipped})"
+    if record.cached_from:
+        line += f", cached: the result of execution {record.cached_from} (no container ran)"
     line += f"{', ' + record.message if record.message else ''}]"
     parts.append(line)
     return "\n".join(parts)

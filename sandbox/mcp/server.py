@@ -196,9 +196,17 @@ def build_mcp(door: Callable[[], Door], settings: Settings) -> SandboxMCP:
             Field(description=f"Tests mode: up to {settings.max_tests} cases {{stdin, args, expected_stdout}}."),
         ] = None,
         outputs: Outputs = None,
+        cache: Annotated[
+            bool,
+            Field(
+                description="Return the stored result if this key already ran exactly these inputs (no container; "
+                "the result says `cached` and `cached_from`). Only for deterministic programs; not with secrets."
+            ),
+        ] = False,
     ) -> Annotated[CallToolResult, ExecutionRecord]:
         current, who = caller(door, ctx)
         request = ExecutionRequest(
+            cache=cache,
             outputs=outputs or [],
             tests=tests,
             language=language,

@@ -63,6 +63,31 @@ VALIDATIONS = Counter(
     ["verdict"],
 )
 VALIDATION_CACHE_HITS = Counter("sandbox_validation_cache_hits_total", "Validations answered from the verdict cache.")
+RESULT_CACHE_LOOKUPS = Counter(
+    "sandbox_result_cache_lookups_total",
+    "Result cache lookups of requests that asked for it (cache: true): hit, miss, or bypass (the cache is off "
+    "or its store unreachable: the run goes on uncached). Hit ratio: hit over the sum.",
+    ["outcome"],
+)
+RESULT_CACHE_STORES = Counter(
+    "sandbox_result_cache_stores_total",
+    "Results offered to the cache after a miss: stored, skipped (not the program's own verdict, artifacts, too "
+    "large), bypass (cache off or paused) or failed (its store unreachable).",
+    ["outcome"],
+)
+RESULT_CACHE_ENTRIES = Gauge(
+    "sandbox_result_cache_entries", "Results held in this process's memory cache.", multiprocess_mode="livesum"
+)
+RESULT_CACHE_BYTES = Gauge(
+    "sandbox_result_cache_bytes", "Bytes held in this process's memory cache.", multiprocess_mode="livesum"
+)
+#: The label values of the two counters, all created at start: a ratio over them is defined from the first scrape.
+RESULT_CACHE_LOOKUP_OUTCOMES = ("hit", "miss", "bypass")
+RESULT_CACHE_STORE_OUTCOMES = ("stored", "skipped", "bypass", "failed")
+for _outcome in RESULT_CACHE_LOOKUP_OUTCOMES:
+    RESULT_CACHE_LOOKUPS.labels(_outcome)
+for _outcome in RESULT_CACHE_STORE_OUTCOMES:
+    RESULT_CACHE_STORES.labels(_outcome)
 POOL_READY = Gauge("sandbox_pool_ready", "Warm containers ready to take.", ["pool"], multiprocess_mode="livesum")
 POOL_SIZE = Gauge("sandbox_pool_size", "Warm containers each pool keeps.", ["pool"], multiprocess_mode="livesum")
 POOL_HITS = Counter("sandbox_pool_hits_total", "Runs that took a warm container.", ["pool"])
@@ -248,6 +273,31 @@ def validated(verdict: str, *, cached: bool) -> None:
     _child(VALIDATIONS, verdict).inc()
     if cached:
         VALIDATION_CACHE_HITS.inc()
+
+
+# ---------------------------------------------------------------------------- result cache
+
+
+def result_cache_lookup(outcome: str) -> None:
+    """A request with ``cache: true`` looked up its result: ``hit``, ``miss`` or ``bypass``."""
+    if not _enabled:
+        return
+    RESULT_CACHE_LOOKUPS.labels(outcome if outcome in RESULT_CACHE_LOOKUP_OUTCOMES else OTHER).inc()
+
+
+def result_cache_store(outcome: str) -> None:
+    """A missed run's result was offered to the cache: ``stored``, ``skipped``, ``bypass`` or ``failed``."""
+    if not _enabled:
+        return
+    RESULT_CACHE_STORES.labels(outcome if outcome in RESULT_CACHE_STORE_OUTCOMES else OTHER).inc()
+
+
+def result_cache_held(entries: int, size: int) -> None:
+    """What this process's memory cache holds now."""
+    if not _enabled:
+        return
+    RESULT_CACHE_ENTRIES.set(entries)
+    RESULT_CACHE_BYTES.set(size)
 
 
 # -------------------------------------------------------------------- pools and sessions

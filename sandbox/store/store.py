@@ -49,8 +49,8 @@ def upsert_execution(dialect: str) -> Executable | None:
 
 
 #: The parts of a result kept together in ``executions.stages`` (artifacts: their entries, not their bytes;
-#: ``session_open``: a session cell's, whether its session outlived it).
-STAGES = ("compile", "tests", "summary", "artifacts", "session_open")
+#: ``session_open``: a session cell's, whether its session outlived it; ``cached_from``: a cached result's origin).
+STAGES = ("compile", "tests", "summary", "artifacts", "session_open", "cached_from")
 
 
 def hash_key(plaintext: str) -> str:
@@ -196,7 +196,8 @@ class Store:
                 raise IntegrityError("upsert", None, Exception(f"no execution {row['id']} to update"))
 
     def _execution_values(self, record: ExecutionRecord) -> dict[str, Any]:
-        values = _as_utc(record.model_dump(exclude={"findings", *STAGES}))
+        # ``cached`` is ``cached_from is not None``: only the id is kept (in ``stages``).
+        values = _as_utc(record.model_dump(exclude={"findings", "cached", *STAGES}))
         stages = record.model_dump(mode="json", include=set(STAGES), exclude_none=True)
         # A record keeps ``output_bytes`` per stream: tests mode's cases share it.
         share = self.output_bytes // max(len(stages.get("tests", ())), 1)
@@ -332,6 +333,7 @@ def _record(row: ExecutionRow) -> ExecutionRecord:
         message=row.message,
         findings=[Finding(**f) for f in row.findings or []],
         **(row.stages or {}),
+        cached=bool((row.stages or {}).get("cached_from")),
         language=row.language,
         policy=row.policy,
         code_sha256=row.code_sha256,

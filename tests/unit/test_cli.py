@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import sandbox.cli
 import sandbox.service
+from sandbox.cache import ResultCache
 from sandbox.cli import STATUS_EXIT_CODES, app, exit_code_for
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, ImageCatalog, RunOutcome, RunSpec
@@ -103,11 +104,14 @@ class FakeService:
                 raise outcome
             return outcome
 
-        def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
+        def build_service(
+            settings: Settings, *, warm: bool = True, results: ResultCache | None = None
+        ) -> ExecutionService:
             assert warm is False, "`sandbox run` must not warm pools"
             self.backend = FakeBackend(handler)
             policies = PolicySet(settings.policies_dir, settings.default_policy)
-            return ExecutionService(settings, self.backend, ImageCatalog(settings.images_dir), policies, warm=warm)
+            catalog = ImageCatalog(settings.images_dir)
+            return ExecutionService(settings, self.backend, catalog, policies, warm=warm, results=results)
 
         monkeypatch.setattr(sandbox.service, "build_service", build_service)
 
@@ -220,7 +224,7 @@ def test_run_non_utf8_file_is_rejected(cli: CliRunner, tmp_path: Path, monkeypat
 def test_an_unexpected_error_is_internal_error_with_the_traceback_in_the_log(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(settings: Settings, *, warm: bool = True) -> ExecutionService:
+    def broken(settings: Settings, *, warm: bool = True, results: ResultCache | None = None) -> ExecutionService:
         raise RuntimeError("boom at /srv/secret/path")
 
     monkeypatch.setattr(sandbox.service, "build_service", broken)
@@ -327,3 +331,25 @@ def test_images_build_refuses_an_unknown_language_and_all_with_language(
     both = cli.invoke(app, ["images", "build", "--all", "-l", "c"])
     assert both.exit_code == 2 and "not both" in both.stderr
     assert builds.asked == []
+
+
+def test_run_cache_answers_the_second_run_from_the_state_directory(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeService(monkeypatch, RunOutcome(status=Status.OK, exit_code=0, stdout=b"42\n", wall_ms=4))
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path / "state"))
+    program = tmp_path / "prog.py"
+    program.write_text("print(6 * 7)")
+    first = cli.invoke(app, ["run", "--cache", str(program)])
+    second = cli.invoke(app, ["run", "--cache", "--json", str(program)])  # another process, in effect
+    assert first.exit_code == 0 and second.exit_code == 0, (first.output, second.output)
+    assert len(fake.specs) == 1 and first.stdout == "42\n"
+    cached = ExecutionResult.model_validate_json(second.stdout)
+    assert cached.cached and cached.cached_from and cached.stdout == "42\n"
+    third = cli.invoke(app, ["run", "--cache", str(program)])
+    assert third.stdout == "42\n" and f"(cached: ran as {cached.cached_from})" in flat(third.stderr)
+    assert len(fake.specs) == 1
+    cli.invoke(app, ["run", str(program)])  # without the flag: it runs
+    assert len(fake.specs) == 2
+    entries = list((tmp_path / "state" / "result-cache").iterdir())
+    assert len(entries) == 1 and (entries[0].parent.stat().st_mode & 0o777) == 0o700

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import sandbox.cli
 import sandbox.service
+from sandbox.cache import ResultCache
 from sandbox.cli import app, ending
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, ImageCatalog, RunFile, RunOutcome, RunSpec
@@ -44,11 +45,12 @@ class Runs:
             self.specs.append(spec)
             return outcome
 
-        def build_service(settings: Settings, *, warm: bool = True) -> ExecutionService:
+        def build_service(
+            settings: Settings, *, warm: bool = True, results: ResultCache | None = None
+        ) -> ExecutionService:
             policies = PolicySet(settings.policies_dir, settings.default_policy)
-            return ExecutionService(
-                settings, FakeBackend(handler), ImageCatalog(settings.images_dir), policies, warm=warm
-            )
+            catalog = ImageCatalog(settings.images_dir)
+            return ExecutionService(settings, FakeBackend(handler), catalog, policies, warm=warm, results=results)
 
         monkeypatch.setattr(sandbox.service, "build_service", build_service)
 

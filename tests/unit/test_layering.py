@@ -161,9 +161,10 @@ def test_sqlalchemy_only_in_the_store() -> None:
         assert _is(module, "sandbox.store"), f"{module} imports sqlalchemy"
 
 
-def test_redis_only_in_the_shared_limits_and_the_cluster() -> None:
+def test_redis_only_in_the_shared_limits_the_shared_result_cache_and_the_cluster() -> None:
+    shared = {"sandbox.resilience.shared_limits", "sandbox.cache.shared"}
     for module in importers_of("redis"):
-        assert _is(module, "sandbox.cluster") or module == "sandbox.resilience.shared_limits", f"{module} imports redis"
+        assert _is(module, "sandbox.cluster") or module in shared, f"{module} imports redis"
 
 
 def test_fastapi_only_in_the_api_package() -> None:

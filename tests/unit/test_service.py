@@ -291,6 +291,8 @@ def test_to_result_copies_every_field() -> None:
         "summary": {"total": 1, "passed": 0, "failed": 1, "unjudged": 0},
         "artifacts": [],
         "session_open": None,  # set by the run stage, for a session's cell only
+        "cached": False,  # set by the lookup stage, on a hit only
+        "cached_from": None,
     }
 
 

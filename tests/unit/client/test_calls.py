@@ -67,3 +67,10 @@ def test_secret_values_are_checked_like_the_server_does() -> None:
     assert calls.secret_set("TOKEN", "long enough value").json == {"value": "long enough value"}
     with pytest.raises(BadRequest, match="value"):
         calls.secret_set("TOKEN", "short")
+
+
+def test_the_cache_flag_is_sent_and_refused_with_secrets_before_sending() -> None:
+    assert calls.run(CONFIG, calls.execution_request("x", cache=True)).json == {"code": "x", "cache": True}
+    with pytest.raises(BadRequest, match="cache cannot be combined with secrets") as raised:
+        calls.execution_request("x", cache=True, secrets=["TOKEN"])
+    assert raised.value.status_code is None
