@@ -1,9 +1,11 @@
 """What the request-head deadline and connection caps cost a request: uvicorn's plain h11 protocol (A)
-against ``GuardedH11Protocol`` (B), nothing else different.
+against ``GuardedH11Protocol`` (B), nothing else different; ``--pair httptools`` the same on
+httptools and uvloop, ``--pair switch`` the guarded h11 on asyncio's loop (A) against the guarded
+httptools on uvloop (B), what `sandbox serve` ran before and runs now.
 
 Run from the project root:
 
-    .venv/bin/python bench/protocol_bench.py [--rounds 3000] [--repeat 3]
+    .venv/bin/python bench/protocol_bench.py [--rounds 3000] [--repeat 3] [--pair h11|httptools|switch]
 
 Two uvicorn servers in this process, each in its own thread, serve the same
 trivial ASGI app (a 2-byte answer, with the lifespan state the real app hands
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import uvicorn  # noqa: E402
 
-from sandbox.api.connections import LIMITS_STATE, ConnectionLimits  # noqa: E402
+from sandbox.api.connections import LIMITS_STATE, PROTOCOLS, ConnectionLimits  # noqa: E402
 from sandbox.config import Settings  # noqa: E402
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
@@ -51,11 +53,24 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def serve(protocol: str) -> tuple[uvicorn.Server, threading.Thread, int]:
+#: What A and B are for each ``--pair``: (uvicorn ``http``, ``loop``).
+PAIRS = {
+    "h11": (("uvicorn.protocols.http.h11_impl:H11Protocol", "asyncio"), (PROTOCOLS["h11"], "asyncio")),
+    "httptools": (
+        ("uvicorn.protocols.http.httptools_impl:HttpToolsProtocol", "uvloop"),
+        (PROTOCOLS["httptools"], "uvloop"),
+    ),
+    "switch": ((PROTOCOLS["h11"], "asyncio"), (PROTOCOLS["httptools"], "uvloop")),
+}
+
+
+def serve(protocol: str, loop: str) -> tuple[uvicorn.Server, threading.Thread, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    config = uvicorn.Config(app, port=port, http=protocol, lifespan="on", log_level="error", access_log=False)
+    config = uvicorn.Config(
+        app, port=port, http=protocol, loop=loop, lifespan="on", log_level="error", access_log=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -91,11 +106,9 @@ def ci95(values: list[float], resamples: int = 2000) -> tuple[float, float]:
     return medians[int(resamples * 0.025)], medians[int(resamples * 0.975) - 1]
 
 
-def one_run(rounds: int, fresh: bool) -> tuple[list[float], list[float]]:
-    servers = {
-        "A": serve("uvicorn.protocols.http.h11_impl:H11Protocol"),
-        "B": serve("sandbox.api.connections:GuardedH11Protocol"),
-    }
+def one_run(rounds: int, fresh: bool, pair: str) -> tuple[list[float], list[float]]:
+    (http_a, loop_a), (http_b, loop_b) = PAIRS[pair]
+    servers = {"A": serve(http_a, loop_a), "B": serve(http_b, loop_b)}
     clients = {name: Client(port, fresh) for name, (_, _, port) in servers.items()}
     samples: dict[str, list[float]] = {"A": [], "B": []}
     order = random.Random(rounds)
@@ -118,18 +131,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fresh", action="store_true", help="A new connection for every request.")
+    parser.add_argument(
+        "--pair",
+        choices=sorted(PAIRS),
+        default="h11",
+        help="h11: plain h11 (A) against the guarded one (B); httptools: the same on httptools and uvloop; "
+        "switch: the guarded h11 on asyncio (A) against the guarded httptools on uvloop (B)",
+    )
     args = parser.parse_args()
     pooled_a: list[float] = []
     pooled_b: list[float] = []
     per_run = []
     for _ in range(args.repeat):
-        a, b = one_run(args.rounds, args.fresh)
+        a, b = one_run(args.rounds, args.fresh, args.pair)
         pooled_a += a
         pooled_b += b
         per_run.append(statistics.median(y - x for x, y in zip(a, b, strict=True)))
     diffs = [y - x for x, y in zip(pooled_a, pooled_b, strict=True)]
     low, high = ci95(diffs)
-    kind = "new connection each" if args.fresh else "keep-alive"
+    kind = f"{args.pair}: " + ("new connection each" if args.fresh else "keep-alive")
     print(
         f"| {kind} | {len(diffs)} | {statistics.median(pooled_a):.0f} | {statistics.median(pooled_b):.0f} | "
         f"{statistics.median(diffs):+.1f} | {low:+.1f} .. {high:+.1f} | {', '.join(f'{m:+.1f}' for m in per_run)} |"

@@ -96,8 +96,6 @@ STATUS_EXIT_CODES = {
     Status.CAPACITY_UNAVAILABLE: 75,
     Status.INTERNAL_ERROR: 70,
 }
-#: `sandbox serve`'s HTTP protocol (sandbox/api/connections.py) and its cap on a request head (D06).
-HTTP_PROTOCOL, MAX_HEAD_BYTES = "sandbox.api.connections:GuardedH11Protocol", 32 << 10
 
 
 def exit_code_for(result: ExecutionResult) -> int:
@@ -534,6 +532,8 @@ def serve(
     """Run the REST API (uvicorn): warm pools, validation workers, SQLite under the state directory."""
     import uvicorn
 
+    from sandbox.api.connections import server_options
+
     settings = _settings()
     configure_logging(settings)  # this process's; each worker's own in app_from_env (uvicorn's loggers too)
     host, port = host or settings.host, port or settings.port
@@ -558,12 +558,10 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        # uvicorn's h11 protocol with a deadline on request heads and connection caps (D05), its limits from
-        # the app; requests in progress are limited there too (uvicorn's limit_concurrency would count
-        # half-open connections).
-        http=HTTP_PROTOCOL,
-        timeout_keep_alive=settings.keep_alive_s,
-        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        # uvicorn's httptools (or h11) protocol with a deadline on request heads, connection caps and a cap on
+        # a head (D05, D06), its limits from the app; requests in progress are limited there too (uvicorn's
+        # limit_concurrency would count half-open connections). Its loop: uvloop with httptools.
+        **server_options(settings),
         # Requests still open past the grace (event streams, MCP streams) are cut so shutdown ends.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_s) + 5,
         log_config=None,  # uvicorn's loggers go through ours: one format
@@ -576,6 +574,7 @@ def worker() -> None:
     """Run a scale-out worker on this Docker host: it takes runs and sessions from the replicas over Redis
     (SANDBOX_REDIS_URL), owns this host's engine, pools, breaker and janitor, and serves /healthz, /readyz
     and /metrics on SANDBOX_WORKER_HOST:SANDBOX_WORKER_PORT. SIGTERM drains it."""
+    from sandbox.api.connections import loop_factory
     from sandbox.api.worker_health import serve as serve_worker
 
     settings = _settings()
@@ -584,7 +583,8 @@ def worker() -> None:
     configure_logging(settings)
     _prepare_pool_images(settings)
     err.print(f"sandbox worker - Redis {escape(_redacted_redis(settings.redis_url))}", markup=False)
-    asyncio.run(serve_worker(settings))
+    with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:  # uvloop, as `sandbox serve`'s
+        runner.run(serve_worker(settings))
 
 
 def _redacted_redis(url: str) -> str:

@@ -7,6 +7,7 @@ other module reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -114,6 +115,11 @@ class Settings(BaseSettings):
     )
     max_connections: int = Field(
         1000, ge=1, description="Open connections per server process; past it the longest wait for a head is cut."
+    )
+    http_protocol: Literal["httptools", "h11"] = Field(
+        "httptools",
+        description="HTTP/1.1 parser of the servers: httptools (C, on uvloop; the faster) or h11 (pure Python, on "
+        "asyncio's loop: for a platform without their wheels). Both carry the same connection limits.",
     )
 
     # Sessions.

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sandbox.config import Settings
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -17,12 +19,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_in_thread(app: Any, *, start_timeout: float = 30, **config: Any) -> Iterator[str]:
-    """Serve ``app`` until the block ends (lifespan on unless ``config`` says otherwise); yields its base URL."""
+def uvicorn_in_thread(
+    app: Any, *, start_timeout: float = 30, settings: Settings | None = None, **config: Any
+) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL. The server is `sandbox serve`'s (its
+    protocol, loop and connection options from ``settings``, the declared defaults unless given),
+    lifespan on, unless ``config`` says otherwise."""
     import uvicorn
 
+    from sandbox.api.connections import server_options
+
+    options = {"lifespan": "on", **server_options(settings or Settings.model_construct()), **config}
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **{"lifespan": "on", **config}))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout

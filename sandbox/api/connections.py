@@ -1,9 +1,9 @@
-"""The HTTP server's connection limits: what one client can hold, and for how long (D05, issue 11).
+"""The HTTP server's connection limits: what one client can hold, and for how long (D05, D06, issue 11).
 
 uvicorn's own limits leave a server deniable by one client: it has no deadline on
 reading a request's head, and its ``limit_concurrency`` counts open connections,
 so a few hundred connections that never finish their headers make every other
-request a 503. ``GuardedH11Protocol`` is uvicorn's h11 protocol with:
+request a 503. ``ConnectionGuard`` adds to a uvicorn HTTP protocol:
 
 - a deadline on the whole head (request line and headers) of every request,
   counted from the connection's start or the end of the previous response, not
@@ -15,23 +15,34 @@ request a 503. ``GuardedH11Protocol`` is uvicorn's h11 protocol with:
 - a limit on requests in progress (``max_requests``, 503 past it) that counts
   requests whose head is complete, not connections.
 
-The body of a request is bounded by ``BodyGuard`` (size and read deadline).
+Its protocol also closes a connection whose request was answered before its body
+was read (401 without a key, 413, 503): the rest of the body would hold the
+connection with no deadline. Two protocols carry the guard: ``GuardedH11Protocol``
+here (uvicorn's pure-Python h11) and ``GuardedHttpToolsProtocol``
+(``sandbox.api.connections_httptools``: uvicorn's httptools, the default, faster by
+~0.3 ms a request). ``server_options`` is what every server of the project hands
+uvicorn: the protocol ``Settings.http_protocol`` names, its event loop, and the cap
+on a request head (``MAX_HEAD_BYTES``).
 
-`sandbox serve` names this class as uvicorn's ``http`` protocol; the limits come from
-the settings through the app's lifespan state (``LIMITS_STATE``), which uvicorn hands
-to every connection of that server: each server, each worker process, has its own.
+The body of a request is bounded by ``BodyGuard`` (size and read deadline). The
+limits come from the settings through the app's lifespan state (``LIMITS_STATE``),
+which uvicorn hands to every connection of that server: each server, each worker
+process, has its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
 import h11
-from uvicorn.config import Config
+from uvicorn.config import LOOP_FACTORIES, Config
+from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
@@ -46,10 +57,41 @@ TOO_MANY = (
 )
 #: What a client whose request head was still incomplete at the deadline receives.
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-
+#: The cap on one request's head, request line and headers (D06): h11 answers 400 past it, httptools 431.
+MAX_HEAD_BYTES = 32 << 10
 
 #: The lifespan state key under which the app hands its limits to the server (``create_app``'s lifespan).
 LIMITS_STATE = "sandbox.connection_limits"
+#: uvicorn's ``http`` protocol and ``loop`` for each value of ``Settings.http_protocol``: httptools on
+#: uvloop when it is installed ("auto"; the ``server`` extra installs it where it has wheels), h11 on
+#: asyncio's own loop (the portable pair).
+PROTOCOLS = {
+    "httptools": "sandbox.api.connections_httptools:GuardedHttpToolsProtocol",
+    "h11": "sandbox.api.connections:GuardedH11Protocol",
+}
+LOOPS = {"httptools": "auto", "h11": "asyncio"}
+
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What `sandbox serve` and the tests hand uvicorn about connections and its loop (the protocol
+    reads its limits from the app)."""
+    return {
+        "http": PROTOCOLS[settings.http_protocol],
+        "loop": LOOPS[settings.http_protocol],
+        "timeout_keep_alive": settings.keep_alive_s,
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+    }
+
+
+def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop of ``server_options``, for a process that runs its own (``sandbox worker``, whose
+    health server shares the worker's loop): ``asyncio.Runner(loop_factory=...)``."""
+    factory: Callable[..., Callable[[], asyncio.AbstractEventLoop]] = import_from_string(
+        LOOP_FACTORIES[LOOPS[settings.http_protocol]]
+    )
+    return factory(use_subprocess=False)
 
 
 @dataclass(frozen=True)
@@ -77,15 +119,114 @@ class _Books:
     def __init__(self) -> None:
         self.per_client: Counter[str] = Counter()
         #: Connections waiting for a request head, oldest first (dicts keep insertion order).
-        self.waiting: dict[GuardedH11Protocol, None] = {}
+        self.waiting: dict[ConnectionGuard, None] = {}
+
+    def evict_oldest_waiting(self) -> bool:
+        """Close the connection that has waited longest for a request head; False if none waits."""
+        for oldest in self.waiting:
+            oldest.head_done()
+            if oldest.transport is not None:
+                oldest.transport.close()
+            return True
+        return False
 
 
 DEFAULT_LIMITS = ConnectionLimits.of(Settings.model_construct())  # the declared defaults (no environment)
 _BOOKS: WeakKeyDictionary[ServerState, _Books] = WeakKeyDictionary()
 
 
+class ConnectionGuard:
+    """One connection's side of the limits, whichever protocol parses it.
+
+    The protocol calls ``admit`` when the connection is made (False: refused and closed), ``heard``
+    with every chunk it receives, ``head_done`` once a request's head is complete, ``await_head``
+    when it is ready for the next one, and ``release`` when the connection is lost; it serves
+    ``limited(app)`` for uvicorn's own concurrency limit, which it turns off.
+    """
+
+    def __init__(self, app_state: dict[str, Any], server_state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+        limits = app_state.get(LIMITS_STATE)
+        self.limits = limits if isinstance(limits, ConnectionLimits) else DEFAULT_LIMITS
+        self.books = _BOOKS.setdefault(server_state, _Books())
+        self.tasks = server_state.tasks
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.address: str | None = None  # counted against its cap while open; None: refused or unknown
+        self.timer: asyncio.TimerHandle | None = None
+        self.started = False  # something of the awaited head came
+
+    @property
+    def waiting(self) -> bool:
+        """A request head is awaited (its deadline runs)."""
+        return self.timer is not None
+
+    def admit(self, transport: asyncio.Transport, client: tuple[str, int] | None, open_connections: int) -> bool:
+        """Count a new connection and start its head deadline, or refuse it (answered and closed)."""
+        address = client[0] if client else None
+        cap = self.limits.max_connections_per_client
+        if address is not None and cap and self.books.per_client[address] >= cap:
+            transport.write(TOO_MANY)
+            transport.close()
+            return False
+        if open_connections > self.limits.max_connections and not self.books.evict_oldest_waiting():
+            transport.close()
+            return False
+        self.transport = transport
+        if address is not None:
+            self.address = address
+            self.books.per_client[address] += 1
+        self.await_head()
+        return True
+
+    def release(self) -> None:
+        """The connection is gone: stop its deadline and uncount it."""
+        self.head_done()
+        if self.address is not None:
+            self.books.per_client[self.address] -= 1
+            if self.books.per_client[self.address] <= 0:
+                del self.books.per_client[self.address]
+            self.address = None
+
+    def heard(self) -> None:
+        if self.timer is not None:
+            self.started = True
+
+    def await_head(self, started: bool = False) -> None:
+        """Start the deadline of the next request's head (``started``: some of it is already in)."""
+        self.head_done()
+        self.started = started
+        self.timer = self.loop.call_later(self.limits.header_timeout_s, self._timed_out)
+        self.books.waiting[self] = None
+
+    def head_done(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.books.waiting.pop(self, None)
+
+    def _timed_out(self) -> None:
+        self.timer = None
+        self.books.waiting.pop(self, None)
+        if self.transport is not None and not self.transport.is_closing():
+            if self.started:
+                self.transport.write(TIMED_OUT)
+            self.transport.close()
+
+    def limited(self, app: ASGIApp, logger: logging.Logger) -> ASGIApp:
+        """``app``, or a 503 while ``max_requests`` requests (this one's task included) are in progress."""
+
+        async def limited_app(scope: Any, receive: Any, send: Any) -> None:
+            if len(self.tasks) > self.limits.max_requests:
+                logger.warning("Exceeded concurrency limit.")
+                await service_unavailable(scope, receive, send)
+            else:
+                await app(scope, receive, send)
+
+        return limited_app
+
+
 class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a request-head deadline and connection caps (module docstring)."""
+    """uvicorn's h11 protocol with the ``ConnectionGuard`` (module docstring)."""
 
     def __init__(
         self,
@@ -95,91 +236,29 @@ class GuardedH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        limits = app_state.get(LIMITS_STATE)
-        self.limits = limits if isinstance(limits, ConnectionLimits) else DEFAULT_LIMITS
-        self.books = _BOOKS.setdefault(server_state, _Books())
-        self.limit_concurrency = None  # uvicorn's counts connections; ours (below) counts requests
-        self.inner_app = self.app
-        self.app = self.limited_app
-        self.address: str | None = None  # counted against its cap while open; None: refused or unknown
-        self.head_timer: asyncio.TimerHandle | None = None
-        self.head_started = False
+        self.guard = ConnectionGuard(app_state, server_state, self.loop)
+        self.limit_concurrency = None  # uvicorn's counts connections; the guard's counts requests
+        self.app = self.guard.limited(self.app, self.logger)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        address = self.client[0] if self.client else None
-        cap = self.limits.max_connections_per_client
-        if address is not None and cap and self.books.per_client[address] >= cap:
-            transport.write(TOO_MANY)
-            transport.close()
-            return
-        if len(self.connections) > self.limits.max_connections and not self._evict_oldest_waiting():
-            transport.close()
-            return
-        if address is not None:
-            self.address = address
-            self.books.per_client[address] += 1
-        self._await_head()
+        self.guard.admit(transport, self.client, len(self.connections))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._head_done()
-        if self.address is not None:
-            self.books.per_client[self.address] -= 1
-            if self.books.per_client[self.address] <= 0:
-                del self.books.per_client[self.address]
-            self.address = None
+        self.guard.release()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.head_timer is not None:
-            self.head_started = True
+        self.guard.heard()
         super().data_received(data)
-        if self.head_timer is not None and self.conn.their_state is not h11.IDLE:
-            self._head_done()  # a request's head is complete (or the connection failed)
+        if self.guard.waiting and self.conn.their_state is not h11.IDLE:
+            self.guard.head_done()  # a request's head is complete (or the connection failed)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # may start a pipelined request at once
         if self.transport.is_closing():
             return
         if self.conn.their_state is h11.SEND_BODY:
-            # Answered before its body was read (401 without a key, 413, 503): the rest of the body
-            # would hold the connection with no deadline (each byte resets keep-alive). Close it.
-            self.transport.close()
+            self.transport.close()  # answered before its body was read (module docstring)
         elif self.conn.their_state is h11.IDLE:
-            self._await_head()
-
-    async def limited_app(self, scope: Any, receive: Any, send: Any) -> None:
-        """The app, or a 503 while ``max_requests`` requests (this one's task included) are in progress."""
-        if len(self.tasks) > self.limits.max_requests:
-            self.logger.warning("Exceeded concurrency limit.")
-            await service_unavailable(scope, receive, send)
-        else:
-            await self.inner_app(scope, receive, send)
-
-    def _await_head(self) -> None:
-        self._head_done()
-        self.head_started = False
-        self.head_timer = self.loop.call_later(self.limits.header_timeout_s, self._head_timed_out)
-        self.books.waiting[self] = None
-
-    def _head_done(self) -> None:
-        if self.head_timer is not None:
-            self.head_timer.cancel()
-            self.head_timer = None
-        self.books.waiting.pop(self, None)
-
-    def _head_timed_out(self) -> None:
-        self.head_timer = None
-        self.books.waiting.pop(self, None)
-        if not self.transport.is_closing():
-            if self.head_started:
-                self.transport.write(TIMED_OUT)
-            self.transport.close()
-
-    def _evict_oldest_waiting(self) -> bool:
-        """Close the connection that has waited longest for a request head; False if none waits."""
-        for oldest in self.books.waiting:
-            oldest._head_done()
-            oldest.transport.close()
-            return True
-        return False
+            self.guard.await_head()

@@ -2,8 +2,13 @@
 
 A body over the cap is refused with 413 as soon as its ``Content-Length`` says
 so, or as soon as a chunked body passes the cap while streaming (D01, D02). A
-JSON body nested deeper than ``max_depth`` is refused with 422 before
-``json.loads`` could recurse on it (D04). A body still arriving ``timeout_s``
+JSON body nested deeper than ``max_depth`` is refused with 422 (D04). A JSON body
+is parsed here, once: the nesting is measured on the parsed value (``json.loads``
+is C, and bounded by the interpreter's recursion limit: a deeper text is a
+``RecursionError``, measured by ``json_depth`` instead), and the value goes on in
+the scope (``PARSED_JSON``) for ``ParsedBodyRoute`` to hand FastAPI, which would
+otherwise parse the same bytes again. A body that is not valid JSON is measured by
+``json_depth`` as before and left to FastAPI's own 422. A body still arriving ``timeout_s``
 after its head is refused with 408, and when ``authenticate`` is given, a request
 it refuses gets its answer (401) before any of its body is read: only key holders
 can make the server wait for a slow body (D05, with the request-head deadline of
@@ -13,13 +18,20 @@ can make the server wait for a slow body (D05, with the request-head deadline of
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.api.problems import error_response, problem
 from sandbox.errors import PayloadTooLarge, SandboxError
 from sandbox.models import ErrorBody, Status
+
+#: The scope key of a JSON body's parsed value (set by ``BodyGuard``, read by ``ParsedRequest``).
+PARSED_JSON = "sandbox.parsed_json"
 
 
 class BodyGuard:
@@ -79,12 +91,18 @@ class BodyGuard:
             detail = f"the request body took longer than {self.timeout_s:g} s to arrive"
             await problem(408, ErrorBody(code=Status.REJECTED, message=detail))(scope, receive, send)
             return
-        is_json = b"json" in headers.get(b"content-type", b"").lower()
-        depth = json_depth(body) if is_json else 0
-        if depth > self.max_depth:
-            detail = f"JSON nested {depth} levels deep; the limit is {self.max_depth}"
-            await problem(422, ErrorBody(code=Status.REJECTED, message=detail))(scope, receive, send)
-            return
+        if b"json" in headers.get(b"content-type", b"").lower():
+            try:
+                parsed = json.loads(body)
+            except (ValueError, RecursionError):  # not JSON (FastAPI says why), or deeper than it can parse
+                depth = json_depth(body)
+            else:
+                depth = value_depth(parsed)
+                scope[PARSED_JSON] = parsed
+            if depth > self.max_depth:
+                detail = f"JSON nested {depth} levels deep; the limit is {self.max_depth}"
+                await problem(422, ErrorBody(code=Status.REJECTED, message=detail))(scope, receive, send)
+                return
         replayed = False
 
         async def replay() -> Message:
@@ -95,6 +113,41 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class ParsedRequest(Request):
+    """A request whose JSON body ``BodyGuard`` has parsed already: ``json()`` is that value."""
+
+    async def json(self) -> Any:
+        if PARSED_JSON in self.scope:
+            return self.scope[PARSED_JSON]
+        return await super().json()
+
+
+class ParsedBodyRoute(APIRoute):
+    """FastAPI's route, reading a JSON body ``BodyGuard`` parsed (``route_class`` of the routers with bodies):
+    what FastAPI validates is the same, parsed once."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def parsed_body_handler(request: Request) -> Response:
+            return await handler(ParsedRequest(request.scope, request.receive))
+
+        return parsed_body_handler
+
+
+def value_depth(value: Any) -> int:
+    """Deepest nesting of a parsed JSON value: what ``json_depth`` counts in its text."""
+    deepest = 0
+    stack = [(value, 1)] if isinstance(value, dict | list) else []
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for item in node.values() if isinstance(node, dict) else node:
+            if isinstance(item, dict | list):
+                stack.append((item, depth + 1))
+    return deepest
 
 
 _KEEP = b'"\\[]{}'

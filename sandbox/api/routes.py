@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from sandbox.api.auth import bearer, current_caller
+from sandbox.api.guard import ParsedBodyRoute
 from sandbox.api.problems import documented
 from sandbox.artifacts import artifact_headers
 from sandbox.artifacts import inline as inline_artifact
@@ -36,7 +37,10 @@ from sandbox.service import Event, ExecutionService
 from sandbox.sessions import SessionManager
 
 router = APIRouter(
-    prefix="/v1", dependencies=[Depends(bearer)], responses=documented(400, 401, 404, 413, 422, 429, 503)
+    prefix="/v1",
+    dependencies=[Depends(bearer)],
+    responses=documented(400, 401, 404, 413, 422, 429, 503),
+    route_class=ParsedBodyRoute,  # a JSON body is parsed once, by the BodyGuard
 )
 Key = Annotated[Caller, Depends(current_caller)]
 InlineArtifacts = Annotated[
@@ -63,6 +67,12 @@ def sessions(request: Request) -> SessionManager:
     return found
 
 
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """A validated model as the JSON answer, serialised once by pydantic (the bytes ``JSONResponse`` would
+    send for its ``model_dump(mode="json")``, in half the time: no dict, no second pass through ``json``)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
 @router.post(
     "/executions",
     response_model=ExecutionRecord,
@@ -83,7 +93,7 @@ async def create_execution(
             raise execution.error
     view = await manager(request).inlined(execution.view) if inline and wait else execution.view
     # Already a validated model: serialise it directly rather than through response_model again.
-    return JSONResponse(view.model_dump(mode="json"), status_code=200 if wait else 202)
+    return model_response(view, 200 if wait else 202)
 
 
 @router.get("/executions", response_model=ExecutionPage, summary="This key's executions, newest first")
@@ -102,7 +112,7 @@ async def get_execution(execution_id: str, key: Key, request: Request, inline: I
     record = await manager(request).get(execution_id, key)
     if inline:
         record = await manager(request).inlined(record)
-    return JSONResponse(record.model_dump(mode="json"))
+    return model_response(record)
 
 
 @router.get(
@@ -134,7 +144,7 @@ async def get_artifact(
                 f"artifact {name!r} is {len(data)} bytes, over the {cap} bytes returned inline "
                 "(SANDBOX_ARTIFACTS_INLINE_MAX_BYTES): fetch it without inline=true"
             )
-        return JSONResponse(inline_artifact(entry, data, cap).model_dump(mode="json"))
+        return model_response(inline_artifact(entry, data, cap))
     return Response(data, media_type=entry.media_type, headers=artifact_headers(entry))
 
 
@@ -241,7 +251,7 @@ async def session_execute(
         await execution.done.wait()
         if execution.error is not None:
             raise execution.error
-    return JSONResponse(execution.view.model_dump(mode="json"), status_code=200 if wait else 202)
+    return model_response(execution.view, 200 if wait else 202)
 
 
 @router.put("/sessions/{session_id}/files/{path:path}", status_code=204, summary="Write a file into the session")

@@ -11,15 +11,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 
 from sandbox.api.auth import bearer, current_caller
+from sandbox.api.guard import ParsedBodyRoute
 from sandbox.api.problems import documented
+from sandbox.api.routes import model_response
 from sandbox.models import Caller, SecretValue
 from sandbox.responses import SecretInfo
 from sandbox.secrets.use import SecretAccess
 
-router = APIRouter(prefix="/v1/secrets", dependencies=[Depends(bearer)], responses=documented(400, 401, 404, 413))
+router = APIRouter(
+    prefix="/v1/secrets",
+    dependencies=[Depends(bearer)],
+    responses=documented(400, 401, 404, 413),
+    route_class=ParsedBodyRoute,  # a JSON body is parsed once, by the BodyGuard
+)
 Key = Annotated[Caller, Depends(current_caller)]
 
 
@@ -39,9 +45,9 @@ def owner(key: Caller) -> str:
     responses={201: {"model": SecretInfo, "description": "Created"}},
     summary="Create or replace a secret (write-only)",
 )
-async def put_secret(name: str, body: SecretValue, key: Key, request: Request) -> JSONResponse:
+async def put_secret(name: str, body: SecretValue, key: Key, request: Request) -> Response:
     info, created = await access(request).put(owner(key), name, body.value)
-    return JSONResponse(info.model_dump(mode="json"), status_code=201 if created else 200)
+    return model_response(info, 201 if created else 200)
 
 
 @router.get("", response_model=list[SecretInfo], summary="This key's secrets: names, versions, times")

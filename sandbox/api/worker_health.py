@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,13 +16,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.api.connections import LIMITS_STATE, ConnectionLimits, server_options
 from sandbox.cluster.worker import Worker
 from sandbox.config import Settings
 from sandbox.observability import exposition
 
 
-def health_app(worker: Worker) -> Starlette:
-    """``/healthz`` (the process answers), ``/readyz`` (engine, breaker, pools, Redis) and ``/metrics``."""
+def health_app(worker: Worker, settings: Settings) -> Starlette:
+    """``/healthz`` (the process answers), ``/readyz`` (engine, breaker, pools, Redis) and ``/metrics``,
+    served with the connection limits of ``settings`` (the same guarded protocol as the API's)."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "worker": worker.name})
@@ -35,8 +37,12 @@ def health_app(worker: Worker) -> Starlette:
         exposition.refresh()
         return Response(exposition.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        yield {LIMITS_STATE: ConnectionLimits.of(settings)}  # to the server's connections (uvicorn)
+
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics)]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def _health_server_class() -> Any:
@@ -65,9 +71,10 @@ async def serve(settings: Settings) -> None:
     worker = Worker(settings, service)
     server = None
     if settings.worker_port:
+        # The API's protocol and limits; its loop is the worker's (``loop_factory``, in the CLI).
         config = uvicorn.Config(
-            health_app(worker), host=settings.worker_host, port=settings.worker_port, log_config=None,
-            log_level="warning", lifespan="off",
+            health_app(worker, settings), host=settings.worker_host, port=settings.worker_port, log_config=None,
+            log_level="warning", lifespan="on", **server_options(settings),
         )  # fmt: skip
         server = _HealthServer(config)
         health = asyncio.create_task(server.serve(), name="worker-health")

@@ -1,7 +1,8 @@
 """D05 (SECURITY-BAR 3.9): one client must not deny the service with connections it never finishes.
 
 A real uvicorn on loopback serves the app (on a ``FakeBackend``) with the HTTP options
-`sandbox serve` uses (``serve_options``), and a short request-head deadline. Hostile
+`sandbox serve` uses (``server_options``), under each of its protocols (httptools on uvloop,
+the default, and h11), and a short request-head deadline. Hostile
 clients open hundreds of raw sockets that send nothing, part of a request line or
 part of the headers, some trickling a byte at a time; meanwhile a keyed request
 from another address must succeed at once. Many source addresses come from
@@ -10,6 +11,7 @@ binding client sockets to 127.0.0.2 and up (all of 127/8 is loopback on Linux).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import resource
@@ -24,7 +26,7 @@ import httpx
 import pytest
 
 from sandbox.api.app import create_app
-from sandbox.cli import HTTP_PROTOCOL, MAX_HEAD_BYTES
+from sandbox.api.connections import MAX_HEAD_BYTES
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, RunOutcome, RunSpec
 from sandbox.models import Status
@@ -40,21 +42,18 @@ HALF_OPEN = 500
 OPENINGS = (b"", b"POST /v1/execu", b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
 
 
-def serve_options(settings: Settings) -> dict[str, object]:
-    """What `sandbox serve` hands uvicorn about connections (the protocol reads its limits from the app)."""
-    return {
-        "http": HTTP_PROTOCOL,
-        "timeout_keep_alive": settings.keep_alive_s,
-        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
-    }
-
-
 def hello(spec: RunSpec) -> RunOutcome:
     return RunOutcome(status=Status.OK, exit_code=0, stdout=b"hello\n")
 
 
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def protocol(request: pytest.FixtureRequest) -> str:
+    """``Settings.http_protocol`` of the server under test."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory, protocol: str) -> Iterator[tuple[str, str]]:
     """(base URL, a key) of a server with a short head deadline and its connection caps."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 4 * HALF_OPEN:  # the client's sockets and the server's live in this one process
@@ -69,9 +68,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         keep_alive_s=1,
         max_connections_per_client=PER_CLIENT,
         max_connections=1000,
+        http_protocol=protocol,
     )
     app = create_app(settings, backend=FakeBackend(hello))
-    with uvicorn_in_thread(app, log_level="error", **serve_options(settings)) as url:
+    with uvicorn_in_thread(app, settings=settings, log_level="error") as url:
         store = Store(settings.database)
         try:
             key = store.create_key("dos", "standard", 8, 100_000)[1]
@@ -284,6 +284,7 @@ def test_a_refused_request_cannot_hold_its_connection_by_trickling_its_body(serv
     head = b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
         sock.sendall(head)
+        started = time.monotonic()
         sock.settimeout(BODY_S)
         answer = b""
         deadline = time.monotonic() + HEAD_S + 3 * BODY_S
@@ -304,9 +305,11 @@ def test_a_refused_request_cannot_hold_its_connection_by_trickling_its_body(serv
             time.sleep(0.2)
     assert answer.startswith(b"HTTP/1.1 401 "), answer
     assert closed, "the connection stayed open while the refused request's body trickled in"
+    # At once, not by the next head's deadline (HEAD_S) nor the body's (which a 401 never starts).
+    assert time.monotonic() - started < HEAD_S / 2
 
 
-def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path) -> None:
+def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path, protocol: str) -> None:
     settings = Settings(
         state_dir=tmp_path,
         validation_workers=0,
@@ -314,9 +317,10 @@ def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path)
         header_timeout_s=30,  # not the deadline: the cap is what frees room here
         max_connections_per_client=0,
         max_connections=50,
+        http_protocol=protocol,
     )
     app = create_app(settings, backend=FakeBackend(hello))
-    with uvicorn_in_thread(app, log_level="error", **serve_options(settings)) as url:
+    with uvicorn_in_thread(app, settings=settings, log_level="error") as url:
         store = Store(settings.database)
         key = store.create_key("dos", "standard", 8, 100_000)[1]
         store.close()
@@ -327,3 +331,89 @@ def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path)
             oldest.settimeout(1)
             assert oldest.recv(4096) == b"", "the oldest held connection was not closed to make room"
             assert attack.wait_closed(2, within=0.2) == 1, "more than the oldest connection was closed"
+
+
+def test_a_head_still_arriving_past_the_cap_is_refused(server, protocol: str) -> None:
+    """D06: a header line that never ends is cut once the head passes ``MAX_HEAD_BYTES`` (400 from h11,
+    431 from httptools, which would otherwise buffer it without end), long before the head deadline."""
+    url, _ = server
+    with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ")
+        started = time.monotonic()
+        try:
+            for _ in range(MAX_HEAD_BYTES // 1024 + 8):
+                sock.sendall(b"a" * 1024)
+                time.sleep(0.001)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused and closed while sending: what was answered is read below
+        with contextlib.suppress(ConnectionResetError):
+            answer = read_until_closed(sock, timeout=HEAD_S)
+            assert answer.startswith(b"HTTP/1.1 431 " if protocol == "httptools" else b"HTTP/1.1 400 "), answer
+        assert time.monotonic() - started < HEAD_S
+
+
+@pytest.mark.parametrize("shape", ["one header", "many headers"])
+def test_a_whole_head_over_the_cap_is_refused(server, protocol: str, shape: str) -> None:
+    """D06 for a complete head that arrives in one read (h11 caps only an incomplete one)."""
+    if protocol != "httptools":
+        pytest.skip("h11 refuses only a head still incomplete past its cap")
+    url, _ = server
+    pad = (
+        b"X-Pad: " + b"a" * (MAX_HEAD_BYTES + 10) + b"\r\n"
+        if shape == "one header"
+        else b"".join(b"X-Pad-%d: aaaaaaaaaaaaaaaa\r\n" % n for n in range(MAX_HEAD_BYTES // 20))
+    )
+    with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + pad + b"\r\n")
+        answer = read_until_closed(sock, timeout=5)
+    assert answer.startswith(b"HTTP/1.1 431 ") and b"request head over 32768 bytes" in answer, answer[:200]
+
+
+def test_a_head_under_the_cap_is_served(server) -> None:
+    url, _ = server
+    with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        pad = b"".join(b"X-Pad-%d: aaaaaaaaaaaaaaaa\r\n" % n for n in range(MAX_HEAD_BYTES // 40))
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + pad + b"\r\n")
+        assert read_until_closed(sock, timeout=5).startswith(b"HTTP/1.1 200 ")
+
+
+def test_pipelined_requests_are_all_answered_in_order(server, protocol: str) -> None:
+    """Requests sent back to back on one connection, a body among them: each answered once, in order."""
+    url, key = server
+    body = b'{"code": "print(1)"}'
+    post = (
+        f"POST /v1/executions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        sock.sendall(get + post + get + last)
+        answer = read_until_closed(sock, timeout=10)
+    assert answer.count(b"HTTP/1.1 200 ") == 4, answer
+    assert answer.index(b'"stdout":"hello\\n"') < answer.rindex(b"HTTP/1.1 200 "), answer
+
+
+def test_the_default_server_is_the_guarded_httptools_protocol_on_uvloop() -> None:
+    """What `sandbox serve` runs unless ``SANDBOX_HTTP_PROTOCOL=h11`` says otherwise."""
+    import uvicorn
+    import uvloop
+
+    from sandbox.api.connections import GuardedH11Protocol, loop_factory, server_options
+    from sandbox.api.connections_httptools import GuardedHttpToolsProtocol
+
+    for protocol, protocol_class, loop_class in (
+        ("httptools", GuardedHttpToolsProtocol, uvloop.Loop),
+        ("h11", GuardedH11Protocol, asyncio.SelectorEventLoop),
+    ):
+        settings = Settings.model_construct() if protocol == "httptools" else Settings(http_protocol=protocol)
+        config = uvicorn.Config(create_app(settings), **server_options(settings))
+        config.load()
+        assert config.http_protocol_class is protocol_class
+        for factory in (config.get_loop_factory(), loop_factory(settings)):
+            assert factory is not None
+            loop = factory()
+            try:
+                assert type(loop) is loop_class
+            finally:
+                loop.close()

@@ -1,4 +1,5 @@
-"""BodyGuard as a raw ASGI app around a tiny inner app: 413 on size, 422 on JSON depth, replay."""
+"""BodyGuard as a raw ASGI app around a tiny inner app: 413 on size, 422 on JSON depth, replay, and the
+JSON body parsed once (``PARSED_JSON``, ``ParsedBodyRoute``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
 
-from sandbox.api.guard import BodyGuard, json_depth
+from sandbox.api.guard import PARSED_JSON, BodyGuard, ParsedBodyRoute, json_depth, value_depth
 from sandbox.api.problems import MEDIA_TYPE as PROBLEM
 
 pytestmark = pytest.mark.anyio
@@ -306,3 +309,74 @@ def test_json_depth(data: bytes, depth: int) -> None:
 
 def test_json_depth_is_linear_on_a_huge_input() -> None:
     assert json_depth(nested(200_000)) == 200_000
+
+
+# ------------------------------------------------------------------ parsed once
+
+VALID = [b"42", b"[]", b"{}", b"[[], [], {}]", b"[[[]], [[[]]]]", b'{"a": [1, {"b": 2}]}', b'["\\"[", "]"]']
+
+
+@pytest.mark.parametrize("data", VALID)
+def test_value_depth_is_json_depth_of_the_text(data: bytes) -> None:
+    assert value_depth(json.loads(data)) == json_depth(data)
+
+
+async def test_a_json_body_is_parsed_once_and_handed_on_in_the_scope() -> None:
+    inner = Inner()
+    async with client(inner) as http:
+        response = await http.post("/x", json={"code": "print(1)", "n": [1, [2]]})
+    assert response.status_code == 200
+    assert inner.scopes[0][PARSED_JSON] == {"code": "print(1)", "n": [1, [2]]}
+
+
+@pytest.mark.parametrize("body", [b"", b"{not json", b"[1, 2"])
+async def test_a_body_that_is_not_json_is_handed_on_unparsed(body: bytes) -> None:
+    inner = Inner()
+    async with client(inner) as http:
+        response = await http.post("/x", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 200 and inner.calls == [("POST", body)]
+    assert PARSED_JSON not in inner.scopes[0]
+
+
+async def test_unbalanced_json_deeper_than_max_depth_is_still_422() -> None:
+    inner = Inner()
+    async with client(inner) as http:
+        response = await http.post("/x", content=b"[" * (DEPTH + 1), headers={"content-type": "application/json"})
+    assert_problem(response, 422, f"JSON nested {DEPTH + 1} levels deep; the limit is {DEPTH}")
+    assert inner.calls == []
+
+
+async def test_json_deeper_than_the_parser_can_go_is_measured_on_its_text() -> None:
+    """``json.loads`` gives up (RecursionError) long before 50,000 levels: the 422 still says how deep."""
+    inner = Inner()
+    async with client(inner, max_bytes=200_000) as http:
+        response = await http.post("/x", content=nested(50_000), headers={"content-type": "application/json"})
+    assert_problem(response, 422, f"JSON nested 50000 levels deep; the limit is {DEPTH}")
+    assert inner.calls == []
+
+
+class Body(BaseModel):
+    a: int
+
+
+async def test_a_parsed_body_route_validates_the_value_in_the_scope_not_the_bytes() -> None:
+    """FastAPI takes the guard's value (it would parse the bytes again otherwise); without one, the bytes."""
+    router = APIRouter(route_class=ParsedBodyRoute)
+
+    @router.post("/x")
+    async def echo(body: Body) -> dict[str, int]:
+        return {"a": body.a}
+
+    app = FastAPI()
+    app.include_router(router)
+
+    async def parsed_elsewhere(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/x":
+            scope[PARSED_JSON] = {"a": 2}
+        await app(scope, receive, send)
+
+    for asgi, expected in ((parsed_elsewhere, 2), (app, 1)):
+        transport = httpx.ASGITransport(app=asgi)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            response = await http.post("/x", json={"a": 1})
+        assert response.json() == {"a": expected}
