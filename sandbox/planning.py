@@ -14,6 +14,7 @@ import re
 from sandbox.config import Settings
 from sandbox.engine import (
     ArtifactRules,
+    Bounds,
     ImageCatalog,
     LanguageSpec,
     Profile,
@@ -53,6 +54,20 @@ class Planner:
 
     def limits(self, asked: Limits | None, policy: Policy) -> EffectiveLimits:
         return resolve_limits(asked, self.settings, policy.limits.defaults, policy.limits.maxima)
+
+    def pool_bounds(self) -> dict[str, Bounds]:
+        """The languages that get a warm pool at start, with its bounds: ``pool_languages`` from
+        ``pool_size`` to ``pool_max`` (the maximum never below the minimum), ``pool_overrides`` over them."""
+        low = self.settings.pool_size
+        plan = {self.catalog.language(name).name: Bounds.between(low, self.settings.pool_max) for name in
+                self.settings.pool_languages}  # fmt: skip
+        for name, bounds in self.settings.pool_overrides.items():
+            try:
+                canonical = self.catalog.language(name).name
+            except RequestRejected as exc:
+                raise ValueError(f"SANDBOX_POOL_OVERRIDES: {exc.message}") from None
+            plan[canonical] = Bounds(bounds.minimum, bounds.maximum)
+        return plan
 
     def default_profile(self, language: str) -> Profile:
         """The warm-pool key of a request for ``language`` with default limits and policy."""

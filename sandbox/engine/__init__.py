@@ -10,6 +10,7 @@ from sandbox.engine.imagebuild import ImageBuilder, ImageStatus, image_statuses,
 from sandbox.engine.images import ImageCatalog, LanguageSpec
 from sandbox.engine.metered import MeteredBackend
 from sandbox.engine.ondemand import ImageBuilds, ImageState, image_builds, language_facts
+from sandbox.engine.sizing import Bounds
 from sandbox.engine.spec import (
     ArtifactRules,
     CollectedArtifact,
@@ -28,6 +29,7 @@ __all__ = [
     "ArtifactRules",
     "Backend",
     "BackendSession",
+    "Bounds",
     "BreakerBackend",
     "Check",
     "CollectedArtifact",
