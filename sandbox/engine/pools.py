@@ -117,7 +117,9 @@ class PoolSet(Generic[T]):
         changed = False
         for profile, pool in list(self._pools.items()):
             pool.demand.observe(pool.stats.ready)  # an idle pool sees no takes: its low-water mark is this
-            changed |= pool.demand.tick()
+            if pool.demand.tick():
+                changed = True
+                pool.replenish()  # its refill loop destroys what is past the new target
             idle = pool.demand.idle_for() >= self.shrink_after_s
             if profile in self._on_demand and pool.demand.wanted == 0 and idle:
                 log.info("dropping the idle on-demand warm pool %s", pool.name)

@@ -164,6 +164,21 @@ async def test_limits_used_repeatedly_get_an_on_demand_pool_dropped_when_idle() 
     await pools.aclose()
 
 
+async def test_a_standing_pool_shrinks_back_to_its_minimum_when_idle() -> None:
+    factory = Factory()
+    pools = pool_set(factory, shrink_after_s=0.2)
+    pools.start()
+    pool = pools.add(PROFILE, Bounds(1, 4))
+    assert pool is not None and await pool.wait_ready(timeout=2)
+    for _ in range(4):
+        pool.take()  # one hit, three misses: it wants 4
+    await eventually(lambda: pool.stats.ready == 4)
+    await eventually(lambda: pool.target == 1 and pool.stats.ready == 1, timeout=5)
+    await eventually(lambda: len(factory.destroyed) == 3)
+    assert pools.get(PROFILE) is pool, "a standing pool is never dropped"
+    await pools.aclose()
+
+
 async def test_no_on_demand_pools_when_turned_off() -> None:
     pools = pool_set(Factory(), on_demand_uses=0)
     assert [pools.for_run(OTHER) for _ in range(5)] == [None] * 5
