@@ -22,6 +22,7 @@ from sandbox.engine import (
     RunSpec,
     TestInput,
     is_gvisor,
+    language_bounds,
 )
 from sandbox.errors import PayloadTooLarge, RequestRejected, ValidationRejected
 from sandbox.limits import resolve_limits
@@ -56,18 +57,12 @@ class Planner:
         return resolve_limits(asked, self.settings, policy.limits.defaults, policy.limits.maxima)
 
     def pool_bounds(self) -> dict[str, Bounds]:
-        """The languages that get a warm pool at start, with its bounds: ``pool_languages`` from
-        ``pool_size`` to ``pool_max`` (the maximum never below the minimum), ``pool_overrides`` over them."""
-        low = self.settings.pool_size
-        plan = {self.catalog.language(name).name: Bounds.between(low, self.settings.pool_max) for name in
-                self.settings.pool_languages}  # fmt: skip
-        for name, bounds in self.settings.pool_overrides.items():
-            try:
-                canonical = self.catalog.language(name).name
-            except RequestRejected as exc:
-                raise ValueError(f"SANDBOX_POOL_OVERRIDES: {exc.message}") from None
-            plan[canonical] = Bounds(bounds.minimum, bounds.maximum)
-        return plan
+        """The languages that get a warm pool at start, with its bounds (``sizing.language_bounds``); an
+        unknown language in ``pool_overrides`` is a ``ValueError`` naming the setting."""
+        try:
+            return language_bounds(self.settings, lambda name: self.catalog.language(name).name)
+        except RequestRejected as exc:
+            raise ValueError(f"SANDBOX_POOL_OVERRIDES or SANDBOX_POOL_LANGUAGES: {exc.message}") from None
 
     def default_profile(self, language: str) -> Profile:
         """The warm-pool key of a request for ``language`` with default limits and policy."""

@@ -21,6 +21,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sandbox.config import Settings
 
 #: Takes remembered for a pool's recent hit ratio.
 RECENT_TAKES = 64
@@ -42,6 +46,16 @@ class Bounds:
         """From the settings' minimum and maximum: a maximum below the minimum is raised to it (a
         ``pool_size`` above ``pool_max`` keeps working as the fixed pool it used to be)."""
         return cls(minimum, max(minimum, maximum))
+
+
+def language_bounds(settings: Settings, canonical: Callable[[str], str]) -> dict[str, Bounds]:
+    """The languages that get a standing pool, with its bounds: ``pool_languages`` from ``pool_size`` to
+    ``pool_max``, ``pool_overrides`` over them (``canonical`` turns an alias into the language's name)."""
+    low = settings.pool_size
+    plan = {canonical(name): Bounds.between(low, settings.pool_max) for name in settings.pool_languages}
+    for name, bounds in settings.pool_overrides.items():
+        plan[canonical(name)] = Bounds(bounds.minimum, bounds.maximum)
+    return plan
 
 
 class Demand:

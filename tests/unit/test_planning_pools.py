@@ -35,5 +35,6 @@ def test_overrides_win_and_may_add_a_language_that_fills_on_demand() -> None:
 
 
 def test_an_override_for_an_unknown_language_fails_at_start_naming_the_setting() -> None:
-    with pytest.raises(ValueError, match=r"SANDBOX_POOL_OVERRIDES: unknown language 'cobol'; available: "):
+    named = r"SANDBOX_POOL_OVERRIDES or SANDBOX_POOL_LANGUAGES: unknown language 'cobol'; available: "
+    with pytest.raises(ValueError, match=named):
         bounds(pool_overrides={"cobol": PoolBounds(max=2)})
