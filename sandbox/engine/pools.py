@@ -2,8 +2,9 @@
 
 Standing pools (``add``: a language's default limits, at start) keep at least their minimum.
 A limits profile that has none gets an on-demand pool (minimum 0) once ``on_demand_uses`` runs
-came to it within ``shrink_after_s``, and loses it when it has shrunk to nothing and no run came
-for ``shrink_after_s``. Every pool's ``Demand`` grows on its misses and shrinks on its unused
+came to it within ``shrink_after_s`` (while there are fewer pools than the cap has containers: the
+pool count, and the metric series named after them, stay bounded), and loses it when it has shrunk
+to nothing and no run came for ``shrink_after_s``. Every pool's ``Demand`` grows on its misses and shrinks on its unused
 containers (``sizing.py``); each change re-shares ``capacity`` warm containers among all pools
 (``fair_shares``) and wakes the pools whose target moved. A sizing loop closes the periods.
 """
@@ -86,7 +87,7 @@ class PoolSet(Generic[T]):
                 self._uses.popitem(last=False)
             return None
         maximum = self._maximum.get(profile[0], self.default_maximum)
-        if maximum <= 0:
+        if maximum <= 0 or len(self._pools) >= self.capacity:  # no more pools than warm containers in all
             return None
         log.info("an on-demand warm pool for %s (used %d times lately)", _name(profile), len(uses))
         self._on_demand.add(profile)

@@ -183,6 +183,10 @@ async def test_no_on_demand_pools_when_turned_off() -> None:
     pools = pool_set(Factory(), on_demand_uses=0)
     assert [pools.for_run(OTHER) for _ in range(5)] == [None] * 5
     await pools.aclose()
+    full = pool_set(Factory(), capacity=1)
+    full.add(PROFILE, Bounds(1, 1))
+    assert [full.for_run(OTHER) for _ in range(5)] == [None] * 5, "no more pools than the cap has containers"
+    await full.aclose()
 
 
 async def test_a_busy_pool_leaves_the_other_its_share_of_the_cap() -> None:
