@@ -190,7 +190,7 @@ class Bench:
         """Wait until the pool is full and no other container of this run exists."""
         if pool is not None and not await pool.wait_ready(timeout=120):
             raise RuntimeError(f"warm pool did not refill: {pool.stats}")
-        want, deadline = (pool.size if pool else 0), time.monotonic() + 120
+        want, deadline = (pool.target if pool else 0), time.monotonic() + 120
         while time.monotonic() < deadline:
             listed = await asyncio.to_thread(self.client.api.containers, all=True)
             mine = [(c.get("Labels") or {}).get(LABEL_OWNER) == OWNER for c in listed]

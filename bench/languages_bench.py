@@ -59,7 +59,7 @@ async def wait_full(service: ExecutionService, language: str) -> None:
     pool = backend_of(service).pool(service.planner.default_profile(language))
     assert pool is not None, f"no warm pool for {language}"
     deadline = time.monotonic() + 120
-    while pool.stats.ready < pool.size:
+    while pool.stats.ready < pool.target:
         if time.monotonic() > deadline:
             raise TimeoutError(f"the {language} pool did not fill in 120 s")
         await asyncio.sleep(0.05)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.config import Settings
-from sandbox.engine import DockerBackend, RunSpec
+from sandbox.engine import Bounds, DockerBackend, RunSpec
 from sandbox.engine.wrappers import Wrapper
 from sandbox.models import ExecutionRequest, Status
 from sandbox.service import build_service
@@ -55,7 +55,7 @@ async def run(rounds: int, pool: int) -> dict[str, list[tuple[float, int, int]]]
     samples: dict[str, list[tuple[float, int, int]]] = {name: [] for name in specs}
     try:
         for spec in specs.values():
-            backend.warm(spec.profile, pool)
+            backend.warm(spec.profile, Bounds(pool, pool))
         names = list(specs)
         for index in range(rounds):
             order = names[index % len(names) :] + names[: index % len(names)]

@@ -9,10 +9,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PoolBounds(BaseModel):
+    """One language's warm pool bounds (``pool_overrides``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    minimum: int = Field(0, ge=0, alias="min", description="Warm containers kept even when idle.")
+    maximum: int = Field(ge=0, alias="max", description="Most warm containers the pool grows to.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PoolBounds:
+        if self.minimum > self.maximum:
+            raise ValueError(f"min={self.minimum} exceeds max={self.maximum}")
+        return self
 
 
 def _default_state_dir() -> Path:
@@ -160,7 +175,46 @@ class Settings(BaseSettings):
     user: str = Field("65534:65534", description="uid:gid the container and program run as; never root.")
     runtime: str | None = Field(None, description="OCI runtime (e.g. runsc for gVisor); engine default if unset.")
     seccomp_profile: Path | None = Field(None, description="Custom seccomp JSON; Docker's default if unset.")
-    pool_size: int = Field(4, ge=0, description="Warm containers kept per language (default limits profile).")
+    pool_size: int = Field(
+        4,
+        ge=0,
+        description="Minimum of each language's warm pool (default limits profile): kept even when idle. "
+        "0 turns every warm pool off, on-demand ones included (every run creates its container).",
+    )
+    pool_max: int = Field(
+        12, ge=0, description="Most warm containers one pool grows to under load (never below its minimum)."
+    )
+    pool_overrides: dict[str, PoolBounds] = Field(
+        default_factory=dict,
+        description='Per-language pool bounds, e.g. {"javascript": {"min": 1, "max": 4}}; a language named here '
+        "gets a pool even if it is not in pool_languages (min 0: it fills once runs come).",
+    )
+    pool_capacity: int = Field(
+        0,
+        ge=0,
+        description="Warm containers all pools together may keep, shared fairly (each its minimum first); "
+        "0: max_concurrency.",
+    )
+    pool_shrink_after_s: float = Field(
+        60.0,
+        gt=0,
+        description="A pool that had spare containers for this long without a miss gives back half of them; "
+        "an on-demand pool idle this long is dropped.",
+    )
+    pool_on_demand_uses: int = Field(
+        3,
+        ge=0,
+        description="Runs within pool_shrink_after_s after which limits that no pool serves get an on-demand "
+        "pool (minimum 0); 0: never.",
+    )
+    pool_miss_wait_s: float = Field(
+        0.0,
+        ge=0,
+        le=30,
+        description="A run that finds its pool empty waits up to this long for a container already being "
+        "created for the pool rather than create its own; 0: it creates its own at once (measured: the same "
+        "throughput and latency when the host is saturated, README).",
+    )
     pool_languages: list[str] = Field(["python"], description="Languages whose pools are kept warm.")
     pool_max_idle_s: float = Field(300.0, gt=0, description="A warm container older than this is replaced.")
     preload: bool = Field(
@@ -169,6 +223,13 @@ class Settings(BaseSettings):
         "its runtime is up when the program comes (JavaScript: ~250 ms less per run).",
     )
     refill_concurrency: int = Field(2, ge=1, description="Containers created in parallel to refill pools.")
+    refill_holdoff_s: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Runs go first: a refill creation waits until no run has started for this long (at most "
+        "4x as long in all); 0: refills never wait.",
+    )
     max_concurrency: int = Field(16, ge=1, description="Executions running at once; more wait in a queue.")
     queue_timeout_s: float = Field(30.0, ge=0, description="Longest wait for an execution slot.")
     start_timeout_s: float = Field(10.0, gt=0, description="Longest wait for a container's runner to greet.")
@@ -237,6 +298,11 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The database URL in force."""
         return self.database_url or f"sqlite:///{self.state_dir / 'sandbox.db'}"
+
+    @property
+    def pool_total(self) -> int:
+        """The cap on warm containers of all pools together (``pool_capacity``, or ``max_concurrency``)."""
+        return self.pool_capacity or self.max_concurrency
 
     @property
     def max_body_bytes(self) -> int:

@@ -60,7 +60,13 @@ class PoolState(BaseModel):
     name: str = Field(description="The pool's name: its image and memory profile (as in the metrics).")
     language: str | None = Field(description="The language whose default runs it serves.")
     ready: int = Field(description="Warm containers waiting now.")
-    size: int = Field(description="Warm containers it keeps.")
+    target: int = Field(
+        description="Warm containers it aims at now: grown on misses, shrunk when they go unused, within its "
+        "bounds and its share of pool_capacity."
+    )
+    minimum: int = Field(description="Warm containers it keeps even when idle (0: an on-demand pool).")
+    maximum: int = Field(description="Most warm containers it grows to.")
+    hit_ratio: float | None = Field(description="Hits among its last 64 runs; null before the first.")
     hits: int = Field(description="Runs that took a warm container.")
     misses: int = Field(description="Runs that found it empty and made their own container.")
     created: int = Field(description="Containers created to fill it.")
@@ -181,18 +187,20 @@ def engine_state(readiness: dict[str, object], runtime: str | None) -> EngineSta
 
 
 def pool_languages(service: ExecutionService) -> dict[str, str]:
-    """Image tag -> language, for the languages whose pools are kept warm (their tags are cached)."""
-    catalog = service.catalog
-    return {catalog.image_tag(name): catalog.language(name).name for name in service.settings.pool_languages}
+    """Image tag -> language, for the languages with a standing pool (their tags are cached)."""
+    return {service.catalog.image_tag(name): name for name in service.planner.pool_bounds()}
 
 
 def pool_states(pools: Sequence[PoolReport], languages: dict[str, str]) -> list[PoolState]:
     return [
         PoolState(
             name=pool.name,
-            language=languages.get(pool.name.rsplit("/", 1)[0]),
+            language=next((name for tag, name in languages.items() if pool.name.startswith(f"{tag}/")), None),
             ready=pool.ready,
-            size=pool.size,
+            target=pool.target,
+            minimum=pool.minimum,
+            maximum=pool.maximum,
+            hit_ratio=pool.hit_ratio,
             hits=pool.hits,
             misses=pool.misses,
             created=pool.created,

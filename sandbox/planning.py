@@ -14,6 +14,7 @@ import re
 from sandbox.config import Settings
 from sandbox.engine import (
     ArtifactRules,
+    Bounds,
     ImageCatalog,
     LanguageSpec,
     Profile,
@@ -21,6 +22,7 @@ from sandbox.engine import (
     RunSpec,
     TestInput,
     is_gvisor,
+    language_bounds,
 )
 from sandbox.errors import PayloadTooLarge, RequestRejected, ValidationRejected
 from sandbox.limits import resolve_limits
@@ -53,6 +55,14 @@ class Planner:
 
     def limits(self, asked: Limits | None, policy: Policy) -> EffectiveLimits:
         return resolve_limits(asked, self.settings, policy.limits.defaults, policy.limits.maxima)
+
+    def pool_bounds(self) -> dict[str, Bounds]:
+        """The languages that get a warm pool at start, with its bounds (``sizing.language_bounds``); an
+        unknown language in ``pool_overrides`` is a ``ValueError`` naming the setting."""
+        try:
+            return language_bounds(self.settings, lambda name: self.catalog.language(name).name)
+        except RequestRejected as exc:
+            raise ValueError(f"SANDBOX_POOL_OVERRIDES or SANDBOX_POOL_LANGUAGES: {exc.message}") from None
 
     def default_profile(self, language: str) -> Profile:
         """The warm-pool key of a request for ``language`` with default limits and policy."""

@@ -661,8 +661,8 @@ class ExecutionService:
             await self.validation.start()
             await self.backend.start()
             if self._warm and self.settings.pool_size > 0:
-                for language in self.settings.pool_languages:
-                    self.backend.warm(self.planner.default_profile(language))
+                for language, bounds in self.planner.pool_bounds().items():
+                    self.backend.warm(self.planner.default_profile(language), bounds)
             if self.artifacts is not None:
                 self._sweeper = asyncio.create_task(self._sweep_artifacts(self.artifacts))
         except BaseException:
@@ -713,8 +713,8 @@ class ExecutionService:
         if conditions.get("breaker") == "open":  # half-open is ready: only traffic can probe and close it
             report["ready"] = False
         pools = self.backend.pools()
-        report["pools"] = {pool.name: {"ready": pool.ready, "size": pool.size} for pool in pools}
-        if not self.backend.remote and any(pool.ready == 0 and pool.size > 0 for pool in pools):
+        report["pools"] = {pool.name: {"ready": pool.ready, "target": pool.target} for pool in pools}
+        if not self.backend.remote and any(pool.ready == 0 and pool.minimum > 0 for pool in pools):
             report["ready"] = False  # a replica's are its workers': not its own readiness
         return report
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -41,6 +42,7 @@ from sandbox.config import Settings
 from sandbox.engine import (
     Backend,
     BackendSession,
+    Bounds,
     Lease,
     OutputCallback,
     PoolReport,
@@ -219,7 +221,7 @@ class DispatchBackend(Backend):
     def pools(self) -> list[PoolReport]:
         """Every live worker's pools, named ``<worker>/<pool>`` (as of their last heartbeat)."""
         return [
-            PoolReport(**{**pool, "name": f"{report['name']}/{pool['name']}"})
+            _pool_report({**pool, "name": f"{report['name']}/{pool['name']}"})
             for report in self._reports[1]
             for pool in report.get("pools", [])
         ]
@@ -231,7 +233,7 @@ class DispatchBackend(Backend):
             conditions["breaker"] = "open"  # every worker's engine is failing: not ready
         return conditions
 
-    def warm(self, profile: Profile) -> None:
+    def warm(self, profile: Profile, bounds: Bounds | None = None) -> None:
         """Workers keep their own pools warm."""
 
     # ------------------------------------------------------------------ runs
@@ -540,3 +542,13 @@ async def ensure_group(client: aioredis.Redis) -> None:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+_POOL_FIELDS = frozenset(field.name for field in dataclasses.fields(PoolReport))
+
+
+def _pool_report(pool: dict[str, Any]) -> PoolReport:
+    """A worker's pool as it reported it; a worker of an older release says ``size`` for ``target``."""
+    known = {name: value for name, value in pool.items() if name in _POOL_FIELDS}
+    known.setdefault("target", pool.get("size", 0))
+    return PoolReport(**known)

@@ -10,6 +10,7 @@ from sandbox.engine.imagebuild import ImageBuilder, ImageStatus, image_statuses,
 from sandbox.engine.images import ImageCatalog, LanguageSpec
 from sandbox.engine.metered import MeteredBackend
 from sandbox.engine.ondemand import ImageBuilds, ImageState, image_builds, language_facts
+from sandbox.engine.sizing import Bounds, language_bounds
 from sandbox.engine.spec import (
     ArtifactRules,
     CollectedArtifact,
@@ -28,6 +29,7 @@ __all__ = [
     "ArtifactRules",
     "Backend",
     "BackendSession",
+    "Bounds",
     "BreakerBackend",
     "Check",
     "CollectedArtifact",
@@ -53,6 +55,7 @@ __all__ = [
     "image_builds",
     "image_statuses",
     "is_gvisor",
+    "language_bounds",
     "language_facts",
     "missing_images",
     "remove_owned_containers",

@@ -20,6 +20,7 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any
 
+from sandbox.engine.sizing import Bounds
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec
 from sandbox.models import SessionFiles
 
@@ -89,8 +90,9 @@ class Backend(abc.ABC):
     async def ping(self) -> None:  # noqa: B027 - optional hook
         """Raise ``SandboxError`` if the backend cannot run anything now."""
 
-    def warm(self, profile: Profile) -> None:  # noqa: B027 - optional hook
-        """Keep sandboxes of ``profile`` ready ahead of requests (if the backend pools)."""
+    def warm(self, profile: Profile, bounds: Bounds | None = None) -> None:  # noqa: B027 - optional hook
+        """Keep sandboxes of ``profile`` ready ahead of requests (if the backend pools), as many as its
+        demand asks within ``bounds`` (default: the backend's settings)."""
 
     def pools(self) -> list[PoolReport]:
         """The warm pools, for readiness; none by default."""

@@ -20,7 +20,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sandbox import aftercare, instance
@@ -32,8 +32,10 @@ from sandbox.engine.hardening import LABEL_INSTANCE, container_options
 from sandbox.engine.janitor import Janitor
 from sandbox.engine.ondemand import image_builds
 from sandbox.engine.pool import WarmPool
+from sandbox.engine.pools import PoolSet
 from sandbox.engine.protocol import encode_message, encode_request, output_digest
 from sandbox.engine.session import DockerSession
+from sandbox.engine.sizing import Bounds, RefillGate
 from sandbox.engine.spec import OutputCallback, PoolReport, Profile, RunOutcome, RunSpec, TestInput
 from sandbox.errors import (
     DockerFailing,
@@ -63,10 +65,9 @@ class DockerBackend(Backend):
         threads = settings.max_concurrency * 2 + settings.refill_concurrency + 2
         self.engine = DockerEngine(threads=threads, retry=retry, timeout_s=settings.engine_timeout_s)
         self.janitor = Janitor(self.engine, settings.janitor_interval_s, self.instance, metrics.janitor_removed)
-        self._pools: dict[Profile, WarmPool[Container]] = {}
+        self._pools: PoolSet[Container] | None = None  # made by start()
         self._sessions: set[DockerSession] = set()
         self._slots: asyncio.Semaphore | None = None
-        self._refill_limit: asyncio.Semaphore | None = None
         self._closed = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -76,41 +77,44 @@ class DockerBackend(Backend):
         if self._slots is not None:
             return
         self._slots = asyncio.Semaphore(self.settings.max_concurrency)
-        self._refill_limit = asyncio.Semaphore(self.settings.refill_concurrency)
+        settings = self.settings
+        self._pools = PoolSet(
+            self._creator,
+            self._discard,
+            capacity=settings.pool_total,
+            default_maximum=settings.pool_max,
+            shrink_after_s=settings.pool_shrink_after_s,
+            on_demand_uses=settings.pool_on_demand_uses if settings.pool_size > 0 else 0,
+            max_idle_s=settings.pool_max_idle_s,
+            refill_limit=asyncio.Semaphore(settings.refill_concurrency),
+            gate=RefillGate(settings.refill_holdoff_s, max_defer_s=4 * settings.refill_holdoff_s),
+        )
+        self._pools.start()
         await self.engine.connect()
         await self.janitor.start()
 
     async def ping(self) -> None:
         await self.engine.ping()
 
-    def warm(self, profile: Profile, size: int | None = None) -> None:
-        """Keep ``size`` containers of ``profile`` ready (default ``settings.pool_size``)."""
-        if self._refill_limit is None:
+    def warm(self, profile: Profile, bounds: Bounds | None = None) -> None:
+        """Keep containers of ``profile`` ready, as many as its demand asks within ``bounds`` (default:
+        ``pool_size`` to ``pool_max``, none if ``pool_size`` is 0). See ``pools.py``."""
+        if self._pools is None:
             raise EngineError("DockerBackend.warm() called before start()")
-        size = self.settings.pool_size if size is None else size
-        if profile in self._pools or size <= 0:
+        if bounds is None and self.settings.pool_size <= 0:
             return
-        pool = WarmPool(
-            f"{profile[0]}/{profile[1]}m",
-            functools.partial(self._create, profile, "warm", self._lifetime(pool=True)),
-            self._discard,
-            size=size,
-            max_idle_s=self.settings.pool_max_idle_s,
-            refill_limit=self._refill_limit,
-        )
-        self._pools[profile] = pool
-        pool.start()
+        self._pools.add(profile, bounds or Bounds.between(self.settings.pool_size, self.settings.pool_max))
 
     def pools(self) -> list[PoolReport]:
-        return [_report(pool) for pool in self._pools.values()]
+        return self._pools.reports() if self._pools is not None else []
 
     def pool(self, profile: Profile) -> WarmPool[Container] | None:
         """The warm pool of ``profile`` (benchmarks and tests wait on it)."""
-        return self._pools.get(profile)
+        return self._pools.get(profile) if self._pools is not None else None
 
     def recovered(self) -> None:
         """The engine answers again after an outage: replace warm containers, sweep leftovers."""
-        for pool in self._pools.values():
+        for pool in self._pools or ():
             pool.purge()
         self.janitor.sweep_soon()
 
@@ -121,7 +125,8 @@ class DockerBackend(Backend):
         self._closed = True
         await self.janitor.aclose()
         await asyncio.gather(*(session.close() for session in list(self._sessions)), return_exceptions=True)
-        await asyncio.gather(*(pool.aclose() for pool in self._pools.values()), return_exceptions=True)
+        if self._pools is not None:
+            await self._pools.aclose()
         await self.engine.aclose(sweep=f"{LABEL_INSTANCE}={self.instance.label}")
 
     # --------------------------------------------------------------------- runs
@@ -159,8 +164,8 @@ class DockerBackend(Backend):
         # A language whose image is not built yet: one background build, and a 503 meanwhile (no slot held).
         await image_builds(self.settings).ensure(spec.image)
         async with self.slot():
-            pool = self._pools.get(spec.profile)
-            container = pool.take() if pool is not None else None
+            pool = self._pools.for_run(spec.profile) if self._pools is not None else None
+            container = await pool.take_or_wait(self.settings.pool_miss_wait_s) if pool is not None else None
             refill = None
             if pool is not None and container is not None:
                 refill = asyncio.get_running_loop().call_later(REFILL_DELAY_S, pool.replenish)
@@ -254,6 +259,10 @@ class DockerBackend(Backend):
         )
         return await self.engine.create(options, kind)
 
+    def _creator(self, profile: Profile) -> Callable[[], Awaitable[Container]]:
+        """What a pool of ``profile`` calls to create one warm container."""
+        return functools.partial(self._create, profile, "warm", self._lifetime(pool=True))
+
     async def _discard(self, container: Container) -> None:
         self.engine.discard(container)
 
@@ -267,11 +276,6 @@ class DockerBackend(Backend):
 
 def _expected(case: TestInput) -> str | None:
     return None if case.expected_stdout is None else output_digest(case.expected_stdout)
-
-
-def _report(pool: WarmPool[Container]) -> PoolReport:
-    stats = pool.stats
-    return PoolReport(pool.name, stats.ready, pool.size, stats.hits, stats.misses, stats.created, stats.failures)
 
 
 class _OneShot(Lease):

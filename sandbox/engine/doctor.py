@@ -14,6 +14,7 @@ from sandbox.config import Settings
 from sandbox.engine.containers import DockerBackend
 from sandbox.engine.docker import DockerAdmin
 from sandbox.engine.images import ImageCatalog
+from sandbox.engine.sizing import language_bounds
 from sandbox.engine.spec import RunFile, RunSpec
 from sandbox.errors import SandboxError
 from sandbox.limits import resolve_limits
@@ -112,9 +113,29 @@ def _engine_checks(
             checks.append(Check(f"image {name}", False, f"{tag} is not built", "sandbox images build"))
         else:
             checks.append(Check(f"image {name}", True, f"{tag} not built yet (built on first use)"))
+    checks.append(pools_check(settings, catalog))
     checks.extend(_probe(settings, catalog))
     checks.append(Check("sandbox containers", True, f"{admin.managed_count()} labelled container(s) on the engine"))
     return checks
+
+
+def pools_check(settings: Settings, catalog: ImageCatalog) -> Check:
+    """The warm pools a server keeps: each standing pool's bounds (it sizes itself between them), the cap
+    they share and when other limits get a pool. A running server's targets: ``/readyz``, ``/v1/ops``."""
+    if settings.pool_size <= 0:
+        return Check("warm pools", True, "off (SANDBOX_POOL_SIZE=0): every run creates its container")
+    try:
+        bounds = language_bounds(settings, lambda name: catalog.language(name).name)
+    except SandboxError as exc:
+        return Check("warm pools", False, exc.message, "fix SANDBOX_POOL_LANGUAGES / SANDBOX_POOL_OVERRIDES")
+    pools = ", ".join(f"{name} {b.minimum}..{b.maximum}" for name, b in sorted(bounds.items()))
+    demand = (
+        f"other limits get a pool after {settings.pool_on_demand_uses} runs"
+        if settings.pool_on_demand_uses
+        else "no on-demand pools"
+    )
+    detail = f"{pools} (target: min..max by demand); at most {settings.pool_total} warm in all; {demand}"
+    return Check("warm pools", True, detail)
 
 
 def runtime_check(wanted: str | None, info: dict[str, Any], *, timeout_s: float = 10) -> Check:

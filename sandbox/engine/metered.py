@@ -74,16 +74,20 @@ class MeteredBackend(Wrapper):
 
     def observe(self) -> None:
         """Hand the pools' current figures to the metrics (cheap: a few numbers per pool)."""
-        for pool in self.inner.pools():
-            self._seen.add(pool.name)
+        pools = self.inner.pools()
+        for gone in self._seen - {pool.name for pool in pools}:  # an on-demand pool dropped when idle
+            metrics.pool_closed(gone)
+        self._seen = {pool.name for pool in pools}
+        for pool in pools:
             metrics.pool_observed(
                 pool.name,
                 ready=pool.ready,
-                size=pool.size,
+                target=pool.target,
                 hits=pool.hits,
                 misses=pool.misses,
                 created=pool.created,
                 failures=pool.failures,
+                hit_ratio=pool.hit_ratio,
             )
 
     async def _observe_loop(self) -> None:

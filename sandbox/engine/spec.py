@@ -175,9 +175,12 @@ class PoolReport:
     """One warm pool as readiness and metrics see it (the counts are running totals)."""
 
     name: str
-    ready: int
-    size: int
+    ready: int  # warm containers ready now
+    target: int  # how many it aims at now: between minimum and maximum, within its share of the cap
     hits: int = 0  # runs that took a warm container
     misses: int = 0  # runs that found the pool empty
     created: int = 0  # containers created to fill it
     failures: int = 0  # creations that failed
+    minimum: int = 0
+    maximum: int = 0
+    hit_ratio: float | None = None  # hits among its recent takes; None before the first

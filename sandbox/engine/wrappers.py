@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sandbox.engine.base import Backend, BackendSession, Lease
+from sandbox.engine.sizing import Bounds
 from sandbox.engine.spec import PoolReport, Profile, RunSpec
 from sandbox.errors import DockerFailing, DockerUnavailable, SandboxError
 from sandbox.models import SessionFiles
@@ -48,8 +49,8 @@ class Wrapper(Backend):
     async def ping(self) -> None:
         await self.inner.ping()
 
-    def warm(self, profile: Profile) -> None:
-        self.inner.warm(profile)
+    def warm(self, profile: Profile, bounds: Bounds | None = None) -> None:
+        self.inner.warm(profile, bounds)
 
     def pools(self) -> list[PoolReport]:
         return self.inner.pools()

@@ -89,7 +89,18 @@ for _outcome in RESULT_CACHE_LOOKUP_OUTCOMES:
 for _outcome in RESULT_CACHE_STORE_OUTCOMES:
     RESULT_CACHE_STORES.labels(_outcome)
 POOL_READY = Gauge("sandbox_pool_ready", "Warm containers ready to take.", ["pool"], multiprocess_mode="livesum")
-POOL_SIZE = Gauge("sandbox_pool_size", "Warm containers each pool keeps.", ["pool"], multiprocess_mode="livesum")
+POOL_TARGET = Gauge(
+    "sandbox_pool_target",
+    "Warm containers each pool aims at now (it grows on misses, shrinks when idle, within its bounds and share).",
+    ["pool"],
+    multiprocess_mode="livesum",
+)
+POOL_HIT_RATIO = Gauge(
+    "sandbox_pool_hit_ratio",
+    "Hits among each pool's last 64 takes (the lowest of the worker processes); the counters give any window.",
+    ["pool"],
+    multiprocess_mode="livemin",
+)
 POOL_HITS = Counter("sandbox_pool_hits_total", "Runs that took a warm container.", ["pool"])
 POOL_MISSES = Counter("sandbox_pool_misses_total", "Runs that found their pool empty.", ["pool"])
 POOL_CREATES = Counter("sandbox_pool_creates_total", "Warm containers created to fill a pool.", ["pool"])
@@ -306,12 +317,24 @@ _pool_totals: dict[str, tuple[int, ...]] = {}
 _POOL_COUNTERS = (POOL_HITS, POOL_MISSES, POOL_CREATES, POOL_CREATE_FAILURES)
 
 
-def pool_observed(name: str, *, ready: int, size: int, hits: int, misses: int, created: int, failures: int) -> None:
+def pool_observed(
+    name: str,
+    *,
+    ready: int,
+    target: int,
+    hits: int,
+    misses: int,
+    created: int,
+    failures: int,
+    hit_ratio: float | None = None,
+) -> None:
     """A pool's figures as it reports them (running totals); its counters grow by what is new since last time."""
     if not _enabled:
         return
     POOL_READY.labels(name).set(ready)
-    POOL_SIZE.labels(name).set(size)
+    POOL_TARGET.labels(name).set(target)
+    if hit_ratio is not None:
+        POOL_HIT_RATIO.labels(name).set(hit_ratio)
     totals = (hits, misses, created, failures)
     last = _pool_totals.get(name, (0,) * len(totals))
     for counter, now, before in zip(_POOL_COUNTERS, totals, last, strict=True):
@@ -326,7 +349,7 @@ def pool_closed(name: str) -> None:
     if not _enabled:
         return
     POOL_READY.labels(name).set(0)
-    POOL_SIZE.labels(name).set(0)
+    POOL_TARGET.labels(name).set(0)
 
 
 def cold_created(pool: str) -> None:

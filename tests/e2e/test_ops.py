@@ -53,7 +53,8 @@ def test_the_snapshot_counts_real_runs_pools_and_failures(live_server, user: htt
     assert before["executions"]["totals"] == {} and before["recent_failures"] == []
     (pool,) = before["pools"]
     assert pool["ready"] == 2
-    assert pool["language"] == "python" and pool["size"] == 2 and pool["name"].startswith("sandbox-python:")
+    assert pool["language"] == "python" and pool["name"].startswith("sandbox-python:")
+    assert (pool["target"], pool["minimum"], pool["maximum"]) == (2, 2, 12)
     served_before = pool["hits"] + pool["misses"]
 
     results = {}

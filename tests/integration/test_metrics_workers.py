@@ -60,6 +60,7 @@ def test_every_scrape_sums_both_workers(tmp_path: Path, docker_client: docker.Do
         **{k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")},
         "SANDBOX_STATE_DIR": str(state),
         "SANDBOX_POOL_SIZE": "1",
+        "SANDBOX_POOL_MAX": "1",  # a fixed pool: the summed target stays 2 whatever the runs' timing
         "SANDBOX_VALIDATION_WORKERS": "1",
         "SANDBOX_OWNER": owner,
     }
@@ -82,7 +83,7 @@ def test_every_scrape_sums_both_workers(tmp_path: Path, docker_client: docker.Do
                     pass
                 assert time.monotonic() < deadline, f"pools not reported by both workers: {figures}"
                 time.sleep(0.2)
-            assert _total(figures, "sandbox_pool_size") == 2
+            assert _total(figures, "sandbox_pool_target") == 2
             ok = {"status": "ok", "language": "python", "policy": "standard"}
             before = _total(figures, "sandbox_executions_total", **ok)
             for i in range(RUNS):
@@ -92,7 +93,7 @@ def test_every_scrape_sums_both_workers(tmp_path: Path, docker_client: docker.Do
             scrapes = [_figures(client.get("/metrics").text) for _ in range(8)]
             for figures in scrapes:  # whichever worker answered
                 assert _total(figures, "sandbox_executions_total", **ok) == before + RUNS
-                assert _total(figures, "sandbox_pool_size") == 2
+                assert _total(figures, "sandbox_pool_target") == 2
                 assert _total(figures, "sandbox_stage_duration_seconds_count", stage="run") >= RUNS
                 posts = _total(figures, "sandbox_http_requests_total", route="/v1/executions", method="POST")
                 assert posts == RUNS

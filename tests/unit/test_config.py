@@ -101,3 +101,33 @@ def test_base_source_choices() -> None:
 def test_unknown_settings_rejected() -> None:
     with pytest.raises(ValidationError):
         Settings(network="bridge")  # type: ignore[call-arg]
+
+
+def test_pool_settings_keep_pool_size_as_the_minimum_and_read_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert (settings.pool_size, settings.pool_max, settings.pool_total) == (4, 12, settings.max_concurrency)
+    monkeypatch.setenv("SANDBOX_POOL_SIZE", "2")
+    monkeypatch.setenv("SANDBOX_POOL_CAPACITY", "6")
+    monkeypatch.setenv("SANDBOX_POOL_OVERRIDES", '{"javascript": {"min": 1, "max": 3}, "bash": {"max": 2}}')
+    settings = Settings()
+    assert settings.pool_size == 2 and settings.pool_total == 6
+    bounds = settings.pool_overrides
+    assert (bounds["javascript"].minimum, bounds["javascript"].maximum) == (1, 3)
+    assert (bounds["bash"].minimum, bounds["bash"].maximum) == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ('{"python": {"min": 5, "max": 2}}', "min=5 exceeds max=2"),
+        ('{"python": {"min": 1}}', "max"),
+        ('{"python": {"min": 1, "max": 2, "size": 3}}', "size"),
+        ('{"python": {"min": -1, "max": 2}}', "min"),
+    ],
+)
+def test_bad_pool_overrides_fail_naming_the_fault(
+    monkeypatch: pytest.MonkeyPatch, overrides: str, message: str
+) -> None:
+    monkeypatch.setenv("SANDBOX_POOL_OVERRIDES", overrides)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

@@ -27,7 +27,20 @@ class PooledFake(FakeBackend):
     pool_name = ""
 
     def pools(self) -> list[PoolReport]:
-        return [PoolReport(self.pool_name, ready=1, size=2, hits=5, misses=2, created=7, failures=1)]
+        return [
+            PoolReport(
+                self.pool_name,
+                ready=1,
+                target=2,
+                hits=5,
+                misses=2,
+                created=7,
+                failures=1,
+                minimum=1,
+                maximum=8,
+                hit_ratio=0.5,
+            )
+        ]
 
 
 @dataclass
@@ -115,9 +128,13 @@ async def test_the_snapshot_counts_what_ran_what_runs_and_what_was_refused(api: 
     assert (failure["status"], failure["key"], failure["message"]) == ("runtime_error", "ci", "exited with code 1")
     (pool,) = snapshot["pools"]
     assert pool["language"] == "python" and pool["name"].endswith("/256m")
-    assert {k: pool[k] for k in ("ready", "size", "hits", "misses", "created", "failures")} == {
+    keys = ("ready", "target", "minimum", "maximum", "hit_ratio", "hits", "misses", "created", "failures")
+    assert {k: pool[k] for k in keys} == {
         "ready": 1,
-        "size": 2,
+        "target": 2,
+        "minimum": 1,
+        "maximum": 8,
+        "hit_ratio": 0.5,
         "hits": 5,
         "misses": 2,
         "created": 7,

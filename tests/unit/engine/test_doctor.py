@@ -5,8 +5,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from sandbox.config import Settings
-from sandbox.engine.doctor import kernel_check, limits_check, runtime_check
+from sandbox.config import PROJECT_ROOT, PoolBounds, Settings
+from sandbox.engine.doctor import kernel_check, limits_check, pools_check, runtime_check
+from sandbox.engine.images import ImageCatalog
 from sandbox.limits import resolve_limits
 from sandbox.models import Limits
 
@@ -106,3 +107,18 @@ def test_limits_check_under_gvisor_reads_memtotal() -> None:
     assert check.ok and "gVisor's MemTotal" in check.detail and "host cgroup" in check.detail
     assert not limits_check({**hidden, "memtotal_kb": "8000000"}, limits, nofile, "runsc").ok
     assert not limits_check({**hidden, "uid": 0}, limits, nofile, "runsc").ok
+
+
+def test_the_pools_check_reports_each_pools_bounds_and_the_shared_cap() -> None:
+    catalog = ImageCatalog(PROJECT_ROOT / "images")
+    check = pools_check(
+        Settings(pool_languages=["py"], pool_overrides={"js": PoolBounds(min=0, max=3)}, pool_capacity=6), catalog
+    )
+    assert check.ok
+    assert check.detail == (
+        "javascript 0..3, python 4..12 (target: min..max by demand); at most 6 warm in all; "
+        "other limits get a pool after 3 runs"
+    )
+    assert pools_check(Settings(pool_size=0), catalog).detail.startswith("off (SANDBOX_POOL_SIZE=0)")
+    bad = pools_check(Settings(pool_overrides={"cobol": PoolBounds(max=1)}), catalog)
+    assert not bad.ok and "unknown language 'cobol'" in bad.detail

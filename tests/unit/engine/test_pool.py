@@ -12,6 +12,7 @@ import pytest
 
 import sandbox.engine.pool as pool_module
 from sandbox.engine.pool import WarmPool
+from sandbox.engine.sizing import Demand
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +51,7 @@ def make_pool(factory: Factory, size: int = 3, max_idle_s: float = 60.0, limit: 
         "test",
         factory.create,
         factory.destroy,
-        size=size,
+        demand=Demand.fixed(size),
         max_idle_s=max_idle_s,
         refill_limit=asyncio.Semaphore(limit),
     )
@@ -238,7 +239,9 @@ async def test_refill_limit_bounds_parallel_creations() -> None:
         pass
 
     limit = asyncio.Semaphore(2)
-    pools = [WarmPool(f"p{i}", create, destroy, size=3, max_idle_s=60, refill_limit=limit) for i in range(2)]
+    pools = [
+        WarmPool(f"p{i}", create, destroy, demand=Demand.fixed(3), max_idle_s=60, refill_limit=limit) for i in range(2)
+    ]
     for p in pools:
         p.start()
     for p in pools:
@@ -268,7 +271,9 @@ async def test_aclose_tolerates_destroy_failures() -> None:
         factory.destroyed.append(item)
         raise RuntimeError("already gone")
 
-    pool = WarmPool("t", factory.create, destroy, size=2, max_idle_s=60, refill_limit=asyncio.Semaphore(2))
+    pool = WarmPool(
+        "t", factory.create, destroy, demand=Demand.fixed(2), max_idle_s=60, refill_limit=asyncio.Semaphore(2)
+    )
     pool.start()
     assert await pool.wait_ready(timeout=2)
     await pool.aclose()
@@ -292,7 +297,7 @@ async def test_aclose_during_a_threaded_creation_leaks_nothing() -> None:
     async def destroy(item: int) -> None:
         destroyed.append(item)
 
-    pool = WarmPool("t", create, destroy, size=1, max_idle_s=60, refill_limit=asyncio.Semaphore(1))
+    pool = WarmPool("t", create, destroy, demand=Demand.fixed(1), max_idle_s=60, refill_limit=asyncio.Semaphore(1))
     pool.start()
     await eventually(entered.is_set)
     await pool.aclose()

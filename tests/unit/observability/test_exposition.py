@@ -26,7 +26,7 @@ metrics.known_names({"python": "python"}, ["standard"])
 for _ in range(runs):
     metrics.stage_finished("record", "python", "standard", {"duration_s": 0.002, "status": "ok"})
 metrics.session_opened()
-metrics.pool_observed("python/256m", ready=1, size=2, hits=runs, misses=0, created=2, failures=0)
+metrics.pool_observed("python/256m", ready=1, target=2, hits=runs, misses=0, created=2, failures=0)
 print("ready", flush=True)
 if ending == "stop":
     exposition.process_stopped()
@@ -73,7 +73,7 @@ def test_several_processes_add_up_and_gone_ones_leave_the_live_gauges(tmp_path: 
     assert got[("sandbox_pool_hits_total", pool)] == 3 + 2 + 4
     assert got[("sandbox_stage_duration_seconds_count", (("language", "python"), ("stage", "record")))] == 9
     assert got[("sandbox_sessions_open", ())] == 1  # only the worker still running
-    assert got[("sandbox_pool_size", pool)] == 2
+    assert got[("sandbox_pool_target", pool)] == 2
 
 
 def test_prepare_empties_what_an_earlier_server_left(tmp_path: Path) -> None:

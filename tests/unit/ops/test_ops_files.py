@@ -48,7 +48,7 @@ class PooledFake(FakeBackend):
     """A FakeBackend that reports one warm pool, so the pool series exist as with Docker."""
 
     def pools(self) -> list[PoolReport]:
-        return [PoolReport("python/256m", ready=2, size=2, hits=len(self.specs), created=2)]
+        return [PoolReport("python/256m", ready=2, target=2, hits=len(self.specs), created=2)]
 
 
 @dataclass
