@@ -183,13 +183,27 @@ def become_program(env: dict[str, str], argv: list[str]) -> ModuleType:
         sys.path.remove(RUNNER_ROOT)
     sys.path_importer_cache.pop(RUNNER_ROOT, None)
     sys.path.insert(0, workspace.WORKDIR)
+    # Encoded as the interpreter encoded its own (the same rules as python3's: the locale, UTF-8 mode).
+    (in_enc, in_err), (out_enc, out_err), (err_enc, _) = (
+        (stream.encoding, stream.errors) if stream is not None else (None, None)
+        for stream in (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+    )
     # The program's original streams are these too; typeshed declares sys.__std*__ Final.
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))  # type: ignore[misc]
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))  # type: ignore[misc]
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(  # type: ignore[misc]
+        io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding=in_enc, errors=in_err
+    )
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(  # type: ignore[misc]
+        io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding=out_enc, errors=out_err
+    )
     sys.stderr = sys.__stderr__ = io.TextIOWrapper(  # type: ignore[misc]
-        io.BufferedWriter(io.FileIO(2, "w", closefd=False)), errors="backslashreplace", line_buffering=True
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+        encoding=err_enc,
+        errors="backslashreplace",
+        line_buffering=True,
     )
     module = ModuleType("__main__")
+    module.__annotations__ = {}  # python3's __main__ starts with one
+    module.__builtins__ = sys.modules["builtins"]  # the module, as python3 gives __main__ (exec would set its dict)
     sys.modules["__main__"] = module
     return module
 
