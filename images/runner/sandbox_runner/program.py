@@ -203,7 +203,7 @@ def become_program(env: dict[str, str], argv: list[str]) -> ModuleType:
     )
     module = ModuleType("__main__")
     module.__annotations__ = {}  # python3's __main__ starts with one
-    module.__builtins__ = sys.modules["builtins"]  # the module, as python3 gives __main__ (exec would set its dict)
+    module.__dict__["__builtins__"] = sys.modules["builtins"]  # the module, as python3 gives __main__ (exec: its dict)
     sys.modules["__main__"] = module
     return module
 
