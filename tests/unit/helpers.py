@@ -129,6 +129,7 @@ if "--pump-when-done" in options:
 # stdio) stays stopped forever, holding the runner's stdout open so that no EOF ever comes.
 import atexit
 atexit.register(_signal_own_children, 9)  # SIGKILL
+runner.boot.leave = sys.exit  # not os._exit: the exit handler above must run
 sys.exit(runner.main())
 """
 

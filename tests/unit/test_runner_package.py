@@ -138,6 +138,7 @@ def _recording_read_request():
     return _read_request()
 wire.read_request = _recording_read_request
 _loaded["import"] = sorted(sys.modules)
+sandbox_runner.boot.leave = lambda status: None  # the probe reports after main()
 sandbox_runner.main()
 sys.stderr.write(_json_for_the_probe.dumps(_loaded))
 """
@@ -202,6 +203,26 @@ def test_the_runner_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:
     loaded = set(completed.stderr.decode().split())
     assert "sandbox_runner.oneshot" in loaded, completed
     assert not HEAVY_MODULES & loaded
+
+
+def test_the_runner_ends_without_finalizing_the_interpreter(tmp_path: Path) -> None:
+    """After its last frame (here: an ``X`` for a request that never came) the runner leaves with
+    ``os._exit``: no exit handler runs, so no module is torn down either."""
+    probe = (
+        f"import atexit, sys; sys.path.insert(0, {str(RUNNER_DIR)!r}); atexit.register(print, 'finalized'); "
+        "import sandbox_runner; sys.exit(sandbox_runner.main())"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", probe],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=runner_env(tmp_path),
+        timeout=15,
+        check=False,
+    )
+    assert completed.returncode == 2, completed
+    assert completed.stdout.startswith(b"H") and b"X" in completed.stdout
+    assert b"finalized" not in completed.stdout
 
 
 #: Records the runner's modules when it reads the request, and reports what it imported by the result frame.

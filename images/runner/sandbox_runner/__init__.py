@@ -8,7 +8,9 @@ until a request arrives. Being PID 1 is deliberate: the
 kernel ignores signals sent to a namespace's init from inside it, so the program
 cannot kill or stop the runner; and the runner is non-dumpable, so the program
 cannot ptrace it or open its descriptors (the container's stdin and stdout, the
-protocol channel). As init it also reaps orphaned processes.
+protocol channel). As init it also reaps orphaned processes. Once its last frame
+is written it ends at once (``boot.leave``: no interpreter finalization), which
+ends the container before the host comes to remove it.
 
 Modules, one concept each
 =========================
@@ -171,7 +173,12 @@ __all__ = ["PROTOCOL_VERSION", "main"]
 
 
 def main() -> int:
-    """The runner's life: hello, warm-up, one request, then one run (or a session until it closes)."""
+    """The runner's life; it ends the process (``boot.leave``) with its exit status."""
+    boot.leave(serve())
+
+
+def serve() -> int:
+    """Hello, warm-up, one request, then one run (or a session until it closes); the exit status."""
     boot.write_hello()
     warm_python = boot.python_warm_up_wanted()
     if warm_python:
