@@ -129,6 +129,7 @@ if "--pump-when-done" in options:
 # stdio) stays stopped forever, holding the runner's stdout open so that no EOF ever comes.
 import atexit
 atexit.register(_signal_own_children, 9)  # SIGKILL
+runner.boot.leave = sys.exit  # not os._exit: the exit handler above must run
 sys.exit(runner.main())
 """
 
@@ -161,12 +162,14 @@ def runner_argv(runner_dir: Path = RUNNER_DIR, *options: str, wrapper: str = RUN
     return [sys.executable, "-I", "-c", wrapper, str(runner_dir), *options]
 
 
-def runner_env(workdir: Path) -> dict[str, str]:
+def runner_env(workdir: Path, *, warm_python: bool = True) -> dict[str, str]:
     """The runner's environment on the host: its workdir, and a 'tmp' of its own next to it (the
-    runner empties its /tmp after a compile and between test cases)."""
+    runner empties its /tmp after a compile and between test cases). ``warm_python``: as in the
+    python image, the Python warm-up before the request (``SANDBOX_WARM_PYTHON``)."""
     tmp = workdir.parent / f"{workdir.name}-tmp"
     tmp.mkdir(exist_ok=True)
-    return {"SANDBOX_WORKDIR": str(workdir), "SANDBOX_TMP": str(tmp), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    env = {"SANDBOX_WORKDIR": str(workdir), "SANDBOX_TMP": str(tmp), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    return env | ({"SANDBOX_WARM_PYTHON": "1"} if warm_python else {})
 
 
 #: Wrapper option: the program's child waits before ``setsid`` until the runner has called
@@ -180,11 +183,11 @@ PUMP_WHEN_DONE = "--pump-when-done"
 
 
 def run_runner_on_host(
-    request: bytes, workdir: Path, *options: str, timeout: float = 15
+    request: bytes, workdir: Path, *options: str, timeout: float = 15, warm_python: bool = True
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the real runner as a subprocess on ``request`` (safely: see ``RUNNER_WRAPPER``)."""
     argv: Sequence[str] = runner_argv(RUNNER_DIR, *options)
-    env = runner_env(workdir)
+    env = runner_env(workdir, warm_python=warm_python)
     return subprocess.run(argv, input=request, capture_output=True, env=env, timeout=timeout, check=False)
 
 

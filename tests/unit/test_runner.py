@@ -7,6 +7,7 @@ process it can see, which on the host is everything we own.
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import signal
@@ -16,14 +17,16 @@ from pathlib import Path
 import pytest
 
 from sandbox.engine import RunFile, RunSpec
-from sandbox.engine.protocol import FrameParser
+from sandbox.engine.protocol import FrameParser, encode_request
 from tests.unit.helpers import (
     HOLD_CHILD_UNTIL_KILLPG,
+    RUNNER_DIR,
     RUNNER_PACKAGE,
     RUNNER_WRAPPER,
     exec_spec,
     joined,
     make_limits,
+    parse_frames,
     python_spec,
     run_on_host,
     run_runner_on_host,
@@ -115,6 +118,35 @@ def test_end_to_end_python_mode(tmp_path: Path) -> None:
     assert stderr.startswith(f'Traceback (most recent call last):\n  File "{tmp_path}/main.py", line 3, in <module>\n')
     assert "sandbox_runner" not in stderr, "the traceback must start in the program, not the runner"
     assert report is not None and report.exit_code == 1
+
+
+#: Loaded by the runner for itself, by neither ``python3 main.py`` nor the test wrapper.
+RUNNERS_OWN = {"ctypes", "_ctypes", "_json", "resource", "select", "struct", "_struct", "binascii"}
+
+
+@pytest.mark.parametrize("warm_python", [True, False], ids=["warmed-before-the-fork", "warmed-in-the-child"])
+def test_a_python_program_sees_none_of_the_runners_modules_nor_its_path(tmp_path: Path, warm_python: bool) -> None:
+    """The forked child hides what the runner loaded: ``sys.modules`` and ``sys.path`` as ``python3 main.py``'s
+    (compared with the real thing in the image by the Docker test), and ``site`` has run (``exit`` exists)."""
+    code = (
+        "import sys\nmodules, path = sorted(sys.modules), list(sys.path)\n"
+        "print(repr((modules, path, callable(exit), sys.orig_argv[1:])))\n"
+    )
+    spec = RunSpec(
+        image="unused",
+        mode="python",
+        argv=("python3", "main.py", "a"),
+        files=(RunFile("main.py", code.encode()),),
+        limits=make_limits(),
+    )
+    completed = run_runner_on_host(encode_request(spec), tmp_path, warm_python=warm_python)
+    frames = parse_frames(completed.stdout)
+    modules, path, has_exit, orig_argv = ast.literal_eval(joined(frames, "stdout").decode())
+    assert not [name for name in modules if name.startswith("sandbox_runner")]
+    assert not RUNNERS_OWN & set(modules)
+    assert path[0] == str(tmp_path)
+    assert str(RUNNER_DIR) not in path
+    assert has_exit and orig_argv == ["main.py", "a"]
 
 
 @pytest.mark.parametrize(

@@ -44,6 +44,7 @@ def function_bodies(tree: ast.Module) -> set[int]:
 def test_the_package_has_the_expected_modules() -> None:
     expected = [
         "artifacts",
+        "boot",
         "build",
         "capabilities",
         "cases",
@@ -113,29 +114,128 @@ def test_every_module_says_why_it_exists(path: Path) -> None:
     assert docstring and len(docstring.splitlines()) >= 3, f"{path.name} needs a docstring saying why it exists"
 
 
-def test_importing_the_runner_loads_the_one_shot_modules_and_nothing_lazy() -> None:
-    """Start-up imports every one-shot module (before the hello frame); sessions, ctypes, RestrictedPython wait."""
+#: What the runner never imports for a one-shot run: each costs every container milliseconds of CPU
+#: (``json`` brings ``re`` and ``enum``; ``signal`` brings ``enum``; ``contextlib`` brings ``collections``
+#: and ``functools``). The program imports its own if it wants them.
+HEAVY_MODULES = {"json", "re", "enum", "signal", "contextlib", "collections", "functools", "typing"}
+
+#: Runs the runner (with stdin at EOF: it says hello, gets ready, finds no request and ends) and
+#: prints, as JSON, the modules loaded when the hello frame was written and when the request was read.
+START_PROBE = """
+import json as _json_for_the_probe, posix, sys
+sys.path.insert(0, sys.argv[1])
+_loaded = {}
+_write = posix.write
+def _recording_write(fd, data):
+    _loaded.setdefault("hello", sorted(sys.modules))
+    return _write(fd, data)
+posix.write = _recording_write
+import sandbox_runner
+from sandbox_runner import wire
+_read_request = wire.read_request
+def _recording_read_request():
+    _loaded["request"] = sorted(sys.modules)
+    return _read_request()
+wire.read_request = _recording_read_request
+_loaded["import"] = sorted(sys.modules)
+sandbox_runner.boot.leave = lambda status: None  # the probe reports after main()
+sandbox_runner.main()
+sys.stderr.write(_json_for_the_probe.dumps(_loaded))
+"""
+
+
+def start_probe(tmp_path: Path, *, warm_python: bool) -> dict[str, set[str]]:
+    # Only the package's own imports count: the probe's json (and its re, enum...) came first.
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", START_PROBE, str(RUNNER_DIR)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=runner_env(tmp_path, warm_python=warm_python),
+        timeout=15,
+        check=False,
+    )
+    assert completed.stdout.startswith(b'H\x00\x00\x00\x08{"v": 1}'), completed
+    loaded = json.loads(completed.stderr)
+    return {when: set(names) for when, names in loaded.items()}
+
+
+def test_importing_the_runner_loads_nothing_but_boot(tmp_path: Path) -> None:
+    """``import sandbox_runner`` is all the host's command does before ``main()``: nothing is imported yet."""
     probe = (
-        f"import sys; sys.path.insert(0, {str(RUNNER_DIR)!r}); import sandbox_runner; import json; "
-        "print(json.dumps(sorted(sys.modules)))"
+        f"import sys; sys.path.insert(0, {str(RUNNER_DIR)!r}); before = set(sys.modules); import sandbox_runner; "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    completed = subprocess.run([sys.executable, "-I", "-S", "-B", "-c", probe], capture_output=True, timeout=15)
+    assert completed.stdout.split() == [b"sandbox_runner", b"sandbox_runner.boot"], completed
+
+
+@pytest.mark.parametrize("warm_python", [False, True], ids=["exec-image", "python-image"])
+def test_the_hello_goes_out_before_any_import_and_the_one_shot_modules_before_the_request(
+    tmp_path: Path, warm_python: bool
+) -> None:
+    loaded = start_probe(tmp_path, warm_python=warm_python)
+    # At the hello: what the probe had, and the package's first module.
+    assert loaded["hello"] - loaded["import"] == set()
+    assert {name for name in loaded["import"] if name.startswith("sandbox_runner")} == {
+        "sandbox_runner",
+        "sandbox_runner.boot",
+        "sandbox_runner.wire",
+    }  # the probe itself imported wire, to watch read_request
+    package = {name.removeprefix("sandbox_runner.") for name in loaded["request"] if name.startswith("sandbox_runner.")}
+    assert package == ONE_SHOT_MODULES
+    assert "ctypes" in loaded["request"], "the seccomp filter is built before the request"
+    assert ("site" in loaded["request"]) is warm_python
+
+
+def test_the_runner_imports_none_of_the_heavy_modules(tmp_path: Path) -> None:
+    """Run without the probe's own json: in an image without the Python warm-up, none of ``HEAVY_MODULES``."""
+    probe = START_PROBE.replace("import json as _json_for_the_probe, posix, sys", "import posix, sys").replace(
+        "sys.stderr.write(_json_for_the_probe.dumps(_loaded))", "sys.stderr.write(' '.join(_loaded['request']))"
     )
     completed = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", probe], capture_output=True, timeout=15, check=True
+        [sys.executable, "-I", "-S", "-B", "-c", probe, str(RUNNER_DIR)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=runner_env(tmp_path, warm_python=False),
+        timeout=15,
+        check=False,
     )
-    loaded = set(json.loads(completed.stdout))
-    package = {name.removeprefix("sandbox_runner.") for name in loaded if name.startswith("sandbox_runner.")}
-    assert package == ONE_SHOT_MODULES
-    assert not {"ctypes", "RestrictedPython", "site"} & loaded
+    loaded = set(completed.stderr.decode().split())
+    assert "sandbox_runner.oneshot" in loaded, completed
+    assert not HEAVY_MODULES & loaded
 
 
-#: Records the runner's modules when it says hello, and reports what it imported by the result frame.
+def test_the_runner_ends_without_finalizing_the_interpreter(tmp_path: Path) -> None:
+    """After its last frame (here: an ``X`` for a request that never came) the runner leaves with
+    ``os._exit``: no exit handler runs, so no module is torn down either."""
+    probe = (
+        f"import atexit, sys; sys.path.insert(0, {str(RUNNER_DIR)!r}); atexit.register(print, 'finalized'); "
+        "import sandbox_runner; sys.exit(sandbox_runner.main())"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", probe],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=runner_env(tmp_path),
+        timeout=15,
+        check=False,
+    )
+    assert completed.returncode == 2, completed
+    assert completed.stdout.startswith(b"H") and b"X" in completed.stdout
+    assert b"finalized" not in completed.stdout
+
+
+#: Records the runner's modules when it reads the request, and reports what it imported by the result frame.
 IMPORT_PROBE = """
-_write_frame, _at_hello = runner.wire.write_frame, set()
+_read_request, _at_request = runner.wire.read_request, set()
+def _recording_read_request():
+    _at_request.update(sys.modules)
+    return _read_request()
+runner.wire.read_request = _recording_read_request
+_write_frame = runner.wire.write_frame
 def _recording_write_frame(kind, payload):
-    if kind == b"H":
-        _at_hello.update(sys.modules)
-    elif kind == b"R":
-        sys.stderr.write("imported after hello: " + ",".join(sorted(set(sys.modules) - _at_hello)) + "\\n")
+    if kind == b"R":
+        sys.stderr.write("imported after the request: " + ",".join(sorted(set(sys.modules) - _at_request)) + "\\n")
     _write_frame(kind, payload)
 runner.wire.write_frame = _recording_write_frame
 sys.exit(runner.main())
@@ -162,7 +262,7 @@ def test_a_warm_runner_imports_nothing_on_the_request_path(tmp_path: Path, spec)
         timeout=15,
         check=False,
     )
-    assert b"imported after hello: \n" in completed.stderr, completed.stderr.decode()
+    assert b"imported after the request: \n" in completed.stderr, completed.stderr.decode()
 
 
 def test_the_strict_modules_are_imported_by_restricted_only_inside_a_function() -> None:

@@ -8,11 +8,14 @@ until a request arrives. Being PID 1 is deliberate: the
 kernel ignores signals sent to a namespace's init from inside it, so the program
 cannot kill or stop the runner; and the runner is non-dumpable, so the program
 cannot ptrace it or open its descriptors (the container's stdin and stdout, the
-protocol channel). As init it also reaps orphaned processes.
+protocol channel). As init it also reaps orphaned processes. Once its last frame
+is written it ends at once (``boot.leave``: no interpreter finalization), which
+ends the container before the host comes to remove it.
 
 Modules, one concept each
 =========================
 
+    boot         the hello frame, then ``site`` as ``python3`` runs it (before any other import)
     wire         frames to the host, the request, a session's private messages
     workspace    paths checked; files written and read without following links
     confinement  the program's seccomp filter, rlimits and OOM score; the dumpable flag
@@ -28,8 +31,27 @@ Modules, one concept each
     oneshot      one request: compile if asked, then one run or one per case
     session      one interpreter kept between requests (imported only when a session opens)
 
-Everything a one-shot run needs is imported here, before the hello frame, so a
-warm container imports nothing more once the request arrives. Modules reach
+Start-up, and the warm-up before the fork
+=========================================
+
+The runner's life before the request is ordered for the host's sake and for
+the program's (see ``boot``):
+
+1. The hello frame, written by hand before anything is imported.
+2. In an image that forks Python programs (``SANDBOX_WARM_PYTHON=1`` in its
+   Dockerfile), ``site``: what ``python3 main.py`` would have run, and the set of
+   modules such a program sees at its first line.
+3. The runner's modules (stdlib only, and as few as it can: no ``json``, ``re``,
+   ``enum``, ``contextlib``), the dumpable flag off, the preload, the image's /tmp
+   seed, and the program's seccomp filter built down to its ``prctl`` argument.
+4. In such an image, the rest of the first-use work a forked Python child would
+   pay: the modules it needs imported, one throw-away ``compile``, the site
+   directories known (``program.warm_up``).
+
+So a warm container has done all of it when the request arrives, and imports
+nothing more for a one-shot run. The forked child then hides every module that
+``python3 main.py`` would not have (``program.hide_runner``): a program never
+sees the runner's modules, nor ``/opt/sandbox`` on its path. Modules reach
 each other's functions through the module (``processes.kill_everything_else()``)
 so that the host-side test wrapper can replace them.
 
@@ -143,23 +165,32 @@ times out or overflows a stream cap, every other process in the container is
 SIGKILLed. The host still treats every frame as untrusted.
 """
 
-from __future__ import annotations
-
-import signal
-
-from . import confinement, oneshot, preload, wire, workspace
-from .wire import PROTOCOL_VERSION
+# No ``from __future__`` import: see ``boot``, which must be the first module imported.
+from . import boot
+from .boot import PROTOCOL_VERSION
 
 __all__ = ["PROTOCOL_VERSION", "main"]
 
 
 def main() -> int:
-    """The runner's life: hello, one request, then one run (or a session until it closes)."""
-    confinement.set_dumpable(False)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    wire.write_json(b"H", {"v": PROTOCOL_VERSION})
+    """The runner's life; it ends the process (``boot.leave``) with its exit status."""
+    boot.leave(serve())
+
+
+def serve() -> int:
+    """Hello, warm-up, one request, then one run (or a session until it closes); the exit status."""
+    boot.write_hello()
+    warm_python = boot.python_warm_up_wanted()
+    if warm_python:
+        boot.finish_startup()
+    from . import confinement, oneshot, preload, program, wire, workspace
+
+    confinement.set_dumpable(False)  # before any fork: nothing the program runs may ptrace the runner
     preload.start()  # if the host named one: the runtime starts while the request is on its way
     workspace.seed_tmp()  # the image's caches, while a warm container waits
+    confinement.prepare_seccomp()
+    if warm_python:
+        program.warm_up()
     try:
         request = wire.read_request()
         workspace.write_files(request.get("files") or [])

@@ -28,10 +28,13 @@ only what is new or changed since its last collection (``Collector``).
 from __future__ import annotations
 
 import os
-import re
 import stat
 
 from . import wire, workspace
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    import re
 
 #: The directory whose files are always artifacts (the image's matplotlib backend saves figures there).
 OUT_DIR = "out"
@@ -39,7 +42,12 @@ OUT_DIR = "out"
 
 def translate(glob: str) -> re.Pattern[str]:
     """A glob over workdir-relative paths as a regex: ``*`` and ``?`` stay within one path part,
-    ``**`` spans parts (``a/**/b`` also matches ``a/b``), ``[...]`` is a character class."""
+    ``**`` spans parts (``a/**/b`` also matches ``a/b``), ``[...]`` is a character class.
+
+    ``re`` is imported here, by a request that names globs: not by every container's start.
+    """
+    import re
+
     out = []
     i = 0
     while i < len(glob):

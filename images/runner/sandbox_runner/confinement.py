@@ -4,7 +4,10 @@ Docker confines the whole container; these layers sit on top of it and apply to
 the program only, set in its forked child before it runs. The runner itself
 stays unlimited (it must outlive the program to report), and non-dumpable, so
 the program can neither ptrace it nor open its descriptors through ``/proc``.
-``ctypes`` is imported only where a prctl is needed.
+
+The filter is built once per container, before the request (``prepare_seccomp``:
+the BPF program, ``ctypes`` and the ``sock_fprog`` structure that points at it),
+so that a forked child only makes the two ``prctl`` calls.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import struct
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
+    from ctypes import CDLL
+
     from . import wire
 
 # A second seccomp layer, on top of Docker's profile, for the program only: syscalls
@@ -56,23 +61,46 @@ def seccomp_filter() -> bytes | None:
     return b"".join(struct.pack("HBBI", *instruction) for instruction in prog)
 
 
+class _Prepared:
+    """libc through ctypes, and the filter as ``prctl`` takes it (None: no filter for this machine)."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self.ctypes = ctypes
+        self.libc: CDLL = ctypes.CDLL(None, use_errno=True)
+        program = seccomp_filter()
+        self.fprog_ref: object = None
+        if program is not None:
+
+            class SockFprog(ctypes.Structure):
+                _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+            # Kept on the instance: the structure points into the buffer.
+            self.buffer = ctypes.create_string_buffer(program)
+            self.fprog = SockFprog(len(program) // 8, ctypes.addressof(self.buffer))
+            self.fprog_ref = ctypes.byref(self.fprog)
+
+
+_prepared: _Prepared | None = None
+
+
+def prepare_seccomp() -> _Prepared:
+    """Build the filter and load ctypes once, before any fork (idempotent)."""
+    global _prepared
+    if _prepared is None:
+        _prepared = _Prepared()
+    return _prepared
+
+
 def install_seccomp() -> None:
     """Load ``seccomp_filter()`` into this process (the program's child) and everything it starts."""
-    program = seccomp_filter()
-    if program is None:
+    prepared = prepare_seccomp()
+    if prepared.fprog_ref is None:
         return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    buffer = ctypes.create_string_buffer(program)
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fprog = SockFprog(len(program) // 8, ctypes.addressof(buffer))
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (Docker has set it already)
-    if libc.prctl(22, 2, ctypes.byref(fprog), 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
+    prepared.libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS (Docker has set it already)
+    if prepared.libc.prctl(22, 2, prepared.fprog_ref, 0, 0) != 0:  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        raise OSError(prepared.ctypes.get_errno(), "cannot install the seccomp filter")
 
 
 def set_child_limits(limits: wire.JSONObject) -> None:
@@ -90,8 +118,11 @@ def set_child_limits(limits: wire.JSONObject) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
         # Make the program, not the runner, the OOM killer's choice.
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("1000")
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        try:
+            os.write(fd, b"1000")
+        finally:
+            os.close(fd)
     except OSError:
         pass
 
@@ -99,8 +130,6 @@ def set_child_limits(limits: wire.JSONObject) -> None:
 def set_dumpable(flag: bool) -> None:
     """PR_SET_DUMPABLE: off for the runner (no ptrace, no /proc/<runner>/fd), back on in the program."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(4, 1 if flag else 0, 0, 0, 0)  # PR_SET_DUMPABLE
+        prepare_seccomp().libc.prctl(4, 1 if flag else 0, 0, 0, 0)  # PR_SET_DUMPABLE
     except Exception:
         pass

@@ -38,14 +38,16 @@ written; the run's wall time starts then.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import math
 import os
 import resource
-import signal
 
 from . import processes, program, wire
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    import signal
+else:  # the C module: ``signal`` itself imports ``enum`` (milliseconds of every container's start)
+    import _signal as signal
 
 ENV_VAR = "SANDBOX_PRELOAD"
 GO_FD = 3
@@ -96,7 +98,7 @@ class Preload:
             used = processes.process_cpu_s(self.pid)
             cpu = int(limits.get("cpu_s", 0))
             if cpu > 0:
-                soft = cpu + math.ceil(used)
+                soft = cpu + int(used) + (used > int(used))  # whole seconds, rounded up
                 resource.prlimit(self.pid, resource.RLIMIT_CPU, (soft, soft + 1))
             for name, limit in (("fsize_bytes", resource.RLIMIT_FSIZE), ("nofile", resource.RLIMIT_NOFILE)):
                 value = int(limits.get(name, 0))
@@ -113,10 +115,14 @@ class Preload:
 
     def kill(self) -> None:
         """SIGKILL and reap it (it ran none of the program's code), and close the runner's ends."""
-        with contextlib.suppress(OSError):
+        try:
             os.kill(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
+        except OSError:
+            pass
+        try:
             os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
         for fd in (self.go_w, self.stdin_w, self.stdout_r, self.stderr_r):
             if fd >= 0:
                 os.close(fd)
@@ -133,7 +139,7 @@ def start() -> None:
     if not value or _waiting is not None:
         return
     try:
-        argv = json.loads(value)
+        argv = wire.loads(value)
         if not isinstance(argv, list) or not argv or not all(isinstance(a, str) and a for a in argv):
             return
         _waiting = Preload(argv)

@@ -23,11 +23,15 @@ into their own module.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
-import signal
 import time
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    import signal
+else:  # the C module: ``signal`` itself imports ``enum`` (milliseconds of every container's start)
+    import _signal as signal
 
 
 def reap_children(pid: int) -> tuple[int, resource.struct_rusage] | None:
@@ -94,10 +98,12 @@ def process_cpu_s_precise(pid: int) -> float:
     """
     ticks = process_cpu_s(pid)
     total = 0
-    with contextlib.suppress(OSError, ValueError, IndexError):
+    try:
         for tid in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
                 total += int(f.read().split(None, 1)[0])
+    except (OSError, ValueError, IndexError):
+        pass
     return max(ticks, total / 1e9)
 
 
@@ -149,8 +155,10 @@ def stop_everything_else() -> bool:
 
 def continue_everything_else() -> None:
     """SIGCONT every other process in the container (what ``stop_everything_else`` stopped)."""
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(-1, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
 
 
 def _thread_states() -> dict[str, str] | None:

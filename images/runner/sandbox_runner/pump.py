@@ -25,16 +25,18 @@ at the deadline.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import select
-import signal
 import time
 
 from . import processes, wire
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    import signal
+else:  # the C module: ``signal`` itself imports ``enum`` (milliseconds of every container's start)
+    import _signal as signal
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -212,8 +214,10 @@ class Pump:
         if self.reply_fd >= 0:
             self._read_reply()  # it may have answered just as the deadline passed: no signal needed
         if self.reply is None and not self.broken:
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 os.kill(self.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
             self.timed_out = False
             self.deadline = time.monotonic() + self._grace_s
             self._watch()
@@ -269,8 +273,10 @@ class Pump:
 
     def _close_stdin(self) -> None:
         if self._stdin_fd >= 0:
-            with contextlib.suppress(KeyError):
+            try:
                 self._poller.unregister(self._stdin_fd)
+            except KeyError:
+                pass
             if not self._keep_stdin:
                 os.close(self._stdin_fd)
             self._stdin_fd = -1
@@ -298,16 +304,20 @@ class Pump:
             if used is not None and used >= self._cpu_limit_ns:
                 self.cpu_exhausted = True
         if self._xcpu_at is not None:
-            with contextlib.suppress(OSError, ValueError, IndexError):
+            try:
                 if processes.process_cpu_s(self.pid) >= self._xcpu_at:
                     self._xcpu_at = None  # once, as the kernel's soft limit would; its hard limit follows
                     os.kill(self.pid, signal.SIGXCPU)
+            except (OSError, ValueError, IndexError):
+                pass
 
     def _stop_program(self) -> None:
         """SIGKILL the program's group, and the program itself in case it has not called setsid() yet."""
         if self.status is not None:
             return
         for kill in (os.killpg, os.kill):
-            with contextlib.suppress(ProcessLookupError):
+            try:
                 kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         _, self.status, self.rusage = os.wait4(self.pid, 0)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 import time
 
 from . import preload, processes, program, pump
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
+if TYPE_CHECKING:
+    import signal
+else:  # the C module: ``signal`` itself imports ``enum`` (milliseconds of every container's start)
+    import _signal as signal
 if TYPE_CHECKING:
     from . import wire
 

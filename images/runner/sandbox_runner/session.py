@@ -33,16 +33,16 @@ a cell is interrupted (``KeyboardInterrupt``) when the host gives a grace
 (``interrupt_grace_ms`` in its limits, see ``pump``): an interpreter that answers
 in time keeps the session and its state; one that does not is killed.
 
-Imported only when a session opens, so one-shot containers never load it.
+Imported only when a session opens, so one-shot containers never load it; it
+imports ``ast`` (for cells) then, before the fork, like the rest of the warm-up.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
-import json
 import os
 import resource
-import signal
 import stat
 import sys
 import time
@@ -50,6 +50,10 @@ import time
 from . import artifacts, imports, processes, program, pump, wire, workspace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import signal
+else:  # the C module: ``signal`` itself imports ``enum`` (milliseconds of every container's start)
+    import _signal as signal
 if TYPE_CHECKING:
     from types import CodeType, FrameType
 
@@ -173,7 +177,7 @@ def serve_session(request: wire.Request) -> int:
                 wire.write_json(b"R", {"ok": True})
             elif op == "list":
                 listing = list_files(int(message.get("max_entries", LIST_MAX_ENTRIES)))
-                wire.write_frame(b"F", json.dumps(listing).encode())
+                wire.write_frame(b"F", wire.dumps(listing).encode())
                 wire.write_json(b"R", {"ok": True})
             elif op == "close":
                 break
@@ -246,6 +250,7 @@ def session_child(env: dict[str, str], ctl: int, res: int, digests: set[str] | N
     module = program.become_program(env, [""])
     guard = imports.install(digests) if digests is not None else None
     signal.signal(signal.SIGINT, _interrupt)
+    program.hide_runner()
     while True:
         message = wire.read_message(ctl)
         if message is None:
@@ -321,8 +326,6 @@ def compile_cell(source: str, name: str) -> tuple[CodeType, CodeType | None]:
     Compiled from the parsed tree, so line numbers, and tracebacks in ``<cell N>``, are the cell's
     own. A cell ending in ``;`` displays nothing (as in IPython).
     """
-    import ast  # on the first cell: the runner's start-up never pays for it
-
     tree = ast.parse(source, name)
     last = tree.body[-1] if tree.body else None
     if not isinstance(last, ast.Expr) or source.rstrip().endswith(";"):

@@ -13,13 +13,21 @@ messages (``ReplyReader``), and takes only a well-formed reply for the cell it
 sent (``check_reply``); anything else breaks the session, which then ends. A
 cell can thus say what its own outcome was, as it could with ``SystemExit``,
 and nothing more: never stall the runner, never answer for another cell.
+
+JSON is encoded and decoded with CPython's C accelerator (``_json``) directly
+(``dumps``, ``loads``): the ``json`` package imports ``re`` and ``enum`` and
+compiles regular expressions, milliseconds of CPU in every container, for
+nothing the runner needs. The output is ``json.dumps``'s; input the
+accelerator refuses is handed to ``json.loads`` for its precise error.
 """
 
 from __future__ import annotations
 
-import json
+import _json
 import os
 import struct
+
+from .boot import PROTOCOL_VERSION
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
@@ -33,11 +41,55 @@ if TYPE_CHECKING:
     #: The host's request, or a later message in a session (``read_request``).
     Request: TypeAlias = JSONObject
 
-PROTOCOL_VERSION = 1
 MAGIC = b"SBX1"
 MAX_REQUEST_BYTES = 96 << 20
 FRAME_HEADER = struct.Struct(">cI")
 MESSAGE_HEADER = struct.Struct(">I")
+#: What JSON allows around a value.
+JSON_WHITESPACE = " \t\n\r"
+
+
+class _DecodeOptions:
+    """``json.loads``'s defaults, as the attributes ``_json.make_scanner`` reads."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float  # NaN, Infinity, -Infinity
+
+
+def _not_serializable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# typeshed wants a JSONDecoder: any object with its attributes will do.
+_scan = _json.make_scanner(_DecodeOptions())  # type: ignore[arg-type]
+# json.dumps's defaults: ASCII only, ", " and ": ", no sorting, NaN allowed.
+_encode = _json.make_encoder(
+    None, _not_serializable, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True
+)
+
+
+def dumps(value: object) -> str:
+    """``json.dumps(value)``."""
+    return "".join(_encode(value, 0))
+
+
+def loads(data: bytes | str) -> Any:
+    """``json.loads(data)`` (UTF-8 bytes or text); ValueError (or RecursionError) if it is not JSON."""
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    start = len(text) - len(text.lstrip(JSON_WHITESPACE))
+    try:
+        value, end = _scan(text, start)
+        if not text[end:].strip(JSON_WHITESPACE):
+            return value
+    except Exception:  # StopIteration, or (json not loaded) SystemError: json.loads says what is wrong
+        pass
+    import json
+
+    return json.loads(text)
 
 
 def write_frame(kind: bytes, payload: bytes) -> None:
@@ -54,7 +106,7 @@ def write_frame(kind: bytes, payload: bytes) -> None:
 
 def write_json(kind: bytes, body: Mapping[str, object]) -> None:
     """A frame whose payload is ``body`` as JSON (results, errors, the hello)."""
-    write_frame(kind, json.dumps(body).encode())
+    write_frame(kind, dumps(body).encode())
 
 
 def write_error(message: str) -> None:
@@ -85,7 +137,7 @@ def read_request() -> Request:
     (length,) = struct.unpack(">I", header[4:])
     if length > MAX_REQUEST_BYTES:
         raise ValueError(f"request of {length} bytes exceeds {MAX_REQUEST_BYTES}")
-    request: Request = json.loads(read_exact(0, length))
+    request: Request = loads(read_exact(0, length))
     if request.get("v") != PROTOCOL_VERSION:
         raise ValueError(f"unsupported protocol version {request.get('v')!r}")
     return request
@@ -93,7 +145,7 @@ def read_request() -> Request:
 
 def encode_message(body: Mapping[str, object]) -> bytes:
     """A message of a session's private pipes: u32 big-endian length, then JSON."""
-    data = json.dumps(body).encode()
+    data = dumps(body).encode()
     return MESSAGE_HEADER.pack(len(data)) + data
 
 
@@ -108,7 +160,7 @@ def read_message(fd: int) -> JSONObject | None:
     """The next message on a session's private pipe; None once the other end is closed."""
     try:
         (length,) = MESSAGE_HEADER.unpack(read_exact(fd, MESSAGE_HEADER.size))
-        message: JSONObject = json.loads(read_exact(fd, length))
+        message: JSONObject = loads(read_exact(fd, length))
         return message
     except EOFError:
         return None
@@ -148,7 +200,7 @@ class ReplyReader:
             body = self._buffer[MESSAGE_HEADER.size : MESSAGE_HEADER.size + length]
             self._buffer = self._buffer[MESSAGE_HEADER.size + length :]
             try:
-                message = json.loads(body)
+                message = loads(body)
             except (ValueError, RecursionError):
                 raise ValueError("a message on the result pipe that is not JSON") from None
             if not isinstance(message, dict):

@@ -16,7 +16,6 @@ before the read, so a file that grows while it is read cannot outrun the cap.
 from __future__ import annotations
 
 import binascii
-import contextlib
 import errno
 import os
 
@@ -54,8 +53,10 @@ def write_files(files: list[wire.JSONObject]) -> None:
             try:
                 # Walk directory by directory with O_NOFOLLOW: never follow a link.
                 for part in rel.split("/")[:-1]:
-                    with contextlib.suppress(FileExistsError):
+                    try:
                         os.mkdir(part, 0o755, dir_fd=parent)
+                    except FileExistsError:
+                        pass
                     parent = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
                     opened.append(parent)
                 name = rel.rsplit("/", 1)[-1]
@@ -131,13 +132,15 @@ def seed_tmp() -> None:
     one just cleared). Best effort: a program finds its caches missing at worst, and rebuilds them."""
     if not os.path.isdir(TMP_SEED):
         return
-    with contextlib.suppress(OSError):
+    try:
         for directory, dirs, files in os.walk(TMP_SEED):
             rel = os.path.relpath(directory, TMP_SEED)
             target = TMP if rel == "." else os.path.join(TMP, rel)
             for name in dirs:
-                with contextlib.suppress(FileExistsError):
+                try:
                     os.mkdir(os.path.join(target, name), 0o700)
+                except FileExistsError:
+                    pass
             for name in files:
                 src = os.open(os.path.join(directory, name), os.O_RDONLY | os.O_NOFOLLOW)
                 try:
@@ -150,6 +153,8 @@ def seed_tmp() -> None:
                         os.close(dst)
                 finally:
                     os.close(src)
+    except OSError:
+        pass
 
 
 def reset_tmp() -> None:
@@ -194,10 +199,12 @@ def workdir_bytes() -> int:
     total = 0
     for directory, _, files in os.walk(WORKDIR):  # does not follow links to directories
         for name in files:
-            with contextlib.suppress(OSError):
+            try:
                 info = os.lstat(os.path.join(directory, name))
                 if stat.S_ISREG(info.st_mode):
                     total += info.st_size
+            except OSError:
+                pass
     return total
 
 
@@ -251,9 +258,11 @@ def clear(root: str) -> None:
     the program made unwritable are made writable again (they are the sandbox user's); a tree
     deeper than ``MAX_CLEAR_DEPTH`` raises ``OSError``.
     """
-    with contextlib.suppress(OSError):  # the workdir itself, if the program locked it (/tmp is root's)
+    try:  # the workdir itself, if the program locked it (/tmp is root's)
         if os.lstat(root).st_uid == os.getuid():
             os.chmod(root, 0o700)
+    except OSError:
+        pass
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
         _clear(fd, 0)
@@ -262,8 +271,10 @@ def clear(root: str) -> None:
 
 
 def _clear(dirfd: int, depth: int) -> None:
-    with contextlib.suppress(OSError):  # /tmp is root's (sticky): the user's own entries can go anyway
+    try:  # /tmp is root's (sticky): the user's own entries can go anyway
         os.fchmod(dirfd, 0o700 | (os.fstat(dirfd).st_mode & 0o7777))
+    except OSError:
+        pass
     for name in os.listdir(dirfd):
         try:
             os.unlink(name, dir_fd=dirfd)
@@ -276,8 +287,10 @@ def _clear(dirfd: int, depth: int) -> None:
         if depth >= MAX_CLEAR_DEPTH:
             raise OSError(errno.ELOOP, f"directories nested deeper than {MAX_CLEAR_DEPTH}")
         # A directory (unlink said so; nothing of the program runs to swap it): readable again first.
-        with contextlib.suppress(OSError):
+        try:
             os.chmod(name, 0o700, dir_fd=dirfd)
+        except OSError:
+            pass
         sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dirfd)
         try:
             _clear(sub, depth + 1)

@@ -1,8 +1,9 @@
 # row: B25
 # attack: Attribute walk inside a format string (RestrictedPython CVE-2023-41039 class):
-#   `'{0.__globals__[__builtins__][__import__]}'.format(f)` reads dunders and items with no attribute
-#   syntax. Format fields cannot call, so this leaks objects (here the import function), not a shell:
-#   the program then shows what the leak is worth inside the container.
+#   `'{0.__globals__[__builtins__].__import__}'.format(f)` reads dunders with no attribute syntax
+#   (a program's `__builtins__` is the builtins module, as under `python3 main.py`). Format fields
+#   cannot call, so this leaks objects (here the import function), not a shell: the program then
+#   shows what the leak is worth inside the container.
 # v-on-finding: rule=string.format_attribute source=ast text='__globals__'
 # v-off-status: ok
 # v-off-stdout-contains: str.format leaked: <built-in function __import__>
@@ -19,7 +20,7 @@ def probe():
 
 
 try:
-    template = "{0.__globals__[__builtins__][__import__]}"
+    template = "{0.__globals__[__builtins__].__import__}"
     print(f"str.format leaked: {template.format(probe)}")
 except Exception as exc:
     print(f"str.format leaked nothing: {type(exc).__name__}: {exc}")

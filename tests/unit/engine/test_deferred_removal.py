@@ -130,3 +130,32 @@ async def test_the_engines_kill_race_is_tried_again_not_left_behind() -> None:
     await engine.remove("c3")
     assert "c3" in api.removed and api.tries == 2
     await engine.aclose()
+
+
+async def test_a_container_is_removed_once_its_runner_has_ended_and_not_before() -> None:
+    """``discard_when_ended``: the removal waits for the end of the runner's stream (it left), bounded."""
+    api = Api()
+    engine = engine_with(api)
+    c = container(engine, "c5")
+    c.sock.setblocking(False)  # as the attach socket is
+    c.keepalive.sendall(b"late bytes are dropped")
+    engine.discard_when_ended(c, timeout_s=10)
+    await asyncio.sleep(0.2)
+    assert "c5" not in api.removed  # the runner is still there
+    assert engine.owns(ManagedContainer("c5", {}, "sandbox-c5"))
+    ended = time.monotonic()
+    c.keepalive.close()  # the runner leaves: its stream ends
+    await engine.aclose()
+    assert api.removed["c5"] - ended < 2
+    assert c.sock.fileno() == -1
+
+
+async def test_a_runner_that_does_not_end_is_removed_at_the_timeout() -> None:
+    api = Api()
+    engine = engine_with(api)
+    c = container(engine, "c6")
+    c.sock.setblocking(False)
+    started = time.monotonic()
+    engine.discard_when_ended(c, timeout_s=0.3)
+    await engine.aclose()
+    assert 0.3 <= api.removed["c6"] - started < 5
