@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 #: A run that took a warm container starts the refill once its answer is out, or after this
 #: long if it runs longer: a creation started at once competes with the run for CPU.
 REFILL_DELAY_S = 0.05
+#: How long a run's container may take to stop on its own (its runner leaves after the result,
+#: seen ~50 ms later) before it is removed anyway, with a kill.
+ENDED_WITHIN_S = 1.0
 
 
 class DockerBackend(Backend):
@@ -180,7 +183,8 @@ class DockerBackend(Backend):
                 finally:
                     # The answer goes out first, instead of sharing two cores with the engine's teardown
                     # and creation (~100-200 ms of dockerd, containerd and runc work): ``aftercare``.
-                    self.engine.discard(channel.container, after_answer=True)
+                    # The runner leaves after its last frame: a stopped container costs less to remove.
+                    self.engine.discard(channel.container, after_answer=True, ended_within_s=ENDED_WITHIN_S)
             finally:
                 if refill is not None and pool is not None:
                     refill.cancel()

@@ -84,7 +84,7 @@ async def test_the_runner_ends_after_its_last_frame_and_its_container_is_removed
     service: ExecutionService, docker_client: docker.DockerClient
 ) -> None:
     """The runner leaves as soon as its result is written (``Container.ended`` sees it), and
-    ``discard_when_ended`` removes the stopped container; a runner still waiting has not ended."""
+    ``discard(ended_within_s=...)`` removes the stopped container; a runner still waiting has not ended."""
     backend = service.backend
     assert isinstance(backend, DockerBackend)
     await backend.start()
@@ -107,7 +107,7 @@ async def test_the_runner_ends_after_its_last_frame_and_its_container_is_removed
         assert await done.ended(5.0)
         assert not await waiting.ended(0.3), "a runner waiting for its request has not ended"
     finally:
-        backend.engine.discard_when_ended(done, 5.0)
+        backend.engine.discard(done, ended_within_s=5.0)
         backend.engine.discard(waiting)
     deadline = time.monotonic() + 10
     while docker_client.api.containers(all=True, filters={"id": done.id}) and time.monotonic() < deadline:

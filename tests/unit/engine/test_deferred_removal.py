@@ -133,13 +133,13 @@ async def test_the_engines_kill_race_is_tried_again_not_left_behind() -> None:
 
 
 async def test_a_container_is_removed_once_its_runner_has_ended_and_not_before() -> None:
-    """``discard_when_ended``: the removal waits for the end of the runner's stream (it left), bounded."""
+    """``ended_within_s``: the removal waits for the end of the runner's stream (it left), bounded."""
     api = Api()
     engine = engine_with(api)
     c = container(engine, "c5")
     c.sock.setblocking(False)  # as the attach socket is
     c.keepalive.sendall(b"late bytes are dropped")
-    engine.discard_when_ended(c, timeout_s=10)
+    engine.discard(c, ended_within_s=10)
     await asyncio.sleep(0.2)
     assert "c5" not in api.removed  # the runner is still there
     assert engine.owns(ManagedContainer("c5", {}, "sandbox-c5"))
@@ -156,6 +156,36 @@ async def test_a_runner_that_does_not_end_is_removed_at_the_timeout() -> None:
     c = container(engine, "c6")
     c.sock.setblocking(False)
     started = time.monotonic()
-    engine.discard_when_ended(c, timeout_s=0.3)
-    await engine.aclose()
+    engine.discard(c, ended_within_s=0.3)
+    await until_removed(engine, "c6")
     assert 0.3 <= api.removed["c6"] - started < 5
+    await engine.aclose()
+
+
+async def test_closing_the_engine_does_not_wait_for_a_runner_to_end() -> None:
+    api = Api()
+    engine = engine_with(api)
+    c = container(engine, "c8")
+    c.sock.setblocking(False)
+    started = time.monotonic()
+    engine.discard(c, ended_within_s=30)
+    await engine.aclose()  # the removal starts at once, and its kill ends the runner
+    assert api.removed["c8"] - started < 1
+
+
+async def test_a_container_that_ended_still_waits_for_its_answer() -> None:
+    api = Api()
+    engine = engine_with(api)
+    c = container(engine, "c7")
+    c.sock.setblocking(False)
+    with aftercare.answer_window() as window:
+        engine.discard(c, after_answer=True, ended_within_s=10)
+        c.keepalive.close()  # the runner leaves
+        await asyncio.sleep(0.2)
+        assert "c7" not in api.removed  # the answer is not out yet
+        assert c.sock.fileno() == -1
+        answered = time.monotonic()
+        window.close()
+    await until_removed(engine, "c7")
+    assert api.removed["c7"] >= answered
+    await engine.aclose()
