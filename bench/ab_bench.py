@@ -108,6 +108,7 @@ class Side:
             "SANDBOX_STATE_DIR": str(self.state / role),
             "SANDBOX_OWNER": self.owner(role),
             "SANDBOX_POOL_SIZE": str(POOL),
+            "SANDBOX_POOL_MAX": str(POOL),  # pools that size themselves (issue 16) held at POOL: settle counts them
             "AB_POOL": str(POOL),
             "AB_CODE": CODE,
             **self.extra,

@@ -63,7 +63,7 @@ async def pools_full(http: httpx.AsyncClient, url: str) -> None:
         with contextlib.suppress(httpx.HTTPError, ValueError):
             body = (await http.get(f"{url}/readyz")).json()
             pools = body.get("pools") if isinstance(body, dict) else None
-            if not pools or all(p["ready"] >= p["size"] for p in pools.values()):
+            if not pools or all(p["ready"] >= p["target"] for p in pools.values()):
                 return
         await asyncio.sleep(0.01)
 

@@ -80,7 +80,7 @@ async def start_server(
 async def pool_full(http: httpx.AsyncClient) -> None:
     while True:
         pools = (await http.get("/readyz")).json()["pools"]
-        if all(p["ready"] >= p["size"] for p in pools.values()):
+        if all(p["ready"] >= p["target"] for p in pools.values()):
             return
         await asyncio.sleep(0.01)
 

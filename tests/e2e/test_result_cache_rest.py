@@ -19,7 +19,7 @@ def wait_for_full_pools(client: httpx.Client) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         pools = client.get("/readyz").json().get("pools", {})
-        if pools and all(pool["ready"] >= pool["size"] for pool in pools.values()):
+        if pools and all(pool["ready"] >= pool["target"] for pool in pools.values()):
             return
         time.sleep(0.1)
     raise AssertionError(f"the pools did not refill: {pools}")
