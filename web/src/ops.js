@@ -47,16 +47,16 @@ function showPools(pools) {
   for (const pool of pools || []) {
     const row = document.createElement("tr");
     row.dataset.pool = pool.language || pool.name;
-    const size = Math.max(1, pool.size);
+    const size = Math.max(1, pool.target);
     const meter = document.createElement("meter");
     meter.min = 0;
     meter.max = size;
     meter.value = pool.ready;
     meter.low = size / 2;
     meter.optimum = size;
-    meter.setAttribute("aria-label", `${pool.ready} of ${pool.size} warm containers ready`);
+    meter.setAttribute("aria-label", `${pool.ready} of ${pool.target} warm containers ready (its target now)`);
     const ready = el("td", "ready");
-    ready.append(meter, ` ${pool.ready} / ${pool.size}`);
+    ready.append(meter, ` ${pool.ready} / ${pool.target}`);
     const name = el("th", "");
     name.scope = "row";
     name.append(el("span", "", pool.language || pool.name));
