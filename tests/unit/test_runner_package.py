@@ -108,6 +108,24 @@ def test_siblings_are_reached_through_their_module(path: Path) -> None:
                     assert alias.name.isupper(), f"{path.name}: from .{node.module} import {alias.name}"
 
 
+#: Modules whose functions run in the forked child while the program runs (its strict guards, its
+#: audit hook, its import checks), after ``program.hide_runner`` took this package out of ``sys.modules``.
+CHILD_MODULES = ("restricted", "capabilities", "imports", "strict_compile")
+#: ... except these, which run before the program's first line (RestrictedPython's modules load lazily).
+BEFORE_THE_PROGRAM = {"restricted_namespace"}
+
+
+@pytest.mark.parametrize("name", CHILD_MODULES)
+def test_code_the_program_calls_imports_no_sibling_lazily(name: str) -> None:
+    """A ``from . import x`` in a function the program calls would fail in the container (the package
+    is gone from ``sys.modules`` and its directory from ``sys.path``): siblings are bound at import."""
+    for node in ast.walk(parse(RUNNER_PACKAGE / f"{name}.py")):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name not in BEFORE_THE_PROGRAM:
+            for inner in ast.walk(node):
+                lazy = isinstance(inner, ast.ImportFrom) and inner.level > 0
+                assert not lazy, f"{name}.py:{inner.lineno}: a sibling imported inside {node.name}()"
+
+
 @pytest.mark.parametrize("path", MODULE_FILES, ids=lambda p: p.stem)
 def test_every_module_says_why_it_exists(path: Path) -> None:
     docstring = ast.get_docstring(parse(path))

@@ -21,7 +21,12 @@ define are refused.
 
 from __future__ import annotations
 
+import os
 import sys
+
+# Bound now: the program's guards run after the child took the runner's modules out of ``sys.modules``
+# (``program.hide_runner``), when ``from . import ...`` no longer finds this package.
+from . import workspace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
@@ -60,7 +65,7 @@ def restricted_namespace(namespace: dict[str, Any], allowed_modules: list[str], 
         from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
         from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
-        from . import capabilities, strict_compile, workspace
+        from . import capabilities, strict_compile
     finally:
         sys.path.remove(RESTRICTED_LIB)
 
@@ -230,10 +235,6 @@ class Guards:
 
     def open(self, file: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
         """``open`` for files inside the workspace (no descriptors, no ``opener``)."""
-        import os
-
-        from . import workspace
-
         if not isinstance(file, str) or "opener" in kwargs or len(args) >= 6:
             raise PermissionError("open() takes a path in the workspace under the strict policy")
         root = os.path.realpath(workspace.WORKDIR)
