@@ -172,7 +172,9 @@ class Bench:
 
     def compose(self, **overrides: Any) -> ExecutionService:
         """The product's composition, with our owner label and the pinned image."""
-        settings = self.base.model_copy(update=overrides)
+        # Several backends in one process share its instance label, and a janitor removes the containers of
+        # its instance that its own engine does not hold: no periodic sweep during the run (and cold starts first).
+        settings = self.base.model_copy(update={"janitor_interval_s": 3600.0, **overrides})
         service = build_service(settings, backend=DockerBackend(settings, owner=OWNER))
         service.catalog = service.planner.catalog = self.catalog
         return service
@@ -203,8 +205,8 @@ class Bench:
 
     async def latency(self) -> None:
         warm, cold = self.services["warm"], self.services["cold"]
+        await self.start(cold)  # its start-up sweep would take the warm pool's containers for orphans
         pool = await self.start(warm)
-        await self.start(cold)
         assert pool is not None
         profile: Profile = warm.planner.default_profile("python")
         settings = warm.settings
