@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from sandbox.config import Settings  # noqa: E402
 from sandbox.engine import DockerBackend  # noqa: E402
+from sandbox.engine.wrappers import Wrapper  # noqa: E402
 from sandbox.models import ExecutionRequest  # noqa: E402
 from sandbox.service import build_service  # noqa: E402
 from sandbox.store import Store  # noqa: E402
@@ -111,8 +112,11 @@ async def main(runs: int) -> None:
                 base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60
             ) as http,
         ):
-            assert isinstance(engine.backend, DockerBackend)
-            engine_pool = engine.backend.pool(engine.planner.default_profile("python"))
+            backend = engine.backend
+            while isinstance(backend, Wrapper):  # the breaker and metering wrap the Docker backend
+                backend = backend.inner
+            assert isinstance(backend, DockerBackend)
+            engine_pool = backend.pool(engine.planner.default_profile("python"))
             assert engine_pool is not None
 
             async def rest() -> None:
