@@ -22,6 +22,7 @@ import contextlib
 import gc
 import logging
 import multiprocessing
+import os
 import resource
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
@@ -225,10 +226,17 @@ class ValidationWorkers:
             if not answered.done():
                 answered.set_result(None)
 
-        loop.add_reader(fd, wake)
         try:
+            # Blocking, as the pipe's own calls expect: a loop that polls a descriptor may have made it
+            # non-blocking (uvloop's libuv does), and a message over the pipe's buffer would then fail.
+            os.set_blocking(fd, True)
             worker.conn.send(message)
-            await asyncio.wait_for(answered, self.timeout_s)
+            loop.add_reader(fd, wake)
+            try:
+                await asyncio.wait_for(answered, self.timeout_s)
+            finally:
+                loop.remove_reader(fd)
+            os.set_blocking(fd, True)
             verdict: Verdict = worker.conn.recv()  # a worker sends nothing but verdicts
             return verdict
         except TimeoutError:
@@ -237,8 +245,6 @@ class ValidationWorkers:
         except (EOFError, OSError) as exc:
             log.warning("validation worker %s died (%s); replacing it", worker.process.pid, exc)
             return None
-        finally:
-            loop.remove_reader(fd)
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
