@@ -17,12 +17,8 @@ request a 503. ``ConnectionGuard`` adds to a uvicorn HTTP protocol:
 
 Its protocol also closes a connection whose request was answered before its body
 was read (401 without a key, 413, 503): the rest of the body would hold the
-connection with no deadline. It closes it *lingering* (``ConnectionGuard.linger``):
-for at most ``LINGER_S`` and ``LINGER_BYTES`` it reads and drops what the client
-still sends, after a FIN that says the answer is all there is, because closing a
-socket with unread data makes the kernel reset the connection, and a reset can
-destroy the answer in the client's buffers before the client reads it. Two
-protocols carry the guard: ``GuardedH11Protocol`` here (uvicorn's pure-Python h11) and ``GuardedHttpToolsProtocol``
+connection with no deadline. Two protocols carry the guard: ``GuardedH11Protocol``
+here (uvicorn's pure-Python h11) and ``GuardedHttpToolsProtocol``
 (``sandbox.api.connections_httptools``: uvicorn's httptools, the default, faster by
 ~0.3 ms a request). ``server_options`` is what every server of the project hands
 uvicorn: the protocol ``Settings.http_protocol`` names, its event loop, and the cap
@@ -63,10 +59,6 @@ TOO_MANY = (
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 #: The cap on one request's head, request line and headers (D06): h11 answers 400 past it, httptools 431.
 MAX_HEAD_BYTES = 32 << 10
-
-#: How long, and how much of the unread rest of a body, a connection answered early still reads (and drops).
-LINGER_S = 2.0
-LINGER_BYTES = 16 << 20
 
 #: The lifespan state key under which the app hands its limits to the server (``create_app``'s lifespan).
 LIMITS_STATE = "sandbox.connection_limits"
@@ -162,8 +154,6 @@ class ConnectionGuard:
         self.address: str | None = None  # counted against its cap while open; None: refused or unknown
         self.timer: asyncio.TimerHandle | None = None
         self.started = False  # something of the awaited head came
-        self.lingering: int | None = None  # bytes it may still drop (``linger``); None: not lingering
-        self.linger_timer: asyncio.TimerHandle | None = None
 
     @property
     def waiting(self) -> bool:
@@ -189,11 +179,8 @@ class ConnectionGuard:
         return True
 
     def release(self) -> None:
-        """The connection is gone: stop its deadlines and uncount it."""
+        """The connection is gone: stop its deadline and uncount it."""
         self.head_done()
-        if self.linger_timer is not None:
-            self.linger_timer.cancel()
-            self.linger_timer = None
         if self.address is not None:
             self.books.per_client[self.address] -= 1
             if self.books.per_client[self.address] <= 0:
@@ -224,27 +211,6 @@ class ConnectionGuard:
             if self.started:
                 self.transport.write(TIMED_OUT)
             self.transport.close()
-
-    def linger(self) -> None:
-        """Answered before the request's body was read: FIN, drop what still comes, close (module docstring)."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        self.head_done()
-        self.lingering = LINGER_BYTES
-        if transport.can_write_eof():
-            transport.write_eof()  # after the answer: all the client gets
-        transport.resume_reading()  # the server stopped reading a body nobody consumed
-        self.linger_timer = self.loop.call_later(LINGER_S, transport.close)
-
-    def dropped(self, data: bytes) -> bool:
-        """Whether ``data`` came while lingering (then it is dropped, and past the allowance the connection closed)."""
-        if self.lingering is None:
-            return False
-        self.lingering -= len(data)
-        if self.lingering < 0 and self.transport is not None:
-            self.transport.close()
-        return True
 
     def limited(self, app: ASGIApp, logger: logging.Logger) -> ASGIApp:
         """``app``, or a 503 while ``max_requests`` requests (this one's task included) are in progress."""
@@ -283,8 +249,6 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.guard.dropped(data):
-            return
         self.guard.heard()
         super().data_received(data)
         if self.guard.waiting and self.conn.their_state is not h11.IDLE:
@@ -295,6 +259,6 @@ class GuardedH11Protocol(H11Protocol):
         if self.transport.is_closing():
             return
         if self.conn.their_state is h11.SEND_BODY:
-            self.guard.linger()  # answered before its body was read (module docstring)
+            self.transport.close()  # answered before its body was read (module docstring)
         elif self.conn.their_state is h11.IDLE:
             self.guard.await_head()

@@ -66,8 +66,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.guard.dropped(data):
-            return
         self.guard.heard()
         in_head, heads = self.in_head, self.heads
         super().data_received(data)
@@ -121,6 +119,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if body_unread:
-            self.guard.linger()  # answered before its body was read (see sandbox.api.connections)
+            self.transport.close()  # answered before its body was read (see sandbox.api.connections)
         elif idle:
             self.guard.await_head(started=self.in_head)
