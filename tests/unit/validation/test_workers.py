@@ -116,3 +116,24 @@ def test_a_worker_whose_parent_left_without_reading_exits_quietly() -> None:
     parent.close()  # "ready" still unread: the worker's read is reset
     worker.join(30)
     assert worker.exitcode == 0
+
+
+def test_a_request_larger_than_the_pipe_buffer_gets_its_verdict_on_uvloop() -> None:
+    """uvloop (the server's loop) makes a polled descriptor non-blocking: the pipe must be made blocking
+    again for a message over its buffer (~64 KiB), or every large request was "no verdict"."""
+    import uvloop
+
+    async def check() -> None:
+        pool = ValidationWorkers(SETTINGS.policies_dir, SETTINGS.default_policy, size=1, timeout_s=10)
+        await pool.start()
+        try:
+            small = await pool.validate(files("x = 1"), "python", STANDARD)  # the descriptor is polled once
+            big = [*files("x = 1"), SourceFile("data.txt", "x" * (2 << 20))]  # over any socket buffer
+            verdict = await pool.validate(big, "python", STANDARD)
+            assert small.allowed
+            assert [f.rule_id for f in verdict.findings] == ["source.too_large"]  # the worker's verdict
+        finally:
+            await pool.aclose()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(check())
