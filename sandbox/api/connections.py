@@ -17,7 +17,15 @@ request a 503. ``ConnectionGuard`` adds to a uvicorn HTTP protocol:
 
 Its protocol also closes a connection whose request was answered before its body
 was read (401 without a key, 413, 503): the rest of the body would hold the
-connection with no deadline. Two protocols carry the guard: ``GuardedH11Protocol``
+connection with no deadline. Such an answer says ``connection: close`` (the client
+must not send its next request there), and the close *lingers*
+(``ConnectionGuard.linger``): a FIN after the answer, then for at most ``LINGER_S``
+and ``LINGER_BYTES`` what the client still sends is read and dropped. Closing a
+socket with unread data makes the kernel reset the connection, and the reset can
+destroy the answer in the client's buffers before the client reads it: a client
+streaming a body over the cap lost its 413 that way. The protocol's transport is a
+``LingeringTransport``, so uvicorn's own close after such an answer lingers too.
+Two protocols carry the guard: ``GuardedH11Protocol``
 here (uvicorn's pure-Python h11) and ``GuardedHttpToolsProtocol``
 (``sandbox.api.connections_httptools``: uvicorn's httptools, the default, faster by
 ~0.3 ms a request). ``server_options`` is what every server of the project hands
@@ -59,6 +67,10 @@ TOO_MANY = (
 TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 #: The cap on one request's head, request line and headers (D06): h11 answers 400 past it, httptools 431.
 MAX_HEAD_BYTES = 32 << 10
+
+#: How long, and how much of the unread rest of a body, a connection answered early still reads (and drops).
+LINGER_S = 2.0
+LINGER_BYTES = 16 << 20
 
 #: The lifespan state key under which the app hands its limits to the server (``create_app``'s lifespan).
 LIMITS_STATE = "sandbox.connection_limits"
@@ -154,6 +166,8 @@ class ConnectionGuard:
         self.address: str | None = None  # counted against its cap while open; None: refused or unknown
         self.timer: asyncio.TimerHandle | None = None
         self.started = False  # something of the awaited head came
+        self.lingering: int | None = None  # bytes it may still drop (``linger``); None: not lingering
+        self.linger_timer: asyncio.TimerHandle | None = None
 
     @property
     def waiting(self) -> bool:
@@ -179,8 +193,11 @@ class ConnectionGuard:
         return True
 
     def release(self) -> None:
-        """The connection is gone: stop its deadline and uncount it."""
+        """The connection is gone: stop its deadlines and uncount it."""
         self.head_done()
+        if self.linger_timer is not None:
+            self.linger_timer.cancel()
+            self.linger_timer = None
         if self.address is not None:
             self.books.per_client[self.address] -= 1
             if self.books.per_client[self.address] <= 0:
@@ -212,10 +229,34 @@ class ConnectionGuard:
                 self.transport.write(TIMED_OUT)
             self.transport.close()
 
-    def limited(self, app: ASGIApp, logger: logging.Logger) -> ASGIApp:
-        """``app``, or a 503 while ``max_requests`` requests (this one's task included) are in progress."""
+    def linger(self) -> None:
+        """Answered before the request's body was read: FIN, drop what still comes, close (module docstring)."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.lingering is not None:
+            return
+        self.head_done()
+        self.lingering = LINGER_BYTES
+        if transport.can_write_eof():
+            transport.write_eof()  # after the answer: all the client gets
+        transport.resume_reading()  # the server had stopped reading a body nobody consumed
+        self.linger_timer = self.loop.call_later(LINGER_S, transport.close)
+
+    def dropped(self, data: bytes) -> bool:
+        """Whether ``data`` came while lingering (then it is dropped; past the allowance the connection closes)."""
+        if self.lingering is None:
+            return False
+        self.lingering -= len(data)
+        if self.lingering < 0 and self.transport is not None:
+            self.transport.close()
+        return True
+
+    def limited(self, app: ASGIApp, logger: logging.Logger, body_unread: Callable[[], bool]) -> ASGIApp:
+        """``app``, or a 503 while ``max_requests`` requests (this one's task included) are in progress;
+        an answer that starts while ``body_unread()`` says ``connection: close`` (module docstring)."""
 
         async def limited_app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                send = _closing_early(send, body_unread)
             if len(self.tasks) > self.limits.max_requests:
                 logger.warning("Exceeded concurrency limit.")
                 await service_unavailable(scope, receive, send)
@@ -223,6 +264,46 @@ class ConnectionGuard:
                 await app(scope, receive, send)
 
         return limited_app
+
+
+def _closing_early(send: Any, body_unread: Callable[[], bool]) -> Any:
+    """``send``, adding ``connection: close`` to an answer that starts before the request's body is read."""
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start" and body_unread():
+            message = {**message, "headers": [*message.get("headers", ()), (b"connection", b"close")]}
+        await send(message)
+
+    return sending
+
+
+class LingeringTransport:
+    """The transport a guarded protocol and its request cycles hold: ``close`` lingers
+    (``ConnectionGuard.linger``) while the answered request's body is unread, and closes at once
+    otherwise; everything else is the socket's own transport. uvicorn closes a connection itself
+    after an answer that says ``connection: close``: this is how that close lingers too."""
+
+    def __init__(self, transport: asyncio.Transport, guard: ConnectionGuard, body_unread: Callable[[], bool]) -> None:
+        self._transport = transport
+        self._guard = guard
+        self._body_unread = body_unread
+
+    def close(self) -> None:
+        if self._guard.lingering is None and self._body_unread():
+            self._guard.linger()
+        else:
+            self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._guard.lingering is not None or self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    @classmethod
+    def wrap(cls, transport: asyncio.Transport, guard: ConnectionGuard, body_unread: Callable[[], bool]) -> Any:
+        """``transport`` wrapped, typed as the transport uvicorn expects."""
+        return cls(transport, guard, body_unread)
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -238,10 +319,14 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         self.guard = ConnectionGuard(app_state, server_state, self.loop)
         self.limit_concurrency = None  # uvicorn's counts connections; the guard's counts requests
-        self.app = self.guard.limited(self.app, self.logger)
+        self.app = self.guard.limited(self.app, self.logger, self.body_unread)
+
+    def body_unread(self) -> bool:
+        """The request being answered has a body not yet all received (h11 parses one request at a time)."""
+        return self.conn.their_state is h11.SEND_BODY
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(LingeringTransport.wrap(transport, self.guard, self.body_unread))
         self.guard.admit(transport, self.client, len(self.connections))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -249,6 +334,8 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.guard.dropped(data):
+            return
         self.guard.heard()
         super().data_received(data)
         if self.guard.waiting and self.conn.their_state is not h11.IDLE:
@@ -259,6 +346,6 @@ class GuardedH11Protocol(H11Protocol):
         if self.transport.is_closing():
             return
         if self.conn.their_state is h11.SEND_BODY:
-            self.transport.close()  # answered before its body was read (module docstring)
+            self.transport.close()  # answered before its body was read: lingers (module docstring)
         elif self.conn.their_state is h11.IDLE:
             self.guard.await_head()

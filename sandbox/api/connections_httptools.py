@@ -22,7 +22,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from sandbox.api.connections import MAX_HEAD_BYTES, ConnectionGuard
+from sandbox.api.connections import MAX_HEAD_BYTES, ConnectionGuard, LingeringTransport
 
 _TOO_LARGE = b"request head over %d bytes" % MAX_HEAD_BYTES
 HEAD_TOO_LARGE = (
@@ -49,7 +49,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.guard = ConnectionGuard(app_state, server_state, self.loop)
         self.limit_concurrency = None  # uvicorn's counts connections; the guard's counts requests
-        self.app = self.guard.limited(self.app, self.logger)
+        self.app = self.guard.limited(self.app, self.logger, self.body_unread)
         self.in_head = False  # the parser is inside a request's head
         self.in_body = False  # ... inside its body (the head is complete, the message is not)
         self.head_size = 0  # the request line and headers of the current head, as parsed
@@ -57,8 +57,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.heads = 0  # heads begun on this connection
         self.head_too_large = False
 
+    def body_unread(self) -> bool:
+        """The request being answered has a body not yet all received: the parser's current request,
+        when none is queued behind the one being answered (pipelining)."""
+        return self.in_body and not self.pipeline
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(LingeringTransport.wrap(transport, self.guard, self.body_unread))
         self.guard.admit(transport, self.client, len(self.connections))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -66,6 +71,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.guard.dropped(data):
+            return
         self.guard.heard()
         in_head, heads = self.in_head, self.heads
         super().data_received(data)
@@ -113,12 +120,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         # Which request was answered: with none queued behind it, the parser's current one.
-        body_unread = self.in_body and not self.pipeline
+        body_unread = self.body_unread()
         idle = not self.pipeline
         super().on_response_complete()  # may start a queued (pipelined) request at once
         if self.transport.is_closing():
             return
         if body_unread:
-            self.transport.close()  # answered before its body was read (see sandbox.api.connections)
+            self.transport.close()  # answered before its body was read: lingers (see sandbox.api.connections)
         elif idle:
             self.guard.await_head(started=self.in_head)

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from sandbox.api.app import create_app
-from sandbox.api.connections import MAX_HEAD_BYTES
+from sandbox.api.connections import LINGER_BYTES, LINGER_S, MAX_HEAD_BYTES
 from sandbox.config import Settings
 from sandbox.engine import FakeBackend, RunOutcome, RunSpec
 from sandbox.models import Status
@@ -307,6 +307,70 @@ def test_a_refused_request_cannot_hold_its_connection_by_trickling_its_body(serv
     assert closed, "the connection stayed open while the refused request's body trickled in"
     # At once, not by the next head's deadline (HEAD_S) nor the body's (which a 401 never starts).
     assert time.monotonic() - started < HEAD_S / 2
+
+
+@pytest.mark.parametrize("refusal", ["401 without a key", "413 by its Content-Length"])
+def test_an_early_answer_survives_the_body_the_client_goes_on_sending(server, refusal: str) -> None:
+    """A client that sends its whole body before it reads (as most do) still reads an answer given
+    before the body was read: the server says ``connection: close``, sends a FIN and drops the rest
+    of the body before it closes (an immediate close with the body unread resets the connection, and
+    the reset destroys the answer in the client's buffers)."""
+    url, key = server
+    over = Settings().max_body_bytes + 1
+    size, auth = (1 << 20, "") if refusal.startswith("401") else (over, f"Authorization: Bearer {key}\r\n")
+    head = (
+        f"POST /v1/executions HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+        f"Content-Length: {size}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        sock.sendall(head)
+        assert select.select([sock], [], [], 5)[0], "no early answer"
+        time.sleep(0.1)  # the server is done with the answer (and, without lingering, has closed)
+        sock.settimeout(5)
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(size // 65536 + 1):
+                sent += sock.send(b" " * min(65536, size - sent))
+        answer = read_until_closed(sock, timeout=5)
+    status = b"HTTP/1.1 401 " if refusal.startswith("401") else b"HTTP/1.1 413 "
+    assert answer.startswith(status) and b"connection: close\r\n" in answer.lower(), answer[:300]
+    assert sent == size, "the server stopped taking the rest of the body before the client was done"
+
+
+def test_an_early_answer_drops_only_so_much_of_the_body_before_it_closes(server) -> None:
+    """What the server reads (and drops) after an early answer is bounded: a client that goes on
+    sending a body of 1 GiB is cut past ``LINGER_BYTES``, within ``LINGER_S``."""
+    url, _ = server
+    head = b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (1 << 30)
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        sock.sendall(head)  # no key: 401
+        sock.settimeout(LINGER_S + 3)
+        started = time.monotonic()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < 1 << 30:
+                sent += sock.send(b" " * (1 << 20))
+        took = time.monotonic() - started
+    assert sent < LINGER_BYTES + (16 << 20), f"{sent >> 20} MiB taken after the answer"
+    assert took < LINGER_S + 1, f"cut after {took:.2f} s"
+
+
+def test_after_an_early_answer_the_client_goes_on_on_a_new_connection(server) -> None:
+    """httpx streaming a body the server refuses unread: the answer says close, and the same client's
+    next request is served (on a new connection, not the one the server is closing)."""
+    url, key = server
+
+    def body() -> Iterator[bytes]:
+        yield b'{"code": '
+        time.sleep(0.2)  # the head was answered meanwhile: no key
+        yield b'"print(1)"}'
+
+    with httpx.Client(base_url=url, timeout=10) as client:
+        refused = client.post("/v1/executions", content=body(), headers={"content-type": "application/json"})
+        assert refused.status_code == 401 and refused.headers["connection"] == "close", refused.headers
+        for _ in range(3):
+            served = client.post("/v1/executions", json={"code": "print('hello')"}, headers=bearer(key))
+            assert served.status_code == 200 and served.json()["stdout"] == "hello\n", served.text
 
 
 def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path, protocol: str) -> None:
