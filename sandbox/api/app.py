@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import ASGIApp, Scope
 
-from sandbox import __version__
+from sandbox import __version__, heap
 from sandbox.api import docs, examples, metering, ops_routes, problems, secret_routes, web
 from sandbox.api.answers import AnswerWindows
 from sandbox.api.auth import bearer_token, live_key
@@ -163,4 +163,6 @@ def app_from_env() -> FastAPI:
     settings = Settings()
     configure_logging(settings)
     configure_tracing(settings)
-    return create_app(settings)
+    app = create_app(settings)
+    heap.settle()  # what start-up built stays for the process's life: no full collection walks it again
+    return app

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox import heap
 from sandbox.api.connections import LIMITS_STATE, ConnectionLimits, server_options
 from sandbox.cluster.worker import Worker
 from sandbox.config import Settings
@@ -69,6 +70,7 @@ async def serve(settings: Settings) -> None:
     settings = settings.model_copy(update={"validation_workers": 0})
     service = build_service(settings, local_engine=True, start_without_engine=True)
     worker = Worker(settings, service)
+    heap.settle()  # start-up's objects stay for the process's life: no full collection walks them again
     server = None
     if settings.worker_port:
         # The API's protocol and limits; its loop is the worker's (``loop_factory``, in the CLI).
