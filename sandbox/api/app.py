@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Scope
 from sandbox import __version__, heap
 from sandbox.api import docs, examples, metering, ops_routes, problems, secret_routes, web
 from sandbox.api.answers import AnswerWindows
-from sandbox.api.auth import bearer_token, live_key
+from sandbox.api.auth import KeyRefresher, bearer_token, live_key
 from sandbox.api.connections import LIMITS_STATE, ConnectionLimits
 from sandbox.api.guard import BodyGuard
 from sandbox.api.requestid import RequestContext
@@ -87,7 +87,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
                 flush=True,
             )
         svc = build_service(settings, store=store, backend=backend, start_without_engine=True)
-        async with svc, mcp_server.session_manager.run():
+        async with svc, mcp_server.session_manager.run(), KeyRefresher(store):
             manager = ExecutionManager(svc)
             manager.start()
             sessions = SessionManager(svc, manager)

@@ -135,6 +135,18 @@ class Store:
             return None
         return _key_info(row)
 
+    def live_keys(self, digests: Sequence[str]) -> dict[str, ApiKeyInfo]:
+        """Of these secret hashes (``hash_key``), the live keys, by hash: one query per 500."""
+        found: dict[str, ApiKeyInfo] = {}
+        with self._guard("confirm keys"), self._session() as session:
+            for start in range(0, len(digests), 500):
+                chunk = list(digests[start : start + 500])
+                rows = session.scalars(
+                    select(ApiKeyRow).where(ApiKeyRow.key_hash.in_(chunk), ApiKeyRow.revoked_at.is_(None))
+                )
+                found.update((row.key_hash, _key_info(row)) for row in rows)
+        return found
+
     def list_keys(self) -> list[ApiKeyInfo]:
         with self._guard("list keys"), self._session() as session:
             return [_key_info(r) for r in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]

@@ -110,6 +110,17 @@ def test_revoked_key_no_longer_authenticates(store: Store) -> None:
     assert listed.revoked_at.utcoffset() == timedelta(0)
 
 
+def test_live_keys_confirms_many_at_once(store: Store) -> None:
+    """The key cache's refresher asks for all the keys in use in one call: only live ones come back."""
+    keys = [store.create_key(f"many-{n}", "standard", 1, 10) for n in range(3)]
+    store.revoke_key("many-1")
+    digests = [hash_key(plaintext) for _, plaintext in keys] + [hash_key("sbx_nobody")] * 600  # past one chunk
+    live = store.live_keys(digests)
+    assert {info.name for info in live.values()} == {"many-0", "many-2"}
+    assert live[hash_key(keys[0][1])].id == keys[0][0].id
+    assert store.live_keys([]) == {}
+
+
 def test_revoke_by_id(store: Store) -> None:
     info, plaintext = store.create_key("ci", "standard", 1, 10)
     assert store.revoke_key(info.id) is True

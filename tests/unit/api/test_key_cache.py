@@ -1,0 +1,148 @@
+"""The API key cache (``sandbox.api.auth``): keys in use are confirmed off the request path, and a
+revocation still takes effect within ``CACHE_TTL_S``. A real SQLite store; its ``authenticate`` counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.api import auth
+from sandbox.errors import StoreUnavailable, Unauthenticated
+from sandbox.store import Store
+
+
+class CountingStore(Store):
+    """The real store, counting the lookups a request makes itself."""
+
+    lookups = 0
+    down = False
+
+    def authenticate(self, plaintext: str):  # type: ignore[no-untyped-def]
+        self.lookups += 1
+        return super().authenticate(plaintext)
+
+    def live_keys(self, digests):  # type: ignore[no-untyped-def]
+        if self.down:
+            raise StoreUnavailable("the database is down (test)")
+        return super().live_keys(digests)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[CountingStore]:
+    store = CountingStore(f"sqlite:///{tmp_path / 'keys.db'}")
+    auth.forget_keys()
+    yield store
+    auth.forget_keys()
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def fast_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "REFRESH_S", 0.1)
+
+
+async def wait_until(condition, within: float) -> float:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < within, "not within the time"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+def test_without_the_refresher_a_key_is_looked_up_again_after_the_ttl(store: CountingStore) -> None:
+    _, secret = store.create_key("k", "standard", 1, 10)
+
+    async def go() -> None:
+        await auth.live_key(store, secret, "/v1/x")
+        await auth.live_key(store, secret, "/v1/x")
+        assert store.lookups == 1  # the second within the TTL
+        await asyncio.sleep(auth.CACHE_TTL_S + 0.05)
+        await auth.live_key(store, secret, "/v1/x")
+        assert store.lookups == 2
+
+    asyncio.run(go())
+
+
+def test_with_the_refresher_a_key_in_use_is_never_looked_up_by_a_request_again(store: CountingStore) -> None:
+    _, secret = store.create_key("k", "standard", 1, 10)
+
+    async def go() -> None:
+        async with auth.KeyRefresher(store):
+            key = await auth.live_key(store, secret, "/v1/x")
+            for _ in range(3):  # requests further apart than the TTL, as an agent's are
+                await asyncio.sleep(auth.CACHE_TTL_S + 0.1)
+                assert await auth.live_key(store, secret, "/v1/x") == key
+            assert store.lookups == 1
+
+    asyncio.run(go())
+
+
+def test_a_revocation_takes_effect_within_the_ttl_with_the_refresher(store: CountingStore) -> None:
+    _, secret = store.create_key("k", "standard", 1, 10)
+
+    async def go() -> None:
+        async with auth.KeyRefresher(store):
+            await auth.live_key(store, secret, "/v1/x")
+            await asyncio.sleep(0.3)  # confirmed a few times meanwhile
+            assert store.revoke_key("k")  # from "another process": nothing here is told
+            revoked_at = time.monotonic()
+            took = await wait_until(lambda: auth.hash_key(secret) not in auth._cache, within=auth.CACHE_TTL_S)
+            assert took <= auth.REFRESH_S * 3
+            assert time.monotonic() - revoked_at < auth.CACHE_TTL_S
+            with pytest.raises(Unauthenticated):
+                await auth.live_key(store, secret, "/v1/x")
+
+    asyncio.run(go())
+
+
+def test_a_key_idle_past_idle_s_is_forgotten(store: CountingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, secret = store.create_key("k", "standard", 1, 10)
+    monkeypatch.setattr(auth, "IDLE_S", 0.3)
+
+    async def go() -> None:
+        async with auth.KeyRefresher(store):
+            await auth.live_key(store, secret, "/v1/x")
+            await wait_until(lambda: auth.hash_key(secret) not in auth._cache, within=1.0)
+            await auth.live_key(store, secret, "/v1/x")
+            assert store.lookups == 2
+
+    asyncio.run(go())
+
+
+def test_while_the_database_fails_the_refresher_confirmations_lapse(store: CountingStore) -> None:
+    """No confirmation while the refresher cannot reach the database: past the TTL a request checks its
+    key itself (and gets the store's own error when that fails too), never a stale yes."""
+    _, secret = store.create_key("k", "standard", 1, 10)
+
+    async def go() -> None:
+        async with auth.KeyRefresher(store):
+            await auth.live_key(store, secret, "/v1/x")
+            store.down = True
+            await asyncio.sleep(auth.CACHE_TTL_S + 0.1)
+            await auth.live_key(store, secret, "/v1/x")  # the request's own lookup: the key is live
+            assert store.lookups == 2
+            store.down = False
+            await asyncio.sleep(auth.CACHE_TTL_S + 0.1)
+            await auth.live_key(store, secret, "/v1/x")
+            assert store.lookups == 2  # confirmed by the refresher again
+
+    asyncio.run(go())
+
+
+def test_a_key_confirmed_by_another_store_is_not_taken_for_this_ones(store: CountingStore, tmp_path: Path) -> None:
+    _, secret = store.create_key("k", "standard", 1, 10)
+    other = Store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+
+        async def go() -> None:
+            await auth.live_key(store, secret, "/v1/x")
+            with pytest.raises(Unauthenticated):
+                await auth.live_key(other, secret, "/v1/x")
+
+        asyncio.run(go())
+    finally:
+        other.close()
