@@ -21,7 +21,6 @@ from starlette.types import ASGIApp, Scope
 from sandbox import __version__, heap
 from sandbox.api import docs, examples, metering, ops_routes, problems, secret_routes, web
 from sandbox.api.answers import AnswerWindows
-from sandbox.api.auth import KeyRefresher, bearer_token, live_key
 from sandbox.api.connections import LIMITS_STATE, ConnectionLimits
 from sandbox.api.guard import BodyGuard
 from sandbox.api.requestid import RequestContext
@@ -30,6 +29,7 @@ from sandbox.api.shutdown import GracefulShutdown
 from sandbox.config import Settings
 from sandbox.engine import Backend
 from sandbox.executions import ExecutionManager
+from sandbox.keycache import KeyRefresher, bearer_token, live_key
 from sandbox.mcp import Door, build_mcp, http_endpoint
 from sandbox.observability import exposition, tracing
 from sandbox.observability.logs import configure_logging

@@ -8,7 +8,6 @@ a request of another key naming it is refused, so nobody can end or cancel
 someone else's calls by learning the id.
 """
 
-import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.errors import CapacityUnavailable, NotFound, SandboxError, Unauthenticated, error_body
+from sandbox.keycache import bearer_token, live_key
 from sandbox.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,17 +36,13 @@ class McpAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
-        scheme, _, token = headers.get(b"authorization", b"").decode(errors="replace").partition(" ")
-        store = self.store()
-        try:
-            key = await asyncio.to_thread(store.authenticate, token) if scheme.lower() == "bearer" and token else None
-            if key is None:
-                await asyncio.to_thread(store.audit, "auth.failed", None, path=str(scope.get("path", "/mcp")))
+        try:  # the REST routes' check and cache (a revocation takes effect within a second)
+            key = await live_key(self.store(), bearer_token(scope["headers"]), str(scope.get("path", "/mcp")))
+        except Unauthenticated as exc:
+            await _refuse(send, 401, Unauthenticated(f"{exc.message}: send `Authorization: Bearer <key>`"))
+            return
         except SandboxError as exc:  # the database unreachable: 503 with Retry-After, never a 500
             await _refuse(send, exc.http_status, exc)
-            return
-        if key is None:
-            await _refuse(send, 401, Unauthenticated("missing or unknown API key: send `Authorization: Bearer <key>`"))
             return
         named = headers.get(b"mcp-session-id")
         if named is not None and self._owners.get(named.decode("latin-1"), key.id) != key.id:

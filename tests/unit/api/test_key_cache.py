@@ -1,4 +1,4 @@
-"""The API key cache (``sandbox.api.auth``): keys in use are confirmed off the request path, and a
+"""The API key cache (``sandbox.keycache``): keys in use are confirmed off the request path, and a
 revocation still takes effect within ``CACHE_TTL_S``. A real SQLite store; its ``authenticate`` counted."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.api import auth
+from sandbox import keycache as auth
 from sandbox.errors import StoreUnavailable, Unauthenticated
 from sandbox.store import Store
 
