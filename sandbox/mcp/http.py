@@ -17,7 +17,7 @@ from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.errors import CapacityUnavailable, NotFound, SandboxError, Unauthenticated, error_body
+from sandbox.errors import CapacityUnavailable, NotFound, SandboxError, error_body
 from sandbox.keycache import bearer_token, live_key
 from sandbox.store import Store
 
@@ -38,10 +38,7 @@ class McpAuth:
         headers = dict(scope.get("headers") or [])
         try:  # the REST routes' check and cache (a revocation takes effect within a second)
             key = await live_key(self.store(), bearer_token(scope["headers"]), str(scope.get("path", "/mcp")))
-        except Unauthenticated as exc:
-            await _refuse(send, 401, Unauthenticated(f"{exc.message}: send `Authorization: Bearer <key>`"))
-            return
-        except SandboxError as exc:  # the database unreachable: 503 with Retry-After, never a 500
+        except SandboxError as exc:  # 401 (no key, or not a live one), or the database unreachable: 503, never a 500
             await _refuse(send, exc.http_status, exc)
             return
         named = headers.get(b"mcp-session-id")

@@ -146,3 +146,29 @@ def test_a_key_confirmed_by_another_store_is_not_taken_for_this_ones(store: Coun
         asyncio.run(go())
     finally:
         other.close()
+
+
+def test_the_mcp_endpoint_checks_its_keys_with_the_same_cache(store: CountingStore) -> None:
+    """/mcp looked every request's key up in the database itself; now the cache REST uses answers it."""
+    import httpx
+
+    from sandbox.mcp.http import McpAuth
+
+    _, secret = store.create_key("agent", "standard", 8, 1000)
+
+    async def accepted(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=McpAuth(accepted, lambda: store))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            for _ in range(3):
+                answer = await client.post("/mcp", json={}, headers={"Authorization": f"Bearer {secret}"})
+                assert answer.status_code == 202
+            assert store.lookups == 1
+            refused = await client.post("/mcp", json={}, headers={"Authorization": "Bearer sbx_nope"})
+            assert refused.status_code == 401 and refused.json()["message"] == "unknown or revoked API key"
+            assert refused.headers["www-authenticate"] == "Bearer"
+
+    asyncio.run(go())
