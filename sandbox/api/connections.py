@@ -342,10 +342,11 @@ class GuardedH11Protocol(H11Protocol):
             self.guard.head_done()  # a request's head is complete (or the connection failed)
 
     def on_response_complete(self) -> None:
+        body_unread = self.body_unread()  # of the request answered: after the next line, of the next one's
         super().on_response_complete()  # may start a pipelined request at once
         if self.transport.is_closing():
             return
-        if self.conn.their_state is h11.SEND_BODY:
+        if body_unread:
             self.transport.close()  # answered before its body was read: lingers (module docstring)
         elif self.conn.their_state is h11.IDLE:
             self.guard.await_head()

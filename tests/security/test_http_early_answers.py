@@ -1,0 +1,124 @@
+"""Hostile clients against early answers and the lingering close (``ConnectionGuard.linger``).
+
+What a connection carries after a request must be parsed as a request only where the request's
+own framing (``Content-Length`` or chunks) says it ends: a body that the server takes for the next
+request is request smuggling (a proxy in front frames it as a body, the server runs it). And an
+answer given early must not cost a request queued behind another one on the same connection.
+The server is ``tests.security.test_http_dos``'s, under each protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import time
+
+import pytest
+
+from tests.security.test_http_dos import (  # noqa: F401 (fixtures)
+    LINGER_S,
+    port_of,
+    protocol,
+    read_until_closed,
+    server,
+)
+
+#: A request as a body: were it ever answered, the body was parsed as a request.
+SMUGGLED = b"GET /healthz?smuggled=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+GET = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+LAST_GET = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+def answers(data: bytes) -> list[bytes]:
+    """The status lines of the answers in ``data``."""
+    return re.findall(rb"HTTP/1\.1 \d{3} [A-Za-z ]*", data)
+
+
+def exchange(port: int, first: bytes, then: bytes, pause: float = 0.3) -> bytes:
+    """Send ``first``, wait, send ``then`` (if the server still takes it); everything it answers."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(first)
+        time.sleep(pause)  # the head is answered (or in progress) before the rest comes
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(then)
+        try:
+            return read_until_closed(sock, timeout=LINGER_S + 5)
+        except ConnectionResetError:
+            return b"<reset>"
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "POST /v1/executions HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: {n}\r\n",
+        "POST /v1/executions HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+        "Transfer-Encoding: chunked\r\n",
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: {n}\r\n",
+        "POST /v1/executions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        "Connection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: {n}\r\n",
+    ],
+    ids=["length, no key", "chunked, no key", "mcp, no key", "length, keyed"],
+)
+def test_the_body_of_an_upgrade_the_server_ignores_is_never_parsed_as_a_request(server, opening: str) -> None:  # noqa: F811
+    """A request asking to switch protocols, with a body: the server does not switch (it speaks only
+    HTTP/1.1), so the body is the request's, framed by its length or chunks. httptools' parser ends
+    such a request at its head and parses what follows as the next request: a body that is a request
+    got answered (smuggled past whatever framed it as a body). Nothing after the answer may be."""
+    url, key = server
+    head = opening.format(n=len(SMUGGLED), key=key).encode() + b"\r\n"
+    data = exchange(port_of(url), head, SMUGGLED)
+    assert len(answers(data)) == 1 and b'{"status":"ok"}' not in data, data
+
+
+def test_an_upgrade_without_a_body_is_ignored_and_the_connection_goes_on(server) -> None:  # noqa: F811
+    """``curl --http2`` over cleartext asks for h2c on a GET: ignored, its next request is served."""
+    url, _ = server
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+    data = exchange(port_of(url), head + b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", LAST_GET)
+    assert answers(data) == [b"HTTP/1.1 200 OK"] * 2, data
+
+
+@pytest.mark.parametrize("keyed", [True, False], ids=["keyed", "no key"])
+def test_a_request_pipelined_behind_an_answered_one_is_answered_while_its_body_arrives(server, keyed: bool) -> None:  # noqa: F811
+    """A GET, then a POST whose body is still arriving when the GET's answer is complete: the POST is
+    the next request, its body unread *by it*, not by the GET. h11 took it for the GET's unread body
+    and closed lingering: the POST's answer could not be written (``write() after write_eof()``) and
+    was lost."""
+    url, key = server
+    auth = f"Authorization: Bearer {key}\r\n" if keyed else ""
+    body = b'{"code": "print(1)"}'
+    post = (
+        f"POST /v1/executions HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    data = exchange(port_of(url), GET + post + body[:4], body[4:] + LAST_GET)
+    if keyed:
+        assert answers(data) == [b"HTTP/1.1 200 OK"] * 3, data
+        assert b'"stdout":"hello\\n"' in data
+    else:  # the POST is refused before its body is read: its answer says close, nothing after it is served
+        assert answers(data) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 401 Unauthorized"], data
+        assert data.lower().endswith(b"}") and b"connection: close\r\n" in data.lower().split(b"http/1.1 401")[1]
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Length: {n}\r\n",
+        "POST /v1/executions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n",
+        "POST /v1/executions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {n}\r\n",
+        "POST /v1/executions HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nContent-Length: {n}\r\n",
+        "GET /v1/executions/abc HTTP/1.1\r\nHost: x\r\nContent-Length: {n}\r\n",
+        "GET /v1/executions/abc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Length: {n}\r\n",
+        "DELETE /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: {n}\r\n",
+    ],
+    ids=["length", "chunked", "expect 100-continue", "HTTP/1.0 keep-alive", "GET body", "GET body keyed", "mcp"],
+)
+def test_a_body_arriving_after_an_early_answer_is_never_parsed_as_a_request(server, opening: str) -> None:  # noqa: F811
+    """Held: whatever follows an answer given before the body was read is dropped, never parsed."""
+    url, key = server
+    head = opening.format(n=len(SMUGGLED), key=key).encode() + b"\r\n"
+    then = (b"%x\r\n" % len(SMUGGLED) + SMUGGLED + b"\r\n0\r\n\r\n") if b"chunked" in head else SMUGGLED
+    data = exchange(port_of(url), head, then + GET)
+    assert len(answers(data)) == 1 and b"smuggled" not in data and b'{"status":"ok"}' not in data, data
+    assert b"connection: close\r\n" in data.lower(), data
