@@ -92,6 +92,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         if not self.head_too_large:
+            # The parser failed: no more of this connection is parsed, a body no more than the rest. The
+            # close is at once (as h11's), and the request still in progress hears that its client is gone.
+            self.in_body = False
             super().send_400_response(msg)
             return
         self.guard.head_done()

@@ -10,6 +10,7 @@ The server is ``tests.security.test_http_dos``'s, under each protocol.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import socket
 import time
@@ -17,6 +18,7 @@ import time
 import pytest
 
 from tests.security.test_http_dos import (  # noqa: F401 (fixtures)
+    BODY_S,
     LINGER_S,
     port_of,
     protocol,
@@ -122,3 +124,24 @@ def test_a_body_arriving_after_an_early_answer_is_never_parsed_as_a_request(serv
     data = exchange(port_of(url), head, then + GET)
     assert len(answers(data)) == 1 and b"smuggled" not in data and b'{"status":"ok"}' not in data, data
     assert b"connection: close\r\n" in data.lower(), data
+
+
+def test_a_malformed_chunk_ends_its_request_at_once(server, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """A keyed request whose chunked body turns to garbage: the server answers 400 and the connection
+    is over. httptools' 400 closed lingering (the body was unread), so the request's app went on
+    waiting for a body that would never be parsed, hit its body deadline (``BODY_S``, under
+    ``LINGER_S``) and wrote its 408 after the FIN: ``write() after write_eof()``, an ASGI exception,
+    logged as an unexpected error."""
+    url, key = server
+    head = (
+        f"POST /v1/executions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"co\r\n'
+    ).encode()
+    with caplog.at_level(logging.ERROR), socket.create_connection(("127.0.0.1", port_of(url))) as sock:
+        sock.sendall(head)
+        time.sleep(0.3)
+        sock.sendall(b"zz\r\nnot a chunk\r\n")
+        with contextlib.suppress(ConnectionResetError):
+            assert read_until_closed(sock, timeout=5).startswith(b"HTTP/1.1 400 ")
+        time.sleep(BODY_S + 1)  # the socket still open: a request still waiting would pass its body deadline
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
