@@ -10,8 +10,9 @@ request a 503. ``ConnectionGuard`` adds to a uvicorn HTTP protocol:
   per byte: a client trickling a byte a second is cut like one sending nothing;
 - a cap on the connections one client address holds open: past it a new
   connection gets a 503 and is closed before anything of it is read;
-- a cap on open connections in all: past it the connection that has waited
-  longest for a request head is closed to make room (a new client gets in);
+- a cap on open connections in all: past it a connection closing lingering
+  (below), or else the one that has waited longest for a request head, is
+  closed to make room (a new client gets in);
 - a limit on requests in progress (``max_requests``, 503 past it) that counts
   requests whose head is complete, not connections.
 
@@ -132,11 +133,15 @@ class _Books:
         self.per_client: Counter[str] = Counter()
         #: Connections waiting for a request head, oldest first (dicts keep insertion order).
         self.waiting: dict[ConnectionGuard, None] = {}
+        #: Connections closing lingering (``ConnectionGuard.linger``): answered, owed nothing more.
+        self.lingering: dict[ConnectionGuard, None] = {}
 
     def evict_oldest_waiting(self) -> bool:
-        """Close the connection that has waited longest for a request head; False if none waits."""
-        for oldest in self.waiting:
+        """Close a connection closing lingering, or else the one that has waited longest for a request
+        head; False if there is none."""
+        for oldest in self.lingering or self.waiting:
             oldest.head_done()
+            self.lingering.pop(oldest, None)
             if oldest.transport is not None:
                 oldest.transport.close()
             return True
@@ -198,6 +203,7 @@ class ConnectionGuard:
         if self.linger_timer is not None:
             self.linger_timer.cancel()
             self.linger_timer = None
+        self.books.lingering.pop(self, None)
         if self.address is not None:
             self.books.per_client[self.address] -= 1
             if self.books.per_client[self.address] <= 0:
@@ -236,6 +242,7 @@ class ConnectionGuard:
             return
         self.head_done()
         self.lingering = LINGER_BYTES
+        self.books.lingering[self] = None  # the first to go when room is needed (``_Books``)
         if transport.can_write_eof():
             transport.write_eof()  # after the answer: all the client gets
         transport.resume_reading()  # the server had stopped reading a body nobody consumed

@@ -14,12 +14,21 @@ import logging
 import re
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
+from sandbox.api.app import create_app
+from sandbox.config import Settings
+from sandbox.engine import FakeBackend
+from sandbox.store import Store
+from tests.live_uvicorn import uvicorn_in_thread
 from tests.security.test_http_dos import (  # noqa: F401 (fixtures)
     BODY_S,
     LINGER_S,
+    PROMPT_S,
+    hello,
+    keyed_request,
     port_of,
     protocol,
     read_until_closed,
@@ -145,3 +154,41 @@ def test_a_malformed_chunk_ends_its_request_at_once(server, caplog: pytest.LogCa
             assert read_until_closed(sock, timeout=5).startswith(b"HTTP/1.1 400 ")
         time.sleep(BODY_S + 1)  # the socket still open: a request still waiting would pass its body deadline
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_past_max_connections_a_lingering_close_is_cut_to_make_room(tmp_path: Path, protocol: str) -> None:  # noqa: F811
+    """Connections answered early (401: no key) and lingering are owed nothing more: past
+    ``max_connections`` they make room for a new client as a wait for a head does. They could not be
+    cut, so anyone without a key could fill the server with them (a fresh one every ``LINGER_S``):
+    a new connection, a keyed client's, was closed unanswered."""
+    settings = Settings(
+        state_dir=tmp_path,
+        validation_workers=0,
+        pool_size=0,
+        header_timeout_s=30,
+        max_connections_per_client=0,
+        max_connections=50,
+        http_protocol=protocol,
+    )
+    app = create_app(settings, backend=FakeBackend(hello))
+    with uvicorn_in_thread(app, settings=settings, log_level="error") as url:
+        store = Store(settings.database)
+        key = store.create_key("k", "standard", 8, 100_000)[1]
+        store.close()
+        head = b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b" " * 1000
+        held = []
+        try:
+            for _ in range(settings.max_connections):
+                sock = socket.create_connection(("127.0.0.1", port_of(url)))
+                held.append(sock)
+                sock.sendall(head)
+            for sock in held:  # all answered: all lingering now
+                sock.settimeout(5)
+                assert sock.recv(4096).startswith(b"HTTP/1.1 401 ")
+            started = time.monotonic()
+            response, took = keyed_request(url, key)
+            assert time.monotonic() - started < LINGER_S, "too slow: the lingering closes may have ended"
+            assert response.status_code == 200 and took < PROMPT_S, (response.status_code, took)
+        finally:
+            for sock in held:
+                sock.close()
