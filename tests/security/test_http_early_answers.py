@@ -26,6 +26,7 @@ from tests.live_uvicorn import uvicorn_in_thread
 from tests.security.test_http_dos import (  # noqa: F401 (fixtures)
     BODY_S,
     LINGER_S,
+    PER_CLIENT,
     PROMPT_S,
     hello,
     keyed_request,
@@ -192,3 +193,27 @@ def test_past_max_connections_a_lingering_close_is_cut_to_make_room(tmp_path: Pa
         finally:
             for sock in held:
                 sock.close()
+
+
+def test_lingering_closes_count_against_their_address_cap(server) -> None:  # noqa: F811
+    """Held: connections answered early (401) and lingering still count for their address until they
+    close, so one address cannot open more than its cap by getting each connection answered early;
+    another address is served meanwhile."""
+    url, key = server
+    source = "127.0.4.1"
+    held = []
+    try:
+        for _ in range(PER_CLIENT):
+            sock = socket.create_connection(("127.0.0.1", port_of(url)), source_address=(source, 0))
+            held.append(sock)
+            sock.sendall(b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b" " * 100)
+        for sock in held:
+            sock.settimeout(5)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 401 ")  # answered: lingering now
+        with socket.create_connection(("127.0.0.1", port_of(url)), source_address=(source, 0)) as extra:
+            assert read_until_closed(extra, timeout=5).startswith(b"HTTP/1.1 503 ")
+        response, took = keyed_request(url, key, source="127.0.4.2")
+        assert response.status_code == 200 and took < PROMPT_S
+    finally:
+        for sock in held:
+            sock.close()
