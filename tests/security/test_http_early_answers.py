@@ -16,6 +16,7 @@ import socket
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sandbox.api.app import create_app
@@ -217,3 +218,40 @@ def test_lingering_closes_count_against_their_address_cap(server) -> None:  # no
     finally:
         for sock in held:
             sock.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/nowhere", "/docs/assets/x", "/v1"])
+def test_a_slow_body_without_a_key_cannot_hold_a_request_slot_anywhere(tmp_path: Path, path: str) -> None:
+    """Only key holders can make the server wait for a slow body (``BodyGuard``): a body sent to a path
+    outside ``/v1/`` and ``/mcp`` (where no route takes one) was read all the same, for up to the body
+    deadline, each such request in progress meanwhile. Requests in progress are what ``max_requests``
+    counts, so a few addresses trickling bodies to ``/`` made every other request a 503."""
+    settings = Settings(
+        state_dir=tmp_path,
+        validation_workers=0,
+        pool_size=0,
+        max_concurrency=8,  # max_requests: 64
+        max_connections_per_client=32,
+        body_timeout_s=30,
+    )
+    app = create_app(settings, backend=FakeBackend(hello))
+    with uvicorn_in_thread(app, settings=settings, log_level="error") as url:
+        store = Store(settings.database)
+        key = store.create_key("k", "standard", 8, 100_000)[1]
+        store.close()
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+        held = []
+        try:
+            for source in ("127.0.5.1", "127.0.5.2", "127.0.5.3"):
+                for _ in range(settings.max_connections_per_client - 1):
+                    sock = socket.create_connection(("127.0.0.1", port_of(url)), source_address=(source, 0))
+                    sock.sendall(head.encode() + b"{")  # and the rest never
+                    held.append(sock)
+            time.sleep(0.5)
+            response, took = keyed_request(url, key)
+            assert response.status_code == 200 and took < PROMPT_S, (response.status_code, took)
+        finally:
+            for sock in held:
+                sock.close()
+        answer = httpx.post(url + path, content=b"{}", headers={"content-type": "application/json"})
+        assert answer.status_code in (404, 405), answer.text  # the router's answer, as before
