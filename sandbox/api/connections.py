@@ -30,8 +30,8 @@ Two protocols carry the guard: ``GuardedH11Protocol``
 here (uvicorn's pure-Python h11) and ``GuardedHttpToolsProtocol``
 (``sandbox.api.connections_httptools``: uvicorn's httptools, the default, faster by
 ~0.3 ms a request). ``server_options`` is what every server of the project hands
-uvicorn: the protocol ``Settings.http_protocol`` names, its event loop, and the cap
-on a request head (``MAX_HEAD_BYTES``).
+uvicorn: the protocol ``Settings.http_protocol`` names, its event loop, the cap
+on a request head (``MAX_HEAD_BYTES``), and no WebSocket protocol.
 
 The body of a request is bounded by ``BodyGuard`` (size and read deadline). The
 limits come from the settings through the app's lifespan state (``LIMITS_STATE``),
@@ -95,6 +95,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "loop": LOOPS[settings.http_protocol],
         "timeout_keep_alive": settings.keep_alive_s,
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        # No WebSocket route: uvicorn's "auto" would hand an upgrade to a WebSocket protocol whenever a
+        # library for it is importable, and the connection would leave the guard (its address never uncounted).
+        "ws": "none",
     }
 
 

@@ -9,6 +9,7 @@ The server is ``tests.security.test_http_dos``'s, under each protocol.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -255,3 +256,45 @@ def test_a_slow_body_without_a_key_cannot_hold_a_request_slot_anywhere(tmp_path:
                 sock.close()
         answer = httpx.post(url + path, content=b"{}", headers={"content-type": "application/json"})
         assert answer.status_code in (404, 405), answer.text  # the router's answer, as before
+
+
+class InstalledWebSockets(asyncio.Protocol):
+    """What uvicorn hands a WebSocket upgrade to when ``websockets`` or ``wsproto`` is installed (some
+    other package pulls it in): a protocol that takes the connection over; this one just closes it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.close()
+
+
+def test_a_websocket_upgrade_never_leaves_the_connection_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server speaks no WebSocket, but uvicorn's ``ws="auto"`` hands an upgrade to a WebSocket
+    protocol whenever a WebSocket library is importable: the connection left the guarded protocol
+    for good, and its address was never uncounted. Some such upgrades from one address (a NAT's, a
+    proxy's) and that address was refused (503) for the life of the process."""
+    from uvicorn.protocols.websockets import auto
+
+    monkeypatch.setattr(auto, "AutoWebSocketsProtocol", InstalledWebSockets)
+    settings = Settings(state_dir=tmp_path, validation_workers=0, pool_size=0, max_connections_per_client=8)
+    app = create_app(settings, backend=FakeBackend(hello))
+    upgrade = (
+        b"GET /v1/anything HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    with uvicorn_in_thread(app, settings=settings, log_level="error") as url:
+        for _ in range(2 * settings.max_connections_per_client):
+            with socket.create_connection(("127.0.0.1", port_of(url)), source_address=("127.0.6.1", 0)) as sock:
+                sock.sendall(upgrade)
+                sock.settimeout(5)
+                with contextlib.suppress(ConnectionResetError):
+                    sock.recv(4096)  # the answer (401), or the close of whatever took the connection over
+        time.sleep(0.2)  # the server has seen the last ones close
+        transport = httpx.HTTPTransport(local_address="127.0.6.1")
+        with httpx.Client(base_url=url, transport=transport, timeout=10) as client:
+            assert client.get("/healthz").status_code == 200
