@@ -129,7 +129,9 @@ class Settings(BaseSettings):
         64, ge=0, description="Connections one client address may hold open (0: no cap; raise it behind a proxy)."
     )
     max_connections: int = Field(
-        1000, ge=1, description="Open connections per server process; past it the longest wait for a head is cut."
+        1000,
+        ge=1,
+        description="Open connections per process; past it a lingering close, else the longest head wait, is cut.",
     )
     http_protocol: Literal["httptools", "h11"] = Field(
         "httptools",

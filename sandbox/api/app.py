@@ -39,7 +39,8 @@ from sandbox.sessions import SessionManager
 from sandbox.store import Store
 
 log = logging.getLogger(__name__)
-#: Paths whose every request needs a key: a body sent to them without a live one is never read.
+#: Paths whose every request needs a key: a body sent to them without a live one is never read; the only
+#: paths whose routes take a body (elsewhere none is read).
 KEYED = ("/v1/", "/mcp")
 #: What the body cap is made of and how to raise it (``Settings.max_body_bytes``), said by every 413 of it.
 BODY_CAP_REASON = (
@@ -149,6 +150,7 @@ def create_app(settings: Settings, *, backend: Backend | None = None) -> FastAPI
         max_depth=settings.max_json_depth,
         timeout_s=settings.body_timeout_s,
         authenticate=authenticate,
+        bodies=KEYED,  # no other route takes a body: elsewhere one is not read (nor waited for)
     )
     if settings.metrics:
         app.add_middleware(metering.HttpMetrics, routes=app.router.routes)  # outermost: sees every answer

@@ -10,8 +10,9 @@ request a 503. ``ConnectionGuard`` adds to a uvicorn HTTP protocol:
   per byte: a client trickling a byte a second is cut like one sending nothing;
 - a cap on the connections one client address holds open: past it a new
   connection gets a 503 and is closed before anything of it is read;
-- a cap on open connections in all: past it the connection that has waited
-  longest for a request head is closed to make room (a new client gets in);
+- a cap on open connections in all: past it a connection closing lingering
+  (below), or else the one that has waited longest for a request head, is
+  closed to make room (a new client gets in);
 - a limit on requests in progress (``max_requests``, 503 past it) that counts
   requests whose head is complete, not connections.
 
@@ -29,8 +30,8 @@ Two protocols carry the guard: ``GuardedH11Protocol``
 here (uvicorn's pure-Python h11) and ``GuardedHttpToolsProtocol``
 (``sandbox.api.connections_httptools``: uvicorn's httptools, the default, faster by
 ~0.3 ms a request). ``server_options`` is what every server of the project hands
-uvicorn: the protocol ``Settings.http_protocol`` names, its event loop, and the cap
-on a request head (``MAX_HEAD_BYTES``).
+uvicorn: the protocol ``Settings.http_protocol`` names, its event loop, the cap
+on a request head (``MAX_HEAD_BYTES``), and no WebSocket protocol.
 
 The body of a request is bounded by ``BodyGuard`` (size and read deadline). The
 limits come from the settings through the app's lifespan state (``LIMITS_STATE``),
@@ -94,6 +95,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "loop": LOOPS[settings.http_protocol],
         "timeout_keep_alive": settings.keep_alive_s,
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        # No WebSocket route: uvicorn's "auto" would hand an upgrade to a WebSocket protocol whenever a
+        # library for it is importable, and the connection would leave the guard (its address never uncounted).
+        "ws": "none",
     }
 
 
@@ -132,11 +136,15 @@ class _Books:
         self.per_client: Counter[str] = Counter()
         #: Connections waiting for a request head, oldest first (dicts keep insertion order).
         self.waiting: dict[ConnectionGuard, None] = {}
+        #: Connections closing lingering (``ConnectionGuard.linger``): answered, owed nothing more.
+        self.lingering: dict[ConnectionGuard, None] = {}
 
     def evict_oldest_waiting(self) -> bool:
-        """Close the connection that has waited longest for a request head; False if none waits."""
-        for oldest in self.waiting:
+        """Close a connection closing lingering, or else the one that has waited longest for a request
+        head; False if there is none."""
+        for oldest in self.lingering or self.waiting:
             oldest.head_done()
+            self.lingering.pop(oldest, None)
             if oldest.transport is not None:
                 oldest.transport.close()
             return True
@@ -198,6 +206,7 @@ class ConnectionGuard:
         if self.linger_timer is not None:
             self.linger_timer.cancel()
             self.linger_timer = None
+        self.books.lingering.pop(self, None)
         if self.address is not None:
             self.books.per_client[self.address] -= 1
             if self.books.per_client[self.address] <= 0:
@@ -236,6 +245,7 @@ class ConnectionGuard:
             return
         self.head_done()
         self.lingering = LINGER_BYTES
+        self.books.lingering[self] = None  # the first to go when room is needed (``_Books``)
         if transport.can_write_eof():
             transport.write_eof()  # after the answer: all the client gets
         transport.resume_reading()  # the server had stopped reading a body nobody consumed
@@ -342,10 +352,11 @@ class GuardedH11Protocol(H11Protocol):
             self.guard.head_done()  # a request's head is complete (or the connection failed)
 
     def on_response_complete(self) -> None:
+        body_unread = self.body_unread()  # of the request answered: after the next line, of the next one's
         super().on_response_complete()  # may start a pipelined request at once
         if self.transport.is_closing():
             return
-        if self.conn.their_state is h11.SEND_BODY:
+        if body_unread:
             self.transport.close()  # answered before its body was read: lingers (module docstring)
         elif self.conn.their_state is h11.IDLE:
             self.guard.await_head()

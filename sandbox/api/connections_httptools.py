@@ -11,6 +11,12 @@ llhttp puts no cap on a head (it buffers a header line of any length), so the ca
 parser hands over (exact), and the bytes received while it is still inside one head, after the
 read in which that head began (a header line still arriving: what llhttp buffers stays under one
 read plus the cap). Past it: 431 and close.
+
+A request asking to switch protocols (``Upgrade``, or ``CONNECT``) ends, for llhttp, at its head:
+the parser neither reads its body nor knows where it ends, and goes on parsing what follows as the
+next request. The server switches to no protocol, so a body sent with such a request would be taken
+for requests (smuggled past a proxy that framed it as a body). Such a request's answer says close,
+and nothing the connection carries after its head is parsed: it is dropped, then the close lingers.
 """
 
 from __future__ import annotations
@@ -56,11 +62,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0  # bytes received inside the current head, after the read that began it
         self.heads = 0  # heads begun on this connection
         self.head_too_large = False
+        self.unframed = False  # a protocol switch was asked for and not made: what follows its head is unparsed
 
     def body_unread(self) -> bool:
         """The request being answered has a body not yet all received: the parser's current request,
-        when none is queued behind the one being answered (pipelining)."""
-        return self.in_body and not self.pipeline
+        when none is queued behind the one being answered (pipelining); or what followed the head of a
+        protocol switch not made (module docstring)."""
+        return (self.in_body or self.unframed) and not self.pipeline
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(LingeringTransport.wrap(transport, self.guard, self.body_unread))
@@ -71,7 +79,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.guard.dropped(data):
+        if self.guard.dropped(data) or self.unframed:
             return
         self.guard.heard()
         in_head, heads = self.in_head, self.heads
@@ -84,6 +92,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         if not self.head_too_large:
+            # The parser failed: no more of this connection is parsed, a body no more than the rest. The
+            # close is at once (as h11's), and the request still in progress hears that its client is gone.
+            self.in_body = False
             super().send_400_response(msg)
             return
         self.guard.head_done()
@@ -112,6 +123,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self.guard.head_done()
         self.in_head, self.in_body = False, True
+        if self.parser.should_upgrade() and not self._should_upgrade() and _has_body(self.headers):
+            self.unframed = True
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -129,3 +142,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()  # answered before its body was read: lingers (see sandbox.api.connections)
         elif idle:
             self.guard.await_head(started=self.in_head)
+
+
+def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request head announces a body (a length other than 0, or a transfer coding)."""
+    return any(
+        name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0"))
+        for name, value in headers
+    )

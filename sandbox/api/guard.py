@@ -12,7 +12,10 @@ otherwise parse the same bytes again. A body that is not valid JSON is measured 
 after its head is refused with 408, and when ``authenticate`` is given, a request
 it refuses gets its answer (401) before any of its body is read: only key holders
 can make the server wait for a slow body (D05, with the request-head deadline of
-``sandbox.api.connections``).
+``sandbox.api.connections``). When ``bodies`` names the paths whose routes take a
+body, a request to any other path goes on with its body unread (its answer, a 404
+or 405, comes at once): it would otherwise be read, without a key, for up to
+``timeout_s``, a request in progress all that while.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class BodyGuard:
         *,
         timeout_s: float | None = None,
         authenticate: Callable[[Scope], Awaitable[None]] | None = None,
+        bodies: tuple[str, ...] | None = None,
         cap_reason: str = "",
     ) -> None:
         self.app = app
@@ -52,6 +56,7 @@ class BodyGuard:
         self.max_depth = max_depth
         self.timeout_s = timeout_s
         self.authenticate = authenticate  # raises a SandboxError to refuse the request unread
+        self.bodies = bodies  # path prefixes whose routes take a body (None: every path); elsewhere unread
         self.cap_reason = cap_reason  # what the cap is made of and which setting raises it: the 413 says so
 
     def _too_large(self, size: str) -> PayloadTooLarge:
@@ -61,6 +66,9 @@ class BodyGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
             await self.app(scope, receive, send)
+            return
+        if self.bodies is not None and not scope["path"].startswith(self.bodies):
+            await self.app(scope, _unread(receive), send)  # no route here takes a body (module docstring)
             return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
@@ -113,6 +121,20 @@ class BodyGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _unread(receive: Receive) -> Receive:
+    """``receive``, whose first message is an empty body: the app answers without waiting for the real one."""
+    given = False
+
+    async def receiving() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return receiving
 
 
 class ParsedRequest(Request):
