@@ -10,6 +10,12 @@ database, which cost a request ~1 ms (a query in a thread) each time its key's
 confirmation had lapsed. A key idle for longer, or every key while the database
 does not answer the refresher, is confirmed by the request itself, as without it.
 
+A failed check is audited (``auth.failed``, with the path asked for, cut to
+``MAX_AUDIT_PATH``), at most ``FAILED_AUDITS_PER_S`` rows a second: past that,
+failures are counted and the next row written says how many went unrecorded
+(``unrecorded_before``). A client needs no key to fail, so without the bound a
+flood of bad tokens grew the audit table without end, 32 KiB of path a row.
+
 No FastAPI here: the MCP door (``sandbox.mcp.http``) checks its keys with the same
 cache, and the REST door's dependencies (``sandbox.api.auth``) build on it.
 """
@@ -37,6 +43,9 @@ REFRESH_S = 0.4
 IDLE_S = 300.0
 #: Past this many remembered keys the cache starts afresh (one address cannot grow it without end).
 MAX_KEYS = 10_000
+#: The bound on the audit of failed checks (module docstring).
+FAILED_AUDITS_PER_S = 5
+MAX_AUDIT_PATH = 256
 
 
 @dataclass
@@ -52,6 +61,31 @@ _cache: dict[str, _Remembered] = {}
 
 def forget_keys() -> None:
     _cache.clear()
+
+
+class _FailureAudit:
+    """``auth.failed`` rows, at most FAILED_AUDITS_PER_S a second (module docstring)."""
+
+    def __init__(self) -> None:
+        self.second = 0.0  # when the current one-second window began
+        self.written = 0  # rows written in it
+        self.unrecorded = 0  # failures not written since the last row
+
+    async def record(self, store: Store, path: str) -> None:
+        now = time.monotonic()
+        if now - self.second >= 1.0:
+            self.second, self.written = now, 0
+        if self.written >= FAILED_AUDITS_PER_S:
+            self.unrecorded += 1
+            return
+        self.written += 1
+        detail: dict[str, object] = {"path": path[:MAX_AUDIT_PATH]}
+        if self.unrecorded:
+            detail["unrecorded_before"], self.unrecorded = self.unrecorded, 0
+        await asyncio.to_thread(store.audit, "auth.failed", None, **detail)
+
+
+_failures = _FailureAudit()
 
 
 def bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -77,7 +111,7 @@ async def live_key(store: Store, token: str | None, path: str) -> ApiKeyInfo:
     key = await asyncio.to_thread(store.authenticate, token)
     if key is None:
         _cache.pop(digest, None)
-        await asyncio.to_thread(store.audit, "auth.failed", None, path=path)
+        await _failures.record(store, path)
         raise Unauthenticated("unknown or revoked API key")
     if len(_cache) >= MAX_KEYS:
         _cache.clear()

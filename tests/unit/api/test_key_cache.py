@@ -172,3 +172,27 @@ def test_the_mcp_endpoint_checks_its_keys_with_the_same_cache(store: CountingSto
             assert refused.headers["www-authenticate"] == "Bearer"
 
     asyncio.run(go())
+
+
+def test_failed_checks_are_audited_at_a_bounded_rate(store: CountingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of bad tokens (no key needed) writes at most FAILED_AUDITS_PER_S audit rows a second, each
+    path cut to MAX_AUDIT_PATH; the next row written says how many failures went unrecorded."""
+    monkeypatch.setattr(auth, "_failures", auth._FailureAudit())
+    long_path = "/v1/" + "x" * 32_000
+
+    async def go() -> None:
+        for n in range(50):
+            with pytest.raises(Unauthenticated):
+                await auth.live_key(store, f"sbx_bad{n}", long_path)
+        await asyncio.sleep(1.05)
+        with pytest.raises(Unauthenticated):
+            await auth.live_key(store, "sbx_bad", "/mcp")
+
+    started = time.monotonic()
+    asyncio.run(go())
+    rows = [e for e in store.audit_events(limit=1000) if e["event"] == "auth.failed"]
+    assert len(rows) <= 2 * auth.FAILED_AUDITS_PER_S + 1  # the flood spans at most two one-second windows
+    if time.monotonic() - started < 2.0:  # one window for the flood: exactly the bound, then the late one
+        assert len(rows) == auth.FAILED_AUDITS_PER_S + 1
+        assert rows[0]["detail"] == {"path": "/mcp", "unrecorded_before": 50 - auth.FAILED_AUDITS_PER_S}
+    assert all(len(row["detail"]["path"]) <= auth.MAX_AUDIT_PATH for row in rows)
