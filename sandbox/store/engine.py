@@ -33,8 +33,9 @@ UNAVAILABLE_MESSAGE = "the database is unreachable; retry shortly"
 #: The errors of a database that cannot be reached or answered: down, restarting, refusing, pool exhausted.
 UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 #: SQLite reports a bad statement (no such table or column) as an ``OperationalError`` too; these are
-#: the ones of a file that cannot be had right now.
-SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o")
+#: the words of a file that cannot take a statement right now: a 503 (retry later), not a 500. A full
+#: disk and a read-only file are the operator's to fix, and the server goes on meanwhile.
+SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "disk is full", "readonly database")
 
 
 def make_engine(url: str) -> Engine:

@@ -391,6 +391,20 @@ def test_database_errors_after_opening_are_store_errors(store: Store) -> None:
         store.list_executions(info.id, 10, 0)
 
 
+def test_a_database_that_cannot_take_writes_is_store_unavailable(tmp_path: Path) -> None:
+    """A read-only SQLite file (and, by the same words, a full disk) is a 503 to retry, never a 500."""
+    path = tmp_path / "ro.db"
+    Store(f"sqlite:///{path}").close()
+    read_only = Store(f"sqlite:///file:{path}?mode=ro&uri=true")
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            read_only.audit("auth.failed")
+        assert caught.value.http_status == 503
+        assert read_only.list_keys() == []  # reads still work
+    finally:
+        read_only.close()
+
+
 def test_an_unreachable_database_is_store_unavailable_within_seconds_and_never_shows_the_password(
     own_postgres: LocalPostgres, caplog: pytest.LogCaptureFixture
 ) -> None:
