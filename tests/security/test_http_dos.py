@@ -373,28 +373,38 @@ def test_after_an_early_answer_the_client_goes_on_on_a_new_connection(server) ->
             assert served.status_code == 200 and served.json()["stdout"] == "hello\n", served.text
 
 
-def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path, protocol: str) -> None:
+@contextlib.contextmanager
+def capped_server(tmp_path: Path, protocol: str, max_connections: int = 50) -> Iterator[tuple[str, str, Settings]]:
+    """(base URL, a key, its settings) of a server whose only connection limit is ``max_connections``
+    (the head deadline long: the cap is what frees room)."""
     settings = Settings(
         state_dir=tmp_path,
         validation_workers=0,
         pool_size=0,
-        header_timeout_s=30,  # not the deadline: the cap is what frees room here
+        header_timeout_s=30,
         max_connections_per_client=0,
-        max_connections=50,
+        max_connections=max_connections,
         http_protocol=protocol,
     )
     app = create_app(settings, backend=FakeBackend(hello))
     with uvicorn_in_thread(app, settings=settings, log_level="error") as url:
         store = Store(settings.database)
-        key = store.create_key("dos", "standard", 8, 100_000)[1]
+        key = store.create_key("capped", "standard", 8, 100_000)[1]
         store.close()
-        with slowloris(port_of(url), many_sources(10), count=50) as attack:
-            response, took = keyed_request(url, key)
-            assert response.status_code == 200 and took < PROMPT_S, (response.status_code, took)
-            oldest = attack.sockets[0]
-            oldest.settimeout(1)
-            assert oldest.recv(4096) == b"", "the oldest held connection was not closed to make room"
-            assert attack.wait_closed(2, within=0.2) == 1, "more than the oldest connection was closed"
+        yield url, key, settings
+
+
+def test_past_max_connections_the_longest_wait_for_a_head_is_cut(tmp_path: Path, protocol: str) -> None:
+    with (
+        capped_server(tmp_path, protocol) as (url, key, _),
+        slowloris(port_of(url), many_sources(10), count=50) as attack,
+    ):
+        response, took = keyed_request(url, key)
+        assert response.status_code == 200 and took < PROMPT_S, (response.status_code, took)
+        oldest = attack.sockets[0]
+        oldest.settimeout(1)
+        assert oldest.recv(4096) == b"", "the oldest held connection was not closed to make room"
+        assert attack.wait_closed(2, within=0.2) == 1, "more than the oldest connection was closed"
 
 
 def test_a_head_still_arriving_past_the_cap_is_refused(server, protocol: str) -> None:

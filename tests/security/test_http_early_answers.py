@@ -30,6 +30,7 @@ from tests.security.test_http_dos import (  # noqa: F401 (fixtures)
     LINGER_S,
     PER_CLIENT,
     PROMPT_S,
+    capped_server,
     hello,
     keyed_request,
     port_of,
@@ -164,20 +165,7 @@ def test_past_max_connections_a_lingering_close_is_cut_to_make_room(tmp_path: Pa
     ``max_connections`` they make room for a new client as a wait for a head does. They could not be
     cut, so anyone without a key could fill the server with them (a fresh one every ``LINGER_S``):
     a new connection, a keyed client's, was closed unanswered."""
-    settings = Settings(
-        state_dir=tmp_path,
-        validation_workers=0,
-        pool_size=0,
-        header_timeout_s=30,
-        max_connections_per_client=0,
-        max_connections=50,
-        http_protocol=protocol,
-    )
-    app = create_app(settings, backend=FakeBackend(hello))
-    with uvicorn_in_thread(app, settings=settings, log_level="error") as url:
-        store = Store(settings.database)
-        key = store.create_key("k", "standard", 8, 100_000)[1]
-        store.close()
+    with capped_server(tmp_path, protocol) as (url, key, settings):
         head = b"POST /v1/executions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b" " * 1000
         held = []
         try:
