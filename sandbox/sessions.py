@@ -78,6 +78,7 @@ class SessionManager:
         self._reaper: asyncio.Task[None] | None = None
         self._followers: set[asyncio.Task[None]] = set()
         self._closing: dict[str, asyncio.Task[None]] = {}
+        self._ending: dict[str, _Entry] = {}  # being closed: ``get`` answers from here until the record is saved
         self._stopping = False
         self.shared = service.backend.remote  # scale-out: the cluster's directory (module docstring)
 
@@ -175,7 +176,7 @@ class SessionManager:
 
     async def get(self, session_id: str, caller: Caller) -> SessionInfo:
         """An open session, or the record of a closed one (``NotFound`` if neither is this caller's)."""
-        entry = self._sessions.get(session_id)
+        entry = self._sessions.get(session_id) or self._ending.get(session_id)
         if entry is not None and entry.caller.key_id == caller.key_id:
             return entry.info
         store = self.service.store
@@ -356,8 +357,13 @@ class SessionManager:
         entry.info.state, entry.info.closed_reason = "closed", reason
         task = asyncio.create_task(self._finish_close(session_id, entry, reason), name=f"session-close-{session_id}")
         self._closing[session_id] = task
-        task.add_done_callback(lambda _: self._closing.pop(session_id, None))
+        self._ending[session_id] = entry
+        task.add_done_callback(lambda _: self._closed(session_id))
         return task
+
+    def _closed(self, session_id: str) -> None:
+        self._closing.pop(session_id, None)
+        self._ending.pop(session_id, None)
 
     async def _finish_close(self, session_id: str, entry: _Entry, reason: str) -> None:
         with contextlib.suppress(Exception):

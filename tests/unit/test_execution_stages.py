@@ -583,6 +583,43 @@ async def test_an_ended_session_takes_no_more_work(world_factory: Callable[..., 
     await sessions.aclose()
 
 
+async def test_a_session_ended_by_its_cell_reads_closed_while_its_container_is_removed(
+    world_factory: Callable[..., World],
+) -> None:
+    """Found on CI: between the close's start and its record's save (the container's removal, ~0.1-1 s),
+    ``get`` read the stored record, still open with no reason, though the cell's answer said it ended."""
+    from sandbox.models import SessionExecution
+
+    world = world_factory(lambda spec: RunOutcome(status=Status.TIMEOUT, signal=9))
+    caller = world.key("k")
+    sessions = sessions_of(world)
+    info = await sessions.create(SessionRequest(), caller)
+    fake = world.backend.sessions[-1]
+    removed = asyncio.Event()
+    ended_by_the_cell = fake.close
+
+    async def slow_removal() -> None:  # the close's own call: waits as a container's removal does
+        await ended_by_the_cell()
+        await removed.wait()
+
+    cell = await sessions.execute(info.id, caller, SessionExecution(code=CODE))
+    with anyio.fail_after(5):
+        await cell.done.wait()
+    fake.close = slow_removal  # type: ignore[method-assign]
+    await asyncio.sleep(0)  # the follower starts the close, as it does before any next request arrives
+    try:
+        seen = await sessions.get(info.id, caller)
+    finally:
+        removed.set()
+    assert (seen.state, seen.closed_reason) == ("closed", "ended by a call (timeout)")
+    with anyio.fail_after(5):
+        await asyncio.gather(*sessions._closing.values())
+    seen = await sessions.get(info.id, caller)
+    assert (seen.state, seen.closed_reason) == ("closed", "ended by a call (timeout)")
+    assert sessions._ending == {}
+    await sessions.aclose()
+
+
 async def test_a_cancelled_delete_still_closes_the_session(world_factory: Callable[..., World]) -> None:
     from sandbox.models import SessionExecution
 
